@@ -1,0 +1,188 @@
+/**
+ * The storage contract behind revocation, opaque tokens, refresh-token families and credentials.
+ *
+ * Stores never see a raw token or secret: the core hands them hashes. Every token-related key has a
+ * TTL, so a store's size returns to its baseline once tokens expire. Credentials (API keys,
+ * applications, providers) are configuration and do not expire.
+ *
+ * Any failure to answer (connection down, timeout, corrupt value) rejects with
+ * `StoreUnavailableError`; a store never answers "not revoked" when it does not know.
+ */
+import type { BoundEntity } from '../types';
+
+/** The stored record of an opaque access token (keyed by the token's hash). */
+export interface AccessTokenRecord {
+  /** Token id; revocation is keyed on it. */
+  readonly jti: string;
+  readonly sub: string;
+  readonly clientId: string;
+  readonly iss: string;
+  readonly aud: readonly string[];
+  /** Space-separated scopes, or '' for none. */
+  readonly scope: string;
+  readonly boundEntity: BoundEntity | null;
+  /** Issued-at and expiry, seconds since the epoch. */
+  readonly iat: number;
+  readonly exp: number;
+  /** Refresh family the token was issued from. */
+  readonly familyId?: string;
+}
+
+/** What to check for one access token, in one round trip. */
+export interface RevocationQuery {
+  readonly jti: string;
+  readonly subject: string;
+  readonly clientId: string;
+  readonly familyId?: string;
+}
+
+/** Revocation state of one access token. Cut-offs are seconds since the epoch. */
+export interface RevocationState {
+  /** The `jti` is on the denylist. */
+  readonly jtiRevoked: boolean;
+  /** The token's refresh family was revoked. */
+  readonly familyRevoked: boolean;
+  /** Tokens of this subject issued at or before this time are revoked; null when none. */
+  readonly subjectCutoff: number | null;
+  /** Tokens of this client issued at or before this time are revoked; null when none. */
+  readonly clientCutoff: number | null;
+}
+
+/** A refresh-token family: one grant, rotated on every use. */
+export interface RefreshFamily {
+  readonly familyId: string;
+  readonly sub: string;
+  readonly clientId: string;
+  readonly scope: string;
+  readonly boundEntity: BoundEntity | null;
+  /** Creation time, seconds since the epoch. */
+  readonly createdAt: number;
+  /** Absolute expiry of the whole family, seconds since the epoch. */
+  readonly expiresAt: number;
+  /** Last successful rotation (or creation), seconds since the epoch. */
+  readonly lastUsedAt: number;
+  /** Free-form data the issuer wants back on refresh (e.g. audience). JSON-serialisable. */
+  readonly data?: Readonly<Record<string, unknown>>;
+}
+
+/** Input of {@link TokenStore.rotateRefreshToken}. */
+export interface RotateRefreshInput {
+  readonly familyId: string;
+  /** Hash of the presented refresh token. */
+  readonly presentedHash: string;
+  /** Hash of the successor to install when the presented token is current. */
+  readonly nextHash: string;
+  /** Now, seconds since the epoch. */
+  readonly now: number;
+  /** Idle lifetime in seconds: a family unused this long is expired. */
+  readonly idleSeconds: number;
+  /** When set, the family must belong to this client; checked before anything is consumed. */
+  readonly expectedClientId?: string;
+  /** When set, the family must belong to this subject; checked before anything is consumed. */
+  readonly expectedSubject?: string;
+}
+
+/**
+ * Outcome of a rotation:
+ * - `rotated`: the presented token was current; `nextHash` is now current and the family is returned.
+ * - `reused`: the presented token was a rotated-out one; the family has been revoked (atomically).
+ * - `mismatch`: expectedClientId/expectedSubject did not match; nothing changed.
+ * - `revoked`: the family was revoked before (or a client/subject cut-off covers it); nothing changed.
+ * - `expired`: past the absolute or idle lifetime; the family has been revoked.
+ * - `not_found`: no such family, or the hash was never part of it; nothing changed.
+ */
+export type RotateRefreshResult =
+  | { readonly status: 'rotated'; readonly family: RefreshFamily }
+  | { readonly status: 'reused'; readonly family: RefreshFamily }
+  | { readonly status: 'mismatch' }
+  | { readonly status: 'revoked' }
+  | { readonly status: 'expired' }
+  | { readonly status: 'not_found' };
+
+/** Result of {@link TokenStore.inspectRefreshToken}. */
+export interface RefreshTokenState {
+  readonly family: RefreshFamily;
+  /** True when the hash is the family's current token and the family is live. */
+  readonly active: boolean;
+}
+
+/** Kinds of credential records. */
+export type CredentialKind = 'api_key' | 'application' | 'provider' | 'provider_client' | 'user';
+
+/** A stored credential record: an id, a version for compare-and-swap, and JSON data. */
+export interface CredentialRecord {
+  readonly id: string;
+  /** Incremented on every replace; used for compare-and-swap. */
+  readonly version: number;
+  readonly data: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * The storage contract. Implementations: `MemoryTokenStore`, `RedisTokenStore`.
+ */
+export interface TokenStore {
+  // --- opaque access tokens -------------------------------------------------
+  /** Stores an opaque access token record under its hash, for `ttlSeconds`. */
+  saveAccessToken(hash: string, record: AccessTokenRecord, ttlSeconds: number): Promise<void>;
+  /**
+   * Reads an opaque token record and its revocation state in one round trip.
+   * `record` is null when unknown or expired; `state` is then all-false.
+   */
+  lookupAccessToken(hash: string): Promise<{ record: AccessTokenRecord | null; state: RevocationState }>;
+
+  // --- revocation -----------------------------------------------------------
+  /** Revocation state of a JWT access token, in one round trip. */
+  checkRevocation(query: RevocationQuery): Promise<RevocationState>;
+  /** Puts a `jti` on the denylist for `ttlSeconds` (idempotent). */
+  revokeJti(jti: string, ttlSeconds: number): Promise<void>;
+  /**
+   * Revokes a refresh family: its refresh tokens stop working and access tokens issued from it are
+   * reported `familyRevoked` for `ttlSeconds`. Idempotent; a no-op on unknown families except the marker.
+   */
+  revokeFamily(familyId: string, ttlSeconds: number): Promise<void>;
+  /**
+   * Sets a cut-off: tokens of this subject (or client) issued at or before `at` are revoked.
+   * A later cut-off replaces an earlier one, never the reverse. Kept for `ttlSeconds`.
+   */
+  setCutoff(kind: 'subject' | 'client', id: string, at: number, ttlSeconds: number): Promise<void>;
+
+  // --- refresh families -----------------------------------------------------
+  /** Creates a family whose current token is `hash`. The family lives until `family.expiresAt`. */
+  createRefreshFamily(family: RefreshFamily, hash: string): Promise<void>;
+  /** Atomically rotates (or detects reuse of) a refresh token. See {@link RotateRefreshResult}. */
+  rotateRefreshToken(input: RotateRefreshInput): Promise<RotateRefreshResult>;
+  /** Reads a family and whether `hash` is its current token; null when the hash is not of the family. */
+  inspectRefreshToken(familyId: string, hash: string, now: number): Promise<RefreshTokenState | null>;
+
+  // --- credentials ----------------------------------------------------------
+  /**
+   * Creates a credential with its lookup index keys (e.g. the hash of an API key). Resolves false
+   * when the id or any index key is taken (nothing written).
+   */
+  createCredential(kind: CredentialKind, id: string, data: Record<string, unknown>, indexKeys: readonly string[]): Promise<boolean>;
+  /** Reads a credential by id. */
+  getCredential(kind: CredentialKind, id: string): Promise<CredentialRecord | null>;
+  /** Reads a credential through one of its index keys, in one round trip. */
+  findCredential(kind: CredentialKind, indexKey: string): Promise<CredentialRecord | null>;
+  /** Lists credentials of a kind (any order). */
+  listCredentials(kind: CredentialKind): Promise<CredentialRecord[]>;
+  /**
+   * Atomically replaces a credential if its version is still `expectedVersion`: the data, and the
+   * index keys (`removeIndexKeys` deleted, `addIndexKeys` added). Resolves to the new record, or
+   * null when the version moved on, the record is gone, or an added index key is taken.
+   */
+  replaceCredential(
+    kind: CredentialKind,
+    id: string,
+    expectedVersion: number,
+    data: Record<string, unknown>,
+    removeIndexKeys: readonly string[],
+    addIndexKeys: readonly string[],
+  ): Promise<CredentialRecord | null>;
+  /** Deletes a credential and its index keys. Resolves false when it did not exist. */
+  deleteCredential(kind: CredentialKind, id: string, indexKeys: readonly string[]): Promise<boolean>;
+
+  // --- lifecycle ------------------------------------------------------------
+  /** Releases timers and connections the store owns (not injected clients). */
+  close(): Promise<void>;
+}
