@@ -1,0 +1,448 @@
+/**
+ * The admin API for credentials: API keys, applications (client_id/secret), providers and their
+ * clients. Secrets are random, shown once, and stored only as hashes.
+ */
+import { randomUUID } from 'node:crypto';
+import { TokenError } from '../errors';
+import type { CredentialKind, CredentialRecord } from '../stores/token-store';
+import { DEFAULT_API_KEY_PREFIX, DEFAULT_CLIENT_SECRET_PREFIX } from '../defaults';
+import { generateOpaqueToken, randomBase62 } from './opaque-token';
+import type { TokenService } from './token-service';
+
+/** A stored API key, without its secret. */
+export interface ApiKeyInfo {
+  readonly id: string;
+  readonly name: string;
+  /** The first characters of the key, for recognising it; never the key. */
+  readonly hint: string;
+  readonly createdAt: number;
+}
+
+/** An application (OAuth client) without its secret. */
+export interface ApplicationInfo {
+  readonly id: string;
+  readonly name: string;
+  readonly organization: string;
+  readonly clientId: string;
+  readonly applicationTypes: readonly string[];
+  /** Grants router D lets this client use. */
+  readonly grantTypes: readonly string[];
+  /** Scopes the client may request; empty means no scopes. */
+  readonly scopes: readonly string[];
+  readonly createdAt: number;
+}
+
+/** A provider (router B) without its API keys. */
+export interface ProviderInfo {
+  readonly id: string;
+  /** Custom domain used as issuer (`https://<domain>`), or null. */
+  readonly domain: string | null;
+  readonly createdAt: number;
+}
+
+/** A provider's client (router B). */
+export interface ProviderClientInfo {
+  readonly id: string;
+  readonly providerId: string;
+  readonly audience: string;
+  readonly createdAt: number;
+}
+
+/** Input of {@link CredentialService.createApplication}. */
+export interface CreateApplicationInput {
+  readonly id?: string;
+  readonly name: string;
+  readonly organization?: string;
+  readonly applicationTypes?: readonly string[];
+  /** @default `['client_credentials']` */
+  readonly grantTypes?: readonly string[];
+  readonly scopes?: readonly string[];
+  /** Use this client id instead of a generated one (e.g. from a seed file). */
+  readonly clientId?: string;
+  /** Use this secret instead of a generated one (e.g. from a seed file). */
+  readonly clientSecret?: string;
+}
+
+/** Options of {@link CredentialService.rotateApplication}. */
+export interface RotateApplicationOptions {
+  /**
+   * Also revoke every access and refresh token issued under the old client id.
+   * @default true — rotation is how a leaked secret is recovered from, and tokens minted with a
+   * leaked secret must die with it.
+   */
+  readonly revokeTokens?: boolean;
+}
+
+/** Options of {@link CredentialService}. */
+export interface CredentialServiceOptions {
+  /** Prefix of generated API keys; @default `etk_ak_`. */
+  readonly apiKeyPrefix?: string;
+  /** Prefix of generated client secrets; @default `etk_cs_`. */
+  readonly clientSecretPrefix?: string;
+}
+
+const GRANT_TYPES = new Set(['client_credentials', 'password', 'refresh_token']);
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const MAX_ROTATION_ATTEMPTS = 5;
+
+/** True for a canonical UUID string. */
+export function isUuid(value: unknown): value is string {
+  return typeof value === 'string' && UUID.test(value);
+}
+
+function nonEmpty(value: unknown, option: string, max = 256): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > max) {
+    throw new TypeError(`${option} must be a non-empty string of at most ${max} characters`);
+  }
+  return value;
+}
+
+function stringList(value: readonly string[] | undefined, fallback: readonly string[], option: string): string[] {
+  const list = value ?? fallback;
+  if (!Array.isArray(list) || list.some((s) => typeof s !== 'string' || s.length === 0)) {
+    throw new TypeError(`${option} must be an array of non-empty strings`);
+  }
+  return [...list];
+}
+
+function hintOf(secret: string): string {
+  return `${secret.slice(0, Math.min(10, Math.floor(secret.length / 3)))}…`;
+}
+
+/**
+ * Creates, reads, rotates and revokes credentials in the token store.
+ *
+ * @example
+ * ```ts
+ * const { clientId, clientSecret } = await kit.credentials.createApplication({ name: 'TestApp' });
+ * ```
+ */
+export class CredentialService {
+  readonly #tokens: TokenService;
+  readonly #apiKeyPrefix: string;
+  readonly #clientSecretPrefix: string;
+
+  constructor(tokens: TokenService, options: Readonly<CredentialServiceOptions> = {}) {
+    this.#tokens = tokens;
+    this.#apiKeyPrefix = options.apiKeyPrefix ?? DEFAULT_API_KEY_PREFIX;
+    this.#clientSecretPrefix = options.clientSecretPrefix ?? DEFAULT_CLIENT_SECRET_PREFIX;
+  }
+
+  #hash(secret: string): string {
+    return this.#tokens.hasher.hash(secret);
+  }
+
+  async #create(kind: CredentialKind, id: string, data: Record<string, unknown>, index: string[]): Promise<void> {
+    const ok = await this.#tokens.guard(() => this.#tokens.store.createCredential(kind, id, data, index));
+    if (!ok) throw new TypeError(`a ${kind} with this id or secret already exists`);
+  }
+
+  async #get(kind: CredentialKind, id: string): Promise<CredentialRecord | null> {
+    return this.#tokens.guard(() => this.#tokens.store.getCredential(kind, id));
+  }
+
+  // --- API keys --------------------------------------------------------------
+
+  /** Creates an API key; the key is in the result and nowhere else, ever. */
+  async createApiKey(input: { name: string; key?: string; id?: string }): Promise<ApiKeyInfo & { key: string }> {
+    const name = nonEmpty(input.name, 'name');
+    const key = input.key === undefined ? generateOpaqueToken(this.#apiKeyPrefix) : nonEmpty(input.key, 'key', 1024);
+    const id = input.id ?? randomUUID();
+    const info: ApiKeyInfo = { id, name, hint: hintOf(key), createdAt: this.#tokens.now() };
+    await this.#create('api_key', id, { ...info, keyHash: this.#hash(key) }, [this.#hash(key)]);
+    return { ...info, key };
+  }
+
+  /** The API key's record for a presented key, or null. */
+  async authenticateApiKey(key: unknown): Promise<ApiKeyInfo | null> {
+    if (typeof key !== 'string' || key.length === 0 || key.length > 1024) return null;
+    const rec = await this.#tokens.guard(() => this.#tokens.store.findCredential('api_key', this.#hash(key)));
+    return rec === null ? null : apiKeyInfo(rec);
+  }
+
+  /** Reads an API key (without the key). */
+  async getApiKey(id: string): Promise<ApiKeyInfo | null> {
+    const rec = await this.#get('api_key', id);
+    return rec === null ? null : apiKeyInfo(rec);
+  }
+
+  /** Lists API keys (without keys). */
+  async listApiKeys(): Promise<ApiKeyInfo[]> {
+    const recs = await this.#tokens.guard(() => this.#tokens.store.listCredentials('api_key'));
+    return recs.map(apiKeyInfo);
+  }
+
+  /** Replaces an API key's secret; the old key stops working at once. Returns the new key, once. */
+  async rotateApiKey(id: string): Promise<(ApiKeyInfo & { key: string }) | null> {
+    for (let attempt = 0; attempt < MAX_ROTATION_ATTEMPTS; attempt++) {
+      const rec = await this.#get('api_key', id);
+      if (rec === null) return null;
+      const key = generateOpaqueToken(this.#apiKeyPrefix);
+      const info: ApiKeyInfo = { ...apiKeyInfo(rec), hint: hintOf(key) };
+      const next = await this.#tokens.guard(() =>
+        this.#tokens.store.replaceCredential(
+          'api_key',
+          id,
+          rec.version,
+          { ...info, keyHash: this.#hash(key) },
+          [String(rec.data.keyHash)],
+          [this.#hash(key)],
+        ),
+      );
+      if (next !== null) {
+        this.#tokens.emit({ type: 'credentials_rotated', clientId: id, reason: 'api_key' });
+        return { ...info, key };
+      }
+    }
+    throw new TokenError('service_unavailable', 'Concurrent update, retry');
+  }
+
+  /** Revokes (deletes) an API key. Tokens it issued are revoked too. */
+  async revokeApiKey(id: string): Promise<boolean> {
+    const rec = await this.#get('api_key', id);
+    if (rec === null) return false;
+    const ok = await this.#tokens.guard(() =>
+      this.#tokens.store.deleteCredential('api_key', id, [String(rec.data.keyHash)]),
+    );
+    await this.#tokens.revokeClient(id);
+    return ok;
+  }
+
+  // --- applications ------------------------------------------------------------
+
+  /** Creates an application; the secret is in the result and nowhere else, ever. */
+  async createApplication(input: Readonly<CreateApplicationInput>): Promise<ApplicationInfo & { clientSecret: string }> {
+    const id = input.id ?? randomUUID();
+    if (!isUuid(id)) throw new TypeError('application id must be a UUID');
+    const grantTypes = stringList(input.grantTypes, ['client_credentials'], 'grantTypes');
+    const unknown = grantTypes.find((g) => !GRANT_TYPES.has(g));
+    if (unknown !== undefined) throw new TypeError(`grantTypes has an unknown grant ${JSON.stringify(unknown)}`);
+    const clientId = input.clientId === undefined ? randomBase62(24) : nonEmpty(input.clientId, 'clientId', 128);
+    const clientSecret =
+      input.clientSecret === undefined ? generateOpaqueToken(this.#clientSecretPrefix) : nonEmpty(input.clientSecret, 'clientSecret', 1024);
+    const info: ApplicationInfo = {
+      id,
+      name: nonEmpty(input.name, 'name'),
+      organization: input.organization ?? '',
+      clientId,
+      applicationTypes: stringList(input.applicationTypes, ['API'], 'applicationTypes'),
+      grantTypes,
+      scopes: stringList(input.scopes, [], 'scopes'),
+      createdAt: this.#tokens.now(),
+    };
+    await this.#create('application', id, { ...info, secretHash: this.#hash(clientSecret) }, [clientIndex(clientId)]);
+    return { ...info, clientSecret };
+  }
+
+  /** Reads an application (without the secret). */
+  async getApplication(id: string): Promise<ApplicationInfo | null> {
+    if (!isUuid(id)) return null;
+    const rec = await this.#get('application', id);
+    return rec === null ? null : applicationInfo(rec);
+  }
+
+  /** Lists applications (without secrets). */
+  async listApplications(): Promise<ApplicationInfo[]> {
+    const recs = await this.#tokens.guard(() => this.#tokens.store.listCredentials('application'));
+    return recs.map(applicationInfo);
+  }
+
+  /** The application with this client id, or null (no secret check). */
+  async findApplicationByClientId(clientId: string): Promise<ApplicationInfo | null> {
+    const rec = await this.#tokens.guard(() => this.#tokens.store.findCredential('application', clientIndex(clientId)));
+    return rec === null ? null : applicationInfo(rec);
+  }
+
+  /**
+   * Authenticates a client: resolves the application when the secret matches (constant-time),
+   * null otherwise. An unknown client costs the same hashing as a wrong secret.
+   */
+  async authenticateClient(clientId: unknown, clientSecret: unknown): Promise<ApplicationInfo | null> {
+    if (typeof clientId !== 'string' || typeof clientSecret !== 'string') return null;
+    if (clientId.length === 0 || clientId.length > 128 || clientSecret.length === 0 || clientSecret.length > 1024) return null;
+    const rec = await this.#tokens.guard(() => this.#tokens.store.findCredential('application', clientIndex(clientId)));
+    const stored = rec === null ? '' : String(rec.data.secretHash);
+    const ok = this.#tokens.hasher.matches(clientSecret, stored);
+    return ok && rec !== null ? applicationInfo(rec) : null;
+  }
+
+  /**
+   * Issues a new client id and secret; the old ones fail at once. With `revokeTokens` (the
+   * default) every token issued under the old client id is revoked too.
+   */
+  async rotateApplication(
+    id: string,
+    options: Readonly<RotateApplicationOptions> = {},
+  ): Promise<(ApplicationInfo & { clientSecret: string }) | null> {
+    if (!isUuid(id)) return null;
+    for (let attempt = 0; attempt < MAX_ROTATION_ATTEMPTS; attempt++) {
+      const rec = await this.#get('application', id);
+      if (rec === null) return null;
+      const old = applicationInfo(rec);
+      const clientId = randomBase62(24);
+      const clientSecret = generateOpaqueToken(this.#clientSecretPrefix);
+      const info: ApplicationInfo = { ...old, clientId };
+      const next = await this.#tokens.guard(() =>
+        this.#tokens.store.replaceCredential(
+          'application',
+          id,
+          rec.version,
+          { ...info, secretHash: this.#hash(clientSecret) },
+          [clientIndex(old.clientId)],
+          [clientIndex(clientId)],
+        ),
+      );
+      if (next !== null) {
+        if (options.revokeTokens ?? true) await this.#tokens.revokeClient(old.clientId);
+        this.#tokens.emit({ type: 'credentials_rotated', clientId: old.clientId, reason: 'application' });
+        return { ...info, clientSecret };
+      }
+    }
+    throw new TokenError('service_unavailable', 'Concurrent update, retry');
+  }
+
+  /** Deletes an application; its credentials and tokens stop working. */
+  async revokeApplication(id: string): Promise<boolean> {
+    const rec = await this.#get('application', id);
+    if (rec === null) return false;
+    const app = applicationInfo(rec);
+    const ok = await this.#tokens.guard(() =>
+      this.#tokens.store.deleteCredential('application', id, [clientIndex(app.clientId)]),
+    );
+    await this.#tokens.revokeClient(app.clientId);
+    return ok;
+  }
+
+  // --- providers -----------------------------------------------------------------
+
+  /** Creates a provider with one API key (generated unless given); the key is returned once. */
+  async createProvider(input: { id?: string; domain?: string | null; apiKeys?: readonly string[] } = {}): Promise<
+    ProviderInfo & { apiKeys: string[] }
+  > {
+    const id = input.id ?? randomUUID();
+    if (!isUuid(id)) throw new TypeError('provider id must be a UUID');
+    const domain = input.domain ?? null;
+    if (domain !== null && !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/i.test(domain)) {
+      throw new TypeError('provider domain must be a host name, e.g. auth.example.com');
+    }
+    const apiKeys = input.apiKeys === undefined ? [generateOpaqueToken(this.#apiKeyPrefix)] : [...input.apiKeys];
+    apiKeys.forEach((k, i) => nonEmpty(k, `apiKeys[${i}]`, 1024));
+    const info: ProviderInfo = { id, domain, createdAt: this.#tokens.now() };
+    const hashes = apiKeys.map((k) => this.#hash(k));
+    await this.#create('provider', id, { ...info, keyHashes: hashes }, hashes);
+    return { ...info, apiKeys };
+  }
+
+  /** The provider a presented API key belongs to, or null. */
+  async authenticateProviderKey(key: unknown): Promise<ProviderInfo | null> {
+    if (typeof key !== 'string' || key.length === 0 || key.length > 1024) return null;
+    const rec = await this.#tokens.guard(() => this.#tokens.store.findCredential('provider', this.#hash(key)));
+    return rec === null ? null : providerInfo(rec);
+  }
+
+  /** Reads a provider. */
+  async getProvider(id: string): Promise<ProviderInfo | null> {
+    if (!isUuid(id)) return null;
+    const rec = await this.#get('provider', id);
+    return rec === null ? null : providerInfo(rec);
+  }
+
+  /** Lists providers. */
+  async listProviders(): Promise<ProviderInfo[]> {
+    const recs = await this.#tokens.guard(() => this.#tokens.store.listCredentials('provider'));
+    return recs.map(providerInfo);
+  }
+
+  /** Replaces all of a provider's API keys with one new key; the old keys fail at once. */
+  async rotateProviderKey(id: string): Promise<(ProviderInfo & { apiKeys: string[] }) | null> {
+    for (let attempt = 0; attempt < MAX_ROTATION_ATTEMPTS; attempt++) {
+      const rec = await this.#get('provider', id);
+      if (rec === null) return null;
+      const key = generateOpaqueToken(this.#apiKeyPrefix);
+      const info = providerInfo(rec);
+      const old = (rec.data.keyHashes as string[] | undefined) ?? [];
+      const next = await this.#tokens.guard(() =>
+        this.#tokens.store.replaceCredential('provider', id, rec.version, { ...info, keyHashes: [this.#hash(key)] }, old, [
+          this.#hash(key),
+        ]),
+      );
+      if (next !== null) {
+        this.#tokens.emit({ type: 'credentials_rotated', clientId: id, reason: 'provider' });
+        return { ...info, apiKeys: [key] };
+      }
+    }
+    throw new TokenError('service_unavailable', 'Concurrent update, retry');
+  }
+
+  /** Deletes a provider and its keys. */
+  async revokeProvider(id: string): Promise<boolean> {
+    const rec = await this.#get('provider', id);
+    if (rec === null) return false;
+    return this.#tokens.guard(() =>
+      this.#tokens.store.deleteCredential('provider', id, (rec.data.keyHashes as string[] | undefined) ?? []),
+    );
+  }
+
+  /** Creates a client of a provider. */
+  async createProviderClient(providerId: string, input: { id?: string; audience: string }): Promise<ProviderClientInfo> {
+    if ((await this.getProvider(providerId)) === null) throw new TypeError(`no provider ${providerId}`);
+    const id = input.id ?? randomUUID();
+    if (!isUuid(id)) throw new TypeError('client id must be a UUID');
+    const info: ProviderClientInfo = {
+      id,
+      providerId,
+      audience: nonEmpty(input.audience, 'audience', 1024),
+      createdAt: this.#tokens.now(),
+    };
+    await this.#create('provider_client', id, { ...info }, []);
+    return info;
+  }
+
+  /** Reads a provider's client. */
+  async getProviderClient(id: string): Promise<ProviderClientInfo | null> {
+    if (!isUuid(id)) return null;
+    const rec = await this.#get('provider_client', id);
+    return rec === null ? null : (rec.data as unknown as ProviderClientInfo);
+  }
+
+  /** Lists clients of a provider. */
+  async listProviderClients(providerId: string): Promise<ProviderClientInfo[]> {
+    const recs = await this.#tokens.guard(() => this.#tokens.store.listCredentials('provider_client'));
+    return recs.map((r) => r.data as unknown as ProviderClientInfo).filter((c) => c.providerId === providerId);
+  }
+
+  /** Deletes a provider's client; tokens issued for it are revoked. */
+  async revokeProviderClient(id: string): Promise<boolean> {
+    const ok = await this.#tokens.guard(() => this.#tokens.store.deleteCredential('provider_client', id, []));
+    if (ok) await this.#tokens.revokeClient(id);
+    return ok;
+  }
+}
+
+function clientIndex(clientId: string): string {
+  return `cid:${clientId}`;
+}
+
+function apiKeyInfo(rec: CredentialRecord): ApiKeyInfo {
+  const d = rec.data;
+  return { id: rec.id, name: String(d.name), hint: String(d.hint), createdAt: Number(d.createdAt) };
+}
+
+function applicationInfo(rec: CredentialRecord): ApplicationInfo {
+  const d = rec.data;
+  return {
+    id: rec.id,
+    name: String(d.name),
+    organization: String(d.organization ?? ''),
+    clientId: String(d.clientId),
+    applicationTypes: (d.applicationTypes as string[] | undefined) ?? [],
+    grantTypes: (d.grantTypes as string[] | undefined) ?? ['client_credentials'],
+    scopes: (d.scopes as string[] | undefined) ?? [],
+    createdAt: Number(d.createdAt),
+  };
+}
+
+function providerInfo(rec: CredentialRecord): ProviderInfo {
+  const d = rec.data;
+  return { id: rec.id, domain: typeof d.domain === 'string' ? d.domain : null, createdAt: Number(d.createdAt) };
+}

@@ -1,0 +1,281 @@
+/**
+ * The grants, written once: client credentials, password, refresh, API-key exchange and provider
+ * client tokens. Routers only parse requests, call these, and format the answers.
+ */
+import { TokenError } from '../errors';
+import type { AccessTokenFormat, BoundEntity } from '../types';
+import { DEFAULT_PROVIDER_TOKEN_TTL, MAX_PROVIDER_TOKEN_TTL } from '../defaults';
+import type { ApplicationInfo, CredentialService } from './credentials';
+import type { IssuedAccessToken, TokenService } from './token-service';
+
+/** What a user verifier answers for good credentials. */
+export interface VerifiedUser {
+  /** The user's subject identifier. */
+  readonly sub: string;
+  /** Optional binding of the user's tokens. */
+  readonly boundEntity?: BoundEntity | null;
+}
+
+/**
+ * Application-supplied password check for the password grant. Resolve null for any failure
+ * (unknown user, wrong password, locked account) and take comparable time in each case.
+ */
+export type UserVerifier = (username: string, password: string) => Promise<VerifiedUser | null>;
+
+/** Options of {@link GrantService}. */
+export interface GrantServiceOptions {
+  /** Enables the password grant; without it the grant answers `unsupported_grant_type`. */
+  readonly verifyUser?: UserVerifier;
+  /** Format of access tokens from client credentials, password and refresh grants; @default `jwt`. */
+  readonly accessTokenFormat?: AccessTokenFormat;
+}
+
+/** Result of a grant that returns an access token and maybe a refresh token. */
+export interface GrantResult {
+  readonly accessToken: IssuedAccessToken;
+  readonly refreshToken?: string;
+  readonly idToken?: string;
+  readonly subject: string;
+  readonly scope: string;
+  readonly client: ApplicationInfo | null;
+}
+
+/** Input of {@link GrantService.clientCredentials}. */
+export interface ClientCredentialsInput {
+  readonly clientId: unknown;
+  readonly clientSecret: unknown;
+  readonly scope?: unknown;
+  /** Refuse clients whose `grantTypes` lack the grant (router D). @default false */
+  readonly enforceGrantTypes?: boolean;
+}
+
+/** Input of {@link GrantService.password}. */
+export interface PasswordGrantInput {
+  readonly username: unknown;
+  readonly password: unknown;
+  /** The client the tokens are issued to (already authenticated by the caller, or a configured public id). */
+  readonly client: ApplicationInfo | { readonly clientId: string; readonly scopes?: readonly string[] };
+  readonly scope?: unknown;
+  readonly enforceGrantTypes?: boolean;
+}
+
+/** Input of {@link GrantService.refresh}. */
+export interface RefreshGrantInput {
+  readonly refreshToken: unknown;
+  /** The authenticated client; the family must belong to it. */
+  readonly clientId?: string;
+  /** The family must belong to this subject. */
+  readonly subject?: string;
+  readonly scope?: unknown;
+}
+
+/** Input of {@link GrantService.providerToken}. */
+export interface ProviderTokenInput {
+  readonly apiKey: unknown;
+  readonly providerId: string;
+  readonly clientId: string;
+  /** Seconds; 0 or absent → 3600; at most 172800. */
+  readonly expiresIn?: number;
+  readonly useJwtType?: boolean;
+  readonly audienceAsArray?: boolean;
+  readonly forceDefaultDomain?: boolean;
+}
+
+const MAX_PASSWORD_LENGTH = 1024;
+
+function parseScope(scope: unknown): string[] | null {
+  if (scope === undefined || scope === null || scope === '') return [];
+  if (typeof scope !== 'string' || scope.length > 1024 || !/^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/.test(scope)) {
+    return null;
+  }
+  return [...new Set(scope.split(' '))];
+}
+
+/** Narrows `requested` to `allowed`; throws `invalid_scope` when it asks for more. */
+function grantScope(requested: unknown, allowed: readonly string[]): string {
+  const wanted = parseScope(requested);
+  if (wanted === null) throw new TokenError('invalid_request', 'scope is malformed');
+  if (wanted.some((s) => !allowed.includes(s))) throw new TokenError('invalid_scope');
+  return wanted.join(' ');
+}
+
+/**
+ * Runs every grant of the library on top of {@link TokenService} and {@link CredentialService}.
+ */
+export class GrantService {
+  readonly #tokens: TokenService;
+  readonly #credentials: CredentialService;
+  readonly #verifyUser: UserVerifier | undefined;
+  readonly #format: AccessTokenFormat;
+
+  constructor(tokens: TokenService, credentials: CredentialService, options: Readonly<GrantServiceOptions> = {}) {
+    if (options.verifyUser !== undefined && typeof options.verifyUser !== 'function') {
+      throw new TypeError('verifyUser must be a function');
+    }
+    this.#tokens = tokens;
+    this.#credentials = credentials;
+    this.#verifyUser = options.verifyUser;
+    this.#format = options.accessTokenFormat ?? 'jwt';
+  }
+
+  /** True when the password grant is available. */
+  get passwordGrantEnabled(): boolean {
+    return this.#verifyUser !== undefined;
+  }
+
+  /** Authenticates a client or throws `invalid_client`. */
+  async authenticateClient(clientId: unknown, clientSecret: unknown, ip?: string): Promise<ApplicationInfo> {
+    const app = await this.#credentials.authenticateClient(clientId, clientSecret);
+    if (app === null) {
+      this.#tokens.emit({
+        type: 'auth_failed',
+        ...(typeof clientId === 'string' && clientId.length <= 128 ? { clientId } : {}),
+        ...(ip === undefined ? {} : { ip }),
+        reason: 'client',
+      });
+      throw new TokenError('invalid_client');
+    }
+    return app;
+  }
+
+  #assertGrantAllowed(app: ApplicationInfo | { scopes?: readonly string[] }, grant: string, enforce: boolean | undefined): void {
+    if (enforce && 'grantTypes' in app && !app.grantTypes.includes(grant)) throw new TokenError('unauthorized_client');
+  }
+
+  /** client_credentials: an access token for the client itself; never a refresh token. */
+  async clientCredentials(input: Readonly<ClientCredentialsInput>): Promise<GrantResult> {
+    const app = await this.authenticateClient(input.clientId, input.clientSecret);
+    this.#assertGrantAllowed(app, 'client_credentials', input.enforceGrantTypes);
+    const scope = grantScope(input.scope, app.scopes);
+    const accessToken = await this.#tokens.issueAccessToken({
+      subject: app.clientId,
+      clientId: app.clientId,
+      scope,
+      format: this.#format,
+    });
+    return { accessToken, subject: app.clientId, scope, client: app };
+  }
+
+  /** password: access, refresh and ID tokens for a user the application's verifier accepts. */
+  async password(input: Readonly<PasswordGrantInput>): Promise<GrantResult> {
+    if (!this.#verifyUser) throw new TokenError('unsupported_grant_type');
+    const { username, password, client } = input;
+    if (typeof username !== 'string' || typeof password !== 'string' || username === '' || password === '') {
+      throw new TokenError('invalid_request', 'username and password are required');
+    }
+    if (username.length > 256 || Buffer.byteLength(password) > MAX_PASSWORD_LENGTH) throw new TokenError('invalid_grant');
+    this.#assertGrantAllowed(client, 'password', input.enforceGrantTypes);
+    const scope = grantScope(input.scope, client.scopes ?? []);
+    let user: VerifiedUser | null;
+    try {
+      user = await this.#verifyUser(username, password);
+    } catch (err) {
+      throw new TokenError('service_unavailable', undefined, { cause: err, headers: { 'Retry-After': '5' } });
+    }
+    if (user === null || typeof user.sub !== 'string' || user.sub === '') {
+      this.#tokens.emit({ type: 'auth_failed', clientId: client.clientId, reason: 'password' });
+      throw new TokenError('invalid_grant');
+    }
+    const boundEntity = user.boundEntity ?? null;
+    const { refreshToken, family } = await this.#tokens.startRefreshFamily({
+      subject: user.sub,
+      clientId: client.clientId,
+      scope,
+      boundEntity,
+    });
+    const accessToken = await this.#tokens.issueAccessToken({
+      subject: user.sub,
+      clientId: client.clientId,
+      scope,
+      boundEntity,
+      familyId: family.familyId,
+      format: this.#format,
+    });
+    const idToken = this.#tokens.signIdToken(user.sub, client.clientId);
+    return {
+      accessToken,
+      refreshToken,
+      idToken,
+      subject: user.sub,
+      scope,
+      client: 'grantTypes' in client ? client : null,
+    };
+  }
+
+  /** refresh_token: rotates the refresh token and issues a new access token from its family. */
+  async refresh(input: Readonly<RefreshGrantInput>): Promise<GrantResult> {
+    if (typeof input.refreshToken !== 'string' || input.refreshToken === '') {
+      throw new TokenError('invalid_request', 'refresh_token is required');
+    }
+    const wanted = parseScope(input.scope);
+    if (wanted === null) throw new TokenError('invalid_request', 'scope is malformed');
+    const { refreshToken, family } = await this.#tokens.refresh(input.refreshToken, {
+      ...(input.clientId === undefined ? {} : { clientId: input.clientId }),
+      ...(input.subject === undefined ? {} : { subject: input.subject }),
+    });
+    const familyScopes = family.scope ? family.scope.split(' ') : [];
+    if (wanted.some((s) => !familyScopes.includes(s))) throw new TokenError('invalid_scope');
+    const scope = wanted.length > 0 ? wanted.join(' ') : family.scope;
+    const accessToken = await this.#tokens.issueAccessToken({
+      subject: family.sub,
+      clientId: family.clientId,
+      scope,
+      boundEntity: family.boundEntity,
+      familyId: family.familyId,
+      format: this.#format,
+    });
+    return { accessToken, refreshToken, subject: family.sub, scope, client: null };
+  }
+
+  /** API key → short-lived opaque access token, optionally bound to an employer or employee. */
+  async exchangeApiKey(input: {
+    apiKey: unknown;
+    boundEntity: BoundEntity | null;
+    ttl: number;
+    prefix: string;
+  }): Promise<IssuedAccessToken> {
+    const key = await this.#credentials.authenticateApiKey(input.apiKey);
+    if (key === null) {
+      this.#tokens.emit({ type: 'auth_failed', reason: 'api_key' });
+      throw new TokenError('invalid_api_key');
+    }
+    return this.#tokens.issueAccessToken({
+      subject: key.id,
+      clientId: key.id,
+      boundEntity: input.boundEntity,
+      ttl: input.ttl,
+      format: 'opaque',
+      prefix: input.prefix,
+    });
+  }
+
+  /**
+   * A provider's client token (RFC 9068 JWT). Throws `unauthorized` for a bad key, `not_found` for an
+   * unknown provider/client or another provider's key, `invalid_request` for a bad lifetime.
+   */
+  async providerToken(input: Readonly<ProviderTokenInput>): Promise<IssuedAccessToken> {
+    const provider = await this.#credentials.authenticateProviderKey(input.apiKey);
+    if (provider === null) {
+      this.#tokens.emit({ type: 'auth_failed', reason: 'provider_key' });
+      throw new TokenError('unauthorized');
+    }
+    const expiresIn = input.expiresIn ?? 0;
+    if (!Number.isSafeInteger(expiresIn) || expiresIn < 0 || expiresIn > MAX_PROVIDER_TOKEN_TTL) {
+      throw new TokenError('invalid_request', `expiresIn must be a whole number of seconds from 0 to ${MAX_PROVIDER_TOKEN_TTL}`);
+    }
+    if (provider.id !== input.providerId) throw new TokenError('not_found');
+    const client = await this.#credentials.getProviderClient(input.clientId);
+    if (client === null || client.providerId !== provider.id) throw new TokenError('not_found');
+    const issuer = provider.domain !== null && !input.forceDefaultDomain ? `https://${provider.domain}` : this.#tokens.issuer;
+    return this.#tokens.issueAccessToken({
+      subject: client.id,
+      clientId: client.id,
+      issuer,
+      audience: client.audience,
+      audienceAsArray: input.audienceAsArray ?? false,
+      typ: input.useJwtType ? 'JWT' : 'at+jwt',
+      ttl: expiresIn === 0 ? DEFAULT_PROVIDER_TOKEN_TTL : expiresIn,
+      format: 'jwt',
+    });
+  }
+}

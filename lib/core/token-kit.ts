@@ -1,0 +1,36 @@
+/**
+ * The one object an app builds: the token core, the credentials admin API and the grants.
+ */
+import { CredentialService, type CredentialServiceOptions } from './credentials';
+import { GrantService, type GrantServiceOptions } from './grants';
+import { TokenService, type TokenServiceOptions } from './token-service';
+
+/** Options of {@link createTokenKit}: those of the token service, the credentials and the grants. */
+export interface TokenKitOptions extends TokenServiceOptions, CredentialServiceOptions, GrantServiceOptions {}
+
+/** The token core, the credentials admin API and the grants, sharing one store and key set. */
+export interface TokenKit {
+  readonly tokens: TokenService;
+  readonly credentials: CredentialService;
+  readonly grants: GrantService;
+}
+
+/**
+ * Builds a {@link TokenKit}. Options are validated once, here.
+ *
+ * @example
+ * ```ts
+ * const kit = createTokenKit({
+ *   store: new MemoryTokenStore(),
+ *   keys: createKeySet({ keys: [await KeySet.generateKey('RS256')] }),
+ *   issuer: 'https://auth.example.com',
+ * });
+ * app.get('/me', requireToken({ kit }), (req, res) => res.json({ sub: req.auth?.subject }));
+ * ```
+ */
+export function createTokenKit(options: Readonly<TokenKitOptions>): TokenKit {
+  const tokens = new TokenService(options);
+  const credentials = new CredentialService(tokens, options);
+  const grants = new GrantService(tokens, credentials, options);
+  return Object.freeze({ tokens, credentials, grants });
+}

@@ -1,0 +1,588 @@
+/**
+ * The token core: issue, verify, refresh and revoke access and refresh tokens. No Express here.
+ */
+import { createSecretKey, randomUUID, type KeyObject } from 'node:crypto';
+import { StoreUnavailableError, TokenError } from '../errors';
+import type { KeySet } from '../keys/key-set';
+import type { AccessTokenRecord, RefreshFamily, RevocationState, TokenStore } from '../stores/token-store';
+import type { AccessTokenFormat, AuthInfo, BoundEntity } from '../types';
+import {
+  DEFAULT_ACCESS_TOKEN_PREFIX,
+  DEFAULT_ACCESS_TOKEN_TTL,
+  DEFAULT_CLOCK_TOLERANCE,
+  DEFAULT_EXPIRED_RECORD_RETENTION,
+  DEFAULT_REFRESH_ABSOLUTE_TTL,
+  DEFAULT_REFRESH_IDLE_TTL,
+  DEFAULT_REFRESH_TOKEN_PREFIX,
+  DEFAULT_RETRY_AFTER,
+  MAX_ACCESS_TOKEN_LIFETIME,
+  MAX_CLOCK_TOLERANCE,
+  MAX_TOKEN_LENGTH,
+} from '../defaults';
+import { signJwt, verifyJwt } from './jwt';
+import type { TokenEvent, TokenEventListener } from './events';
+import {
+  assertTokenPrefix,
+  formatOpaqueToken,
+  ID_LENGTH,
+  parseOpaqueToken,
+  randomBase62,
+  SECRET_LENGTH,
+  SecretHasher,
+} from './opaque-token';
+import { assertBoundEntity } from './binding';
+
+/** Options of {@link TokenService}. */
+export interface TokenServiceOptions {
+  /** Where revocations, opaque tokens and refresh families live. */
+  readonly store: TokenStore;
+  /** Signing and verification keys. */
+  readonly keys: KeySet;
+  /** Default issuer (`iss`) of issued tokens, e.g. `https://auth.example.com`. */
+  readonly issuer: string;
+  /** Default audience of issued tokens and the audiences verification accepts; @default the issuer. */
+  readonly audience?: string | readonly string[];
+  /** Other issuers whose tokens (signed by these keys) verification accepts, e.g. provider domains. */
+  readonly trustedIssuers?: readonly string[];
+  /** Default access-token lifetime in seconds; @default 3600. */
+  readonly accessTokenTtl?: number;
+  /** Longest `exp - iat` accepted when verifying, in seconds; @default 172800. */
+  readonly maxTokenLifetime?: number;
+  /** Prefix of opaque access tokens; @default `etk_at_`. */
+  readonly accessTokenPrefix?: string;
+  /** Prefix of refresh tokens; @default `etk_rt_`. */
+  readonly refreshTokenPrefix?: string;
+  /** Clock tolerance for `exp`/`nbf`/`iat` in seconds (0–60); @default 0. */
+  readonly clockTolerance?: number;
+  /** Absolute lifetime of a refresh family in seconds; @default 30 days. */
+  readonly refreshAbsoluteTtl?: number;
+  /** Idle lifetime of a refresh family in seconds; @default 7 days. */
+  readonly refreshIdleTtl?: number;
+  /** How long an expired opaque token's record is kept to answer `expired_token`, seconds; @default 3600. */
+  readonly expiredRecordRetention?: number;
+  /** Server-side pepper (>= 32 bytes) for hashing tokens and secrets with HMAC-SHA-256; @default plain SHA-256. */
+  readonly pepper?: KeyObject | Buffer | string;
+  /** Audit-event listener. */
+  readonly onEvent?: TokenEventListener;
+  /** Clock in milliseconds; @default `Date.now`. */
+  readonly now?: () => number;
+}
+
+/** Input of {@link TokenService.issueAccessToken}. */
+export interface IssueAccessTokenInput {
+  readonly subject: string;
+  readonly clientId: string;
+  /** @default `jwt` */
+  readonly format?: AccessTokenFormat;
+  /** @default the service's audience. */
+  readonly audience?: string | readonly string[];
+  /** Emit `aud` as an array even with one member. @default false */
+  readonly audienceAsArray?: boolean;
+  /** @default the service's issuer. */
+  readonly issuer?: string;
+  /** Space-separated scopes. */
+  readonly scope?: string;
+  readonly boundEntity?: BoundEntity | null;
+  /** Lifetime in seconds; @default the service's accessTokenTtl. */
+  readonly ttl?: number;
+  /** JWT header `typ`; @default `at+jwt`. */
+  readonly typ?: 'at+jwt' | 'JWT';
+  /** Opaque token prefix; @default the service's accessTokenPrefix. */
+  readonly prefix?: string;
+  /** The refresh family this token comes from. */
+  readonly familyId?: string;
+}
+
+/** An issued access token. */
+export interface IssuedAccessToken {
+  readonly token: string;
+  readonly jti: string;
+  readonly format: AccessTokenFormat;
+  /** Lifetime in seconds. */
+  readonly expiresIn: number;
+  /** Expiry, seconds since the epoch. */
+  readonly expiresAt: number;
+  readonly issuedAt: number;
+}
+
+/** Per-call verification options. */
+export interface VerifyAccessTokenOptions {
+  /** Accepted issuers; @default the service's issuer and trusted issuers. */
+  readonly issuers?: readonly string[];
+  /** Accepted audiences; @default the service's audiences. */
+  readonly audiences?: readonly string[];
+  /** Accepted JWT `typ` values; @default `['at+jwt']`. */
+  readonly typ?: readonly string[];
+  /** Accept expired tokens (signature, claims and revocation still checked). @default false */
+  readonly ignoreExpiration?: boolean;
+}
+
+/** A new refresh token and its family. */
+export interface IssuedRefreshToken {
+  readonly refreshToken: string;
+  readonly family: RefreshFamily;
+}
+
+/** Input of {@link TokenService.startRefreshFamily}. */
+export interface StartRefreshFamilyInput {
+  readonly subject: string;
+  readonly clientId: string;
+  readonly scope?: string;
+  readonly boundEntity?: BoundEntity | null;
+  readonly data?: Readonly<Record<string, unknown>>;
+}
+
+/** Input of {@link TokenService.refresh}. */
+export interface RefreshInput {
+  /** The family must belong to this client (checked before anything is consumed). */
+  readonly clientId?: string;
+  /** The family must belong to this subject (checked before anything is consumed). */
+  readonly subject?: string;
+}
+
+/** What a presented token turned out to be (RFC 7662 / RFC 7009). */
+export type InspectedToken =
+  | { readonly kind: 'access'; readonly auth: AuthInfo; readonly active: boolean }
+  | { readonly kind: 'refresh'; readonly family: RefreshFamily; readonly active: boolean }
+  | { readonly kind: 'unknown' };
+
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+const REFRESH_BODY_LENGTH = ID_LENGTH + SECRET_LENGTH;
+
+function toKeyObject(value: KeyObject | Buffer | string, option: string): KeyObject {
+  const key = typeof value === 'object' && 'type' in value && !Buffer.isBuffer(value) ? value : createSecretKey(Buffer.from(value));
+  if (key.type !== 'secret' || (key.symmetricKeySize ?? 0) < 32) {
+    throw new RangeError(`${option} must be a secret of at least 32 bytes`);
+  }
+  return key;
+}
+
+function positiveInt(value: number | undefined, fallback: number, option: string, max = Number.MAX_SAFE_INTEGER): number {
+  const v = value ?? fallback;
+  if (!Number.isSafeInteger(v) || v <= 0 || v > max) {
+    throw new RangeError(`${option} must be a whole number of seconds from 1 to ${max}, got ${String(value)}`);
+  }
+  return v;
+}
+
+function audienceArray(aud: string | readonly string[] | undefined, fallback: readonly string[]): readonly string[] {
+  if (aud === undefined) return fallback;
+  const list = typeof aud === 'string' ? [aud] : [...aud];
+  if (list.length === 0 || list.some((a) => typeof a !== 'string' || a.length === 0)) {
+    throw new TypeError(`audience must be a non-empty string or array of strings`);
+  }
+  return list;
+}
+
+/** Turns any store failure into a 503 `service_unavailable`; fail closed. */
+export function storeUnavailable(cause: unknown): TokenError {
+  return new TokenError('service_unavailable', undefined, {
+    headers: { 'Retry-After': String(DEFAULT_RETRY_AFTER) },
+    cause,
+  });
+}
+
+/**
+ * Issues, verifies, refreshes and revokes tokens. One instance per app; shared by every router
+ * and by `requireToken`.
+ *
+ * @example
+ * ```ts
+ * const tokens = new TokenService({ store: new MemoryTokenStore(), keys, issuer: 'https://auth.example.com' });
+ * const { token } = await tokens.issueAccessToken({ subject: 'user-1', clientId: 'app-1' });
+ * const auth = await tokens.verifyAccessToken(token);
+ * ```
+ */
+export class TokenService {
+  readonly store: TokenStore;
+  readonly keys: KeySet;
+  readonly issuer: string;
+  readonly audiences: readonly string[];
+  readonly issuers: readonly string[];
+  readonly accessTokenTtl: number;
+  readonly maxTokenLifetime: number;
+  readonly accessTokenPrefix: string;
+  readonly refreshTokenPrefix: string;
+  readonly clockTolerance: number;
+  readonly refreshAbsoluteTtl: number;
+  readonly refreshIdleTtl: number;
+  readonly expiredRecordRetention: number;
+  readonly hasher: SecretHasher;
+  readonly #onEvent: TokenEventListener | undefined;
+  readonly #now: () => number;
+  readonly #opaquePrefixes = new Set<string>();
+
+  constructor(options: Readonly<TokenServiceOptions>) {
+    if (!options || typeof options !== 'object') throw new TypeError('TokenService options are required');
+    const { store, keys, issuer } = options;
+    if (!store || typeof store.checkRevocation !== 'function') throw new TypeError('store must implement TokenStore');
+    if (!keys || typeof keys.signingKey !== 'function') throw new TypeError('keys must be a KeySet');
+    if (typeof issuer !== 'string' || issuer.length === 0) throw new TypeError('issuer must be a non-empty string');
+    this.store = store;
+    this.keys = keys;
+    this.issuer = issuer;
+    this.audiences = audienceArray(options.audience, [issuer]);
+    this.issuers = [issuer, ...(options.trustedIssuers ?? [])];
+    this.maxTokenLifetime = positiveInt(options.maxTokenLifetime, MAX_ACCESS_TOKEN_LIFETIME, 'maxTokenLifetime');
+    this.accessTokenTtl = positiveInt(options.accessTokenTtl, DEFAULT_ACCESS_TOKEN_TTL, 'accessTokenTtl', this.maxTokenLifetime);
+    this.accessTokenPrefix = options.accessTokenPrefix ?? DEFAULT_ACCESS_TOKEN_PREFIX;
+    this.refreshTokenPrefix = options.refreshTokenPrefix ?? DEFAULT_REFRESH_TOKEN_PREFIX;
+    assertTokenPrefix(this.accessTokenPrefix, 'accessTokenPrefix');
+    assertTokenPrefix(this.refreshTokenPrefix, 'refreshTokenPrefix');
+    if (this.accessTokenPrefix === this.refreshTokenPrefix) {
+      throw new TypeError('accessTokenPrefix and refreshTokenPrefix must differ');
+    }
+    this.#opaquePrefixes.add(this.accessTokenPrefix);
+    const tolerance = options.clockTolerance ?? DEFAULT_CLOCK_TOLERANCE;
+    if (!Number.isSafeInteger(tolerance) || tolerance < 0 || tolerance > MAX_CLOCK_TOLERANCE) {
+      throw new RangeError(`clockTolerance must be a whole number of seconds from 0 to ${MAX_CLOCK_TOLERANCE}`);
+    }
+    this.clockTolerance = tolerance;
+    this.refreshAbsoluteTtl = positiveInt(options.refreshAbsoluteTtl, DEFAULT_REFRESH_ABSOLUTE_TTL, 'refreshAbsoluteTtl');
+    this.refreshIdleTtl = positiveInt(options.refreshIdleTtl, DEFAULT_REFRESH_IDLE_TTL, 'refreshIdleTtl');
+    this.expiredRecordRetention = positiveInt(
+      options.expiredRecordRetention,
+      DEFAULT_EXPIRED_RECORD_RETENTION,
+      'expiredRecordRetention',
+    );
+    this.hasher = new SecretHasher(options.pepper === undefined ? undefined : toKeyObject(options.pepper, 'pepper'));
+    this.#onEvent = options.onEvent;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Now, in whole seconds since the epoch. */
+  now(): number {
+    return Math.floor(this.#now() / 1000);
+  }
+
+  /** Emits an audit event; listener failures never affect the request. */
+  emit(event: Omit<TokenEvent, 'at'>): void {
+    if (!this.#onEvent) return;
+    try {
+      this.#onEvent({ at: this.now(), ...event });
+    } catch {
+      // an audit sink must not break authentication
+    }
+  }
+
+  /** Runs a store call; any failure becomes 503 `service_unavailable` (fail closed). */
+  async guard<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      if (err instanceof TokenError) throw err;
+      this.emit({ type: 'store_unavailable', reason: err instanceof StoreUnavailableError ? 'store' : 'error' });
+      throw storeUnavailable(err);
+    }
+  }
+
+  /** Registers another opaque access-token prefix (e.g. a router's `vit_at_`). */
+  registerAccessTokenPrefix(prefix: string): void {
+    assertTokenPrefix(prefix, 'prefix');
+    if (prefix === this.refreshTokenPrefix) throw new TypeError('an access-token prefix must differ from the refresh-token prefix');
+    this.#opaquePrefixes.add(prefix);
+  }
+
+  /** Issues a JWT (RFC 9068) or opaque access token. Opaque tokens are stored (hashed) before they are returned. */
+  async issueAccessToken(input: Readonly<IssueAccessTokenInput>): Promise<IssuedAccessToken> {
+    const ttl = positiveInt(input.ttl, this.accessTokenTtl, 'ttl', this.maxTokenLifetime);
+    const boundEntity = input.boundEntity ?? null;
+    if (boundEntity !== null) assertBoundEntity(boundEntity);
+    const iat = this.now();
+    const exp = iat + ttl;
+    const jti = randomUUID();
+    const iss = input.issuer ?? this.issuer;
+    const aud = audienceArray(input.audience, this.audiences);
+    const scope = input.scope ?? '';
+    if (input.format === 'opaque') {
+      const prefix = input.prefix ?? this.accessTokenPrefix;
+      if (!this.#opaquePrefixes.has(prefix)) this.registerAccessTokenPrefix(prefix);
+      const token = formatOpaqueToken(prefix, randomBase62(SECRET_LENGTH));
+      const record: AccessTokenRecord = {
+        jti,
+        sub: input.subject,
+        clientId: input.clientId,
+        iss,
+        aud: [...aud],
+        scope,
+        boundEntity,
+        iat,
+        exp,
+        ...(input.familyId === undefined ? {} : { familyId: input.familyId }),
+      };
+      await this.guard(() => this.store.saveAccessToken(this.hasher.hash(token), record, ttl + this.expiredRecordRetention));
+      this.emit({ type: 'issued', jti, clientId: input.clientId, subject: input.subject, boundEntity, familyId: input.familyId });
+      return { token, jti, format: 'opaque', expiresIn: ttl, expiresAt: exp, issuedAt: iat };
+    }
+    const claims: Record<string, unknown> = {
+      iss,
+      sub: input.subject,
+      aud: aud.length === 1 && !input.audienceAsArray ? aud[0] : [...aud],
+      exp,
+      iat,
+      jti,
+      client_id: input.clientId,
+    };
+    if (scope) claims.scope = scope;
+    if (boundEntity) claims.bound_entity = { id: boundEntity.id, type: boundEntity.type };
+    if (input.familyId !== undefined) claims.sid = input.familyId;
+    const token = signJwt(this.keys, claims, { typ: input.typ ?? 'at+jwt' });
+    this.emit({ type: 'issued', jti, clientId: input.clientId, subject: input.subject, boundEntity, familyId: input.familyId });
+    return { token, jti, format: 'jwt', expiresIn: ttl, expiresAt: exp, issuedAt: iat };
+  }
+
+  /**
+   * Signs an OpenID-style ID token (typ `JWT`, `aud` = client id, no `client_id` claim), which
+   * access-token verification always rejects.
+   */
+  signIdToken(subject: string, clientId: string, ttl = this.accessTokenTtl): string {
+    const iat = this.now();
+    return signJwt(this.keys, { iss: this.issuer, sub: subject, aud: clientId, iat, exp: iat + ttl, jti: randomUUID() }, { typ: 'JWT' });
+  }
+
+  /** True when `token` has the shape of one of our opaque access tokens (checksum included). */
+  #opaquePrefixOf(token: string): string | undefined {
+    for (const prefix of this.#opaquePrefixes) if (token.startsWith(prefix)) return prefix;
+    return undefined;
+  }
+
+  /**
+   * Verifies an access token (JWT or opaque) including revocation: one store round trip at most.
+   * Throws `TokenError` `invalid_token`, `expired_token` or `service_unavailable`.
+   */
+  async verifyAccessToken(token: string, options: Readonly<VerifyAccessTokenOptions> = {}): Promise<AuthInfo> {
+    if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
+      throw new TokenError('invalid_token');
+    }
+    const prefix = this.#opaquePrefixOf(token);
+    if (prefix !== undefined) return this.#verifyOpaque(token, prefix, options);
+    if (!JWT_SHAPE.test(token)) throw new TokenError('invalid_token');
+    const now = this.now();
+    const { claims } = verifyJwt(this.keys, token, {
+      issuers: options.issuers ?? this.issuers,
+      audiences: options.audiences ?? this.audiences,
+      typ: options.typ ?? ['at+jwt'],
+      clockToleranceSeconds: this.clockTolerance,
+      maxLifetimeSeconds: this.maxTokenLifetime,
+      now,
+      ignoreExpiration: options.ignoreExpiration ?? false,
+    });
+    const auth = authFromClaims(claims);
+    const state = await this.guard(() =>
+      this.store.checkRevocation({
+        jti: auth.jti,
+        subject: auth.subject,
+        clientId: auth.clientId,
+        ...(auth.familyId === undefined ? {} : { familyId: auth.familyId }),
+      }),
+    );
+    if (isRevoked(state, auth.issuedAt)) throw new TokenError('invalid_token', 'Access token revoked');
+    return auth;
+  }
+
+  async #verifyOpaque(token: string, prefix: string, options: Readonly<VerifyAccessTokenOptions>): Promise<AuthInfo> {
+    if (parseOpaqueToken(token, prefix, SECRET_LENGTH) === null) throw new TokenError('invalid_token');
+    const { record, state } = await this.guard(() => this.store.lookupAccessToken(this.hasher.hash(token)));
+    if (record === null) throw new TokenError('invalid_token');
+    const issuers = options.issuers ?? this.issuers;
+    const audiences = options.audiences ?? this.audiences;
+    if (!issuers.includes(record.iss) || !record.aud.some((a) => audiences.includes(a))) {
+      throw new TokenError('invalid_token');
+    }
+    if (isRevoked(state, record.iat)) throw new TokenError('invalid_token', 'Access token revoked');
+    if (!options.ignoreExpiration && this.now() >= record.exp + this.clockTolerance) throw new TokenError('expired_token');
+    return {
+      format: 'opaque',
+      jti: record.jti,
+      subject: record.sub,
+      clientId: record.clientId,
+      scopes: splitScope(record.scope),
+      boundEntity: record.boundEntity,
+      issuer: record.iss,
+      audience: record.aud,
+      issuedAt: record.iat,
+      expiresAt: record.exp,
+      ...(record.familyId === undefined ? {} : { familyId: record.familyId }),
+      claims: Object.freeze(
+        Object.assign(Object.create(null) as Record<string, unknown>, {
+          iss: record.iss,
+          sub: record.sub,
+          aud: [...record.aud],
+          iat: record.iat,
+          exp: record.exp,
+          jti: record.jti,
+          client_id: record.clientId,
+          ...(record.scope ? { scope: record.scope } : {}),
+          bound_entity: record.boundEntity,
+        }),
+      ),
+    };
+  }
+
+  /** Starts a refresh-token family and returns its first refresh token. */
+  async startRefreshFamily(input: Readonly<StartRefreshFamilyInput>): Promise<IssuedRefreshToken> {
+    const now = this.now();
+    const familyId = randomBase62(ID_LENGTH);
+    const refreshToken = formatOpaqueToken(this.refreshTokenPrefix, familyId + randomBase62(SECRET_LENGTH));
+    const family: RefreshFamily = {
+      familyId,
+      sub: input.subject,
+      clientId: input.clientId,
+      scope: input.scope ?? '',
+      boundEntity: input.boundEntity ?? null,
+      createdAt: now,
+      expiresAt: now + this.refreshAbsoluteTtl,
+      lastUsedAt: now,
+      ...(input.data === undefined ? {} : { data: input.data }),
+    };
+    await this.guard(() => this.store.createRefreshFamily(family, this.hasher.hash(refreshToken)));
+    return { refreshToken, family };
+  }
+
+  #parseRefreshToken(token: unknown): string | null {
+    return parseOpaqueToken(token, this.refreshTokenPrefix, REFRESH_BODY_LENGTH);
+  }
+
+  /**
+   * Rotates a refresh token: returns its successor, or throws `invalid_grant`. Presenting a
+   * rotated-out token revokes the whole family, access tokens included. Atomic across processes.
+   */
+  async refresh(refreshToken: string, input: Readonly<RefreshInput> = {}): Promise<IssuedRefreshToken> {
+    const body = this.#parseRefreshToken(refreshToken);
+    if (body === null) throw new TokenError('invalid_grant');
+    const familyId = body.slice(0, ID_LENGTH);
+    const next = formatOpaqueToken(this.refreshTokenPrefix, familyId + randomBase62(SECRET_LENGTH));
+    const result = await this.guard(() =>
+      this.store.rotateRefreshToken({
+        familyId,
+        presentedHash: this.hasher.hash(refreshToken),
+        nextHash: this.hasher.hash(next),
+        now: this.now(),
+        idleSeconds: this.refreshIdleTtl,
+        ...(input.clientId === undefined ? {} : { expectedClientId: input.clientId }),
+        ...(input.subject === undefined ? {} : { expectedSubject: input.subject }),
+      }),
+    );
+    switch (result.status) {
+      case 'rotated':
+        this.emit({ type: 'refreshed', familyId, clientId: result.family.clientId, subject: result.family.sub });
+        return { refreshToken: next, family: result.family };
+      case 'reused':
+        this.emit({
+          type: 'refresh_reuse_detected',
+          familyId,
+          clientId: result.family.clientId,
+          subject: result.family.sub,
+          reason: 'reuse',
+        });
+        throw new TokenError('invalid_grant');
+      default:
+        throw new TokenError('invalid_grant', undefined, { cause: result.status });
+    }
+  }
+
+  /**
+   * Identifies a token (access JWT, opaque access token or refresh token) without throwing on
+   * invalid ones: garbage, foreign and unknown tokens are `unknown`. Expired or revoked known tokens
+   * are reported with `active: false`. Store failures still throw `service_unavailable`.
+   */
+  async inspect(token: unknown): Promise<InspectedToken> {
+    if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) return { kind: 'unknown' };
+    const rtBody = this.#parseRefreshToken(token);
+    if (rtBody !== null) {
+      const familyId = rtBody.slice(0, ID_LENGTH);
+      const state = await this.guard(() => this.store.inspectRefreshToken(familyId, this.hasher.hash(token), this.now()));
+      return state === null ? { kind: 'unknown' } : { kind: 'refresh', family: state.family, active: state.active };
+    }
+    try {
+      const auth = await this.verifyAccessToken(token, { ignoreExpiration: true });
+      return { kind: 'access', auth, active: this.now() < auth.expiresAt + this.clockTolerance };
+    } catch (err) {
+      if (err instanceof TokenError && err.code === 'service_unavailable') throw err;
+      if (err instanceof TokenError && err.message === 'Access token revoked') {
+        return { kind: 'unknown' };
+      }
+      return { kind: 'unknown' };
+    }
+  }
+
+  /**
+   * Revokes any token: an access token by its `jti`, a refresh token by its whole family.
+   * When `clientId` is given, tokens of other clients are left alone (RFC 7009 §2.1) and `false` is
+   * returned. Unknown tokens resolve `false` and write nothing.
+   */
+  async revokeToken(token: unknown, clientId?: string): Promise<boolean> {
+    const found = await this.inspect(token);
+    if (found.kind === 'unknown') return false;
+    if (found.kind === 'refresh') {
+      if (clientId !== undefined && found.family.clientId !== clientId) return false;
+      await this.revokeFamily(found.family.familyId);
+      return true;
+    }
+    if (clientId !== undefined && found.auth.clientId !== clientId) return false;
+    await this.revokeJti(found.auth.jti, found.auth.expiresAt);
+    if (found.auth.familyId !== undefined) await this.revokeFamily(found.auth.familyId);
+    return true;
+  }
+
+  /** Puts a `jti` on the denylist until the token's expiry (plus tolerance). */
+  async revokeJti(jti: string, expiresAt: number): Promise<void> {
+    const ttl = Math.max(1, expiresAt - this.now() + this.clockTolerance + 1);
+    await this.guard(() => this.store.revokeJti(jti, ttl));
+    this.emit({ type: 'revoked', jti, reason: 'jti' });
+  }
+
+  /** Revokes a refresh family: its refresh tokens and every access token issued from it. */
+  async revokeFamily(familyId: string): Promise<void> {
+    await this.guard(() => this.store.revokeFamily(familyId, this.#cutoffTtl()));
+    this.emit({ type: 'revoked', familyId, reason: 'family' });
+  }
+
+  /** Revokes every token of a subject issued up to now ("log out everywhere"). */
+  async revokeSubject(subject: string): Promise<void> {
+    await this.guard(() => this.store.setCutoff('subject', subject, this.now(), this.#cutoffTtl()));
+    this.emit({ type: 'revoked', subject, reason: 'subject' });
+  }
+
+  /** Revokes every token of a client issued up to now. */
+  async revokeClient(clientId: string): Promise<void> {
+    await this.guard(() => this.store.setCutoff('client', clientId, this.now(), this.#cutoffTtl()));
+    this.emit({ type: 'revoked', clientId, reason: 'client' });
+  }
+
+  #cutoffTtl(): number {
+    return Math.max(this.maxTokenLifetime, this.refreshAbsoluteTtl) + this.clockTolerance + 60;
+  }
+}
+
+function splitScope(scope: unknown): string[] {
+  return typeof scope === 'string' && scope.length > 0 ? scope.split(' ').filter(Boolean) : [];
+}
+
+function isRevoked(state: RevocationState, issuedAt: number): boolean {
+  return (
+    state.jtiRevoked ||
+    state.familyRevoked ||
+    (state.subjectCutoff !== null && issuedAt <= state.subjectCutoff) ||
+    (state.clientCutoff !== null && issuedAt <= state.clientCutoff)
+  );
+}
+
+function authFromClaims(claims: Readonly<Record<string, unknown>>): AuthInfo {
+  const aud = claims.aud;
+  const sid = claims.sid;
+  return {
+    format: 'jwt',
+    jti: claims.jti as string,
+    subject: claims.sub as string,
+    clientId: claims.client_id as string,
+    scopes: splitScope(claims.scope),
+    boundEntity: (claims.bound_entity as BoundEntity | null | undefined) ?? null,
+    issuer: claims.iss as string,
+    audience: typeof aud === 'string' ? [aud] : (aud as string[]),
+    issuedAt: claims.iat as number,
+    expiresAt: claims.exp as number,
+    ...(typeof sid === 'string' ? { familyId: sid } : {}),
+    claims,
+  };
+}

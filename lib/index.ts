@@ -1,0 +1,25 @@
+/**
+ * express-token-kit: the public API. Named exports only.
+ */
+export * from './types';
+export * from './errors';
+export * from './defaults';
+export { KeySet, createKeySet } from './keys/key-set';
+export type { KeyInput } from './keys/key-set';
+export * from './core/events';
+export { isEntityId, parseBoundEntity } from './core/binding';
+export { generateOpaqueToken, parseOpaqueToken, SecretHasher } from './core/opaque-token';
+export * from './core/token-service';
+export * from './core/credentials';
+export * from './core/grants';
+export * from './core/token-kit';
+export type * from './stores/token-store';
+export { MemoryTokenStore } from './stores/memory-token-store';
+export { RedisTokenStore } from './stores/redis-token-store';
+export * from './middleware/require-token';
+export * from './middleware/guards';
+export { setNoStore, type ErrorFormatOption, type ErrorFormatter } from './middleware/error-response';
+export { extractBearerToken } from './middleware/bearer';
+export * from './routers/api-key-router';
+export * from './routers/provider-router';
+export * from './routers/auth-router';

@@ -1,0 +1,69 @@
+/**
+ * Turning errors into responses: one place for status, headers, no-store and the body format.
+ */
+import type { NextFunction, Request, Response } from 'express';
+import { isTokenError, toBody, TokenError, type ErrorBody, type ErrorFormat } from '../errors';
+
+/** A custom error formatter: returns the status, body and extra headers for an error. */
+export type ErrorFormatter = (err: TokenError) => {
+  status: number;
+  body: unknown;
+  headers?: Readonly<Record<string, string>>;
+};
+
+/** A built-in body format or a custom formatter. */
+export type ErrorFormatOption = ErrorFormat | ErrorFormatter;
+
+/** Sets `Cache-Control: no-store` and `Pragma: no-cache` (RFC 6749 §5.1). */
+export function setNoStore(res: Response): void {
+  res.set('Cache-Control', 'no-store');
+  res.set('Pragma', 'no-cache');
+}
+
+/** Asserts an error-format option once, at factory time. */
+export function assertErrorFormat(format: unknown, option = 'errorFormat'): asserts format is ErrorFormatOption {
+  if (typeof format === 'function') return;
+  if (format !== 'errors' && format !== 'code' && format !== 'oauth') {
+    throw new TypeError(`${option} must be 'errors', 'code', 'oauth' or a function, got ${JSON.stringify(format)}`);
+  }
+}
+
+/** Sends an error in the given format; anything but a TokenError is a generic 500. */
+export function sendError(res: Response, err: unknown, format: ErrorFormatOption): void {
+  const e = isTokenError(err) ? err : new TokenError('server_error', undefined, { cause: err });
+  setNoStore(res);
+  if (typeof format === 'function') {
+    const out = format(e);
+    res.set({ ...e.headers, ...out.headers });
+    res.status(out.status).json(out.body);
+    return;
+  }
+  res.set({ ...e.headers });
+  const body: ErrorBody = toBody(e, format);
+  res.status(e.status).json(body);
+}
+
+/**
+ * Error-handling middleware for a router: body-parser failures become 400/413/415 in the router's
+ * format, everything else goes through {@link sendError}. Never a stack trace or HTML.
+ */
+export function createErrorHandler(format: ErrorFormatOption) {
+  return function tokenKitErrorHandler(err: unknown, _req: Request, res: Response, next: NextFunction): void {
+    if (res.headersSent) return next(err);
+    sendError(res, toTokenError(err), format);
+  };
+}
+
+/** Maps body-parser and other framework errors to TokenErrors. */
+export function toTokenError(err: unknown): unknown {
+  if (isTokenError(err)) return err;
+  const e = err as { type?: unknown; status?: unknown } | null;
+  const type = typeof e?.type === 'string' ? e.type : '';
+  const status = typeof e?.status === 'number' ? e.status : 500;
+  if (type === 'entity.too.large' || status === 413) return new TokenError('payload_too_large', undefined, { cause: err });
+  if (type === 'encoding.unsupported' || type === 'charset.unsupported' || status === 415) {
+    return new TokenError('unsupported_media_type', undefined, { cause: err });
+  }
+  if (status >= 400 && status < 500) return new TokenError('invalid_request', undefined, { cause: err });
+  return err;
+}

@@ -1,0 +1,137 @@
+/**
+ * `requireToken`: RFC 6750 bearer authentication for Express routes.
+ */
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { TokenError } from '../errors';
+import type { TokenService } from '../core/token-service';
+import type { AuthInfo } from '../types';
+import { DEFAULT_REALM } from '../defaults';
+import { authorizationValues, extractBearerToken } from './bearer';
+import { assertErrorFormat, sendError, type ErrorFormatOption } from './error-response';
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** The verified access token, set by `requireToken`. */
+      auth?: AuthInfo;
+    }
+  }
+}
+
+/** Options of {@link requireToken}. */
+export interface RequireTokenOptions {
+  /** The token kit (or anything with its `tokens` service). */
+  readonly kit: { readonly tokens: TokenService };
+  /** Realm in `WWW-Authenticate`; @default `api`. */
+  readonly realm?: string;
+  /** Accepted issuers; @default the kit's issuer and trusted issuers. */
+  readonly issuers?: readonly string[];
+  /** Accepted audiences; @default the kit's audiences. */
+  readonly audiences?: readonly string[];
+  /** Also accept JWTs whose `typ` is `JWT` (router B's `useJwtType`); @default false. */
+  readonly acceptJwtType?: boolean;
+  /** Scopes the token must all carry (403 `insufficient_scope` otherwise). */
+  readonly scopes?: readonly string[];
+  /** Error body format; @default `errors` (`{"errors":[{errorType,message}]}`). */
+  readonly errorFormat?: ErrorFormatOption;
+}
+
+const QUOTABLE = /^[\x20\x21\x23-\x5B\x5D-\x7E]*$/;
+
+/** Builds the RFC 6750 §3 challenge for an error; undefined when none belongs (503). */
+export function bearerChallenge(err: TokenError, realm: string, scopes?: readonly string[]): string | undefined {
+  const parts = [`realm="${realm}"`];
+  switch (err.code) {
+    case 'missing_token':
+      break;
+    case 'invalid_token':
+    case 'expired_token':
+      parts.push('error="invalid_token"', `error_description="${err.message}"`);
+      break;
+    case 'invalid_request':
+      parts.push('error="invalid_request"', `error_description="${err.message}"`);
+      break;
+    case 'insufficient_scope':
+      parts.push('error="insufficient_scope"');
+      if (scopes && scopes.length > 0) parts.push(`scope="${scopes.join(' ')}"`);
+      break;
+    default:
+      return undefined;
+  }
+  return `Bearer ${parts.join(', ')}`;
+}
+
+/** Sends a requireToken/guard failure with its challenge. */
+export function sendBearerError(
+  res: Response,
+  err: unknown,
+  realm: string,
+  format: ErrorFormatOption,
+  scopes?: readonly string[],
+): void {
+  if (err instanceof TokenError) {
+    const challenge = bearerChallenge(err, realm, scopes);
+    sendError(res, challenge === undefined ? err : err.with({ headers: { 'WWW-Authenticate': challenge } }), format);
+    return;
+  }
+  sendError(res, err, format);
+}
+
+/**
+ * Guards routes with a bearer access token (JWT or opaque), checking signature, claims, expiry and
+ * revocation (one store round trip at most). Sets `req.auth`.
+ *
+ * @example
+ * ```ts
+ * app.get('/api/plans/', requireToken({ kit }), (req, res) => res.json({ sub: req.auth!.subject }));
+ * ```
+ * @see RFC 6750
+ */
+export function requireToken(options: Readonly<RequireTokenOptions>): RequestHandler {
+  if (!options || typeof options !== 'object' || !options.kit?.tokens) {
+    throw new TypeError('requireToken needs { kit } with a TokenService');
+  }
+  const tokens = options.kit.tokens;
+  const realm = options.realm ?? DEFAULT_REALM;
+  if (typeof realm !== 'string' || !QUOTABLE.test(realm)) throw new TypeError('realm must be printable ASCII without quotes');
+  const format = options.errorFormat ?? 'errors';
+  assertErrorFormat(format);
+  const scopes = options.scopes ? [...options.scopes] : [];
+  const verifyOptions = Object.freeze({
+    ...(options.issuers ? { issuers: [...options.issuers] } : {}),
+    ...(options.audiences ? { audiences: [...options.audiences] } : {}),
+    typ: options.acceptJwtType ? ['at+jwt', 'JWT'] : ['at+jwt'],
+  });
+
+  return function requireTokenMiddleware(req: Request, res: Response, next: NextFunction): void {
+    req.auth = undefined;
+    let token: string;
+    try {
+      const query = req.query as Record<string, unknown> | undefined;
+      token = extractBearerToken({
+        authorization: authorizationValues(req),
+        queryToken: query && Object.hasOwn(query, 'access_token') ? query.access_token : undefined,
+      });
+    } catch (err) {
+      sendBearerError(res, err, realm, format);
+      return;
+    }
+    tokens.verifyAccessToken(token, verifyOptions).then(
+      (auth) => {
+        if (scopes.some((s) => !auth.scopes.includes(s))) {
+          sendBearerError(res, new TokenError('insufficient_scope'), realm, format, scopes);
+          return;
+        }
+        req.auth = auth;
+        next();
+      },
+      (err: unknown) => {
+        if (err instanceof TokenError && err.code !== 'service_unavailable') {
+          tokens.emit({ type: 'auth_failed', reason: err.code, ...(req.ip ? { ip: req.ip } : {}) });
+        }
+        sendBearerError(res, err, realm, format);
+      },
+    );
+  };
+}

@@ -1,0 +1,80 @@
+/**
+ * Router A — API key exchange (seed 000): `POST <mount>/access-tokens`.
+ */
+import type { Request, Response, Router } from 'express';
+import { TokenError } from '../errors';
+import { parseBoundEntity } from '../core/binding';
+import type { TokenKit } from '../core/token-kit';
+import { assertTokenPrefix } from '../core/opaque-token';
+import { DEFAULT_API_KEY_TOKEN_TTL, MAX_ACCESS_TOKEN_LIFETIME } from '../defaults';
+import { authorizationValues, extractBearerToken } from '../middleware/bearer';
+import { assertErrorFormat, type ErrorFormatOption } from '../middleware/error-response';
+import { asyncHandler, createBaseRouter, finishRouter, jsonParser, methodNotAllowed, readBody } from './shared';
+
+/** Options of {@link createApiKeyRouter}. */
+export interface ApiKeyRouterOptions {
+  readonly kit: TokenKit;
+  /** Prefix of the opaque access tokens; @default `vit_at_`. */
+  readonly tokenPrefix?: string;
+  /** Access-token lifetime in seconds; @default 900. */
+  readonly ttl?: number;
+  /** Error body format; @default `errors`. */
+  readonly errorFormat?: ErrorFormatOption;
+}
+
+/**
+ * Router A: exchanges an API key (`Authorization: Bearer <key>`) for a short-lived opaque access
+ * token, optionally bound to an employer or employee.
+ *
+ * @example
+ * ```ts
+ * app.use('/v1/auth', createApiKeyRouter({ kit }));
+ * ```
+ */
+export function createApiKeyRouter(options: Readonly<ApiKeyRouterOptions>): Router {
+  if (!options?.kit?.grants) throw new TypeError('createApiKeyRouter needs { kit }');
+  const { kit } = options;
+  const prefix = options.tokenPrefix ?? 'vit_at_';
+  assertTokenPrefix(prefix, 'tokenPrefix');
+  kit.tokens.registerAccessTokenPrefix(prefix);
+  const ttl = options.ttl ?? DEFAULT_API_KEY_TOKEN_TTL;
+  if (!Number.isSafeInteger(ttl) || ttl <= 0 || ttl > MAX_ACCESS_TOKEN_LIFETIME) {
+    throw new RangeError(`ttl must be a whole number of seconds from 1 to ${MAX_ACCESS_TOKEN_LIFETIME}`);
+  }
+  const format = options.errorFormat ?? 'errors';
+  assertErrorFormat(format);
+
+  const router = createBaseRouter();
+  router.post(
+    '/access-tokens',
+    jsonParser,
+    asyncHandler(async function issueAccessToken(req: Request, res: Response) {
+      let apiKey: string;
+      try {
+        apiKey = extractBearerToken({ authorization: authorizationValues(req) });
+      } catch {
+        throw new TokenError('invalid_api_key');
+      }
+      const body = readBody(req);
+      const grantType = body.grant_type;
+      if (grantType === undefined || grantType === null || grantType === '') {
+        throw new TokenError('invalid_request', 'grant_type is required');
+      }
+      if (typeof grantType !== 'string') throw new TokenError('invalid_request', 'grant_type must be a string');
+      if (grantType !== 'client_credentials') throw new TokenError('unsupported_grant_type');
+      const boundEntity = parseBoundEntity(body.bound_entity);
+      if (boundEntity === undefined) {
+        throw new TokenError('invalid_request', 'bound_entity must be {id, type} with an empr_/empl_ id matching type');
+      }
+      const issued = await kit.grants.exchangeApiKey({ apiKey, boundEntity, ttl, prefix });
+      res.status(200).json({
+        access_token: issued.token,
+        token_type: 'Bearer',
+        expires_in: issued.expiresIn,
+        bound_entity: boundEntity,
+      });
+    }),
+  );
+  router.all('/access-tokens', methodNotAllowed('POST', format));
+  return finishRouter(router, format);
+}

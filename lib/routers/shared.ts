@@ -1,0 +1,83 @@
+/**
+ * What every router shares: strict body parsing, security headers, no-store, method guards, and
+ * prototype-safe field reading.
+ */
+import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
+import helmet from 'helmet';
+import { TokenError } from '../errors';
+import { createErrorHandler, sendError, setNoStore, type ErrorFormatOption } from '../middleware/error-response';
+
+/** Largest request body accepted by token endpoints. */
+export const BODY_LIMIT = '16kb';
+
+/** A request body as a null-prototype copy of a JSON or form object. */
+export type Body = Readonly<Record<string, unknown>>;
+
+/** An Express router with helmet, no-store and no `X-Powered-By`. */
+export function createBaseRouter(): Router {
+  const router = express.Router();
+  router.use(helmet());
+  router.use(function noStore(_req: Request, res: Response, next: NextFunction) {
+    setNoStore(res);
+    next();
+  });
+  return router;
+}
+
+/** JSON body parser: strict (objects and arrays only), size-capped, `application/json` only. */
+export const jsonParser: RequestHandler = express.json({ limit: BODY_LIMIT, strict: true, type: 'application/json' });
+
+/**
+ * Returns the parsed body as a null-prototype object, or throws `invalid_request` for arrays,
+ * scalars or missing bodies (unless `optional`, where a missing body is `{}`).
+ */
+export function readBody(req: Request, optional = false): Body {
+  const length = req.headers['content-length'];
+  const hasBody = (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
+  if (!hasBody) {
+    if (optional) return Object.create(null) as Body;
+    throw new TokenError('invalid_request', 'A JSON body is required');
+  }
+  if (!req.is('application/json')) throw new TokenError('invalid_request', 'Content-Type must be application/json');
+  const raw: unknown = req.body;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new TokenError('invalid_request', 'The body must be a JSON object');
+  }
+  const out = Object.create(null) as Record<string, unknown>;
+  for (const key of Object.keys(raw)) out[key] = (raw as Record<string, unknown>)[key];
+  return out;
+}
+
+/** A string field: undefined when absent or empty, `invalid_request` when of another type. */
+export function stringField(body: Body, name: string): string | undefined {
+  const value = body[name];
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value !== 'string') throw new TokenError('invalid_request', `${name} must be a string`);
+  return value;
+}
+
+/** Wraps an async handler so that rejections reach the router's error handler. */
+export function asyncHandler(fn: (req: Request, res: Response) => Promise<void>): RequestHandler {
+  return function tokenKitHandler(req: Request, res: Response, next: NextFunction): void {
+    fn(req, res).catch(next);
+  };
+}
+
+/** Answers 405 with `Allow` for any other method on a path. */
+export function methodNotAllowed(allow: string, format: ErrorFormatOption): RequestHandler {
+  return function methodNotAllowedHandler(_req: Request, res: Response): void {
+    res.set('Allow', allow);
+    sendError(res, new TokenError('method_not_allowed'), format);
+  };
+}
+
+/** Adds the error handler that formats every failure in `format` (never HTML or a stack). */
+export function finishRouter(router: Router, format: ErrorFormatOption): Router {
+  router.use(createErrorHandler(format));
+  return router;
+}
+
+/** Seconds since the epoch as ISO 8601 UTC without milliseconds (`2024-01-01T00:00:00Z`). */
+export function isoSeconds(epochSeconds: number): string {
+  return new Date(epochSeconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
