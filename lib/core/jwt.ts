@@ -1,0 +1,374 @@
+/**
+ * Signing and strict verification of JWT access tokens.
+ *
+ * `jsonwebtoken` checks the signature only. Everything it lets through on its own — unknown `crit`
+ * headers, non-object payloads, missing or infinite `exp`, future `iat`, any `typ`, expiry reported
+ * before a wrong audience — is checked here, in the order CONTRACT §8 fixes: size and form, header,
+ * key by (kid, alg), signature, payload, `typ`, `iss`, `aud`, required claims, and time last.
+ *
+ * @see RFC 8725 (JWT best current practices), RFC 9068 (JWT access tokens)
+ */
+import jwt from 'jsonwebtoken';
+import type { KeyObject } from 'node:crypto';
+
+import { TokenError } from '../errors';
+import type { KeySet } from '../keys/key-set';
+import type { SigningAlgorithm } from '../types';
+
+/** Longest token accepted by default, in characters. */
+export const DEFAULT_MAX_TOKEN_LENGTH = 4096;
+
+/** The `typ` header values {@link signJwt} writes. */
+export type JwtType = 'at+jwt' | 'JWT';
+
+/** Options of {@link signJwt}. */
+export interface SignJwtOptions {
+  /** The header `typ`. @default 'at+jwt' */
+  readonly typ?: JwtType;
+}
+
+/** Options of {@link verifyJwt}. All times are in seconds. */
+export interface VerifyJwtOptions {
+  /** Accepted issuers; `iss` must equal one exactly. */
+  readonly issuers: readonly string[];
+  /** Accepted audiences; one member of `aud` must equal one exactly. */
+  readonly audiences: readonly string[];
+  /**
+   * Accepted `typ` header values, compared case-insensitively and with an optional
+   * `application/` prefix (RFC 9068 §4). @default ['at+jwt']
+   */
+  readonly typ?: readonly string[];
+  /** Leeway for `exp`, `nbf` and `iat`, in seconds. */
+  readonly clockToleranceSeconds: number;
+  /** Longest accepted `exp − iat`, in seconds. */
+  readonly maxLifetimeSeconds: number;
+  /** The current time, in seconds since the epoch. */
+  readonly now: number;
+  /** Skip only the final expiry check (e.g. for revocation of an expired token). @default false */
+  readonly ignoreExpiration?: boolean;
+  /** Longest accepted token, in characters; checked before any decoding. @default 4096 */
+  readonly maxTokenLength?: number;
+}
+
+/** The protected header of a verified token. */
+export interface VerifiedJwtHeader {
+  readonly alg: SigningAlgorithm;
+  /** The `typ` exactly as written in the token. */
+  readonly typ: string;
+  readonly kid: string;
+}
+
+/** A token whose signature and claims passed {@link verifyJwt}. */
+export interface VerifiedJwt {
+  readonly header: VerifiedJwtHeader;
+  /** The claims: a frozen, null-prototype copy of the payload's own members. */
+  readonly claims: Readonly<Record<string, unknown>>;
+  /** The entry of `options.typ` the token's `typ` matched (e.g. `'at+jwt'`). */
+  readonly typ: string;
+}
+
+/** Header members a token may carry; anything else (crit, jku, jwk, x5u, x5c, b64, cty…) is refused. */
+const HEADER_MEMBERS: ReadonlySet<string> = new Set(['alg', 'typ', 'kid']);
+/** Compact JWS: three non-empty base64url parts, nothing else (no padding, `+`, `/` or spaces). */
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+const BOUND_ENTITY_ID = /^(empr|empl)_[A-Za-z0-9_-]{1,128}$/;
+const BOUND_ENTITY_PREFIX = { employer: 'empr_', employee: 'empl_' } as const;
+const DEFAULT_TYP: readonly string[] = ['at+jwt'];
+const EXPIRED_MESSAGE = 'Access token expired';
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * Signs `claims` with the key set's signing key. The header is exactly `{alg, typ, kid}`; the
+ * claims are written as given, and must already carry `iat` and `exp` (positive integer seconds).
+ *
+ * @throws TypeError when the key set has no signing key, or `iat`/`exp` is missing or malformed.
+ */
+export function signJwt(keys: KeySet, claims: Record<string, unknown>, options: SignJwtOptions = {}): string {
+  const typ = options.typ ?? 'at+jwt';
+  if (typ !== 'at+jwt' && typ !== 'JWT') {
+    throw new TypeError("signJwt: options.typ must be 'at+jwt' or 'JWT'");
+  }
+  if (!isPlainObject(claims)) {
+    throw new TypeError('signJwt: claims must be an object');
+  }
+  for (const name of ['iat', 'exp'] as const) {
+    const value = claims[name];
+    if (!isNumericDate(value) || value === 0) {
+      throw new TypeError(`signJwt: claims.${name} must be a positive integer number of seconds`);
+    }
+  }
+  const { kid, alg, key } = keys.signingKey();
+  // Not `noTimestamp`: jsonwebtoken would delete the given iat. Without it, a non-zero iat is kept as is.
+  return jwt.sign(claims, key, { algorithm: alg, keyid: kid, header: { alg, typ, kid } });
+}
+
+/**
+ * `aud` as a list of strings, or `null` when it is neither a string nor a non-empty array of
+ * strings.
+ */
+export function audienceList(aud: unknown): string[] | null {
+  if (typeof aud === 'string') {
+    return [aud];
+  }
+  if (!Array.isArray(aud) || aud.length === 0) {
+    return null;
+  }
+  const list: string[] = [];
+  for (const member of aud as unknown[]) {
+    if (typeof member !== 'string') {
+      return null;
+    }
+    list.push(member);
+  }
+  return list;
+}
+
+/**
+ * Verifies a JWT access token: form, header, signature, `typ`, `iss`, `aud`, required claims
+ * (`sub`, `jti`, `client_id`, `iat`, `exp`), optional `nbf`, `scope`, `bound_entity`, and expiry
+ * last — so a token that is both expired and wrong in any other way is `invalid_token`.
+ *
+ * @throws TokenError `invalid_token` (generic message, the reason in `cause`) or `expired_token`
+ *   (`Access token expired`). A `TypeError` only for invalid `options`.
+ * @see RFC 8725 §3, RFC 9068 §4, CONTRACT §8
+ */
+export function verifyJwt(keys: KeySet, token: string, options: VerifyJwtOptions): VerifiedJwt {
+  assertOptions(options);
+  try {
+    return verifyStrictly(keys, token, options);
+  } catch (error) {
+    if (error instanceof TokenError) {
+      throw error;
+    }
+    throw invalid('unexpected failure while verifying', error);
+  }
+}
+
+function verifyStrictly(keys: KeySet, token: unknown, options: VerifyJwtOptions): VerifiedJwt {
+  // 1. Size and form, before any decoding.
+  if (typeof token !== 'string') {
+    throw invalid('token is not a string');
+  }
+  if (token.length > (options.maxTokenLength ?? DEFAULT_MAX_TOKEN_LENGTH)) {
+    throw invalid('token is longer than maxTokenLength');
+  }
+  if (!COMPACT_JWS.test(token)) {
+    throw invalid('token is not a compact JWS');
+  }
+  const [headerPart, payloadPart, signaturePart] = token.split('.') as [string, string, string];
+
+  // 2. Header: a JSON object with only {alg, typ, kid}.
+  const header = decodeJsonPart(headerPart, 'header');
+  if (!isPlainObject(header)) {
+    throw invalid('header is not a JSON object');
+  }
+  for (const name of Object.keys(header)) {
+    if (!HEADER_MEMBERS.has(name)) {
+      throw invalid('header has a member outside {alg, typ, kid}');
+    }
+  }
+  const { alg, kid, typ } = header;
+
+  // 3. Key by (kid, alg): the algorithm is the key's pinned one, never the token's choice.
+  const key = keys.verificationKey(kid, alg);
+  if (key === undefined || typeof kid !== 'string' || !isAlgorithm(alg)) {
+    throw invalid('no key for this (kid, alg) pair');
+  }
+  const signature = decodePart(signaturePart, 'signature');
+  if (signature.length !== signatureLength(alg, key)) {
+    throw invalid('signature has the wrong length for the algorithm');
+  }
+
+  // 4. Signature only: every claim check of jsonwebtoken is ours instead.
+  try {
+    jwt.verify(token, key, {
+      algorithms: [alg],
+      ignoreExpiration: true,
+      ignoreNotBefore: true,
+      complete: true,
+    });
+  } catch (cause) {
+    throw invalid('signature verification failed', cause);
+  }
+
+  // 5. Payload: a JSON object; keep its own members in a null-prototype copy.
+  const payload = decodeJsonPart(payloadPart, 'payload');
+  if (!isPlainObject(payload)) {
+    throw invalid('payload is not a JSON object');
+  }
+  const claims = Object.create(null) as Record<string, unknown>;
+  for (const name of Object.keys(payload)) {
+    Object.defineProperty(claims, name, { value: payload[name], enumerable: true, writable: false });
+  }
+  Object.freeze(claims);
+
+  // 6. typ, iss, aud.
+  const matchedTyp = typeof typ === 'string' ? matchTyp(typ, options.typ ?? DEFAULT_TYP) : undefined;
+  if (matchedTyp === undefined) {
+    throw invalid('typ is missing or not accepted');
+  }
+  const iss = own(claims, 'iss');
+  if (typeof iss !== 'string' || !options.issuers.includes(iss)) {
+    throw invalid('iss is missing or not accepted');
+  }
+  const aud = audienceList(own(claims, 'aud'));
+  if (aud === null || !aud.some((member) => options.audiences.includes(member))) {
+    throw invalid('aud is missing, malformed or not accepted');
+  }
+
+  // 7. Required and optional claims.
+  for (const name of ['sub', 'jti', 'client_id'] as const) {
+    const value = own(claims, name);
+    if (typeof value !== 'string' || value.length === 0) {
+      throw invalid(`${name} is missing or not a non-empty string`);
+    }
+  }
+  const tolerance = options.clockToleranceSeconds;
+  const iat = own(claims, 'iat');
+  if (!isNumericDate(iat) || iat > options.now + tolerance) {
+    throw invalid('iat is missing, malformed or in the future');
+  }
+  const exp = own(claims, 'exp');
+  if (!isNumericDate(exp) || exp <= iat || exp - iat > options.maxLifetimeSeconds) {
+    throw invalid('exp is missing, malformed, not after iat or beyond the maximum lifetime');
+  }
+  if (Object.hasOwn(claims, 'nbf')) {
+    const nbf = claims.nbf;
+    if (!isNumericDate(nbf) || nbf > options.now + tolerance) {
+      throw invalid('nbf is malformed or in the future');
+    }
+  }
+  if (Object.hasOwn(claims, 'scope') && typeof claims.scope !== 'string') {
+    throw invalid('scope is not a string');
+  }
+  if (Object.hasOwn(claims, 'bound_entity') && !isBoundEntity(claims.bound_entity)) {
+    throw invalid('bound_entity is malformed');
+  }
+
+  // 8. Time last, so expiry never hides another failure.
+  if (options.ignoreExpiration !== true && options.now >= exp + tolerance) {
+    throw new TokenError('expired_token', EXPIRED_MESSAGE, { cause: new Error('exp is in the past') });
+  }
+
+  return { header: { alg, typ: typ as string, kid }, claims, typ: matchedTyp };
+}
+
+function invalid(reason: string, cause?: unknown): TokenError {
+  return new TokenError('invalid_token', undefined, {
+    cause: cause === undefined ? new Error(reason) : new Error(reason, { cause }),
+  });
+}
+
+function assertOptions(options: VerifyJwtOptions): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError('verifyJwt: options must be an object');
+  }
+  for (const name of ['issuers', 'audiences'] as const) {
+    const list: unknown = options[name];
+    if (!Array.isArray(list) || list.some((item) => typeof item !== 'string' || item.length === 0)) {
+      throw new TypeError(`verifyJwt: options.${name} must be an array of non-empty strings`);
+    }
+  }
+  if (options.typ !== undefined && (!Array.isArray(options.typ) || options.typ.length === 0)) {
+    throw new TypeError('verifyJwt: options.typ must be a non-empty array of strings');
+  }
+  for (const name of ['clockToleranceSeconds', 'maxLifetimeSeconds'] as const) {
+    const value = options[name];
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+      throw new TypeError(`verifyJwt: options.${name} must be a non-negative integer number of seconds`);
+    }
+  }
+  if (typeof options.now !== 'number' || !Number.isFinite(options.now)) {
+    throw new TypeError('verifyJwt: options.now must be a finite number of seconds');
+  }
+  const max = options.maxTokenLength;
+  if (max !== undefined && (typeof max !== 'number' || !Number.isSafeInteger(max) || max <= 0)) {
+    throw new TypeError('verifyJwt: options.maxTokenLength must be a positive integer');
+  }
+}
+
+/** Decodes canonical base64url only: a part that does not re-encode to itself is refused. */
+function decodePart(part: string, what: string): Buffer {
+  const bytes = Buffer.from(part, 'base64url');
+  if (bytes.toString('base64url') !== part) {
+    throw invalid(`${what} is not canonical base64url`);
+  }
+  return bytes;
+}
+
+function decodeJsonPart(part: string, what: string): unknown {
+  const bytes = decodePart(part, what);
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch (cause) {
+    throw invalid(`${what} is not valid UTF-8`, cause);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (cause) {
+    throw invalid(`${what} is not valid JSON`, cause);
+  }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isAlgorithm(alg: unknown): alg is SigningAlgorithm {
+  return alg === 'RS256' || alg === 'ES256' || alg === 'HS256';
+}
+
+function own(claims: Readonly<Record<string, unknown>>, name: string): unknown {
+  return Object.hasOwn(claims, name) ? claims[name] : undefined;
+}
+
+/** A NumericDate we accept: a non-negative safe integer of seconds (so no Infinity, no floats). */
+function isNumericDate(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+function signatureLength(alg: SigningAlgorithm, key: KeyObject): number {
+  switch (alg) {
+    case 'HS256':
+      return 32;
+    case 'ES256':
+      return 64;
+    default:
+      return Math.ceil((key.asymmetricKeyDetails?.modulusLength ?? 0) / 8);
+  }
+}
+
+/** Lower-cases ASCII letters only, so no Unicode case folding can turn another string into a match. */
+function asciiLower(value: string): string {
+  return value.replace(/[A-Z]/g, (c) => c.toLowerCase());
+}
+
+function normaliseTyp(value: string): string {
+  const lower = asciiLower(value);
+  return lower.startsWith('application/') ? lower.slice('application/'.length) : lower;
+}
+
+function matchTyp(typ: string, accepted: readonly string[]): string | undefined {
+  const wanted = normaliseTyp(typ);
+  return accepted.find((candidate) => normaliseTyp(candidate) === wanted);
+}
+
+function isBoundEntity(value: unknown): boolean {
+  if (value === null) {
+    return true;
+  }
+  if (!isPlainObject(value)) {
+    return false;
+  }
+  const names = Object.keys(value);
+  if (names.length !== 2 || !Object.hasOwn(value, 'id') || !Object.hasOwn(value, 'type')) {
+    return false;
+  }
+  const { id, type } = value;
+  if (type !== 'employer' && type !== 'employee') {
+    return false;
+  }
+  return typeof id === 'string' && BOUND_ENTITY_ID.test(id) && id.startsWith(BOUND_ENTITY_PREFIX[type]);
+}

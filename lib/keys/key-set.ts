@@ -1,0 +1,472 @@
+/**
+ * The signing and verification keys of the library, each pinned to exactly one algorithm, and the
+ * public JWKS built from them.
+ *
+ * Keys are converted to `KeyObject`s and validated once, when added. Verification looks a key up by
+ * the (kid, alg) pair, so an algorithm is never inferred from a token.
+ *
+ * @see RFC 8725 §3.1 (each key used with exactly one algorithm)
+ */
+import {
+  KeyObject,
+  createPrivateKey,
+  createPublicKey,
+  createSecretKey,
+  generateKeyPair as generateKeyPairCallback,
+  randomBytes,
+} from 'node:crypto';
+import { promisify } from 'node:util';
+
+import type { SigningAlgorithm } from '../types';
+
+const generateKeyPair = promisify(generateKeyPairCallback);
+
+/** The algorithms a key may be pinned to. */
+const ALGORITHMS: readonly SigningAlgorithm[] = ['RS256', 'ES256', 'HS256'];
+
+/** Smallest accepted RSA modulus, in bits. */
+const MIN_RSA_BITS = 2048;
+/** Smallest accepted HS256 secret, in bytes (RFC 7518 §3.2: at least the hash size). */
+const MIN_HMAC_BYTES = 32;
+/** Longest accepted `kid`, in characters. */
+const MAX_KID_LENGTH = 128;
+/** Printable ASCII without spaces, so a `kid` is safe in headers, logs and JWKS documents. */
+const KID_PATTERN = /^[\x21-\x7e]+$/;
+
+/**
+ * One key to add to a {@link KeySet}. Asymmetric keys (`RS256`, `ES256`) take a `privateKey`
+ * (signing and verification) and/or a `publicKey` (verification only); `HS256` takes a `secret`.
+ */
+export interface KeyInput {
+  /** Key id, written to the JWT header and the JWKS: 1–128 printable ASCII characters, unique. */
+  readonly kid: string;
+  /** The one algorithm this key is used with. */
+  readonly alg: SigningAlgorithm;
+  /** Private key, as a `KeyObject` or PEM. Its public key is derived from it. */
+  readonly privateKey?: KeyObject | string;
+  /** Public key, as a `KeyObject` or PEM. Must match `privateKey` when both are given. */
+  readonly publicKey?: KeyObject | string;
+  /** HS256 secret, as a secret `KeyObject`, bytes, or a string (its UTF-8 bytes); at least 32 bytes. */
+  readonly secret?: KeyObject | Buffer | string;
+}
+
+/** Options of {@link createKeySet}. */
+export interface KeySetOptions {
+  /** Keys to add, in order. The first one that can sign becomes the signing key. @default [] */
+  readonly keys?: readonly KeyInput[];
+}
+
+/** The key a token is signed with. */
+export interface SigningKey {
+  readonly kid: string;
+  readonly alg: SigningAlgorithm;
+  /** The private key (`RS256`, `ES256`) or the secret (`HS256`). */
+  readonly key: KeyObject;
+}
+
+/** A public JSON Web Key as published in the JWKS: public members only. */
+export interface PublicJwk {
+  readonly kty: 'RSA' | 'EC';
+  readonly kid: string;
+  readonly alg: 'RS256' | 'ES256';
+  readonly use: 'sig';
+  /** RSA modulus (base64url). */
+  readonly n?: string;
+  /** RSA public exponent (base64url). */
+  readonly e?: string;
+  /** EC curve, always `P-256`. */
+  readonly crv?: string;
+  /** EC x coordinate (base64url). */
+  readonly x?: string;
+  /** EC y coordinate (base64url). */
+  readonly y?: string;
+}
+
+/** A JWK Set document (RFC 7517 §5). */
+export interface JwksDocument {
+  readonly keys: PublicJwk[];
+}
+
+interface KeyEntry {
+  readonly kid: string;
+  readonly alg: SigningAlgorithm;
+  /** Private key or secret; absent for verification-only keys. */
+  readonly signer: KeyObject | undefined;
+  /** Public key or secret. */
+  readonly verifier: KeyObject;
+}
+
+/**
+ * A set of keys, each pinned to one algorithm, with one active signing key.
+ *
+ * Supports rotation: add a new key, make it the signer, and retire the old key once the tokens it
+ * signed have expired. {@link KeySet.version} changes on every change, for caches of the JWKS.
+ *
+ * @example
+ * ```ts
+ * const keys = await KeySet.generate('ES256');
+ * keys.add(await KeySet.generateKey('ES256', '2026-06'));
+ * keys.setSigningKey('2026-06');
+ * ```
+ */
+export class KeySet {
+  readonly #entries = new Map<string, KeyEntry>();
+  readonly #retired = new Set<string>();
+  #signer: string | undefined;
+  #version = 0;
+
+  /** Builds a key set from `options.keys`; see {@link KeySet.add}. */
+  constructor(options: KeySetOptions = {}) {
+    if (typeof options !== 'object' || options === null) {
+      throw new TypeError('createKeySet: options must be an object');
+    }
+    const keys = options.keys ?? [];
+    if (!Array.isArray(keys)) {
+      throw new TypeError('createKeySet: options.keys must be an array of KeyInput');
+    }
+    for (const input of keys) {
+      this.add(input);
+    }
+  }
+
+  /**
+   * Generates key material: RSA 2048 for `RS256`, P-256 for `ES256`, 32 random bytes for `HS256`.
+   *
+   * @param alg - the algorithm to pin the key to. @default 'RS256'
+   * @param kid - the key id. @default 16 random bytes, base64url
+   */
+  static async generateKey(alg: SigningAlgorithm = 'RS256', kid: string = randomKid()): Promise<KeyInput> {
+    switch (alg) {
+      case 'RS256': {
+        const { privateKey, publicKey } = await generateKeyPair('rsa', { modulusLength: MIN_RSA_BITS });
+        return { kid, alg, privateKey, publicKey };
+      }
+      case 'ES256': {
+        const { privateKey, publicKey } = await generateKeyPair('ec', { namedCurve: 'prime256v1' });
+        return { kid, alg, privateKey, publicKey };
+      }
+      case 'HS256':
+        return { kid, alg, secret: createSecretKey(randomBytes(MIN_HMAC_BYTES)) };
+      default:
+        throw new TypeError(`KeySet.generateKey: alg must be one of ${ALGORITHMS.join(', ')}`);
+    }
+  }
+
+  /**
+   * A key set holding one freshly generated key, which is its signing key.
+   *
+   * @param alg - @default 'RS256'
+   * @param kid - @default 16 random bytes, base64url
+   */
+  static async generate(alg: SigningAlgorithm = 'RS256', kid?: string): Promise<KeySet> {
+    return new KeySet({ keys: [await KeySet.generateKey(alg, kid)] });
+  }
+
+  /** Changes on every add, retire or change of signer; starts at the number of keys given. */
+  get version(): number {
+    return this.#version;
+  }
+
+  /**
+   * Validates `input`, converts it to `KeyObject`s and adds it. The first key that can sign
+   * becomes the signing key.
+   *
+   * @throws TypeError or RangeError naming the bad option; never printing key material.
+   */
+  add(input: KeyInput): this {
+    const entry = toEntry(input);
+    if (this.#entries.has(entry.kid)) {
+      throw new RangeError(`KeySet.add: kid ${JSON.stringify(entry.kid)} is already in the key set`);
+    }
+    if (this.#retired.has(entry.kid)) {
+      throw new RangeError(`KeySet.add: kid ${JSON.stringify(entry.kid)} was retired and cannot be reused`);
+    }
+    this.#entries.set(entry.kid, entry);
+    if (this.#signer === undefined && entry.signer !== undefined) {
+      this.#signer = entry.kid;
+    }
+    this.#version += 1;
+    return this;
+  }
+
+  /**
+   * Makes the key `kid` the one new tokens are signed with.
+   *
+   * @throws RangeError when `kid` is not in the set; TypeError when the key cannot sign.
+   */
+  setSigningKey(kid: string): void {
+    const entry = this.#get('setSigningKey', kid);
+    if (entry.signer === undefined) {
+      throw new TypeError(
+        `KeySet.setSigningKey: kid ${JSON.stringify(kid)} has no private key or secret and cannot sign`,
+      );
+    }
+    if (this.#signer !== kid) {
+      this.#signer = kid;
+      this.#version += 1;
+    }
+  }
+
+  /**
+   * Removes the key `kid` from verification and from the JWKS. Tokens it signed become invalid, and
+   * the kid can never be added again.
+   *
+   * @throws RangeError when `kid` is not in the set; TypeError when it is the signing key.
+   */
+  retire(kid: string): void {
+    this.#get('retire', kid);
+    if (this.#signer === kid) {
+      throw new TypeError(
+        `KeySet.retire: kid ${JSON.stringify(kid)} is the signing key; set another signing key first`,
+      );
+    }
+    this.#entries.delete(kid);
+    this.#retired.add(kid);
+    this.#version += 1;
+  }
+
+  /**
+   * The active signing key.
+   *
+   * @throws TypeError when the set holds no key that can sign.
+   */
+  signingKey(): SigningKey {
+    const entry = this.#signer === undefined ? undefined : this.#entries.get(this.#signer);
+    if (entry?.signer === undefined) {
+      throw new TypeError('KeySet.signingKey: the key set has no signing key (add a private key or secret)');
+    }
+    return { kid: entry.kid, alg: entry.alg, key: entry.signer };
+  }
+
+  /**
+   * The key that verifies tokens with header `kid` and `alg`, or `undefined` when `kid` is not a
+   * string, is unknown or retired, or `alg` is not the algorithm the key is pinned to.
+   */
+  verificationKey(kid: unknown, alg: unknown): KeyObject | undefined {
+    if (typeof kid !== 'string' || typeof alg !== 'string' || kid.length > MAX_KID_LENGTH) {
+      return undefined;
+    }
+    const entry = this.#entries.get(kid);
+    return entry !== undefined && entry.alg === alg ? entry.verifier : undefined;
+  }
+
+  /** The pinned algorithm of the key `kid`, or `undefined` when there is none. */
+  algorithmOf(kid: string): SigningAlgorithm | undefined {
+    return this.#entries.get(kid)?.alg;
+  }
+
+  /** The kids of the keys in the set (retired keys excluded), in the order they were added. */
+  kids(): string[] {
+    return [...this.#entries.keys()];
+  }
+
+  /**
+   * The public JWKS: every asymmetric key with `kid`, `alg` and `use: 'sig'` and only its public
+   * members. HS256 keys are never published.
+   *
+   * @see RFC 7517 §5, RFC 7518 §6
+   */
+  jwks(): JwksDocument {
+    const keys: PublicJwk[] = [];
+    for (const entry of this.#entries.values()) {
+      if (entry.alg === 'HS256') {
+        continue;
+      }
+      const jwk = entry.verifier.export({ format: 'jwk' });
+      // Copy public members one by one so no private member can ever slip through.
+      keys.push(
+        entry.alg === 'RS256'
+          ? { kty: 'RSA', kid: entry.kid, alg: entry.alg, use: 'sig', n: String(jwk.n), e: String(jwk.e) }
+          : {
+              kty: 'EC',
+              kid: entry.kid,
+              alg: entry.alg,
+              use: 'sig',
+              crv: String(jwk.crv),
+              x: String(jwk.x),
+              y: String(jwk.y),
+            },
+      );
+    }
+    return { keys };
+  }
+
+  #get(method: string, kid: unknown): KeyEntry {
+    const entry = typeof kid === 'string' ? this.#entries.get(kid) : undefined;
+    if (entry === undefined) {
+      throw new RangeError(`KeySet.${method}: no key with kid ${safeKidForMessage(kid)} in the key set`);
+    }
+    return entry;
+  }
+}
+
+/**
+ * Creates a {@link KeySet} from `options.keys`; the first key that can sign is the signing key.
+ *
+ * @example
+ * ```ts
+ * const keys = createKeySet({ keys: [{ kid: 'k1', alg: 'ES256', privateKey: pem }] });
+ * ```
+ */
+export function createKeySet(options: KeySetOptions = {}): KeySet {
+  return new KeySet(options);
+}
+
+function randomKid(): string {
+  return randomBytes(16).toString('base64url');
+}
+
+function safeKidForMessage(kid: unknown): string {
+  return typeof kid === 'string' && kid.length <= MAX_KID_LENGTH && KID_PATTERN.test(kid)
+    ? JSON.stringify(kid)
+    : `(${typeof kid})`;
+}
+
+function toEntry(input: KeyInput): KeyEntry {
+  if (typeof input !== 'object' || input === null) {
+    throw new TypeError('KeySet.add: key must be an object { kid, alg, privateKey | publicKey | secret }');
+  }
+  const { kid, alg } = input;
+  if (typeof kid !== 'string' || kid.length === 0 || kid.length > MAX_KID_LENGTH || !KID_PATTERN.test(kid)) {
+    throw new TypeError(
+      `KeySet.add: kid must be 1-${MAX_KID_LENGTH} printable ASCII characters without spaces, got ${safeKidForMessage(kid)}`,
+    );
+  }
+  const where = `KeySet.add (kid ${JSON.stringify(kid)})`;
+  if (!ALGORITHMS.includes(alg)) {
+    throw new TypeError(
+      `${where}: alg must be one of ${ALGORITHMS.join(', ')}, got ${typeof alg === 'string' ? JSON.stringify(alg.slice(0, 16)) : typeof alg}`,
+    );
+  }
+  if (alg === 'HS256') {
+    if (input.privateKey !== undefined || input.publicKey !== undefined) {
+      throw new TypeError(`${where}: HS256 keys take a secret, not privateKey or publicKey`);
+    }
+    const secret = toSecretKey(input.secret, where);
+    return { kid, alg, signer: secret, verifier: secret };
+  }
+  if (input.secret !== undefined) {
+    throw new TypeError(`${where}: ${alg} keys take privateKey and/or publicKey, not a secret`);
+  }
+  if (input.privateKey === undefined && input.publicKey === undefined) {
+    throw new TypeError(`${where}: ${alg} keys need a privateKey or a publicKey`);
+  }
+  const privateKey = input.privateKey === undefined ? undefined : toPrivateKey(input.privateKey, where);
+  let publicKey = input.publicKey === undefined ? undefined : toPublicKey(input.publicKey, where);
+  if (privateKey !== undefined) {
+    const derived = createPublicKey(privateKey);
+    if (publicKey !== undefined && !publicKey.equals(derived)) {
+      throw new TypeError(`${where}: publicKey does not match privateKey`);
+    }
+    publicKey = derived;
+  }
+  assertAsymmetricKey(publicKey!, alg, where);
+  return { kid, alg, signer: privateKey, verifier: publicKey! };
+}
+
+function assertAsymmetricKey(key: KeyObject, alg: 'RS256' | 'ES256', where: string): void {
+  const type = key.asymmetricKeyType;
+  const details = key.asymmetricKeyDetails ?? {};
+  if (alg === 'RS256') {
+    if (type !== 'rsa') {
+      throw new TypeError(`${where}: RS256 needs an RSA key, got ${String(type)}`);
+    }
+    if ((details.modulusLength ?? 0) < MIN_RSA_BITS) {
+      throw new RangeError(
+        `${where}: RS256 needs an RSA key of at least ${MIN_RSA_BITS} bits, got ${String(details.modulusLength)}`,
+      );
+    }
+    return;
+  }
+  if (type !== 'ec') {
+    throw new TypeError(`${where}: ES256 needs an EC key, got ${String(type)}`);
+  }
+  if (details.namedCurve !== 'prime256v1') {
+    throw new RangeError(`${where}: ES256 needs an EC key on P-256, got ${String(details.namedCurve)}`);
+  }
+}
+
+function toPrivateKey(value: unknown, where: string): KeyObject {
+  if (value instanceof KeyObject) {
+    if (value.type !== 'private') {
+      throw new TypeError(`${where}: privateKey must be a private KeyObject, got a ${value.type} one`);
+    }
+    return value;
+  }
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new TypeError(`${where}: privateKey must be a KeyObject or a PEM string`);
+  }
+  try {
+    return createPrivateKey(value);
+  } catch (cause) {
+    // The cause comes from OpenSSL and holds no key material; the value itself is never printed.
+    throw new TypeError(`${where}: privateKey is not a readable private key`, { cause });
+  }
+}
+
+function toPublicKey(value: unknown, where: string): KeyObject {
+  if (value instanceof KeyObject) {
+    if (value.type !== 'public') {
+      throw new TypeError(`${where}: publicKey must be a public KeyObject, got a ${value.type} one`);
+    }
+    return value;
+  }
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new TypeError(`${where}: publicKey must be a KeyObject or a PEM string`);
+  }
+  let key: KeyObject;
+  try {
+    key = createPublicKey(value);
+  } catch (cause) {
+    throw new TypeError(`${where}: publicKey is not a readable public key`, { cause });
+  }
+  return key;
+}
+
+function toSecretKey(value: unknown, where: string): KeyObject {
+  let bytes: Buffer;
+  if (value instanceof KeyObject) {
+    if (value.type !== 'secret') {
+      throw new TypeError(`${where}: secret must be a secret KeyObject, got a ${value.type} one`);
+    }
+    bytes = value.export();
+  } else if (Buffer.isBuffer(value)) {
+    bytes = value;
+  } else if (typeof value === 'string') {
+    bytes = Buffer.from(value, 'utf8');
+  } else {
+    throw new TypeError(`${where}: HS256 keys need a secret (KeyObject, Buffer or string)`);
+  }
+  if (bytes.length < MIN_HMAC_BYTES) {
+    throw new RangeError(
+      `${where}: secret must be at least ${MIN_HMAC_BYTES} bytes, got ${bytes.length} (use 32 random bytes)`,
+    );
+  }
+  if (looksWeak(bytes)) {
+    throw new RangeError(`${where}: secret is too regular to be random (use 32 random bytes)`);
+  }
+  return value instanceof KeyObject ? value : createSecretKey(Buffer.from(bytes));
+}
+
+/**
+ * True for obviously non-random secrets: few distinct bytes (`'aaaa…'`, `'0101…'`) or a short
+ * word repeated (`'secretsecret…'`). Random or hex/base64-encoded random secrets never match.
+ */
+function looksWeak(bytes: Buffer): boolean {
+  if (new Set(bytes).size < 8) {
+    return true;
+  }
+  for (let period = 1; period <= bytes.length / 2; period += 1) {
+    let periodic = true;
+    for (let i = period; i < bytes.length; i += 1) {
+      if (bytes[i] !== bytes[i - period]) {
+        periodic = false;
+        break;
+      }
+    }
+    if (periodic) {
+      return true;
+    }
+  }
+  return false;
+}
