@@ -97,7 +97,11 @@ function nonEmpty(value: unknown, option: string, max = 256): string {
   return value;
 }
 
-function stringList(value: readonly string[] | undefined, fallback: readonly string[], option: string): string[] {
+function stringList(
+  value: readonly string[] | undefined,
+  fallback: readonly string[],
+  option: string,
+): string[] {
   const list = value ?? fallback;
   if (!Array.isArray(list) || list.some((s) => typeof s !== 'string' || s.length === 0)) {
     throw new TypeError(`${option} must be an array of non-empty strings`);
@@ -132,7 +136,12 @@ export class CredentialService {
     return this.#tokens.hasher.hash(secret);
   }
 
-  async #create(kind: CredentialKind, id: string, data: Record<string, unknown>, index: string[]): Promise<void> {
+  async #create(
+    kind: CredentialKind,
+    id: string,
+    data: Record<string, unknown>,
+    index: string[],
+  ): Promise<void> {
     const ok = await this.#tokens.guard(() => this.#tokens.store.createCredential(kind, id, data, index));
     if (!ok) throw new TypeError(`a ${kind} with this id or secret already exists`);
   }
@@ -144,9 +153,14 @@ export class CredentialService {
   // --- API keys --------------------------------------------------------------
 
   /** Creates an API key; the key is in the result and nowhere else, ever. */
-  async createApiKey(input: { name: string; key?: string; id?: string }): Promise<ApiKeyInfo & { key: string }> {
+  async createApiKey(input: {
+    name: string;
+    key?: string;
+    id?: string;
+  }): Promise<ApiKeyInfo & { key: string }> {
     const name = nonEmpty(input.name, 'name');
-    const key = input.key === undefined ? generateOpaqueToken(this.#apiKeyPrefix) : nonEmpty(input.key, 'key', 1024);
+    const key =
+      input.key === undefined ? generateOpaqueToken(this.#apiKeyPrefix) : nonEmpty(input.key, 'key', 1024);
     const id = input.id ?? randomUUID();
     const info: ApiKeyInfo = { id, name, hint: hintOf(key), createdAt: this.#tokens.now() };
     await this.#create('api_key', id, { ...info, keyHash: this.#hash(key) }, [this.#hash(key)]);
@@ -211,15 +225,21 @@ export class CredentialService {
   // --- applications ------------------------------------------------------------
 
   /** Creates an application; the secret is in the result and nowhere else, ever. */
-  async createApplication(input: Readonly<CreateApplicationInput>): Promise<ApplicationInfo & { clientSecret: string }> {
+  async createApplication(
+    input: Readonly<CreateApplicationInput>,
+  ): Promise<ApplicationInfo & { clientSecret: string }> {
     const id = input.id ?? randomUUID();
     if (!isUuid(id)) throw new TypeError('application id must be a UUID');
     const grantTypes = stringList(input.grantTypes, ['client_credentials'], 'grantTypes');
     const unknown = grantTypes.find((g) => !GRANT_TYPES.has(g));
-    if (unknown !== undefined) throw new TypeError(`grantTypes has an unknown grant ${JSON.stringify(unknown)}`);
-    const clientId = input.clientId === undefined ? randomBase62(24) : nonEmpty(input.clientId, 'clientId', 128);
+    if (unknown !== undefined)
+      throw new TypeError(`grantTypes has an unknown grant ${JSON.stringify(unknown)}`);
+    const clientId =
+      input.clientId === undefined ? randomBase62(24) : nonEmpty(input.clientId, 'clientId', 128);
     const clientSecret =
-      input.clientSecret === undefined ? generateOpaqueToken(this.#clientSecretPrefix) : nonEmpty(input.clientSecret, 'clientSecret', 1024);
+      input.clientSecret === undefined
+        ? generateOpaqueToken(this.#clientSecretPrefix)
+        : nonEmpty(input.clientSecret, 'clientSecret', 1024);
     const info: ApplicationInfo = {
       id,
       name: nonEmpty(input.name, 'name'),
@@ -230,7 +250,9 @@ export class CredentialService {
       scopes: stringList(input.scopes, [], 'scopes'),
       createdAt: this.#tokens.now(),
     };
-    await this.#create('application', id, { ...info, secretHash: this.#hash(clientSecret) }, [clientIndex(clientId)]);
+    await this.#create('application', id, { ...info, secretHash: this.#hash(clientSecret) }, [
+      clientIndex(clientId),
+    ]);
     return { ...info, clientSecret };
   }
 
@@ -249,7 +271,9 @@ export class CredentialService {
 
   /** The application with this client id, or null (no secret check). */
   async findApplicationByClientId(clientId: string): Promise<ApplicationInfo | null> {
-    const rec = await this.#tokens.guard(() => this.#tokens.store.findCredential('application', clientIndex(clientId)));
+    const rec = await this.#tokens.guard(() =>
+      this.#tokens.store.findCredential('application', clientIndex(clientId)),
+    );
     return rec === null ? null : applicationInfo(rec);
   }
 
@@ -259,8 +283,16 @@ export class CredentialService {
    */
   async authenticateClient(clientId: unknown, clientSecret: unknown): Promise<ApplicationInfo | null> {
     if (typeof clientId !== 'string' || typeof clientSecret !== 'string') return null;
-    if (clientId.length === 0 || clientId.length > 128 || clientSecret.length === 0 || clientSecret.length > 1024) return null;
-    const rec = await this.#tokens.guard(() => this.#tokens.store.findCredential('application', clientIndex(clientId)));
+    if (
+      clientId.length === 0 ||
+      clientId.length > 128 ||
+      clientSecret.length === 0 ||
+      clientSecret.length > 1024
+    )
+      return null;
+    const rec = await this.#tokens.guard(() =>
+      this.#tokens.store.findCredential('application', clientIndex(clientId)),
+    );
     const stored = rec === null ? '' : String(rec.data.secretHash);
     const ok = this.#tokens.hasher.matches(clientSecret, stored);
     return ok && rec !== null ? applicationInfo(rec) : null;
@@ -316,16 +348,20 @@ export class CredentialService {
   // --- providers -----------------------------------------------------------------
 
   /** Creates a provider with one API key (generated unless given); the key is returned once. */
-  async createProvider(input: { id?: string; domain?: string | null; apiKeys?: readonly string[] } = {}): Promise<
-    ProviderInfo & { apiKeys: string[] }
-  > {
+  async createProvider(
+    input: { id?: string; domain?: string | null; apiKeys?: readonly string[] } = {},
+  ): Promise<ProviderInfo & { apiKeys: string[] }> {
     const id = input.id ?? randomUUID();
     if (!isUuid(id)) throw new TypeError('provider id must be a UUID');
     const domain = input.domain ?? null;
-    if (domain !== null && !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/i.test(domain)) {
+    if (
+      domain !== null &&
+      !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/i.test(domain)
+    ) {
       throw new TypeError('provider domain must be a host name, e.g. auth.example.com');
     }
-    const apiKeys = input.apiKeys === undefined ? [generateOpaqueToken(this.#apiKeyPrefix)] : [...input.apiKeys];
+    const apiKeys =
+      input.apiKeys === undefined ? [generateOpaqueToken(this.#apiKeyPrefix)] : [...input.apiKeys];
     apiKeys.forEach((k, i) => nonEmpty(k, `apiKeys[${i}]`, 1024));
     const info: ProviderInfo = { id, domain, createdAt: this.#tokens.now() };
     const hashes = apiKeys.map((k) => this.#hash(k));
@@ -336,7 +372,9 @@ export class CredentialService {
   /** The provider a presented API key belongs to, or null. */
   async authenticateProviderKey(key: unknown): Promise<ProviderInfo | null> {
     if (typeof key !== 'string' || key.length === 0 || key.length > 1024) return null;
-    const rec = await this.#tokens.guard(() => this.#tokens.store.findCredential('provider', this.#hash(key)));
+    const rec = await this.#tokens.guard(() =>
+      this.#tokens.store.findCredential('provider', this.#hash(key)),
+    );
     return rec === null ? null : providerInfo(rec);
   }
 
@@ -362,9 +400,14 @@ export class CredentialService {
       const info = providerInfo(rec);
       const old = (rec.data.keyHashes as string[] | undefined) ?? [];
       const next = await this.#tokens.guard(() =>
-        this.#tokens.store.replaceCredential('provider', id, rec.version, { ...info, keyHashes: [this.#hash(key)] }, old, [
-          this.#hash(key),
-        ]),
+        this.#tokens.store.replaceCredential(
+          'provider',
+          id,
+          rec.version,
+          { ...info, keyHashes: [this.#hash(key)] },
+          old,
+          [this.#hash(key)],
+        ),
       );
       if (next !== null) {
         this.#tokens.emit({ type: 'credentials_rotated', clientId: id, reason: 'provider' });
@@ -384,7 +427,10 @@ export class CredentialService {
   }
 
   /** Creates a client of a provider. */
-  async createProviderClient(providerId: string, input: { id?: string; audience: string }): Promise<ProviderClientInfo> {
+  async createProviderClient(
+    providerId: string,
+    input: { id?: string; audience: string },
+  ): Promise<ProviderClientInfo> {
     if ((await this.getProvider(providerId)) === null) throw new TypeError(`no provider ${providerId}`);
     const id = input.id ?? randomUUID();
     if (!isUuid(id)) throw new TypeError('client id must be a UUID');
@@ -408,7 +454,9 @@ export class CredentialService {
   /** Lists clients of a provider. */
   async listProviderClients(providerId: string): Promise<ProviderClientInfo[]> {
     const recs = await this.#tokens.guard(() => this.#tokens.store.listCredentials('provider_client'));
-    return recs.map((r) => r.data as unknown as ProviderClientInfo).filter((c) => c.providerId === providerId);
+    return recs
+      .map((r) => r.data as unknown as ProviderClientInfo)
+      .filter((c) => c.providerId === providerId);
   }
 
   /** Deletes a provider's client; tokens issued for it are revoked. */
@@ -444,5 +492,9 @@ function applicationInfo(rec: CredentialRecord): ApplicationInfo {
 
 function providerInfo(rec: CredentialRecord): ProviderInfo {
   const d = rec.data;
-  return { id: rec.id, domain: typeof d.domain === 'string' ? d.domain : null, createdAt: Number(d.createdAt) };
+  return {
+    id: rec.id,
+    domain: typeof d.domain === 'string' ? d.domain : null,
+    createdAt: Number(d.createdAt),
+  };
 }

@@ -85,7 +85,11 @@ const MAX_PASSWORD_LENGTH = 1024;
 
 function parseScope(scope: unknown): string[] | null {
   if (scope === undefined || scope === null || scope === '') return [];
-  if (typeof scope !== 'string' || scope.length > 1024 || !/^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/.test(scope)) {
+  if (
+    typeof scope !== 'string' ||
+    scope.length > 1024 ||
+    !/^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/.test(scope)
+  ) {
     return null;
   }
   return [...new Set(scope.split(' '))];
@@ -108,7 +112,11 @@ export class GrantService {
   readonly #verifyUser: UserVerifier | undefined;
   readonly #format: AccessTokenFormat;
 
-  constructor(tokens: TokenService, credentials: CredentialService, options: Readonly<GrantServiceOptions> = {}) {
+  constructor(
+    tokens: TokenService,
+    credentials: CredentialService,
+    options: Readonly<GrantServiceOptions> = {},
+  ) {
     if (options.verifyUser !== undefined && typeof options.verifyUser !== 'function') {
       throw new TypeError('verifyUser must be a function');
     }
@@ -138,8 +146,13 @@ export class GrantService {
     return app;
   }
 
-  #assertGrantAllowed(app: ApplicationInfo | { scopes?: readonly string[] }, grant: string, enforce: boolean | undefined): void {
-    if (enforce && 'grantTypes' in app && !app.grantTypes.includes(grant)) throw new TokenError('unauthorized_client');
+  #assertGrantAllowed(
+    app: ApplicationInfo | { scopes?: readonly string[] },
+    grant: string,
+    enforce: boolean | undefined,
+  ): void {
+    if (enforce && 'grantTypes' in app && !app.grantTypes.includes(grant))
+      throw new TokenError('unauthorized_client');
   }
 
   /** client_credentials: an access token for the client itself; never a refresh token. */
@@ -163,7 +176,8 @@ export class GrantService {
     if (typeof username !== 'string' || typeof password !== 'string' || username === '' || password === '') {
       throw new TokenError('invalid_request', 'username and password are required');
     }
-    if (username.length > 256 || Buffer.byteLength(password) > MAX_PASSWORD_LENGTH) throw new TokenError('invalid_grant');
+    if (username.length > 256 || Buffer.byteLength(password) > MAX_PASSWORD_LENGTH)
+      throw new TokenError('invalid_grant');
     this.#assertGrantAllowed(client, 'password', input.enforceGrantTypes);
     const scope = grantScope(input.scope, client.scopes ?? []);
     let user: VerifiedUser | null;
@@ -261,12 +275,18 @@ export class GrantService {
     }
     const expiresIn = input.expiresIn ?? 0;
     if (!Number.isSafeInteger(expiresIn) || expiresIn < 0 || expiresIn > MAX_PROVIDER_TOKEN_TTL) {
-      throw new TokenError('invalid_request', `expiresIn must be a whole number of seconds from 0 to ${MAX_PROVIDER_TOKEN_TTL}`);
+      throw new TokenError(
+        'invalid_request',
+        `expiresIn must be a whole number of seconds from 0 to ${MAX_PROVIDER_TOKEN_TTL}`,
+      );
     }
     if (provider.id !== input.providerId) throw new TokenError('not_found');
     const client = await this.#credentials.getProviderClient(input.clientId);
     if (client === null || client.providerId !== provider.id) throw new TokenError('not_found');
-    const issuer = provider.domain !== null && !input.forceDefaultDomain ? `https://${provider.domain}` : this.#tokens.issuer;
+    const issuer =
+      provider.domain !== null && !input.forceDefaultDomain
+        ? `https://${provider.domain}`
+        : this.#tokens.issuer;
     return this.#tokens.issueAccessToken({
       subject: client.id,
       clientId: client.id,

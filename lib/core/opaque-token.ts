@@ -56,7 +56,9 @@ function checksum(text: string): string {
 /** Throws a TypeError unless `prefix` looks like `abc_` or `abc_at_`. */
 export function assertTokenPrefix(prefix: unknown, option: string): asserts prefix is string {
   if (typeof prefix !== 'string' || !PREFIX_PATTERN.test(prefix)) {
-    throw new TypeError(`${option} must look like "abc_" or "abc_xy_" (lowercase), got ${JSON.stringify(prefix)}`);
+    throw new TypeError(
+      `${option} must look like "abc_" or "abc_xy_" (lowercase), got ${JSON.stringify(prefix)}`,
+    );
   }
 }
 

@@ -150,22 +150,35 @@ const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 const REFRESH_BODY_LENGTH = ID_LENGTH + SECRET_LENGTH;
 
 function toKeyObject(value: KeyObject | Buffer | string, option: string): KeyObject {
-  const key = typeof value === 'object' && 'type' in value && !Buffer.isBuffer(value) ? value : createSecretKey(Buffer.from(value));
+  const key =
+    typeof value === 'object' && 'type' in value && !Buffer.isBuffer(value)
+      ? value
+      : createSecretKey(Buffer.from(value));
   if (key.type !== 'secret' || (key.symmetricKeySize ?? 0) < 32) {
     throw new RangeError(`${option} must be a secret of at least 32 bytes`);
   }
   return key;
 }
 
-function positiveInt(value: number | undefined, fallback: number, option: string, max = Number.MAX_SAFE_INTEGER): number {
+function positiveInt(
+  value: number | undefined,
+  fallback: number,
+  option: string,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   const v = value ?? fallback;
   if (!Number.isSafeInteger(v) || v <= 0 || v > max) {
-    throw new RangeError(`${option} must be a whole number of seconds from 1 to ${max}, got ${String(value)}`);
+    throw new RangeError(
+      `${option} must be a whole number of seconds from 1 to ${max}, got ${String(value)}`,
+    );
   }
   return v;
 }
 
-function audienceArray(aud: string | readonly string[] | undefined, fallback: readonly string[]): readonly string[] {
+function audienceArray(
+  aud: string | readonly string[] | undefined,
+  fallback: readonly string[],
+): readonly string[] {
   if (aud === undefined) return fallback;
   const list = typeof aud === 'string' ? [aud] : [...aud];
   if (list.length === 0 || list.some((a) => typeof a !== 'string' || a.length === 0)) {
@@ -215,16 +228,27 @@ export class TokenService {
   constructor(options: Readonly<TokenServiceOptions>) {
     if (!options || typeof options !== 'object') throw new TypeError('TokenService options are required');
     const { store, keys, issuer } = options;
-    if (!store || typeof store.checkRevocation !== 'function') throw new TypeError('store must implement TokenStore');
+    if (!store || typeof store.checkRevocation !== 'function')
+      throw new TypeError('store must implement TokenStore');
     if (!keys || typeof keys.signingKey !== 'function') throw new TypeError('keys must be a KeySet');
-    if (typeof issuer !== 'string' || issuer.length === 0) throw new TypeError('issuer must be a non-empty string');
+    if (typeof issuer !== 'string' || issuer.length === 0)
+      throw new TypeError('issuer must be a non-empty string');
     this.store = store;
     this.keys = keys;
     this.issuer = issuer;
     this.audiences = audienceArray(options.audience, [issuer]);
     this.issuers = [issuer, ...(options.trustedIssuers ?? [])];
-    this.maxTokenLifetime = positiveInt(options.maxTokenLifetime, MAX_ACCESS_TOKEN_LIFETIME, 'maxTokenLifetime');
-    this.accessTokenTtl = positiveInt(options.accessTokenTtl, DEFAULT_ACCESS_TOKEN_TTL, 'accessTokenTtl', this.maxTokenLifetime);
+    this.maxTokenLifetime = positiveInt(
+      options.maxTokenLifetime,
+      MAX_ACCESS_TOKEN_LIFETIME,
+      'maxTokenLifetime',
+    );
+    this.accessTokenTtl = positiveInt(
+      options.accessTokenTtl,
+      DEFAULT_ACCESS_TOKEN_TTL,
+      'accessTokenTtl',
+      this.maxTokenLifetime,
+    );
     this.accessTokenPrefix = options.accessTokenPrefix ?? DEFAULT_ACCESS_TOKEN_PREFIX;
     this.refreshTokenPrefix = options.refreshTokenPrefix ?? DEFAULT_REFRESH_TOKEN_PREFIX;
     assertTokenPrefix(this.accessTokenPrefix, 'accessTokenPrefix');
@@ -235,17 +259,25 @@ export class TokenService {
     this.#opaquePrefixes.add(this.accessTokenPrefix);
     const tolerance = options.clockTolerance ?? DEFAULT_CLOCK_TOLERANCE;
     if (!Number.isSafeInteger(tolerance) || tolerance < 0 || tolerance > MAX_CLOCK_TOLERANCE) {
-      throw new RangeError(`clockTolerance must be a whole number of seconds from 0 to ${MAX_CLOCK_TOLERANCE}`);
+      throw new RangeError(
+        `clockTolerance must be a whole number of seconds from 0 to ${MAX_CLOCK_TOLERANCE}`,
+      );
     }
     this.clockTolerance = tolerance;
-    this.refreshAbsoluteTtl = positiveInt(options.refreshAbsoluteTtl, DEFAULT_REFRESH_ABSOLUTE_TTL, 'refreshAbsoluteTtl');
+    this.refreshAbsoluteTtl = positiveInt(
+      options.refreshAbsoluteTtl,
+      DEFAULT_REFRESH_ABSOLUTE_TTL,
+      'refreshAbsoluteTtl',
+    );
     this.refreshIdleTtl = positiveInt(options.refreshIdleTtl, DEFAULT_REFRESH_IDLE_TTL, 'refreshIdleTtl');
     this.expiredRecordRetention = positiveInt(
       options.expiredRecordRetention,
       DEFAULT_EXPIRED_RECORD_RETENTION,
       'expiredRecordRetention',
     );
-    this.hasher = new SecretHasher(options.pepper === undefined ? undefined : toKeyObject(options.pepper, 'pepper'));
+    this.hasher = new SecretHasher(
+      options.pepper === undefined ? undefined : toKeyObject(options.pepper, 'pepper'),
+    );
     this.#onEvent = options.onEvent;
     this.#now = options.now ?? Date.now;
   }
@@ -271,7 +303,10 @@ export class TokenService {
       return await call();
     } catch (err) {
       if (err instanceof TokenError) throw err;
-      this.emit({ type: 'store_unavailable', reason: err instanceof StoreUnavailableError ? 'store' : 'error' });
+      this.emit({
+        type: 'store_unavailable',
+        reason: err instanceof StoreUnavailableError ? 'store' : 'error',
+      });
       throw storeUnavailable(err);
     }
   }
@@ -279,7 +314,8 @@ export class TokenService {
   /** Registers another opaque access-token prefix (e.g. a router's `vit_at_`). */
   registerAccessTokenPrefix(prefix: string): void {
     assertTokenPrefix(prefix, 'prefix');
-    if (prefix === this.refreshTokenPrefix) throw new TypeError('an access-token prefix must differ from the refresh-token prefix');
+    if (prefix === this.refreshTokenPrefix)
+      throw new TypeError('an access-token prefix must differ from the refresh-token prefix');
     this.#opaquePrefixes.add(prefix);
   }
 
@@ -310,8 +346,17 @@ export class TokenService {
         exp,
         ...(input.familyId === undefined ? {} : { familyId: input.familyId }),
       };
-      await this.guard(() => this.store.saveAccessToken(this.hasher.hash(token), record, ttl + this.expiredRecordRetention));
-      this.emit({ type: 'issued', jti, clientId: input.clientId, subject: input.subject, boundEntity, familyId: input.familyId });
+      await this.guard(() =>
+        this.store.saveAccessToken(this.hasher.hash(token), record, ttl + this.expiredRecordRetention),
+      );
+      this.emit({
+        type: 'issued',
+        jti,
+        clientId: input.clientId,
+        subject: input.subject,
+        boundEntity,
+        familyId: input.familyId,
+      });
       return { token, jti, format: 'opaque', expiresIn: ttl, expiresAt: exp, issuedAt: iat };
     }
     const claims: Record<string, unknown> = {
@@ -327,7 +372,14 @@ export class TokenService {
     if (boundEntity) claims.bound_entity = { id: boundEntity.id, type: boundEntity.type };
     if (input.familyId !== undefined) claims.sid = input.familyId;
     const token = signJwt(this.keys, claims, { typ: input.typ ?? 'at+jwt' });
-    this.emit({ type: 'issued', jti, clientId: input.clientId, subject: input.subject, boundEntity, familyId: input.familyId });
+    this.emit({
+      type: 'issued',
+      jti,
+      clientId: input.clientId,
+      subject: input.subject,
+      boundEntity,
+      familyId: input.familyId,
+    });
     return { token, jti, format: 'jwt', expiresIn: ttl, expiresAt: exp, issuedAt: iat };
   }
 
@@ -337,7 +389,11 @@ export class TokenService {
    */
   signIdToken(subject: string, clientId: string, ttl = this.accessTokenTtl): string {
     const iat = this.now();
-    return signJwt(this.keys, { iss: this.issuer, sub: subject, aud: clientId, iat, exp: iat + ttl, jti: randomUUID() }, { typ: 'JWT' });
+    return signJwt(
+      this.keys,
+      { iss: this.issuer, sub: subject, aud: clientId, iat, exp: iat + ttl, jti: randomUUID() },
+      { typ: 'JWT' },
+    );
   }
 
   /** True when `token` has the shape of one of our opaque access tokens (checksum included). */
@@ -350,7 +406,10 @@ export class TokenService {
    * Verifies an access token (JWT or opaque) including revocation: one store round trip at most.
    * Throws `TokenError` `invalid_token`, `expired_token` or `service_unavailable`.
    */
-  async verifyAccessToken(token: string, options: Readonly<VerifyAccessTokenOptions> = {}): Promise<AuthInfo> {
+  async verifyAccessToken(
+    token: string,
+    options: Readonly<VerifyAccessTokenOptions> = {},
+  ): Promise<AuthInfo> {
     if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
       throw new TokenError('invalid_token');
     }
@@ -380,7 +439,11 @@ export class TokenService {
     return auth;
   }
 
-  async #verifyOpaque(token: string, prefix: string, options: Readonly<VerifyAccessTokenOptions>): Promise<AuthInfo> {
+  async #verifyOpaque(
+    token: string,
+    prefix: string,
+    options: Readonly<VerifyAccessTokenOptions>,
+  ): Promise<AuthInfo> {
     if (parseOpaqueToken(token, prefix, SECRET_LENGTH) === null) throw new TokenError('invalid_token');
     const { record, state } = await this.guard(() => this.store.lookupAccessToken(this.hasher.hash(token)));
     if (record === null) throw new TokenError('invalid_token');
@@ -390,7 +453,8 @@ export class TokenService {
       throw new TokenError('invalid_token');
     }
     if (isRevoked(state, record.iat)) throw new TokenError('invalid_token', 'Access token revoked');
-    if (!options.ignoreExpiration && this.now() >= record.exp + this.clockTolerance) throw new TokenError('expired_token');
+    if (!options.ignoreExpiration && this.now() >= record.exp + this.clockTolerance)
+      throw new TokenError('expired_token');
     return {
       format: 'opaque',
       jti: record.jti,
@@ -465,7 +529,12 @@ export class TokenService {
     );
     switch (result.status) {
       case 'rotated':
-        this.emit({ type: 'refreshed', familyId, clientId: result.family.clientId, subject: result.family.sub });
+        this.emit({
+          type: 'refreshed',
+          familyId,
+          clientId: result.family.clientId,
+          subject: result.family.sub,
+        });
         return { refreshToken: next, family: result.family };
       case 'reused':
         this.emit({
@@ -487,12 +556,17 @@ export class TokenService {
    * are reported with `active: false`. Store failures still throw `service_unavailable`.
    */
   async inspect(token: unknown): Promise<InspectedToken> {
-    if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) return { kind: 'unknown' };
+    if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH)
+      return { kind: 'unknown' };
     const rtBody = this.#parseRefreshToken(token);
     if (rtBody !== null) {
       const familyId = rtBody.slice(0, ID_LENGTH);
-      const state = await this.guard(() => this.store.inspectRefreshToken(familyId, this.hasher.hash(token), this.now()));
-      return state === null ? { kind: 'unknown' } : { kind: 'refresh', family: state.family, active: state.active };
+      const state = await this.guard(() =>
+        this.store.inspectRefreshToken(familyId, this.hasher.hash(token), this.now()),
+      );
+      return state === null
+        ? { kind: 'unknown' }
+        : { kind: 'refresh', family: state.family, active: state.active };
     }
     try {
       const auth = await this.verifyAccessToken(token, { ignoreExpiration: true });

@@ -22,14 +22,16 @@ export function extractBearerToken(source: BearerSource): string {
   const values = source.authorization;
   const hasQuery = source.queryToken !== undefined;
   if (values.length === 0) throw new TokenError('missing_token');
-  if (hasQuery) throw new TokenError('invalid_request', 'More than one method used for authentication', { status: 400 });
-  if (values.length > 1) throw new TokenError('invalid_request', 'More than one Authorization header', { status: 400 });
-  const value = values[0]!;
-  const space = value.indexOf(' ');
-  const scheme = space === -1 ? value : value.slice(0, space);
+  if (hasQuery)
+    throw new TokenError('invalid_request', 'More than one method used for authentication', { status: 400 });
+  if (values.length > 1)
+    throw new TokenError('invalid_request', 'More than one Authorization header', { status: 400 });
+  const match = /^([^ \t]*)(?:([ \t]+)(.*))?$/s.exec(values[0]!);
+  const scheme = match?.[1] ?? '';
   if (scheme.toLowerCase() !== 'bearer') throw new TokenError('missing_token');
-  const token = space === -1 ? '' : value.slice(space + 1).replace(/^ +/, '');
-  if (token === '' || !B64TOKEN.test(token)) {
+  const separator = match?.[2] ?? '';
+  const token = match?.[3] ?? '';
+  if (separator.includes('\t') || token === '' || !B64TOKEN.test(token)) {
     throw new TokenError('invalid_request', 'Malformed Authorization header', { status: 400 });
   }
   return token;

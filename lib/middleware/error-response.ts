@@ -21,10 +21,15 @@ export function setNoStore(res: Response): void {
 }
 
 /** Asserts an error-format option once, at factory time. */
-export function assertErrorFormat(format: unknown, option = 'errorFormat'): asserts format is ErrorFormatOption {
+export function assertErrorFormat(
+  format: unknown,
+  option = 'errorFormat',
+): asserts format is ErrorFormatOption {
   if (typeof format === 'function') return;
   if (format !== 'errors' && format !== 'code' && format !== 'oauth') {
-    throw new TypeError(`${option} must be 'errors', 'code', 'oauth' or a function, got ${JSON.stringify(format)}`);
+    throw new TypeError(
+      `${option} must be 'errors', 'code', 'oauth' or a function, got ${JSON.stringify(format)}`,
+    );
   }
 }
 
@@ -60,7 +65,8 @@ export function toTokenError(err: unknown): unknown {
   const e = err as { type?: unknown; status?: unknown } | null;
   const type = typeof e?.type === 'string' ? e.type : '';
   const status = typeof e?.status === 'number' ? e.status : 500;
-  if (type === 'entity.too.large' || status === 413) return new TokenError('payload_too_large', undefined, { cause: err });
+  if (type === 'entity.too.large' || status === 413)
+    return new TokenError('payload_too_large', undefined, { cause: err });
   if (type === 'encoding.unsupported' || type === 'charset.unsupported' || status === 415) {
     return new TokenError('unsupported_media_type', undefined, { cause: err });
   }

@@ -52,8 +52,15 @@ function resolveGuardOptions(options: Readonly<GuardOptions>): { realm: string; 
  * app.post('/plans', requireToken({ kit }), requireScope(['plans:write']), handler);
  * ```
  */
-export function requireScope(scopes: readonly string[], options: Readonly<GuardOptions> = {}): RequestHandler {
-  if (!Array.isArray(scopes) || scopes.length === 0 || scopes.some((s) => typeof s !== 'string' || s === '')) {
+export function requireScope(
+  scopes: readonly string[],
+  options: Readonly<GuardOptions> = {},
+): RequestHandler {
+  if (
+    !Array.isArray(scopes) ||
+    scopes.length === 0 ||
+    scopes.some((s) => typeof s !== 'string' || s === '')
+  ) {
     throw new TypeError('requireScope needs a non-empty array of scope strings');
   }
   const { realm, format } = resolveGuardOptions(options);
@@ -84,7 +91,9 @@ export function requireBinding(options: Readonly<RequireBindingOptions>): Reques
     throw new TypeError('requireBinding needs a route parameter name in `param`');
   }
   if (options.type !== 'employer' && options.type !== 'employee') {
-    throw new TypeError(`requireBinding type must be 'employer' or 'employee', got ${JSON.stringify(options.type)}`);
+    throw new TypeError(
+      `requireBinding type must be 'employer' or 'employee', got ${JSON.stringify(options.type)}`,
+    );
   }
   if (options.employerOf !== undefined && typeof options.employerOf !== 'function') {
     throw new TypeError('employerOf must be a function');
@@ -112,7 +121,10 @@ export function requireBinding(options: Readonly<RequireBindingOptions>): Reques
           (err: unknown) =>
             sendBearerError(
               res,
-              new TokenError('service_unavailable', undefined, { cause: err, headers: { 'Retry-After': '5' } }),
+              new TokenError('service_unavailable', undefined, {
+                cause: err,
+                headers: { 'Retry-After': '5' },
+              }),
               realm,
               format,
             ),

@@ -40,7 +40,11 @@ export interface RequireTokenOptions {
 const QUOTABLE = /^[\x20\x21\x23-\x5B\x5D-\x7E]*$/;
 
 /** Builds the RFC 6750 §3 challenge for an error; undefined when none belongs (503). */
-export function bearerChallenge(err: TokenError, realm: string, scopes?: readonly string[]): string | undefined {
+export function bearerChallenge(
+  err: TokenError,
+  realm: string,
+  scopes?: readonly string[],
+): string | undefined {
   const parts = [`realm="${realm}"`];
   switch (err.code) {
     case 'missing_token':
@@ -72,7 +76,11 @@ export function sendBearerError(
 ): void {
   if (err instanceof TokenError) {
     const challenge = bearerChallenge(err, realm, scopes);
-    sendError(res, challenge === undefined ? err : err.with({ headers: { 'WWW-Authenticate': challenge } }), format);
+    sendError(
+      res,
+      challenge === undefined ? err : err.with({ headers: { 'WWW-Authenticate': challenge } }),
+      format,
+    );
     return;
   }
   sendError(res, err, format);
@@ -94,7 +102,8 @@ export function requireToken(options: Readonly<RequireTokenOptions>): RequestHan
   }
   const tokens = options.kit.tokens;
   const realm = options.realm ?? DEFAULT_REALM;
-  if (typeof realm !== 'string' || !QUOTABLE.test(realm)) throw new TypeError('realm must be printable ASCII without quotes');
+  if (typeof realm !== 'string' || !QUOTABLE.test(realm))
+    throw new TypeError('realm must be printable ASCII without quotes');
   const format = options.errorFormat ?? 'errors';
   assertErrorFormat(format);
   const scopes = options.scopes ? [...options.scopes] : [];

@@ -9,7 +9,14 @@ import { assertTokenPrefix } from '../core/opaque-token';
 import { DEFAULT_API_KEY_TOKEN_TTL, MAX_ACCESS_TOKEN_LIFETIME } from '../defaults';
 import { authorizationValues, extractBearerToken } from '../middleware/bearer';
 import { assertErrorFormat, type ErrorFormatOption } from '../middleware/error-response';
-import { asyncHandler, createBaseRouter, finishRouter, jsonParser, methodNotAllowed, readBody } from './shared';
+import {
+  asyncHandler,
+  createBaseRouter,
+  finishRouter,
+  jsonParser,
+  methodNotAllowed,
+  readBody,
+} from './shared';
 
 /** Options of {@link createApiKeyRouter}. */
 export interface ApiKeyRouterOptions {
@@ -60,11 +67,15 @@ export function createApiKeyRouter(options: Readonly<ApiKeyRouterOptions>): Rout
       if (grantType === undefined || grantType === null || grantType === '') {
         throw new TokenError('invalid_request', 'grant_type is required');
       }
-      if (typeof grantType !== 'string') throw new TokenError('invalid_request', 'grant_type must be a string');
+      if (typeof grantType !== 'string')
+        throw new TokenError('invalid_request', 'grant_type must be a string');
       if (grantType !== 'client_credentials') throw new TokenError('unsupported_grant_type');
       const boundEntity = parseBoundEntity(body.bound_entity);
       if (boundEntity === undefined) {
-        throw new TokenError('invalid_request', 'bound_entity must be {id, type} with an empr_/empl_ id matching type');
+        throw new TokenError(
+          'invalid_request',
+          'bound_entity must be {id, type} with an empr_/empl_ id matching type',
+        );
       }
       const issued = await kit.grants.exchangeApiKey({ apiKey, boundEntity, ttl, prefix });
       res.status(200).json({

@@ -10,7 +10,15 @@ import { DEFAULT_REALM } from '../defaults';
 import { authorizationValues, extractBearerToken } from '../middleware/bearer';
 import { assertErrorFormat, type ErrorFormatOption } from '../middleware/error-response';
 import { bearerChallenge, requireToken } from '../middleware/require-token';
-import { asyncHandler, createBaseRouter, finishRouter, jsonParser, methodNotAllowed, readBody, stringField } from './shared';
+import {
+  asyncHandler,
+  createBaseRouter,
+  finishRouter,
+  jsonParser,
+  methodNotAllowed,
+  readBody,
+  stringField,
+} from './shared';
 
 /** Options of {@link createAuthRouter}. */
 export interface AuthRouterOptions {
@@ -49,7 +57,8 @@ export function createAuthRouter(options: Readonly<AuthRouterOptions>): Router {
   assertErrorFormat(format);
   const realm = options.realm ?? DEFAULT_REALM;
   const passwordClientId = options.passwordClientId ?? 'password-grant';
-  if (typeof passwordClientId !== 'string' || passwordClientId === '') throw new TypeError('passwordClientId must be a string');
+  if (typeof passwordClientId !== 'string' || passwordClientId === '')
+    throw new TypeError('passwordClientId must be a string');
   const revokeTokens = options.revokeTokensOnRotation ?? true;
   const guard = requireToken({ kit, realm, errorFormat: format });
 
@@ -82,8 +91,18 @@ export function createAuthRouter(options: Readonly<AuthRouterOptions>): Router {
         if (clientId === undefined || clientSecret === undefined) {
           throw new TokenError('invalid_request', 'client_id and client_secret are required');
         }
-        const result = await kit.grants.clientCredentials({ clientId, clientSecret, scope: stringField(body, 'scope') });
-        res.status(200).json({ access_token: result.accessToken.token, token_type: 'Bearer', expires_in: result.accessToken.expiresIn });
+        const result = await kit.grants.clientCredentials({
+          clientId,
+          clientSecret,
+          scope: stringField(body, 'scope'),
+        });
+        res
+          .status(200)
+          .json({
+            access_token: result.accessToken.token,
+            token_type: 'Bearer',
+            expires_in: result.accessToken.expiresIn,
+          });
         return;
       }
       if (grantType === 'password') {
@@ -99,7 +118,12 @@ export function createAuthRouter(options: Readonly<AuthRouterOptions>): Router {
             ? { clientId: passwordClientId }
             : await kit.grants.authenticateClient(clientId, clientSecret, req.ip);
         try {
-          const result = await kit.grants.password({ username, password, client, scope: stringField(body, 'scope') });
+          const result = await kit.grants.password({
+            username,
+            password,
+            client,
+            scope: stringField(body, 'scope'),
+          });
           res.status(200).json({
             id_token: result.idToken,
             access_token: result.accessToken.token,
@@ -157,7 +181,9 @@ export function createAuthRouter(options: Readonly<AuthRouterOptions>): Router {
       try {
         auth = await bearerAuth(req, false);
       } catch (err) {
-        throw challenge(err instanceof TokenError && err.code === 'invalid_request' ? new TokenError('invalid_token') : err);
+        throw challenge(
+          err instanceof TokenError && err.code === 'invalid_request' ? new TokenError('invalid_token') : err,
+        );
       }
       if (auth === undefined) throw challenge(new TokenError('invalid_token'));
       res.status(200).json({

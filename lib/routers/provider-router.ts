@@ -7,7 +7,16 @@ import type { TokenKit } from '../core/token-kit';
 import { isUuid } from '../core/credentials';
 import { authorizationValues, extractBearerToken } from '../middleware/bearer';
 import { assertErrorFormat, type ErrorFormatOption } from '../middleware/error-response';
-import { asyncHandler, createBaseRouter, finishRouter, isoSeconds, jsonParser, methodNotAllowed, readBody, type Body } from './shared';
+import {
+  asyncHandler,
+  createBaseRouter,
+  finishRouter,
+  isoSeconds,
+  jsonParser,
+  methodNotAllowed,
+  readBody,
+  type Body,
+} from './shared';
 
 /** Options of {@link createProviderRouter}. */
 export interface ProviderRouterOptions {
@@ -78,7 +87,9 @@ export function createProviderRouter(options: Readonly<ProviderRouterOptions>): 
         ...(audienceAsArray === undefined ? {} : { audienceAsArray }),
         ...(forceDefaultDomain === undefined ? {} : { forceDefaultDomain }),
       });
-      res.status(201).json({ accessToken: issued.token, expiresAt: isoSeconds(issued.expiresAt), type: 'Bearer' });
+      res
+        .status(201)
+        .json({ accessToken: issued.token, expiresAt: isoSeconds(issued.expiresAt), type: 'Bearer' });
     }),
   );
   router.all(path, methodNotAllowed('POST', format));

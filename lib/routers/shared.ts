@@ -2,10 +2,21 @@
  * What every router shares: strict body parsing, security headers, no-store, method guards, and
  * prototype-safe field reading.
  */
-import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
+import express, {
+  type NextFunction,
+  type Request,
+  type RequestHandler,
+  type Response,
+  type Router,
+} from 'express';
 import helmet from 'helmet';
 import { TokenError } from '../errors';
-import { createErrorHandler, sendError, setNoStore, type ErrorFormatOption } from '../middleware/error-response';
+import {
+  createErrorHandler,
+  sendError,
+  setNoStore,
+  type ErrorFormatOption,
+} from '../middleware/error-response';
 
 /** Largest request body accepted by token endpoints. */
 export const BODY_LIMIT = '16kb';
@@ -25,7 +36,11 @@ export function createBaseRouter(): Router {
 }
 
 /** JSON body parser: strict (objects and arrays only), size-capped, `application/json` only. */
-export const jsonParser: RequestHandler = express.json({ limit: BODY_LIMIT, strict: true, type: 'application/json' });
+export const jsonParser: RequestHandler = express.json({
+  limit: BODY_LIMIT,
+  strict: true,
+  type: 'application/json',
+});
 
 /**
  * Returns the parsed body as a null-prototype object, or throws `invalid_request` for arrays,
@@ -38,7 +53,8 @@ export function readBody(req: Request, optional = false): Body {
     if (optional) return Object.create(null) as Body;
     throw new TokenError('invalid_request', 'A JSON body is required');
   }
-  if (!req.is('application/json')) throw new TokenError('invalid_request', 'Content-Type must be application/json');
+  if (!req.is('application/json'))
+    throw new TokenError('invalid_request', 'Content-Type must be application/json');
   const raw: unknown = req.body;
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new TokenError('invalid_request', 'The body must be a JSON object');
