@@ -15,6 +15,7 @@ export type TokenErrorCode =
   | 'invalid_scope'
   | 'unauthorized_client'
   | 'unsupported_grant_type'
+  | 'unsupported_token_type'
   | 'invalid_api_key'
   | 'unauthorized'
   | 'not_found'
@@ -42,6 +43,7 @@ const DEFAULT_STATUS: Readonly<Record<TokenErrorCode, number>> = {
   invalid_scope: 400,
   unauthorized_client: 400,
   unsupported_grant_type: 400,
+  unsupported_token_type: 400,
   invalid_api_key: 401,
   unauthorized: 401,
   not_found: 404,
@@ -64,6 +66,7 @@ const DEFAULT_MESSAGE: Readonly<Record<TokenErrorCode, string>> = {
   invalid_scope: 'The requested scope is invalid',
   unauthorized_client: 'The client may not use this grant type',
   unsupported_grant_type: 'Unsupported grant type',
+  unsupported_token_type: 'Unsupported token type',
   invalid_api_key: 'Invalid API key',
   unauthorized: 'Missing or invalid or expired auth token',
   not_found: 'Resource not found',
@@ -97,7 +100,10 @@ export class TokenError extends Error {
   readonly headers: Readonly<Record<string, string>>;
 
   constructor(code: TokenErrorCode, message?: string, options: TokenErrorOptions = {}) {
-    super(message ?? DEFAULT_MESSAGE[code], options.cause === undefined ? undefined : { cause: options.cause });
+    super(
+      message ?? DEFAULT_MESSAGE[code],
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.name = 'TokenError';
     this.code = code;
     this.status = options.status ?? DEFAULT_STATUS[code];
