@@ -96,13 +96,11 @@ export function createAuthRouter(options: Readonly<AuthRouterOptions>): Router {
           clientSecret,
           scope: stringField(body, 'scope'),
         });
-        res
-          .status(200)
-          .json({
-            access_token: result.accessToken.token,
-            token_type: 'Bearer',
-            expires_in: result.accessToken.expiresIn,
-          });
+        res.status(200).json({
+          access_token: result.accessToken.token,
+          token_type: 'Bearer',
+          expires_in: result.accessToken.expiresIn,
+        });
         return;
       }
       if (grantType === 'password') {

@@ -159,7 +159,12 @@ export interface TokenStore {
    * Creates a credential with its lookup index keys (e.g. the hash of an API key). Resolves false
    * when the id or any index key is taken (nothing written).
    */
-  createCredential(kind: CredentialKind, id: string, data: Record<string, unknown>, indexKeys: readonly string[]): Promise<boolean>;
+  createCredential(
+    kind: CredentialKind,
+    id: string,
+    data: Record<string, unknown>,
+    indexKeys: readonly string[],
+  ): Promise<boolean>;
   /** Reads a credential by id. */
   getCredential(kind: CredentialKind, id: string): Promise<CredentialRecord | null>;
   /** Reads a credential through one of its index keys, in one round trip. */
