@@ -1,0 +1,371 @@
+/**
+ * The in-process implementation of {@link TokenStore}, for tests, development and single-instance
+ * deployments. Same semantics as the Redis store; every operation is atomic because it runs
+ * synchronously.
+ */
+import type {
+  AccessTokenRecord,
+  CredentialKind,
+  CredentialRecord,
+  RefreshFamily,
+  RefreshTokenState,
+  RevocationQuery,
+  RevocationState,
+  RotateRefreshInput,
+  RotateRefreshResult,
+  TokenStore,
+} from './token-store';
+
+/** Options of {@link MemoryTokenStore}. */
+export interface MemoryTokenStoreOptions {
+  /** Milliseconds between sweeps of expired entries (entries also expire lazily on read). @default 60000 */
+  readonly sweepIntervalMs?: number;
+  /** Clock in milliseconds since the epoch; inject one in tests. @default Date.now */
+  readonly now?: () => number;
+}
+
+interface Entry<T> {
+  readonly value: T;
+  /** Expiry on the store's clock, in milliseconds. */
+  expiresAtMs: number;
+}
+
+/** A map whose entries expire; expired entries are dropped on read and on sweep. */
+class ExpiringMap<T> {
+  readonly #entries = new Map<string, Entry<T>>();
+
+  get(key: string, nowMs: number): Entry<T> | undefined {
+    const entry = this.#entries.get(key);
+    if (entry !== undefined && entry.expiresAtMs <= nowMs) {
+      this.#entries.delete(key);
+      return undefined;
+    }
+    return entry;
+  }
+
+  set(key: string, value: T, expiresAtMs: number): void {
+    this.#entries.set(key, { value, expiresAtMs });
+  }
+
+  sweep(nowMs: number): void {
+    for (const [key, entry] of this.#entries) {
+      if (entry.expiresAtMs <= nowMs) this.#entries.delete(key);
+    }
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+}
+
+/** Mutable state of a refresh family. */
+interface FamilyState {
+  /** JSON of the family without `lastUsedAt`. */
+  readonly json: string;
+  readonly sub: string;
+  readonly clientId: string;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  lastUsedAt: number;
+  current: string;
+  readonly rotatedOut: Set<string>;
+  revoked: boolean;
+}
+
+interface StoredCredential {
+  readonly version: number;
+  readonly json: string;
+}
+
+function ttlMs(seconds: number): number {
+  if (!Number.isFinite(seconds)) throw new RangeError(`ttlSeconds must be finite, got ${String(seconds)}`);
+  return Math.max(1, Math.ceil(seconds * 1000));
+}
+
+function familyOf(state: FamilyState): RefreshFamily {
+  return { ...(JSON.parse(state.json) as RefreshFamily), lastUsedAt: state.lastUsedAt };
+}
+
+function credentialOf(id: string, stored: StoredCredential): CredentialRecord {
+  return { id, version: stored.version, data: JSON.parse(stored.json) as Record<string, unknown> };
+}
+
+/**
+ * Token store in process memory. Stores deep copies, so callers cannot change stored state through
+ * objects they passed in or got back.
+ *
+ * @example
+ * const store = new MemoryTokenStore();
+ * // tests: const store = new MemoryTokenStore({ now: () => clock });
+ */
+export class MemoryTokenStore implements TokenStore {
+  readonly #now: () => number;
+  readonly #timer: NodeJS.Timeout;
+  readonly #accessTokens = new ExpiringMap<string>();
+  readonly #revokedJtis = new ExpiringMap<true>();
+  readonly #revokedFamilies = new ExpiringMap<true>();
+  readonly #subjectCutoffs = new ExpiringMap<number>();
+  readonly #clientCutoffs = new ExpiringMap<number>();
+  readonly #families = new ExpiringMap<FamilyState>();
+  readonly #credentials = new Map<CredentialKind, Map<string, StoredCredential>>();
+  readonly #indexes = new Map<CredentialKind, Map<string, string>>();
+
+  constructor(options: Readonly<MemoryTokenStoreOptions> = {}) {
+    const interval = options.sweepIntervalMs ?? 60_000;
+    if (!Number.isFinite(interval) || interval <= 0) {
+      throw new RangeError(
+        `MemoryTokenStore: sweepIntervalMs must be a positive number, got ${String(interval)}`,
+      );
+    }
+    if (options.now !== undefined && typeof options.now !== 'function') {
+      throw new TypeError('MemoryTokenStore: now must be a function returning milliseconds');
+    }
+    this.#now = options.now ?? Date.now;
+    this.#timer = setInterval(() => this.#sweep(), interval);
+    this.#timer.unref();
+  }
+
+  /** Number of live entries (token records, revocations, cut-offs, families, credentials, index keys). */
+  size(): number {
+    this.#sweep();
+    let n = 0;
+    for (const m of this.#expiring()) n += m.size;
+    for (const m of this.#credentials.values()) n += m.size;
+    for (const m of this.#indexes.values()) n += m.size;
+    return n;
+  }
+
+  #expiring(): ExpiringMap<unknown>[] {
+    return [
+      this.#accessTokens,
+      this.#revokedJtis,
+      this.#revokedFamilies,
+      this.#subjectCutoffs,
+      this.#clientCutoffs,
+      this.#families,
+    ];
+  }
+
+  #sweep(): void {
+    const now = this.#now();
+    for (const m of this.#expiring()) m.sweep(now);
+  }
+
+  /** Sets a marker for at least `ms` from now; never shortens it. */
+  #mark(map: ExpiringMap<true>, key: string, ms: number): void {
+    const now = this.#now();
+    const entry = map.get(key, now);
+    if (entry === undefined) map.set(key, true, now + ms);
+    else entry.expiresAtMs = Math.max(entry.expiresAtMs, now + ms);
+  }
+
+  #cutoff(map: ExpiringMap<number>, id: string): number | null {
+    return map.get(id, this.#now())?.value ?? null;
+  }
+
+  #state(jti: string, subject: string, clientId: string, familyId: string | undefined): RevocationState {
+    const now = this.#now();
+    return {
+      jtiRevoked: this.#revokedJtis.get(jti, now) !== undefined,
+      familyRevoked: familyId !== undefined && this.#revokedFamilies.get(familyId, now) !== undefined,
+      subjectCutoff: this.#cutoff(this.#subjectCutoffs, subject),
+      clientCutoff: this.#cutoff(this.#clientCutoffs, clientId),
+    };
+  }
+
+  #familyRevoked(familyId: string, state: FamilyState): boolean {
+    if (state.revoked || this.#revokedFamilies.get(familyId, this.#now()) !== undefined) return true;
+    const cs = this.#cutoff(this.#subjectCutoffs, state.sub);
+    const cc = this.#cutoff(this.#clientCutoffs, state.clientId);
+    return (cs !== null && cs >= state.createdAt) || (cc !== null && cc >= state.createdAt);
+  }
+
+  #revokeFamily(familyId: string, ms: number): void {
+    this.#mark(this.#revokedFamilies, familyId, ms);
+    const family = this.#families.get(familyId, this.#now());
+    if (family !== undefined) family.value.revoked = true;
+  }
+
+  // --- opaque access tokens ---------------------------------------------------
+
+  async saveAccessToken(hash: string, record: AccessTokenRecord, ttlSeconds: number): Promise<void> {
+    this.#accessTokens.set(hash, JSON.stringify(record), this.#now() + ttlMs(ttlSeconds));
+  }
+
+  async lookupAccessToken(
+    hash: string,
+  ): Promise<{ record: AccessTokenRecord | null; state: RevocationState }> {
+    const raw = this.#accessTokens.get(hash, this.#now())?.value;
+    if (raw === undefined) {
+      return {
+        record: null,
+        state: { jtiRevoked: false, familyRevoked: false, subjectCutoff: null, clientCutoff: null },
+      };
+    }
+    const record = JSON.parse(raw) as AccessTokenRecord;
+    return { record, state: this.#state(record.jti, record.sub, record.clientId, record.familyId) };
+  }
+
+  // --- revocation -------------------------------------------------------------
+
+  async checkRevocation(query: RevocationQuery): Promise<RevocationState> {
+    return this.#state(query.jti, query.subject, query.clientId, query.familyId);
+  }
+
+  async revokeJti(jti: string, ttlSeconds: number): Promise<void> {
+    this.#mark(this.#revokedJtis, jti, ttlMs(ttlSeconds));
+  }
+
+  async revokeFamily(familyId: string, ttlSeconds: number): Promise<void> {
+    this.#revokeFamily(familyId, ttlMs(ttlSeconds));
+  }
+
+  async setCutoff(kind: 'subject' | 'client', id: string, at: number, ttlSeconds: number): Promise<void> {
+    if (!Number.isFinite(at)) throw new RangeError(`setCutoff: at must be finite, got ${String(at)}`);
+    const map = kind === 'subject' ? this.#subjectCutoffs : this.#clientCutoffs;
+    const now = this.#now();
+    const current = map.get(id, now);
+    const expiresAtMs = Math.max(current?.expiresAtMs ?? 0, now + ttlMs(ttlSeconds));
+    map.set(id, Math.max(current?.value ?? at, at), expiresAtMs);
+  }
+
+  // --- refresh families -------------------------------------------------------
+
+  async createRefreshFamily(family: RefreshFamily, hash: string): Promise<void> {
+    const { lastUsedAt, ...stored } = family;
+    const state: FamilyState = {
+      json: JSON.stringify(stored),
+      sub: family.sub,
+      clientId: family.clientId,
+      createdAt: family.createdAt,
+      expiresAt: family.expiresAt,
+      lastUsedAt,
+      current: hash,
+      rotatedOut: new Set(),
+      revoked: false,
+    };
+    this.#families.set(family.familyId, state, Math.floor(family.expiresAt * 1000));
+  }
+
+  async rotateRefreshToken(input: RotateRefreshInput): Promise<RotateRefreshResult> {
+    const entry = this.#families.get(input.familyId, this.#now());
+    if (entry === undefined) return { status: 'not_found' };
+    const state = entry.value;
+    // Binding first: a thief holding another client's token must not consume it or revoke the family.
+    if (input.expectedClientId !== undefined && state.clientId !== input.expectedClientId) {
+      return { status: 'mismatch' };
+    }
+    if (input.expectedSubject !== undefined && state.sub !== input.expectedSubject)
+      return { status: 'mismatch' };
+    const isCurrent = state.current === input.presentedHash;
+    // A hash that was never part of the family (forged) changes nothing.
+    if (!isCurrent && !state.rotatedOut.has(input.presentedHash)) return { status: 'not_found' };
+    if (this.#familyRevoked(input.familyId, state)) return { status: 'revoked' };
+    const markerMs = Math.max((state.expiresAt - input.now) * 1000, 1000);
+    if (!isCurrent) {
+      this.#revokeFamily(input.familyId, markerMs);
+      return { status: 'reused', family: familyOf(state) };
+    }
+    if (input.now >= state.expiresAt || input.now - state.lastUsedAt >= input.idleSeconds) {
+      this.#revokeFamily(input.familyId, markerMs);
+      return { status: 'expired' };
+    }
+    state.rotatedOut.add(state.current);
+    state.current = input.nextHash;
+    state.lastUsedAt = input.now;
+    entry.expiresAtMs = Math.floor(Math.min(state.expiresAt, input.now + input.idleSeconds) * 1000);
+    return { status: 'rotated', family: familyOf(state) };
+  }
+
+  async inspectRefreshToken(familyId: string, hash: string, now: number): Promise<RefreshTokenState | null> {
+    const state = this.#families.get(familyId, this.#now())?.value;
+    if (state === undefined) return null;
+    const isCurrent = state.current === hash;
+    if (!isCurrent && !state.rotatedOut.has(hash)) return null;
+    const active = isCurrent && !this.#familyRevoked(familyId, state) && now < state.expiresAt;
+    return { family: familyOf(state), active };
+  }
+
+  // --- credentials ------------------------------------------------------------
+
+  #credentialsOf(kind: CredentialKind): Map<string, StoredCredential> {
+    let map = this.#credentials.get(kind);
+    if (map === undefined) this.#credentials.set(kind, (map = new Map()));
+    return map;
+  }
+
+  #indexOf(kind: CredentialKind): Map<string, string> {
+    let map = this.#indexes.get(kind);
+    if (map === undefined) this.#indexes.set(kind, (map = new Map()));
+    return map;
+  }
+
+  /** True when `indexKey` points at a live credential other than `id`. */
+  #taken(kind: CredentialKind, indexKey: string, id: string | null): boolean {
+    const owner = this.#indexOf(kind).get(indexKey);
+    return owner !== undefined && owner !== id && this.#credentialsOf(kind).has(owner);
+  }
+
+  async createCredential(
+    kind: CredentialKind,
+    id: string,
+    data: Record<string, unknown>,
+    indexKeys: readonly string[],
+  ): Promise<boolean> {
+    const credentials = this.#credentialsOf(kind);
+    if (credentials.has(id) || indexKeys.some((k) => this.#taken(kind, k, null))) return false;
+    credentials.set(id, { version: 1, json: JSON.stringify(data) });
+    const index = this.#indexOf(kind);
+    for (const k of indexKeys) index.set(k, id);
+    return true;
+  }
+
+  async getCredential(kind: CredentialKind, id: string): Promise<CredentialRecord | null> {
+    const stored = this.#credentialsOf(kind).get(id);
+    return stored === undefined ? null : credentialOf(id, stored);
+  }
+
+  async findCredential(kind: CredentialKind, indexKey: string): Promise<CredentialRecord | null> {
+    const id = this.#indexOf(kind).get(indexKey);
+    const stored = id === undefined ? undefined : this.#credentialsOf(kind).get(id);
+    return id === undefined || stored === undefined ? null : credentialOf(id, stored);
+  }
+
+  async listCredentials(kind: CredentialKind): Promise<CredentialRecord[]> {
+    return [...this.#credentialsOf(kind)].map(([id, stored]) => credentialOf(id, stored));
+  }
+
+  async replaceCredential(
+    kind: CredentialKind,
+    id: string,
+    expectedVersion: number,
+    data: Record<string, unknown>,
+    removeIndexKeys: readonly string[],
+    addIndexKeys: readonly string[],
+  ): Promise<CredentialRecord | null> {
+    const credentials = this.#credentialsOf(kind);
+    const current = credentials.get(id);
+    if (current === undefined || current.version !== expectedVersion) return null;
+    if (addIndexKeys.some((k) => this.#taken(kind, k, id))) return null;
+    const index = this.#indexOf(kind);
+    for (const k of removeIndexKeys) if (index.get(k) === id) index.delete(k);
+    for (const k of addIndexKeys) index.set(k, id);
+    const next = { version: current.version + 1, json: JSON.stringify(data) };
+    credentials.set(id, next);
+    return credentialOf(id, next);
+  }
+
+  async deleteCredential(kind: CredentialKind, id: string, indexKeys: readonly string[]): Promise<boolean> {
+    if (!this.#credentialsOf(kind).delete(id)) return false;
+    const index = this.#indexOf(kind);
+    for (const k of indexKeys) if (index.get(k) === id) index.delete(k);
+    return true;
+  }
+
+  // --- lifecycle --------------------------------------------------------------
+
+  /** Stops the sweep timer. */
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * A fail-fast ioredis client for the token store (CONTRACT §8): a dead or slow Redis costs a request
+ * at most the command timeout, and the client reconnects by itself forever.
+ */
+import { Redis } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
+import { StoreUnavailableError } from '../errors';
+
+/** Options of {@link createRedisClient}. */
+export interface RedisClientOptions {
+  /** Redis URL (`redis://`, `rediss://`). @default 'redis://127.0.0.1:6379' */
+  readonly url?: string;
+  /** Milliseconds a command may take before it fails. @default 500 */
+  readonly commandTimeoutMs?: number;
+  /** Milliseconds one connection attempt may take. @default 2000 */
+  readonly connectTimeoutMs?: number;
+  /** Upper bound of the delay between reconnection attempts, in milliseconds. @default 2000 */
+  readonly maxReconnectDelayMs?: number;
+  /**
+   * Called with connection errors, at most once per `errorIntervalMs`. Errors are always listened
+   * to, so none is reported as unhandled. @default no reporting
+   */
+  readonly onError?: (err: Error) => void;
+  /** Minimum milliseconds between two `onError` calls. @default 10000 */
+  readonly errorIntervalMs?: number;
+  /** Further ioredis options; they cannot override the fail-fast settings above. */
+  readonly redisOptions?: Readonly<RedisOptions>;
+}
+
+/** Delay before the `attempt`-th reconnection: 50·2^(attempt−1) ms, capped. Never gives up. */
+export function reconnectDelay(attempt: number, maxDelayMs = 2000): number {
+  return Math.min(50 * 2 ** Math.max(0, attempt - 1), maxDelayMs);
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new RangeError(`createRedisClient: ${name} must be a positive number, got ${String(value)}`);
+  }
+  return value;
+}
+
+/**
+ * Builds an ioredis client configured to fail closed and fast:
+ * - `commandTimeout` bounds every command;
+ * - the offline queue is off, so commands fail at once while disconnected instead of piling up;
+ * - a command in flight when the connection drops is neither retried nor resent, since a refresh
+ *   rotation must not run twice;
+ * - reconnection goes on forever with a bounded backoff; a `READONLY` reply (failover) reconnects;
+ * - an `error` listener is attached, reporting through `onError` with a rate limit.
+ *
+ * Connection starts at once; await {@link waitForReady} before serving.
+ *
+ * @example
+ * const client = createRedisClient({ url: process.env.REDIS_URL, onError: (e) => log.warn(e.message) });
+ * await waitForReady(client, 5000);
+ * const store = new RedisTokenStore({ client });
+ */
+export function createRedisClient(options: Readonly<RedisClientOptions> = {}): Redis {
+  const commandTimeout = positive('commandTimeoutMs', options.commandTimeoutMs, 500);
+  const connectTimeout = positive('connectTimeoutMs', options.connectTimeoutMs, 2000);
+  const maxDelay = positive('maxReconnectDelayMs', options.maxReconnectDelayMs, 2000);
+  const errorInterval = positive('errorIntervalMs', options.errorIntervalMs, 10_000);
+  if (options.onError !== undefined && typeof options.onError !== 'function') {
+    throw new TypeError('createRedisClient: onError must be a function');
+  }
+  const client = new Redis(options.url ?? 'redis://127.0.0.1:6379', {
+    ...options.redisOptions,
+    commandTimeout,
+    connectTimeout,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    retryStrategy: (attempt: number) => reconnectDelay(attempt, maxDelay),
+    reconnectOnError: (err: Error) => (err.message.startsWith('READONLY') ? 1 : false),
+    lazyConnect: false,
+  });
+  const onError = options.onError;
+  let lastReport = -Infinity;
+  client.on('error', (err: Error) => {
+    const now = Date.now();
+    if (onError === undefined || now - lastReport < errorInterval) return;
+    lastReport = now;
+    onError(err);
+  });
+  return client;
+}
+
+/**
+ * Resolves once the client is ready to take commands; rejects with `StoreUnavailableError` after
+ * `timeoutMs`, or at once when the client was closed.
+ */
+export function waitForReady(client: Redis, timeoutMs: number): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve();
+  if (client.status === 'end') {
+    return Promise.reject(new StoreUnavailableError('redis client is closed'));
+  }
+  return new Promise<void>((resolve, reject) => {
+    const done = (err?: Error): void => {
+      clearTimeout(timer);
+      client.off('ready', onReady);
+      client.off('end', onEnd);
+      if (err === undefined) resolve();
+      else reject(err);
+    };
+    const onReady = (): void => done();
+    const onEnd = (): void => done(new StoreUnavailableError('redis client is closed'));
+    const timer = setTimeout(
+      () =>
+        done(new StoreUnavailableError(`redis not ready after ${timeoutMs} ms (status ${client.status})`)),
+      timeoutMs,
+    );
+    client.on('ready', onReady);
+    client.on('end', onEnd);
+    if (client.status === 'wait') client.connect().catch(() => undefined);
+  });
+}
+
+/**
+ * Reads Redis' `maxmemory-policy`, so the application can warn when it is not `noeviction` (an
+ * evicted revocation brings a token back to life). Resolves null when `CONFIG` is disabled or
+ * renamed; rejects with `StoreUnavailableError` when Redis cannot answer.
+ */
+export async function checkEvictionPolicy(client: Pick<Redis, 'config'>): Promise<string | null> {
+  let reply: unknown;
+  try {
+    reply = await client.config('GET', 'maxmemory-policy');
+  } catch (err) {
+    if (err instanceof Error && err.name === 'ReplyError') return null;
+    throw new StoreUnavailableError('redis token store: CONFIG GET failed', { cause: err });
+  }
+  if (Array.isArray(reply) && typeof reply[1] === 'string') return reply[1];
+  return null;
+}

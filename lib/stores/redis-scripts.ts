@@ -1,0 +1,333 @@
+/**
+ * Lua scripts of the Redis token store. Each runs atomically on the server; `RedisTokenStore`
+ * registers them with ioredis `defineCommand`, which sends EVALSHA and falls back to EVAL after a
+ * `SCRIPT FLUSH` or a restart.
+ *
+ * Conventions: every script is called with the number of keys first (no fixed `numberOfKeys`).
+ * Keys that can only be known after reading a value (the revocation keys of an access token, the
+ * cut-offs of a family) are built inside the script from the key prefix passed in ARGV. A corrupt
+ * value is answered with an `ETK_CORRUPT` error reply, never with "not revoked".
+ */
+
+/** Helpers shared by the scripts; prepended to each one. */
+const COMMON = `
+local function corrupt(what)
+  error({ err = 'ETK_CORRUPT ' .. what })
+end
+
+local function int(x)
+  return string.format('%d', math.floor(x))
+end
+
+-- Value of a cut-off key as a number, or nil when absent.
+local function cutoff(key)
+  local v = redis.call('GET', key)
+  if not v then return nil end
+  local n = tonumber(v)
+  if not n then corrupt('cut-off') end
+  return n
+end
+
+-- True when a subject or client cut-off covers a family created at 'createdAt'.
+local function cutoffCovers(prefix, sub, cid, createdAt)
+  local cs = cutoff(prefix .. 'cs:' .. sub)
+  if cs and cs >= createdAt then return true end
+  local cc = cutoff(prefix .. 'cc:' .. cid)
+  if cc and cc >= createdAt then return true end
+  return false
+end
+
+-- 1 when a marker key is set, 0 otherwise. GET (unlike EXISTS or MGET) fails with WRONGTYPE on a
+-- clobbered key, so a key of another type fails closed.
+local function marker(key)
+  if redis.call('GET', key) then return 1 end
+  return 0
+end
+
+-- Sets a marker key for at least ttlMs; never shortens an existing one.
+local function setMarker(key, ttlMs)
+  if redis.call('PTTL', key) < ttlMs then redis.call('SET', key, '1', 'PX', int(ttlMs)) end
+end
+
+-- Sets the family-revoked marker and marks the family itself.
+local function revokeFamily(markerKey, familyKey, ttlMs)
+  setMarker(markerKey, ttlMs)
+  if redis.call('EXISTS', familyKey) == 1 then redis.call('HSET', familyKey, 'rv', '1') end
+end
+
+-- Fields of a family hash: sub, cid, ca, ea, lu, cur, rv, d. Nil when the family does not exist.
+local function readFamily(familyKey)
+  if redis.call('EXISTS', familyKey) == 0 then return nil end
+  local f = redis.call('HMGET', familyKey, 'sub', 'cid', 'ca', 'ea', 'lu', 'cur', 'rv', 'd')
+  local fam = {
+    sub = f[1], cid = f[2], ca = tonumber(f[3]), ea = tonumber(f[4]), lu = tonumber(f[5]),
+    luRaw = f[5], cur = f[6], revoked = f[7] == '1', d = f[8],
+  }
+  if not fam.sub or not fam.cid or not fam.ca or not fam.ea or not fam.lu or not fam.cur or not fam.d then
+    corrupt('refresh family')
+  end
+  return fam
+end
+`;
+
+/** A script and the ioredis command name it is registered under. */
+export interface StoreScript {
+  readonly name: string;
+  readonly lua: string;
+}
+
+function script(name: string, body: string): StoreScript {
+  return { name: `etkV1${name}`, lua: COMMON + body };
+}
+
+/**
+ * KEYS: at:<hash>. ARGV: full key prefix.
+ * Returns nil, or { recordJson, jtiRevoked (0/1), familyRevoked (0/1), subjectCutoff|nil, clientCutoff|nil }.
+ */
+export const LOOKUP_ACCESS_TOKEN = script(
+  'LookupAccessToken',
+  `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return false end
+local ok, rec = pcall(cjson.decode, raw)
+if not ok or type(rec) ~= 'table' or type(rec.jti) ~= 'string' or type(rec.sub) ~= 'string'
+  or type(rec.clientId) ~= 'string' then
+  corrupt('access token record')
+end
+local prefix = ARGV[1]
+local fam = 0
+if type(rec.familyId) == 'string' then
+  fam = marker(prefix .. 'rf:{' .. rec.familyId .. '}')
+elseif rec.familyId ~= nil and rec.familyId ~= cjson.null then
+  corrupt('access token record')
+end
+local jti = marker(prefix .. 'rj:' .. rec.jti)
+local cs = redis.call('GET', prefix .. 'cs:' .. rec.sub)
+local cc = redis.call('GET', prefix .. 'cc:' .. rec.clientId)
+return { raw, jti, fam, cs, cc }
+`,
+);
+
+/**
+ * KEYS: rj:<jti>, cs:<sub>, cc:<clientId>[, rf:{<familyId>}].
+ * Returns { jtiRevoked (0/1), subjectCutoff|nil, clientCutoff|nil, familyRevoked (0/1) }.
+ * A script rather than MGET: MGET answers nil for a key of another type, which would read as "not
+ * revoked"; GET fails with WRONGTYPE instead.
+ */
+export const CHECK_REVOCATION = script(
+  'CheckRevocation',
+  `
+local fam = 0
+if KEYS[4] then fam = marker(KEYS[4]) end
+return { marker(KEYS[1]), redis.call('GET', KEYS[2]), redis.call('GET', KEYS[3]), fam }
+`,
+);
+
+/** KEYS: rj:<jti>. ARGV: ttl in ms. */
+export const REVOKE_JTI = script(
+  'RevokeJti',
+  `
+setMarker(KEYS[1], tonumber(ARGV[1]))
+return 1
+`,
+);
+
+/** KEYS: rf:{<familyId>}, fam:{<familyId>}. ARGV: ttl in ms. */
+export const REVOKE_FAMILY = script(
+  'RevokeFamily',
+  `
+revokeFamily(KEYS[1], KEYS[2], tonumber(ARGV[1]))
+return 1
+`,
+);
+
+/**
+ * KEYS: the cut-off key. ARGV: at (seconds), ttl in ms.
+ * Keeps the later cut-off and the longer TTL.
+ */
+export const SET_CUTOFF = script(
+  'SetCutoff',
+  `
+local at = ARGV[1]
+local ttl = tonumber(ARGV[2])
+local current = cutoff(KEYS[1])
+if current then
+  if current > tonumber(at) then at = redis.call('GET', KEYS[1]) end
+  local pttl = redis.call('PTTL', KEYS[1])
+  if pttl > ttl then ttl = pttl end
+end
+redis.call('SET', KEYS[1], at, 'PX', int(ttl))
+return 1
+`,
+);
+
+/**
+ * KEYS: fam:{<familyId>}, rf:{<familyId>}.
+ * ARGV: presentedHash, nextHash, now, idleSeconds, expectedClientId, hasExpectedClientId ('1'/'0'),
+ * expectedSubject, hasExpectedSubject ('1'/'0'), full key prefix.
+ * Returns { status[, familyJson, lastUsedAt] }.
+ */
+export const ROTATE_REFRESH_TOKEN = script(
+  'RotateRefreshToken',
+  `
+local fam = readFamily(KEYS[1])
+if not fam then return { 'not_found' } end
+-- Binding first: a thief holding another client's token must not consume it or revoke the family.
+if ARGV[6] == '1' and fam.cid ~= ARGV[5] then return { 'mismatch' } end
+if ARGV[8] == '1' and fam.sub ~= ARGV[7] then return { 'mismatch' } end
+local presented = ARGV[1]
+local isCurrent = fam.cur == presented
+-- A hash that was never part of the family (forged) changes nothing.
+if not isCurrent and redis.call('HEXISTS', KEYS[1], 'u:' .. presented) == 0 then return { 'not_found' } end
+if fam.revoked or redis.call('EXISTS', KEYS[2]) == 1 then return { 'revoked' } end
+if cutoffCovers(ARGV[9], fam.sub, fam.cid, fam.ca) then return { 'revoked' } end
+local now = tonumber(ARGV[3])
+local idle = tonumber(ARGV[4])
+local markerTtlMs = math.max((fam.ea - now) * 1000, 1000)
+if not isCurrent then
+  revokeFamily(KEYS[2], KEYS[1], markerTtlMs)
+  return { 'reused', fam.d, fam.luRaw }
+end
+if now >= fam.ea or now - fam.lu >= idle then
+  revokeFamily(KEYS[2], KEYS[1], markerTtlMs)
+  return { 'expired' }
+end
+redis.call('HSET', KEYS[1], 'cur', ARGV[2], 'u:' .. presented, ARGV[3], 'lu', ARGV[3])
+redis.call('PEXPIREAT', KEYS[1], int(math.min(fam.ea, now + idle) * 1000))
+return { 'rotated', fam.d, ARGV[3] }
+`,
+);
+
+/**
+ * KEYS: fam:{<familyId>}, rf:{<familyId>}. ARGV: hash, now, full key prefix.
+ * Returns nil when the hash is not of the family, else { familyJson, lastUsedAt, active (0/1) }.
+ */
+export const INSPECT_REFRESH_TOKEN = script(
+  'InspectRefreshToken',
+  `
+local fam = readFamily(KEYS[1])
+if not fam then return false end
+local isCurrent = fam.cur == ARGV[1]
+if not isCurrent and redis.call('HEXISTS', KEYS[1], 'u:' .. ARGV[1]) == 0 then return false end
+local active = 0
+if isCurrent and not fam.revoked and redis.call('EXISTS', KEYS[2]) == 0
+  and not cutoffCovers(ARGV[3], fam.sub, fam.cid, fam.ca) and tonumber(ARGV[2]) < fam.ea then
+  active = 1
+end
+return { fam.d, fam.luRaw, active }
+`,
+);
+
+/**
+ * KEYS: cred:<kind>:<id>, cset:<kind>, cidx:<kind>:<indexKey>...
+ * ARGV: id, dataJson, prefix of credential keys of the kind (`<prefix>cred:<kind>:`).
+ * Returns 1 when created, 0 when the id or an index key (of a live credential) is taken.
+ */
+export const CREATE_CREDENTIAL = script(
+  'CreateCredential',
+  `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+for i = 3, #KEYS do
+  local owner = redis.call('GET', KEYS[i])
+  if owner and redis.call('EXISTS', ARGV[3] .. owner) == 1 then return 0 end
+end
+redis.call('HSET', KEYS[1], 'v', '1', 'd', ARGV[2])
+for i = 3, #KEYS do redis.call('SET', KEYS[i], ARGV[1]) end
+redis.call('SADD', KEYS[2], ARGV[1])
+return 1
+`,
+);
+
+/**
+ * KEYS: cidx:<kind>:<indexKey>. ARGV: prefix of credential keys of the kind.
+ * Returns nil or { id, version, dataJson }.
+ */
+export const FIND_CREDENTIAL = script(
+  'FindCredential',
+  `
+local id = redis.call('GET', KEYS[1])
+if not id then return false end
+local r = redis.call('HMGET', ARGV[1] .. id, 'v', 'd')
+if not r[1] and not r[2] then return false end
+return { id, r[1], r[2] }
+`,
+);
+
+/**
+ * KEYS: cset:<kind>. ARGV: prefix of credential keys of the kind.
+ * Returns a flat list of { id, version, dataJson } triples.
+ */
+export const LIST_CREDENTIALS = script(
+  'ListCredentials',
+  `
+local out = {}
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local r = redis.call('HMGET', ARGV[1] .. id, 'v', 'd')
+  if r[1] or r[2] then
+    out[#out + 1] = id
+    out[#out + 1] = r[1]
+    out[#out + 1] = r[2]
+  end
+end
+return out
+`,
+);
+
+/**
+ * KEYS: cred:<kind>:<id>, then the index keys to remove, then the index keys to add.
+ * ARGV: id, expectedVersion, dataJson, number of keys to remove, prefix of credential keys of the kind.
+ * Returns the new version, or nil when the version moved on, the record is gone or an added key is taken.
+ */
+export const REPLACE_CREDENTIAL = script(
+  'ReplaceCredential',
+  `
+local v = redis.call('HGET', KEYS[1], 'v')
+if not v then return false end
+local version = tonumber(v)
+if not version then corrupt('credential') end
+if version ~= tonumber(ARGV[2]) then return false end
+local firstAdd = 2 + tonumber(ARGV[4])
+for i = firstAdd, #KEYS do
+  local owner = redis.call('GET', KEYS[i])
+  if owner and owner ~= ARGV[1] and redis.call('EXISTS', ARGV[5] .. owner) == 1 then return false end
+end
+for i = 2, firstAdd - 1 do
+  if redis.call('GET', KEYS[i]) == ARGV[1] then redis.call('DEL', KEYS[i]) end
+end
+for i = firstAdd, #KEYS do redis.call('SET', KEYS[i], ARGV[1]) end
+redis.call('HSET', KEYS[1], 'v', int(version + 1), 'd', ARGV[3])
+return version + 1
+`,
+);
+
+/**
+ * KEYS: cred:<kind>:<id>, cset:<kind>, cidx:<kind>:<indexKey>... ARGV: id.
+ * Deletes index keys only while they still point at this id. Returns 1 when deleted, 0 when absent.
+ */
+export const DELETE_CREDENTIAL = script(
+  'DeleteCredential',
+  `
+if redis.call('DEL', KEYS[1]) == 0 then return 0 end
+redis.call('SREM', KEYS[2], ARGV[1])
+for i = 3, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[1] then redis.call('DEL', KEYS[i]) end
+end
+return 1
+`,
+);
+
+/** Every script of the store. */
+export const STORE_SCRIPTS: readonly StoreScript[] = [
+  LOOKUP_ACCESS_TOKEN,
+  CHECK_REVOCATION,
+  REVOKE_JTI,
+  REVOKE_FAMILY,
+  SET_CUTOFF,
+  ROTATE_REFRESH_TOKEN,
+  INSPECT_REFRESH_TOKEN,
+  CREATE_CREDENTIAL,
+  FIND_CREDENTIAL,
+  LIST_CREDENTIALS,
+  REPLACE_CREDENTIAL,
+  DELETE_CREDENTIAL,
+];
