@@ -537,6 +537,9 @@ export class TokenService {
         });
         return { refreshToken: next, family: result.family };
       case 'reused':
+        // The store revoked the family atomically; extend the marker so it outlives every access
+        // token the family issued, even one minted just before its absolute expiry.
+        await this.guard(() => this.store.revokeFamily(familyId, this.#cutoffTtl()));
         this.emit({
           type: 'refresh_reuse_detected',
           familyId,
