@@ -1,0 +1,113 @@
+/**
+ * The demo Express app of `npm start`: routers A–D at the paths of CONTRACT §3–§6 and the guarded
+ * sample resources of §7.
+ */
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import { TokenError } from '../errors';
+import type { TokenKit } from '../core/token-kit';
+import { createErrorHandler, sendError, toTokenError } from '../middleware/error-response';
+import { requireToken } from '../middleware/require-token';
+import { requireBinding } from '../middleware/guards';
+import { createApiKeyRouter } from '../routers/api-key-router';
+import { createProviderRouter } from '../routers/provider-router';
+import { createAuthRouter } from '../routers/auth-router';
+import { createOAuthRouter } from '../routers/oauth-router';
+import { seedEmployerResolver, type Seed } from './seed';
+import { seedPasswordClientId } from './seed-kit';
+
+/** Prefix of router A's access tokens in the demo (seed 000). */
+export const DEMO_ACCESS_TOKEN_PREFIX = 'vit_at_';
+
+/** Options of {@link createDemoApp}. */
+export interface DemoAppOptions {
+  /** The token kit; build it with `verifyUser` from `createSeedUserVerifier` for the password grant. */
+  readonly kit: TokenKit;
+  /** The seed: employers answer the employee guard, applications pick the password-grant client. */
+  readonly seed: Seed;
+  /**
+   * Client id of password-grant tokens on router C.
+   * @default the first seeded application whose `grantTypes` include `password`, else router C's default.
+   */
+  readonly passwordClientId?: string;
+  /** Called with unexpected errors (500s), for logging; the response never carries them. */
+  readonly onError?: (err: unknown) => void;
+}
+
+/** Sample plans served by `GET /api/plans/`. */
+const PLANS = Object.freeze([
+  { id: 'plan_basic', name: 'Basic', monthlyPrice: 0 },
+  { id: 'plan_plus', name: 'Plus', monthlyPrice: 25 },
+]);
+
+/**
+ * Builds the demo app: router A at `/v1/auth` (tokens `vit_at_…`), router B at `/v1`, router C at
+ * `/api`, router D at `/`, and the guarded sample resources `GET /v1/employers/:employerId`,
+ * `GET /v1/employees/:employeeId` and `GET /api/plans/`. Unknown paths answer 404 and errors never
+ * carry a stack trace.
+ *
+ * @example
+ * ```ts
+ * const kit = createTokenKit({ store, keys, issuer, verifyUser: await createSeedUserVerifier(seed.users) });
+ * await applySeed(kit, seed);
+ * createDemoApp({ kit, seed }).listen(3000);
+ * ```
+ */
+export function createDemoApp(options: Readonly<DemoAppOptions>): Express {
+  if (!options?.kit?.grants) throw new TypeError('createDemoApp needs { kit }');
+  if (!options.seed || !Array.isArray(options.seed.employers))
+    throw new TypeError('createDemoApp needs { seed } from parseSeed');
+  const { kit, seed, onError } = options;
+  const passwordClientId = options.passwordClientId ?? seedPasswordClientId(seed);
+  const employerOf = seedEmployerResolver(seed);
+  const employeesOf = new Map(seed.employers.map((e) => [e.id, e.employees]));
+
+  const app = express();
+  app.disable('x-powered-by');
+
+  app.use('/v1/auth', createApiKeyRouter({ kit, tokenPrefix: DEMO_ACCESS_TOKEN_PREFIX }));
+  app.use('/v1', createProviderRouter({ kit }));
+  app.use('/api', createAuthRouter({ kit, ...(passwordClientId === undefined ? {} : { passwordClientId }) }));
+
+  const authenticated = requireToken({ kit });
+
+  app.get(
+    '/v1/employers/:employerId',
+    authenticated,
+    requireBinding({ param: 'employerId', type: 'employer', allowUnbound: true }),
+    function getEmployer(req: Request, res: Response) {
+      // The same parameter the guard checked, never another source of the id.
+      const id = String(req.params.employerId);
+      res.json({ id, type: 'employer', employees: employeesOf.get(id) ?? [] });
+    },
+  );
+
+  app.get(
+    '/v1/employees/:employeeId',
+    authenticated,
+    requireBinding({ param: 'employeeId', type: 'employee', employerOf, allowUnbound: true }),
+    function getEmployee(req: Request, res: Response) {
+      const id = String(req.params.employeeId);
+      const employer = seed.employers.find((e) => e.employees.includes(id));
+      res.json({ id, type: 'employee', employerId: employer?.id ?? null });
+    },
+  );
+
+  app.get('/api/plans', authenticated, function listPlans(req: Request, res: Response) {
+    res.json({ plans: PLANS, sub: req.auth?.subject });
+  });
+
+  // Router D last, so the sample resources above do not pass through its middleware.
+  app.use('/', createOAuthRouter({ kit }));
+
+  app.use(function notFound(_req: Request, res: Response) {
+    sendError(res, new TokenError('not_found'), 'errors');
+  });
+
+  const formatError = createErrorHandler('errors');
+  app.use(function demoErrorHandler(err: unknown, req: Request, res: Response, next: NextFunction) {
+    const mapped = toTokenError(err);
+    if (onError && !(mapped instanceof TokenError)) onError(err);
+    formatError(mapped, req, res, next);
+  });
+  return app;
+}

@@ -1,0 +1,358 @@
+/**
+ * The demo server of `npm start` (CONTRACT §7), configured from the environment.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { KeySet } from '../keys/key-set';
+import { createTokenKit } from '../core/token-kit';
+import { randomBase62 } from '../core/opaque-token';
+import { MemoryTokenStore } from '../stores/memory-token-store';
+import { RedisTokenStore } from '../stores/redis-token-store';
+import { checkEvictionPolicy, createRedisClient, waitForReady } from '../stores/redis-client';
+import type { TokenStore } from '../stores/token-store';
+import { createDemoApp } from './demo-app';
+import { loadSeedFile, parseSeed, SeedError, type Seed } from './seed';
+import { applySeed, createSeedUserVerifier } from './seed-kit';
+
+/** Milliseconds to wait for Redis at start. */
+const REDIS_READY_TIMEOUT_MS = 5000;
+
+/** A running demo server. */
+export interface DemoServer {
+  /** Base URL, e.g. `http://127.0.0.1:3000`. */
+  readonly url: string;
+  /** The seed in use (generated when `TOKEN_KIT_SEED` is unset). */
+  readonly seed: Seed;
+  /** True when the credentials were generated rather than read from a seed file. */
+  readonly generated: boolean;
+  /** Stops listening, closes connections, the store and the Redis client. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Where the server writes; defaults to the console. */
+export interface DemoServerIo {
+  readonly log?: (line: string) => void;
+  readonly warn?: (line: string) => void;
+}
+
+/** A configuration mistake in the environment. */
+export class DemoConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DemoConfigError';
+  }
+}
+
+function parsePort(value: string | undefined): number {
+  if (value === undefined || value === '') return 3000;
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(port) || port > 65535) {
+    throw new DemoConfigError(`PORT must be a whole number from 0 to 65535, got ${JSON.stringify(value)}`);
+  }
+  return port;
+}
+
+/** The host to put in URLs: a wildcard bind address is reached through loopback. */
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::' || host === '') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+function hostPorts(value: string, name: string): { host: string; port: number }[] {
+  return value.split(',').map((part) => {
+    const match = /^\s*(.+):(\d{1,5})\s*$/.exec(part);
+    if (!match)
+      throw new DemoConfigError(`${name} must be host:port[,host:port…], got ${JSON.stringify(value)}`);
+    return { host: match[1]!, port: Number(match[2]) };
+  });
+}
+
+/** Generated demo credentials: one of each, random, never persisted. */
+export function generateDemoSeed(): Seed {
+  return parseSeed({
+    apiKeys: [{ key: `demo_ak_${randomBase62(32)}`, name: 'Demo API key' }],
+    employers: [{ id: `empr_${randomBase62(12)}`, employees: [`empl_${randomBase62(12)}`] }],
+    applications: [
+      {
+        id: randomUUID(),
+        name: 'DemoApp',
+        organization: 'demo',
+        clientId: randomBase62(24),
+        clientSecret: `demo_cs_${randomBase62(32)}`,
+        applicationTypes: ['API'],
+        grantTypes: ['client_credentials', 'password', 'refresh_token'],
+      },
+    ],
+    users: [{ username: 'demo', password: randomBase62(16), sub: `user_${randomBase62(12)}` }],
+    providers: [
+      {
+        id: randomUUID(),
+        domain: null,
+        apiKeys: [`demo_pk_${randomBase62(32)}`],
+        clients: [{ id: randomUUID(), audience: 'https://api.example.test' }],
+      },
+    ],
+  });
+}
+
+/** Single-quotes a value for a POSIX shell. */
+function sh(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+const EXTRACT = (field: string): string =>
+  `node -pe ${sh(`JSON.parse(require("fs").readFileSync(0, "utf8")).${field}`)}`;
+
+/**
+ * Ready-to-paste `curl` lines for generated credentials. Lines starting with `curl` run on their
+ * own; `VAR=$(…)` lines keep a token for the lines after them.
+ */
+export function demoCurlLines(url: string, seed: Seed): string[] {
+  const apiKey = seed.apiKeys[0]!;
+  const employer = seed.employers[0]!;
+  const employee = employer.employees[0]!;
+  const app = seed.applications[0]!;
+  const user = seed.users[0]!;
+  const provider = seed.providers[0]!;
+  const client = provider.clients[0]!;
+  const json = "-H 'Content-Type: application/json'";
+  const routerA = `curl -sS -X POST ${sh(`${url}/v1/auth/access-tokens`)} -H ${sh(`Authorization: Bearer ${apiKey.key}`)} ${json} -d ${sh(
+    JSON.stringify({ grant_type: 'client_credentials', bound_entity: { id: employer.id, type: 'employer' } }),
+  )}`;
+  const clientCredentials = `curl -sS -X POST ${sh(`${url}/api/auth/tokens/`)} ${json} -d ${sh(
+    JSON.stringify({
+      grant_type: 'client_credentials',
+      client_id: app.clientId,
+      client_secret: app.clientSecret,
+    }),
+  )}`;
+  const password = `curl -sS -X POST ${sh(`${url}/api/auth/tokens/`)} ${json} -d ${sh(
+    JSON.stringify({ grant_type: 'password', username: user.username, password: user.password }),
+  )}`;
+  const routerB = `curl -sS -X POST ${sh(`${url}/v1/providers/${provider.id}/clients/${client.id}/tokens`)} -H ${sh(
+    `Authorization: Bearer ${provider.apiKeys[0]!}`,
+  )} ${json} -d ${sh(JSON.stringify({ expiresIn: 600, audienceAsArray: true }))}`;
+  return [
+    '# Router A: exchange the API key for an employer-bound access token (vit_at_…)',
+    routerA,
+    '# …keep one, and read the employer and its employee with it (both 200; another employer is 403)',
+    `AT=$(${routerA} | ${EXTRACT('access_token')})`,
+    `curl -sS ${sh(`${url}/v1/employers/${employer.id}`)} -H "Authorization: Bearer $AT"`,
+    `curl -sS ${sh(`${url}/v1/employees/${employee}`)} -H "Authorization: Bearer $AT"`,
+    '',
+    '# Router C: client credentials grant',
+    clientCredentials,
+    '# Router C: password grant (id_token, access_token, refresh_token, sub)',
+    password,
+    '# …keep its tokens, then refresh, validate and call a guarded route',
+    `PW=$(${password})`,
+    `TOKEN=$(echo "$PW" | ${EXTRACT('access_token')}); REFRESH=$(echo "$PW" | ${EXTRACT('refresh_token')})`,
+    `curl -sS -X POST ${sh(`${url}/api/auth/tokens/refresh/`)} -H "Authorization: Bearer $TOKEN" ${json} -d "{\\"refresh_token\\":\\"$REFRESH\\"}"`,
+    `curl -sS ${sh(`${url}/api/auth/tokens/validate/`)} -H "Authorization: Bearer $TOKEN"`,
+    `curl -sS ${sh(`${url}/api/plans/`)} -H "Authorization: Bearer $TOKEN"`,
+    '',
+    '# Router B: a provider client JWT (verify it with /.well-known/jwks.json)',
+    routerB,
+  ];
+}
+
+interface StoreHandle {
+  readonly store: TokenStore;
+  readonly description: string;
+  readonly redis: Redis | undefined;
+}
+
+async function openStore(env: NodeJS.ProcessEnv, warn: (line: string) => void): Promise<StoreHandle> {
+  const url = env.REDIS_URL || undefined;
+  const sentinels = env.REDIS_SENTINELS || undefined;
+  if (env.REDIS_CLUSTER_NODES) {
+    throw new DemoConfigError(
+      'REDIS_CLUSTER_NODES is not supported by the demo server yet; use REDIS_URL or REDIS_SENTINELS',
+    );
+  }
+  if (url === undefined && sentinels === undefined) {
+    return {
+      store: new MemoryTokenStore(),
+      description: 'memory (tokens and credentials are lost on restart)',
+      redis: undefined,
+    };
+  }
+  let redisOptions = {};
+  if (sentinels !== undefined) {
+    const name = env.REDIS_SENTINEL_NAME;
+    if (!name) throw new DemoConfigError('REDIS_SENTINEL_NAME is required with REDIS_SENTINELS');
+    redisOptions = { sentinels: hostPorts(sentinels, 'REDIS_SENTINELS'), name };
+  }
+  const client = createRedisClient({
+    ...(url === undefined ? {} : { url }),
+    redisOptions,
+    onError: (err) => warn(`express-token-kit: redis: ${err.message}`),
+  });
+  try {
+    await waitForReady(client, REDIS_READY_TIMEOUT_MS);
+    const policy = await checkEvictionPolicy(client);
+    if (policy === null) {
+      warn(
+        'express-token-kit: warning: could not read Redis maxmemory-policy (CONFIG disabled?); make sure it is noeviction',
+      );
+    } else if (policy !== 'noeviction') {
+      warn(
+        `express-token-kit: warning: Redis maxmemory-policy is ${policy}; an evicted revocation brings a token back to life. ` +
+          'Set maxmemory-policy noeviction.',
+      );
+    }
+  } catch (err) {
+    client.disconnect();
+    throw err;
+  }
+  const where = sentinels === undefined ? 'redis' : `redis sentinel ${env.REDIS_SENTINEL_NAME ?? ''}`;
+  const keyPrefix = env.REDIS_KEY_PREFIX || undefined;
+  return {
+    store: new RedisTokenStore({ client, ...(keyPrefix === undefined ? {} : { keyPrefix }) }),
+    description: where,
+    redis: client,
+  };
+}
+
+/**
+ * Starts the demo server from environment variables (`PORT`, `HOST`, `REDIS_URL`,
+ * `REDIS_SENTINELS`/`REDIS_SENTINEL_NAME`, `REDIS_KEY_PREFIX`, `TOKEN_KIT_SEED`, `TOKEN_KIT_ISSUER`). A malformed seed
+ * file rejects with a {@link SeedError} before anything listens.
+ *
+ * @example
+ * ```ts
+ * const server = await startDemoServer({ PORT: '0' });
+ * console.log(server.url);
+ * await server.close();
+ * ```
+ */
+export async function startDemoServer(
+  env: NodeJS.ProcessEnv = process.env,
+  io: DemoServerIo = {},
+): Promise<DemoServer> {
+  const log = io.log ?? ((line: string) => console.log(line));
+  const warn = io.warn ?? ((line: string) => console.error(line));
+  const port = parsePort(env.PORT);
+  const host = env.HOST || '127.0.0.1';
+  const seedPath = env.TOKEN_KIT_SEED || undefined;
+  const generated = seedPath === undefined;
+  const seed = seedPath === undefined ? generateDemoSeed() : await loadSeedFile(seedPath);
+  const verifyUser = await createSeedUserVerifier(seed.users);
+  const keys = await KeySet.generate('RS256');
+  const { store, description, redis } = await openStore(env, warn);
+
+  let app: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+  const server = createServer((req, res) => {
+    if (app) {
+      app(req, res);
+      return;
+    }
+    res.writeHead(503, { 'Content-Type': 'application/json', 'Retry-After': '1' });
+    res.end(
+      JSON.stringify({ errors: [{ errorType: 'service_unavailable', message: 'Starting, retry shortly' }] }),
+    );
+  });
+  let closed: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closed ??= (async () => {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await store.close();
+      if (redis) await redis.quit().catch(() => redis.disconnect());
+    })();
+    return closed;
+  };
+
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const actualPort = (server.address() as AddressInfo).port;
+    const url = `http://${urlHost(host)}:${actualPort}`;
+    const issuer = env.TOKEN_KIT_ISSUER || `http://${urlHost(host)}:${actualPort}`;
+    const kit = createTokenKit({ store, keys, issuer, verifyUser });
+    const applied = await applySeed(kit, seed);
+    app = createDemoApp({
+      kit,
+      seed,
+      onError: (err) =>
+        warn(
+          `express-token-kit: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+        ),
+    });
+
+    log(`express-token-kit demo server listening on ${url}`);
+    log(`  store: ${description}; issuer: ${issuer}; JWKS: ${url}/.well-known/jwks.json`);
+    log(
+      '  signing key: RS256, generated at start — every issued JWT stops verifying when the server restarts.',
+    );
+    if (generated) {
+      log('');
+      log('No TOKEN_KIT_SEED: generated demo credentials (new on every start):');
+      log(`  API key (router A):   ${seed.apiKeys[0]!.key}`);
+      log(`  employer / employee:  ${seed.employers[0]!.id} / ${seed.employers[0]!.employees[0]!}`);
+      log(`  application:          id ${seed.applications[0]!.id}`);
+      log(
+        `                        client_id ${seed.applications[0]!.clientId}, client_secret ${seed.applications[0]!.clientSecret}`,
+      );
+      log(`  user:                 ${seed.users[0]!.username} / ${seed.users[0]!.password}`);
+      log(`  provider (router B):  id ${seed.providers[0]!.id}, API key ${seed.providers[0]!.apiKeys[0]!}`);
+      log(`                        client ${seed.providers[0]!.clients[0]!.id}`);
+      log('');
+      log('Try it (paste into a shell):');
+      log('');
+      for (const line of demoCurlLines(url, seed)) log(line);
+    } else {
+      log(`  seed: ${seedPath} (${applied.created} credentials created, ${applied.skipped} already present)`);
+    }
+    return { url, seed, generated, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** The CLI: starts the server, exits 1 on a bad configuration, 0 after SIGTERM/SIGINT. */
+export async function main(): Promise<void> {
+  // Handlers go in first: a signal that arrives while the server starts still stops it cleanly.
+  const starting = startDemoServer(process.env);
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    console.error(`express-token-kit: ${signal}, shutting down`);
+    starting
+      .then((server) => server.close())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          console.error(
+            `express-token-kit: shutdown failed: ${err instanceof Error ? err.message : String(err)}`,
+          );
+          process.exit(1);
+        },
+      );
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  try {
+    await starting;
+  } catch (err) {
+    if (err instanceof SeedError) {
+      console.error(`express-token-kit: invalid seed file: ${err.message}`);
+    } else {
+      console.error(`express-token-kit: cannot start: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    process.exit(1);
+  }
+}
+
+if (require.main === module) void main();
