@@ -179,9 +179,10 @@ export function createAuthRouter(options: Readonly<AuthRouterOptions>): Router {
       try {
         auth = await bearerAuth(req, false);
       } catch (err) {
-        throw challenge(
-          err instanceof TokenError && err.code === 'invalid_request' ? new TokenError('invalid_token') : err,
-        );
+        // CONTRACT §5: anything but an expired token is `invalid_token` here, another scheme included.
+        const invalid =
+          err instanceof TokenError && (err.code === 'invalid_request' || err.code === 'missing_token');
+        throw challenge(invalid ? new TokenError('invalid_token') : err);
       }
       if (auth === undefined) throw challenge(new TokenError('invalid_token'));
       res.status(200).json({
