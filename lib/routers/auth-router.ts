@@ -207,7 +207,12 @@ export function createAuthRouter(options: Readonly<AuthRouterOptions>): Router {
       if (applicationId === undefined) throw new TokenError('invalid_request', 'application_id is required');
       const app = await kit.credentials.getApplication(applicationId.toLowerCase());
       if (app === null) throw new TokenError('not_found');
-      if (req.auth?.clientId !== app.clientId) throw challenge(new TokenError('insufficient_scope'));
+      // Only the application's own (client_credentials) token: a user's password-grant token carries
+      // the same client_id but must never obtain the application's new secret.
+      const auth = req.auth;
+      if (auth?.clientId !== app.clientId || auth.subject !== app.clientId || auth.familyId !== undefined) {
+        throw challenge(new TokenError('insufficient_scope'));
+      }
       const rotated = await kit.credentials.rotateApplication(app.id, { revokeTokens });
       if (rotated === null) throw new TokenError('not_found');
       res.status(200).json({

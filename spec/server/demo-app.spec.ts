@@ -471,6 +471,17 @@ describe.each(STORES)('createDemoApp on $name', (storeCase) => {
       await clientToken(rotated.client_id, rotated.client_secret);
     });
 
+    it("responds 403 to rotation with a user's password-grant token of the same application", async () => {
+      const { access_token } = await passwordTokens();
+      const res = await request(app)
+        .post('/api/applications/rotate_credentials/')
+        .set('Authorization', `Bearer ${access_token}`)
+        .send({ application_id: APP_ID });
+      expect(res.status).toBe(403);
+      expect(res.body).toEqual(f1('insufficient_scope'));
+      await clientToken();
+    });
+
     it("responds 403 to rotation with another application's token and 404 for an unknown id", async () => {
       const token = await clientToken();
       const other = await request(app)
