@@ -23,3 +23,4 @@ export { extractBearerToken } from './middleware/bearer';
 export * from './routers/api-key-router';
 export * from './routers/provider-router';
 export * from './routers/auth-router';
+export * from './routers/oauth-router';
