@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { loadSeedFile, parseSeed, seedEmployerResolver, SeedError } from '../../lib/server/seed';
@@ -75,6 +75,12 @@ describe('parseSeed', () => {
         users: [],
         providers: [],
       });
+    });
+
+    it('matches the example shown in docs/getting-started.md', async () => {
+      const guide = await readFile(path.join(__dirname, '..', '..', 'docs', 'getting-started.md'), 'utf8');
+      const block = /## Seed file[\s\S]*?```json\n([\s\S]*?)```/.exec(guide)?.[1];
+      expect(JSON.parse(block!)).toEqual(JSON.parse(await readFile(EXAMPLE, 'utf8')));
     });
 
     it('accepts docs/seed.example.json', async () => {
