@@ -4,7 +4,14 @@
 import { createSecretKey, randomUUID, type KeyObject } from 'node:crypto';
 import { StoreUnavailableError, TokenError } from '../errors';
 import type { KeySet } from '../keys/key-set';
-import type { AccessTokenRecord, RefreshFamily, RevocationState, TokenStore } from '../stores/token-store';
+import type {
+  AccessTokenRecord,
+  RefreshFamily,
+  RevocationQuery,
+  RevocationState,
+  TokenStore,
+} from '../stores/token-store';
+import { MAX_REFRESH_GRACE_SECONDS } from '../stores/token-store';
 import type { AccessTokenFormat, AuthInfo, BoundEntity } from '../types';
 import {
   DEFAULT_ACCESS_TOKEN_PREFIX,
@@ -31,6 +38,8 @@ import {
   SecretHasher,
 } from './opaque-token';
 import { assertBoundEntity } from './binding';
+import { BoundedCache } from './bounded-cache';
+import type { RevocationNotice, RevocationView } from './revocation-view';
 
 /** Options of {@link TokenService}. */
 export interface TokenServiceOptions {
@@ -58,12 +67,25 @@ export interface TokenServiceOptions {
   readonly refreshAbsoluteTtl?: number;
   /** Idle lifetime of a refresh family in seconds; @default 7 days. */
   readonly refreshIdleTtl?: number;
+  /**
+   * Refresh grace window in seconds (0–60; 0 = off): a client whose refresh reply was lost may
+   * present the immediately previous refresh token again while its successor is unused; the unused
+   * successor is replaced, never kept alongside. See docs/operations.md. @default 0
+   */
+  readonly refreshGraceSeconds?: number;
   /** How long an expired opaque token's record is kept to answer `expired_token`, seconds; @default 3600. */
   readonly expiredRecordRetention?: number;
   /** Server-side pepper (>= 32 bytes) for hashing tokens and secrets with HMAC-SHA-256; @default plain SHA-256. */
   readonly pepper?: KeyObject | Buffer | string;
   /** Audit-event listener. */
   readonly onEvent?: TokenEventListener;
+  /**
+   * A revocation view (e.g. `RedisRevocationView`) that remembers revocation answers and is cleared
+   * by announcements, so repeat checks need no store round trip. @default none: one round trip per check.
+   */
+  readonly revocationView?: RevocationView;
+  /** Most verified JWTs (and opaque records) remembered to skip signature checks on repeats; 0 disables; @default 10000. */
+  readonly verifiedCacheSize?: number;
   /** Clock in milliseconds; @default `Date.now`. */
   readonly now?: () => number;
 }
@@ -146,6 +168,8 @@ export type InspectedToken =
   | { readonly kind: 'refresh'; readonly family: RefreshFamily; readonly active: boolean }
   | { readonly kind: 'unknown' };
 
+/** One shared default, so the verified-token cache recognises calls without options. */
+const DEFAULT_VERIFY_OPTIONS: Readonly<VerifyAccessTokenOptions> = Object.freeze({});
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 const REFRESH_BODY_LENGTH = ID_LENGTH + SECRET_LENGTH;
 
@@ -219,11 +243,15 @@ export class TokenService {
   readonly clockTolerance: number;
   readonly refreshAbsoluteTtl: number;
   readonly refreshIdleTtl: number;
+  readonly refreshGraceSeconds: number;
   readonly expiredRecordRetention: number;
   readonly hasher: SecretHasher;
   readonly #onEvent: TokenEventListener | undefined;
   readonly #now: () => number;
   readonly #opaquePrefixes = new Set<string>();
+  readonly #view: RevocationView | undefined;
+  readonly #verified: BoundedCache<string, { auth: AuthInfo; options: object; keys: number }> | undefined;
+  readonly #records: BoundedCache<string, AccessTokenRecord> | undefined;
 
   constructor(options: Readonly<TokenServiceOptions>) {
     if (!options || typeof options !== 'object') throw new TypeError('TokenService options are required');
@@ -270,6 +298,13 @@ export class TokenService {
       'refreshAbsoluteTtl',
     );
     this.refreshIdleTtl = positiveInt(options.refreshIdleTtl, DEFAULT_REFRESH_IDLE_TTL, 'refreshIdleTtl');
+    const grace = options.refreshGraceSeconds ?? 0;
+    if (!Number.isSafeInteger(grace) || grace < 0 || grace > MAX_REFRESH_GRACE_SECONDS) {
+      throw new RangeError(
+        `refreshGraceSeconds must be a whole number of seconds from 0 to ${MAX_REFRESH_GRACE_SECONDS}, got ${String(grace)}`,
+      );
+    }
+    this.refreshGraceSeconds = grace;
     this.expiredRecordRetention = positiveInt(
       options.expiredRecordRetention,
       DEFAULT_EXPIRED_RECORD_RETENTION,
@@ -280,6 +315,12 @@ export class TokenService {
     );
     this.#onEvent = options.onEvent;
     this.#now = options.now ?? Date.now;
+    this.#view = options.revocationView;
+    const cacheSize = options.verifiedCacheSize ?? 10_000;
+    if (!Number.isSafeInteger(cacheSize) || cacheSize < 0)
+      throw new RangeError('verifiedCacheSize must be a whole number');
+    this.#verified = cacheSize > 0 ? new BoundedCache(cacheSize) : undefined;
+    this.#records = cacheSize > 0 && this.#view ? new BoundedCache(cacheSize) : undefined;
   }
 
   /** Now, in whole seconds since the epoch. */
@@ -408,7 +449,7 @@ export class TokenService {
    */
   async verifyAccessToken(
     token: string,
-    options: Readonly<VerifyAccessTokenOptions> = {},
+    options: Readonly<VerifyAccessTokenOptions> = DEFAULT_VERIFY_OPTIONS,
   ): Promise<AuthInfo> {
     if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
       throw new TokenError('invalid_token');
@@ -417,6 +458,29 @@ export class TokenService {
     if (prefix !== undefined) return this.#verifyOpaque(token, prefix, options);
     if (!JWT_SHAPE.test(token)) throw new TokenError('invalid_token');
     const now = this.now();
+    const auth = this.#verifyJwtCached(token, options, now);
+    const state = await this.#revocationState(
+      {
+        jti: auth.jti,
+        subject: auth.subject,
+        clientId: auth.clientId,
+        ...(auth.familyId === undefined ? {} : { familyId: auth.familyId }),
+      },
+      auth.expiresAt,
+    );
+    if (isRevoked(state, auth.issuedAt)) throw new TokenError('invalid_token', 'Access token revoked');
+    return auth;
+  }
+
+  /**
+   * Signature and claims, remembered per exact token string (and options object, and key-set
+   * version) until `exp`, so repeats skip the signature. Expired tokens are always re-verified.
+   */
+  #verifyJwtCached(token: string, options: Readonly<VerifyAccessTokenOptions>, now: number): AuthInfo {
+    const cache = options.ignoreExpiration ? undefined : this.#verified;
+    const nowMs = now * 1000;
+    const hit = cache?.get(token, nowMs);
+    if (hit !== undefined && hit.options === options && hit.keys === this.keys.version) return hit.auth;
     const { claims } = verifyJwt(this.keys, token, {
       issuers: options.issuers ?? this.issuers,
       audiences: options.audiences ?? this.audiences,
@@ -427,16 +491,30 @@ export class TokenService {
       ignoreExpiration: options.ignoreExpiration ?? false,
     });
     const auth = authFromClaims(claims);
-    const state = await this.guard(() =>
-      this.store.checkRevocation({
-        jti: auth.jti,
-        subject: auth.subject,
-        clientId: auth.clientId,
-        ...(auth.familyId === undefined ? {} : { familyId: auth.familyId }),
-      }),
+    cache?.set(
+      token,
+      { auth, options, keys: this.keys.version },
+      (auth.expiresAt + this.clockTolerance) * 1000,
     );
-    if (isRevoked(state, auth.issuedAt)) throw new TokenError('invalid_token', 'Access token revoked');
     return auth;
+  }
+
+  /** Revocation state: from the view when it is live, else one store round trip (remembered). */
+  async #revocationState(query: RevocationQuery, expiresAt: number): Promise<RevocationState> {
+    const view = this.#view;
+    if (view === undefined || !view.ready) return this.guard(() => this.store.checkRevocation(query));
+    const nowMs = this.#now();
+    const known = view.lookup(query.jti, nowMs);
+    if (known !== undefined) return known;
+    const generation = view.generation;
+    const state = await this.guard(() => this.store.checkRevocation(query));
+    view.remember(query.jti, state, (expiresAt + this.clockTolerance) * 1000, generation);
+    return state;
+  }
+
+  /** Tells every instance's revocation view; a failure to announce fails the revocation (503). */
+  async #announce(notice: RevocationNotice): Promise<void> {
+    if (this.#view) await this.guard(() => this.#view!.announce(notice));
   }
 
   async #verifyOpaque(
@@ -445,7 +523,7 @@ export class TokenService {
     options: Readonly<VerifyAccessTokenOptions>,
   ): Promise<AuthInfo> {
     if (parseOpaqueToken(token, prefix, SECRET_LENGTH) === null) throw new TokenError('invalid_token');
-    const { record, state } = await this.guard(() => this.store.lookupAccessToken(this.hasher.hash(token)));
+    const { record, state } = await this.#lookupOpaque(token);
     if (record === null) throw new TokenError('invalid_token');
     const issuers = options.issuers ?? this.issuers;
     const audiences = options.audiences ?? this.audiences;
@@ -481,6 +559,42 @@ export class TokenService {
         }),
       ),
     };
+  }
+
+  /**
+   * An opaque token's record and revocation state. With a live revocation view, records (which never
+   * change) are remembered and the state comes from the view; otherwise one store round trip.
+   */
+  async #lookupOpaque(token: string): Promise<{ record: AccessTokenRecord | null; state: RevocationState }> {
+    const records = this.#records;
+    if (records !== undefined && this.#view?.ready) {
+      const cached = records.get(token, this.#now());
+      if (cached !== undefined) {
+        const state = await this.#revocationState(
+          {
+            jti: cached.jti,
+            subject: cached.sub,
+            clientId: cached.clientId,
+            ...(cached.familyId === undefined ? {} : { familyId: cached.familyId }),
+          },
+          cached.exp,
+        );
+        return { record: cached, state };
+      }
+    }
+    const view = this.#view;
+    const generation = view?.generation;
+    const found = await this.guard(() => this.store.lookupAccessToken(this.hasher.hash(token)));
+    if (found.record !== null && records !== undefined && view !== undefined && generation !== undefined) {
+      records.set(token, found.record, found.record.exp * 1000);
+      view.remember(
+        found.record.jti,
+        found.state,
+        (found.record.exp + this.clockTolerance) * 1000,
+        generation,
+      );
+    }
+    return found;
   }
 
   /** Starts a refresh-token family and returns its first refresh token. */
@@ -525,6 +639,7 @@ export class TokenService {
         idleSeconds: this.refreshIdleTtl,
         ...(input.clientId === undefined ? {} : { expectedClientId: input.clientId }),
         ...(input.subject === undefined ? {} : { expectedSubject: input.subject }),
+        ...(this.refreshGraceSeconds > 0 ? { graceSeconds: this.refreshGraceSeconds } : {}),
       }),
     );
     switch (result.status) {
@@ -540,6 +655,7 @@ export class TokenService {
         // The store revoked the family atomically; extend the marker so it outlives every access
         // token the family issued, even one minted just before its absolute expiry.
         await this.guard(() => this.store.revokeFamily(familyId, this.#cutoffTtl()));
+        await this.#announce({ kind: 'family', id: familyId });
         this.emit({
           type: 'refresh_reuse_detected',
           familyId,
@@ -548,6 +664,10 @@ export class TokenService {
           reason: 'reuse',
         });
         throw new TokenError('invalid_grant');
+      case 'expired':
+        // the store revoked the expired family; its access tokens must be refused everywhere
+        await this.#announce({ kind: 'family', id: familyId });
+        throw new TokenError('invalid_grant', undefined, { cause: result.status });
       default:
         throw new TokenError('invalid_grant', undefined, { cause: result.status });
     }
@@ -606,24 +726,28 @@ export class TokenService {
   async revokeJti(jti: string, expiresAt: number): Promise<void> {
     const ttl = Math.max(1, expiresAt - this.now() + this.clockTolerance + 1);
     await this.guard(() => this.store.revokeJti(jti, ttl));
+    await this.#announce({ kind: 'jti', id: jti });
     this.emit({ type: 'revoked', jti, reason: 'jti' });
   }
 
   /** Revokes a refresh family: its refresh tokens and every access token issued from it. */
   async revokeFamily(familyId: string): Promise<void> {
     await this.guard(() => this.store.revokeFamily(familyId, this.#cutoffTtl()));
+    await this.#announce({ kind: 'family', id: familyId });
     this.emit({ type: 'revoked', familyId, reason: 'family' });
   }
 
   /** Revokes every token of a subject issued up to now ("log out everywhere"). */
   async revokeSubject(subject: string): Promise<void> {
     await this.guard(() => this.store.setCutoff('subject', subject, this.now(), this.#cutoffTtl()));
+    await this.#announce({ kind: 'subject', id: subject });
     this.emit({ type: 'revoked', subject, reason: 'subject' });
   }
 
   /** Revokes every token of a client issued up to now. */
   async revokeClient(clientId: string): Promise<void> {
     await this.guard(() => this.store.setCutoff('client', clientId, this.now(), this.#cutoffTtl()));
+    await this.#announce({ kind: 'client', id: clientId });
     this.emit({ type: 'revoked', clientId, reason: 'client' });
   }
 

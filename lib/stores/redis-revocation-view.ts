@@ -1,0 +1,148 @@
+/**
+ * A revocation view kept current by Redis pub/sub: repeat checks of the same token need no round
+ * trip, and a revocation through any instance clears every instance's view within one message.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { LocalRevocationMemory, type RevocationNotice, type RevocationView } from '../core/revocation-view';
+import type { RevocationState } from './token-store';
+import { waitForReady } from './redis-client';
+
+/** Options of {@link RedisRevocationView}. */
+export interface RedisRevocationViewOptions {
+  /** The client used to publish (the store's client is fine). */
+  readonly client: Redis;
+  /** A dedicated subscriber connection; @default `client.duplicate()` (closed by `close()`). */
+  readonly subscriber?: Redis;
+  /** Pub/sub channel shared by every instance of one deployment; @default `etk:revocations`. */
+  readonly channel?: string;
+  /** Heartbeat period in ms; the view is trusted only while its own heartbeats come back within 3 periods; @default 500. */
+  readonly heartbeatMs?: number;
+  /** Most jtis remembered; @default 100000. */
+  readonly maxEntries?: number;
+  /** Longest time an answer is remembered (ms); @default 60000. */
+  readonly maxAgeMs?: number;
+  /** How long `start` waits for the subscriber connection (ms); @default 5000. */
+  readonly readyTimeoutMs?: number;
+}
+
+const PING = 'ping:';
+
+/**
+ * Redis pub/sub {@link RevocationView}. Pass it to `createTokenKit({ revocationView })`.
+ *
+ * @example
+ * ```ts
+ * const view = await RedisRevocationView.start({ client });
+ * const kit = createTokenKit({ store: new RedisTokenStore({ client }), revocationView: view, keys, issuer });
+ * ```
+ */
+export class RedisRevocationView implements RevocationView {
+  readonly #client: Redis;
+  readonly #subscriber: Redis;
+  readonly #ownsSubscriber: boolean;
+  readonly #channel: string;
+  readonly #heartbeatMs: number;
+  readonly #memory: LocalRevocationMemory;
+  readonly #instance = randomBytes(8).toString('hex');
+  #lastHeartbeat = -Infinity;
+  #trusted = false;
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  private constructor(options: Readonly<RedisRevocationViewOptions>) {
+    if (!options?.client) throw new TypeError('RedisRevocationView needs { client }');
+    this.#client = options.client;
+    this.#ownsSubscriber = options.subscriber === undefined;
+    this.#subscriber = options.subscriber ?? options.client.duplicate();
+    this.#channel = options.channel ?? 'etk:revocations';
+    this.#heartbeatMs = options.heartbeatMs ?? 500;
+    if (!Number.isFinite(this.#heartbeatMs) || this.#heartbeatMs < 10)
+      throw new RangeError('heartbeatMs must be at least 10');
+    this.#memory = new LocalRevocationMemory({
+      ...(options.maxEntries === undefined ? {} : { maxEntries: options.maxEntries }),
+      ...(options.maxAgeMs === undefined ? {} : { maxAgeMs: options.maxAgeMs }),
+    });
+    this.#subscriber.on('error', () => this.#distrust());
+    this.#subscriber.on('close', () => this.#distrust());
+    this.#subscriber.on('message', (channel: string, message: string) => this.#onMessage(channel, message));
+  }
+
+  /** Subscribes and starts the heartbeat; resolves once subscribed (not necessarily ready). */
+  static async start(options: Readonly<RedisRevocationViewOptions>): Promise<RedisRevocationView> {
+    const view = new RedisRevocationView(options);
+    try {
+      await waitForReady(view.#subscriber, options.readyTimeoutMs ?? 5000);
+      await view.#subscriber.subscribe(view.#channel);
+    } catch (err) {
+      await view.close();
+      throw err;
+    }
+    view.#timer = setInterval(() => view.#beat(), view.#heartbeatMs);
+    view.#timer.unref();
+    view.#beat();
+    return view;
+  }
+
+  /** True while our own heartbeats come back: announcements are arriving. */
+  get ready(): boolean {
+    if (!this.#trusted) return false;
+    if (Date.now() - this.#lastHeartbeat > 3 * this.#heartbeatMs) {
+      this.#distrust();
+      return false;
+    }
+    return true;
+  }
+
+  get generation(): number {
+    return this.#memory.generation;
+  }
+
+  /** Number of remembered answers (for memory reports). */
+  get size(): number {
+    return this.#memory.size;
+  }
+
+  lookup(jti: string, nowMs: number): RevocationState | undefined {
+    return this.#memory.lookup(jti, nowMs);
+  }
+
+  remember(jti: string, state: RevocationState, expiresAtMs: number, generation: number): void {
+    this.#memory.remember(jti, state, expiresAtMs, generation, Date.now());
+  }
+
+  async announce(notice: RevocationNotice): Promise<void> {
+    this.#memory.invalidate();
+    await this.#client.publish(this.#channel, JSON.stringify({ kind: notice.kind, id: notice.id }));
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#distrust();
+    if (this.#timer) clearInterval(this.#timer);
+    if (this.#ownsSubscriber) this.#subscriber.disconnect();
+    else await this.#subscriber.unsubscribe(this.#channel).catch(() => undefined);
+  }
+
+  #beat(): void {
+    if (this.#closed) return;
+    this.#client.publish(this.#channel, `${PING}${this.#instance}`).catch(() => this.#distrust());
+  }
+
+  #onMessage(channel: string, message: string): void {
+    if (channel !== this.#channel) return;
+    if (message.startsWith(PING)) {
+      if (message === `${PING}${this.#instance}`) {
+        this.#lastHeartbeat = Date.now();
+        this.#trusted = !this.#closed;
+      }
+      return;
+    }
+    this.#memory.invalidate();
+  }
+
+  #distrust(): void {
+    if (this.#trusted) this.#trusted = false;
+    this.#memory.invalidate();
+  }
+}

@@ -1,0 +1,165 @@
+import type { Redis } from 'ioredis';
+import { createTokenKit, type TokenKit } from '../../lib/core/token-kit';
+import { LocalRevocationMemory } from '../../lib/core/revocation-view';
+import { RedisRevocationView } from '../../lib/stores/redis-revocation-view';
+import { RedisTokenStore } from '../../lib/stores/redis-token-store';
+import type { TokenStore } from '../../lib/stores/token-store';
+import { connectTestRedis, type TestRedis } from '../helpers/redis';
+import { countingStore, testKeySet } from '../helpers/kit';
+
+const NOT_REVOKED = { jtiRevoked: false, familyRevoked: false, subjectCutoff: null, clientCutoff: null };
+
+async function until(check: () => boolean | Promise<boolean>, attempts = 200): Promise<boolean> {
+  for (let i = 0; i < attempts; i++) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return false;
+}
+
+describe('LocalRevocationMemory', () => {
+  describe('when an announcement arrives while a read is in flight', () => {
+    it('refuses to remember the raced answer', () => {
+      const memory = new LocalRevocationMemory();
+      const generation = memory.generation;
+      memory.invalidate();
+      memory.remember('jti-1', NOT_REVOKED, Date.now() + 60_000, generation, Date.now());
+      expect(memory.lookup('jti-1', Date.now())).toBeUndefined();
+    });
+  });
+
+  describe('when answers are remembered', () => {
+    it('forgets them at the token expiry or the maximum age, whichever is first', () => {
+      const memory = new LocalRevocationMemory({ maxAgeMs: 1000 });
+      memory.remember('a', NOT_REVOKED, 5000, memory.generation, 0);
+      memory.remember('b', NOT_REVOKED, 500, memory.generation, 0);
+      expect(memory.lookup('a', 999)).toEqual(NOT_REVOKED);
+      expect(memory.lookup('a', 1000)).toBeUndefined();
+      expect(memory.lookup('b', 500)).toBeUndefined();
+    });
+
+    it('stays within its size bound', () => {
+      const memory = new LocalRevocationMemory({ maxEntries: 10 });
+      for (let i = 0; i < 100; i++) memory.remember(`j${i}`, NOT_REVOKED, 10_000, memory.generation, 0);
+      expect(memory.size).toBe(10);
+      expect(memory.lookup('j99', 1)).toEqual(NOT_REVOKED);
+      expect(memory.lookup('j0', 1)).toBeUndefined();
+    });
+  });
+});
+
+describe('RedisRevocationView', () => {
+  let redis: TestRedis;
+  const views: RedisRevocationView[] = [];
+
+  beforeAll(async () => {
+    redis = await connectTestRedis('revocation-view');
+  });
+
+  afterAll(async () => {
+    await Promise.all(views.map((v) => v.close()));
+    await redis.cleanup();
+  });
+
+  async function instance(
+    channel: string,
+    client?: Redis,
+  ): Promise<{ kit: TokenKit; store: ReturnType<typeof countingStore>; view: RedisRevocationView }> {
+    const conn = client ?? (await redis.connect());
+    const view = await RedisRevocationView.start({ client: conn, channel, heartbeatMs: 50 });
+    views.push(view);
+    const store = countingStore(new RedisTokenStore({ client: conn, keyPrefix: redis.prefix }) as TokenStore);
+    const kit = createTokenKit({
+      store: store.store,
+      keys: await testKeySet(),
+      issuer: 'https://issuer.test',
+      revocationView: view,
+    });
+    expect(await until(() => view.ready)).toBe(true);
+    return { kit, store, view };
+  }
+
+  describe('when a token is verified repeatedly', () => {
+    it('asks the store once and answers repeats from the view', async () => {
+      const a = await instance(`${redis.prefix}ch1`);
+      const { token } = await a.kit.tokens.issueAccessToken({ subject: 'u1', clientId: 'c1' });
+      const opaque = (
+        await a.kit.tokens.issueAccessToken({ subject: 'u1', clientId: 'c1', format: 'opaque' })
+      ).token;
+      const before = a.store.calls.total();
+      for (let i = 0; i < 5; i++) {
+        await a.kit.tokens.verifyAccessToken(token);
+        await a.kit.tokens.verifyAccessToken(opaque);
+      }
+      expect(a.store.calls.total() - before).toBe(2);
+    });
+  });
+
+  describe('when a token is revoked through another instance', () => {
+    it.each(['jwt', 'opaque'] as const)('refuses the %s token on every instance', async (format) => {
+      const channel = `${redis.prefix}ch-${format}`;
+      const a = await instance(channel);
+      const b = await instance(channel);
+      const { token } = await a.kit.tokens.issueAccessToken({ subject: 'u2', clientId: 'c2', format });
+      await b.kit.tokens.verifyAccessToken(token);
+      await b.kit.tokens.verifyAccessToken(token);
+      expect(await a.kit.tokens.revokeToken(token)).toBe(true);
+      const refused = await until(async () => {
+        try {
+          await b.kit.tokens.verifyAccessToken(token);
+          return false;
+        } catch (err) {
+          return (err as { code?: string }).code === 'invalid_token';
+        }
+      });
+      expect(refused).toBe(true);
+    });
+
+    it('refuses tokens of a subject after a cut-off through another instance', async () => {
+      const channel = `${redis.prefix}ch-subject`;
+      const a = await instance(channel);
+      const b = await instance(channel);
+      const { token } = await a.kit.tokens.issueAccessToken({ subject: 'u3', clientId: 'c3' });
+      await b.kit.tokens.verifyAccessToken(token);
+      await a.kit.tokens.revokeSubject('u3');
+      const refused = await until(async () =>
+        b.kit.tokens.verifyAccessToken(token).then(
+          () => false,
+          () => true,
+        ),
+      );
+      expect(refused).toBe(true);
+    });
+  });
+
+  describe('when the subscription is lost', () => {
+    it('stops trusting itself and asks the store on every check', async () => {
+      const conn = await redis.connect();
+      const subscriber = conn.duplicate();
+      const view = await RedisRevocationView.start({
+        client: conn,
+        subscriber,
+        channel: `${redis.prefix}ch-lost`,
+        heartbeatMs: 50,
+      });
+      views.push(view);
+      expect(await until(() => view.ready)).toBe(true);
+      subscriber.disconnect();
+      expect(await until(() => !view.ready)).toBe(true);
+      const store = countingStore(
+        new RedisTokenStore({ client: conn, keyPrefix: redis.prefix }) as TokenStore,
+      );
+      const kit = createTokenKit({
+        store: store.store,
+        keys: await testKeySet(),
+        issuer: 'https://issuer.test',
+        revocationView: view,
+      });
+      const { token } = await kit.tokens.issueAccessToken({ subject: 'u4', clientId: 'c4' });
+      const before = store.calls.total();
+      await kit.tokens.verifyAccessToken(token);
+      await kit.tokens.verifyAccessToken(token);
+      expect(store.calls.total() - before).toBe(2);
+    });
+  });
+});
