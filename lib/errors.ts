@@ -23,6 +23,7 @@ export type TokenErrorCode =
   | 'unsupported_media_type'
   | 'payload_too_large'
   | 'too_many_requests'
+  | 'conflict'
   | 'server_error';
 
 /**
@@ -51,6 +52,7 @@ const DEFAULT_STATUS: Readonly<Record<TokenErrorCode, number>> = {
   unsupported_media_type: 415,
   payload_too_large: 413,
   too_many_requests: 429,
+  conflict: 409,
   server_error: 500,
 };
 
@@ -74,6 +76,7 @@ const DEFAULT_MESSAGE: Readonly<Record<TokenErrorCode, string>> = {
   unsupported_media_type: 'Unsupported content type',
   payload_too_large: 'Request body too large',
   too_many_requests: 'Too many requests',
+  conflict: 'Concurrent update; retry',
   server_error: 'Internal server error',
 };
 

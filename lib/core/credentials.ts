@@ -83,11 +83,15 @@ export interface CredentialServiceOptions {
 
 const GRANT_TYPES = new Set(['client_credentials', 'password', 'refresh_token']);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const MAX_ROTATION_ATTEMPTS = 5;
 
-/** True for a canonical UUID string. */
+/** True for a UUID string (any case). */
 export function isUuid(value: unknown): value is string {
   return typeof value === 'string' && UUID.test(value);
+}
+
+/** The lowercase form of a UUID, or null when `value` is not one. Ids are stored lowercase. */
+export function canonicalUuid(value: unknown): string | null {
+  return isUuid(value) ? value.toLowerCase() : null;
 }
 
 function nonEmpty(value: unknown, option: string, max = 256): string {
@@ -146,6 +150,24 @@ export class CredentialService {
     if (!ok) throw new TypeError(`a ${kind} with this id or secret already exists`);
   }
 
+  /**
+   * Compare-and-swap of a credential; throws 409 `conflict` when another rotation won, so that at
+   * most one new secret ever works.
+   */
+  async #swap(
+    kind: CredentialKind,
+    id: string,
+    version: number,
+    data: Record<string, unknown>,
+    removeIndexKeys: readonly string[],
+    addIndexKeys: readonly string[],
+  ): Promise<void> {
+    const next = await this.#tokens.guard(() =>
+      this.#tokens.store.replaceCredential(kind, id, version, data, removeIndexKeys, addIndexKeys),
+    );
+    if (next === null) throw new TokenError('conflict');
+  }
+
   async #get(kind: CredentialKind, id: string): Promise<CredentialRecord | null> {
     return this.#tokens.guard(() => this.#tokens.store.getCredential(kind, id));
   }
@@ -186,29 +208,30 @@ export class CredentialService {
     return recs.map(apiKeyInfo);
   }
 
-  /** Replaces an API key's secret; the old key stops working at once. Returns the new key, once. */
-  async rotateApiKey(id: string): Promise<(ApiKeyInfo & { key: string }) | null> {
-    for (let attempt = 0; attempt < MAX_ROTATION_ATTEMPTS; attempt++) {
-      const rec = await this.#get('api_key', id);
-      if (rec === null) return null;
-      const key = generateOpaqueToken(this.#apiKeyPrefix);
-      const info: ApiKeyInfo = { ...apiKeyInfo(rec), hint: hintOf(key) };
-      const next = await this.#tokens.guard(() =>
-        this.#tokens.store.replaceCredential(
-          'api_key',
-          id,
-          rec.version,
-          { ...info, keyHash: this.#hash(key) },
-          [String(rec.data.keyHash)],
-          [this.#hash(key)],
-        ),
-      );
-      if (next !== null) {
-        this.#tokens.emit({ type: 'credentials_rotated', clientId: id, reason: 'api_key' });
-        return { ...info, key };
-      }
-    }
-    throw new TokenError('service_unavailable', 'Concurrent update, retry');
+  /**
+   * Replaces an API key's secret; the old key stops working at once. With `revokeTokens` (the
+   * default, as for applications) tokens issued under the key up to now are revoked too. Returns the
+   * new key, once.
+   */
+  async rotateApiKey(
+    id: string,
+    options: Readonly<RotateApplicationOptions> = {},
+  ): Promise<(ApiKeyInfo & { key: string }) | null> {
+    const rec = await this.#get('api_key', id);
+    if (rec === null) return null;
+    const key = generateOpaqueToken(this.#apiKeyPrefix);
+    const info: ApiKeyInfo = { ...apiKeyInfo(rec), hint: hintOf(key) };
+    await this.#swap(
+      'api_key',
+      id,
+      rec.version,
+      { ...info, keyHash: this.#hash(key) },
+      [String(rec.data.keyHash)],
+      [this.#hash(key)],
+    );
+    if (options.revokeTokens ?? true) await this.#tokens.revokeClient(id);
+    this.#tokens.emit({ type: 'credentials_rotated', clientId: id, reason: 'api_key' });
+    return { ...info, key };
   }
 
   /** Revokes (deletes) an API key. Tokens it issued are revoked too. */
@@ -228,8 +251,8 @@ export class CredentialService {
   async createApplication(
     input: Readonly<CreateApplicationInput>,
   ): Promise<ApplicationInfo & { clientSecret: string }> {
-    const id = input.id ?? randomUUID();
-    if (!isUuid(id)) throw new TypeError('application id must be a UUID');
+    const id = canonicalUuid(input.id ?? randomUUID());
+    if (id === null) throw new TypeError('application id must be a UUID');
     const grantTypes = stringList(input.grantTypes, ['client_credentials'], 'grantTypes');
     const unknown = grantTypes.find((g) => !GRANT_TYPES.has(g));
     if (unknown !== undefined)
@@ -259,6 +282,7 @@ export class CredentialService {
   /** Reads an application (without the secret). */
   async getApplication(id: string): Promise<ApplicationInfo | null> {
     if (!isUuid(id)) return null;
+    id = id.toLowerCase();
     const rec = await this.#get('application', id);
     return rec === null ? null : applicationInfo(rec);
   }
@@ -307,30 +331,24 @@ export class CredentialService {
     options: Readonly<RotateApplicationOptions> = {},
   ): Promise<(ApplicationInfo & { clientSecret: string }) | null> {
     if (!isUuid(id)) return null;
-    for (let attempt = 0; attempt < MAX_ROTATION_ATTEMPTS; attempt++) {
-      const rec = await this.#get('application', id);
-      if (rec === null) return null;
-      const old = applicationInfo(rec);
-      const clientId = randomBase62(24);
-      const clientSecret = generateOpaqueToken(this.#clientSecretPrefix);
-      const info: ApplicationInfo = { ...old, clientId };
-      const next = await this.#tokens.guard(() =>
-        this.#tokens.store.replaceCredential(
-          'application',
-          id,
-          rec.version,
-          { ...info, secretHash: this.#hash(clientSecret) },
-          [clientIndex(old.clientId)],
-          [clientIndex(clientId)],
-        ),
-      );
-      if (next !== null) {
-        if (options.revokeTokens ?? true) await this.#tokens.revokeClient(old.clientId);
-        this.#tokens.emit({ type: 'credentials_rotated', clientId: old.clientId, reason: 'application' });
-        return { ...info, clientSecret };
-      }
-    }
-    throw new TokenError('service_unavailable', 'Concurrent update, retry');
+    id = id.toLowerCase();
+    const rec = await this.#get('application', id);
+    if (rec === null) return null;
+    const old = applicationInfo(rec);
+    const clientId = randomBase62(24);
+    const clientSecret = generateOpaqueToken(this.#clientSecretPrefix);
+    const info: ApplicationInfo = { ...old, clientId };
+    await this.#swap(
+      'application',
+      id,
+      rec.version,
+      { ...info, secretHash: this.#hash(clientSecret) },
+      [clientIndex(old.clientId)],
+      [clientIndex(clientId)],
+    );
+    if (options.revokeTokens ?? true) await this.#tokens.revokeClient(old.clientId);
+    this.#tokens.emit({ type: 'credentials_rotated', clientId: old.clientId, reason: 'application' });
+    return { ...info, clientSecret };
   }
 
   /** Deletes an application; its credentials and tokens stop working. */
@@ -351,8 +369,8 @@ export class CredentialService {
   async createProvider(
     input: { id?: string; domain?: string | null; apiKeys?: readonly string[] } = {},
   ): Promise<ProviderInfo & { apiKeys: string[] }> {
-    const id = input.id ?? randomUUID();
-    if (!isUuid(id)) throw new TypeError('provider id must be a UUID');
+    const id = canonicalUuid(input.id ?? randomUUID());
+    if (id === null) throw new TypeError('provider id must be a UUID');
     const domain = input.domain ?? null;
     if (
       domain !== null &&
@@ -381,6 +399,7 @@ export class CredentialService {
   /** Reads a provider. */
   async getProvider(id: string): Promise<ProviderInfo | null> {
     if (!isUuid(id)) return null;
+    id = id.toLowerCase();
     const rec = await this.#get('provider', id);
     return rec === null ? null : providerInfo(rec);
   }
@@ -393,28 +412,16 @@ export class CredentialService {
 
   /** Replaces all of a provider's API keys with one new key; the old keys fail at once. */
   async rotateProviderKey(id: string): Promise<(ProviderInfo & { apiKeys: string[] }) | null> {
-    for (let attempt = 0; attempt < MAX_ROTATION_ATTEMPTS; attempt++) {
-      const rec = await this.#get('provider', id);
-      if (rec === null) return null;
-      const key = generateOpaqueToken(this.#apiKeyPrefix);
-      const info = providerInfo(rec);
-      const old = (rec.data.keyHashes as string[] | undefined) ?? [];
-      const next = await this.#tokens.guard(() =>
-        this.#tokens.store.replaceCredential(
-          'provider',
-          id,
-          rec.version,
-          { ...info, keyHashes: [this.#hash(key)] },
-          old,
-          [this.#hash(key)],
-        ),
-      );
-      if (next !== null) {
-        this.#tokens.emit({ type: 'credentials_rotated', clientId: id, reason: 'provider' });
-        return { ...info, apiKeys: [key] };
-      }
-    }
-    throw new TokenError('service_unavailable', 'Concurrent update, retry');
+    const rec = await this.#get('provider', id);
+    if (rec === null) return null;
+    const key = generateOpaqueToken(this.#apiKeyPrefix);
+    const info = providerInfo(rec);
+    const old = (rec.data.keyHashes as string[] | undefined) ?? [];
+    await this.#swap('provider', id, rec.version, { ...info, keyHashes: [this.#hash(key)] }, old, [
+      this.#hash(key),
+    ]);
+    this.#tokens.emit({ type: 'credentials_rotated', clientId: id, reason: 'provider' });
+    return { ...info, apiKeys: [key] };
   }
 
   /** Deletes a provider and its keys. */
@@ -431,12 +438,13 @@ export class CredentialService {
     providerId: string,
     input: { id?: string; audience: string },
   ): Promise<ProviderClientInfo> {
-    if ((await this.getProvider(providerId)) === null) throw new TypeError(`no provider ${providerId}`);
-    const id = input.id ?? randomUUID();
-    if (!isUuid(id)) throw new TypeError('client id must be a UUID');
+    const provider = await this.getProvider(providerId);
+    if (provider === null) throw new TypeError(`no provider ${providerId}`);
+    const id = canonicalUuid(input.id ?? randomUUID());
+    if (id === null) throw new TypeError('client id must be a UUID');
     const info: ProviderClientInfo = {
       id,
-      providerId,
+      providerId: provider.id,
       audience: nonEmpty(input.audience, 'audience', 1024),
       createdAt: this.#tokens.now(),
     };
@@ -447,6 +455,7 @@ export class CredentialService {
   /** Reads a provider's client. */
   async getProviderClient(id: string): Promise<ProviderClientInfo | null> {
     if (!isUuid(id)) return null;
+    id = id.toLowerCase();
     const rec = await this.#get('provider_client', id);
     return rec === null ? null : (rec.data as unknown as ProviderClientInfo);
   }

@@ -695,10 +695,8 @@ export class TokenService {
       const auth = await this.verifyAccessToken(token, { ignoreExpiration: true });
       return { kind: 'access', auth, active: this.now() < auth.expiresAt + this.clockTolerance };
     } catch (err) {
+      // invalid, foreign and revoked tokens all look alike from outside (RFC 7662 §2.2)
       if (err instanceof TokenError && err.code === 'service_unavailable') throw err;
-      if (err instanceof TokenError && err.message === 'Access token revoked') {
-        return { kind: 'unknown' };
-      }
       return { kind: 'unknown' };
     }
   }
