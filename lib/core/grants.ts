@@ -5,7 +5,7 @@
 import { TokenError } from '../errors';
 import type { AccessTokenFormat, BoundEntity } from '../types';
 import { DEFAULT_PROVIDER_TOKEN_TTL, MAX_PROVIDER_TOKEN_TTL } from '../defaults';
-import type { ApplicationInfo, CredentialService } from './credentials';
+import type { ApiKeyInfo, ApplicationInfo, CredentialService } from './credentials';
 import type { IssuedAccessToken, TokenService } from './token-service';
 
 /** What a user verifier answers for good credentials. */
@@ -21,6 +21,12 @@ export interface VerifiedUser {
  * (unknown user, wrong password, locked account) and take comparable time in each case.
  */
 export type UserVerifier = (username: string, password: string) => Promise<VerifiedUser | null>;
+
+/**
+ * Application-supplied check at issuance: may this API key bind tokens to this entity? Resolve
+ * true to allow. Throwing answers 503, never a pass.
+ */
+export type BindingAuthorizer = (apiKey: ApiKeyInfo, entity: BoundEntity) => boolean | Promise<boolean>;
 
 /** Options of {@link GrantService}. */
 export interface GrantServiceOptions {
@@ -47,6 +53,8 @@ export interface ClientCredentialsInput {
   readonly scope?: unknown;
   /** Refuse clients whose `grantTypes` lack the grant (router D). @default false */
   readonly enforceGrantTypes?: boolean;
+  /** The caller's address, for `auth_failed` audit events. */
+  readonly ip?: string | undefined;
 }
 
 /** Input of {@link GrantService.password}. */
@@ -57,6 +65,8 @@ export interface PasswordGrantInput {
   readonly client: ApplicationInfo | { readonly clientId: string; readonly scopes?: readonly string[] };
   readonly scope?: unknown;
   readonly enforceGrantTypes?: boolean;
+  /** The caller's address, for `auth_failed` audit events. */
+  readonly ip?: string | undefined;
 }
 
 /** Input of {@link GrantService.refresh}. */
@@ -67,6 +77,8 @@ export interface RefreshGrantInput {
   /** The family must belong to this subject. */
   readonly subject?: string;
   readonly scope?: unknown;
+  /** The caller's address, for `auth_failed` audit events. */
+  readonly ip?: string | undefined;
 }
 
 /** Input of {@link GrantService.providerToken}. */
@@ -79,6 +91,8 @@ export interface ProviderTokenInput {
   readonly useJwtType?: boolean;
   readonly audienceAsArray?: boolean;
   readonly forceDefaultDomain?: boolean;
+  /** The caller's address, for `auth_failed` audit events. */
+  readonly ip?: string | undefined;
 }
 
 const MAX_PASSWORD_LENGTH = 1024;
@@ -157,7 +171,7 @@ export class GrantService {
 
   /** client_credentials: an access token for the client itself; never a refresh token. */
   async clientCredentials(input: Readonly<ClientCredentialsInput>): Promise<GrantResult> {
-    const app = await this.authenticateClient(input.clientId, input.clientSecret);
+    const app = await this.authenticateClient(input.clientId, input.clientSecret, input.ip);
     this.#assertGrantAllowed(app, 'client_credentials', input.enforceGrantTypes);
     const scope = grantScope(input.scope, app.scopes);
     const accessToken = await this.#tokens.issueAccessToken({
@@ -187,7 +201,12 @@ export class GrantService {
       throw new TokenError('service_unavailable', undefined, { cause: err, headers: { 'Retry-After': '5' } });
     }
     if (user === null || typeof user.sub !== 'string' || user.sub === '') {
-      this.#tokens.emit({ type: 'auth_failed', clientId: client.clientId, reason: 'password' });
+      this.#tokens.emit({
+        type: 'auth_failed',
+        clientId: client.clientId,
+        ...(input.ip === undefined ? {} : { ip: input.ip }),
+        reason: 'password',
+      });
       throw new TokenError('invalid_grant');
     }
     const boundEntity = user.boundEntity ?? null;
@@ -223,10 +242,24 @@ export class GrantService {
     }
     const wanted = parseScope(input.scope);
     if (wanted === null) throw new TokenError('invalid_request', 'scope is malformed');
-    const { refreshToken, family } = await this.#tokens.refresh(input.refreshToken, {
-      ...(input.clientId === undefined ? {} : { clientId: input.clientId }),
-      ...(input.subject === undefined ? {} : { subject: input.subject }),
-    });
+    let rotated: Awaited<ReturnType<TokenService['refresh']>>;
+    try {
+      rotated = await this.#tokens.refresh(input.refreshToken, {
+        ...(input.clientId === undefined ? {} : { clientId: input.clientId }),
+        ...(input.subject === undefined ? {} : { subject: input.subject }),
+      });
+    } catch (err) {
+      if (err instanceof TokenError && err.code === 'invalid_grant') {
+        this.#tokens.emit({
+          type: 'auth_failed',
+          ...(input.clientId === undefined ? {} : { clientId: input.clientId }),
+          ...(input.ip === undefined ? {} : { ip: input.ip }),
+          reason: 'refresh_token',
+        });
+      }
+      throw err;
+    }
+    const { refreshToken, family } = rotated;
     const familyScopes = family.scope ? family.scope.split(' ') : [];
     if (wanted.some((s) => !familyScopes.includes(s))) throw new TokenError('invalid_scope');
     const scope = wanted.length > 0 ? wanted.join(' ') : family.scope;
@@ -241,17 +274,43 @@ export class GrantService {
     return { accessToken, refreshToken, subject: family.sub, scope, client: null };
   }
 
-  /** API key → short-lived opaque access token, optionally bound to an employer or employee. */
+  /**
+   * API key → short-lived opaque access token, optionally bound to an employer or employee. When
+   * `authorizeBinding` is given, a binding it refuses is 403 `insufficient_scope` and nothing is issued.
+   */
   async exchangeApiKey(input: {
     apiKey: unknown;
     boundEntity: BoundEntity | null;
     ttl: number;
     prefix: string;
+    /** The caller's address, for `auth_failed` audit events. */
+    ip?: string | undefined;
+    authorizeBinding?: BindingAuthorizer;
   }): Promise<IssuedAccessToken> {
     const key = await this.#credentials.authenticateApiKey(input.apiKey);
     if (key === null) {
-      this.#tokens.emit({ type: 'auth_failed', reason: 'api_key' });
+      this.#tokens.emit({ type: 'auth_failed', ...(input.ip === undefined ? {} : { ip: input.ip }), reason: 'api_key' });
       throw new TokenError('invalid_api_key');
+    }
+    if (input.boundEntity !== null && input.authorizeBinding) {
+      let allowed: boolean;
+      try {
+        allowed = (await input.authorizeBinding(key, input.boundEntity)) === true;
+      } catch (err) {
+        throw new TokenError('service_unavailable', undefined, {
+          cause: err,
+          headers: { 'Retry-After': '5' },
+        });
+      }
+      if (!allowed) {
+        this.#tokens.emit({
+          type: 'binding_denied',
+          clientId: key.id,
+          boundEntity: input.boundEntity,
+          reason: 'issuance',
+        });
+        throw new TokenError('insufficient_scope', 'The API key may not bind to this entity');
+      }
     }
     return this.#tokens.issueAccessToken({
       subject: key.id,
@@ -270,7 +329,11 @@ export class GrantService {
   async providerToken(input: Readonly<ProviderTokenInput>): Promise<IssuedAccessToken> {
     const provider = await this.#credentials.authenticateProviderKey(input.apiKey);
     if (provider === null) {
-      this.#tokens.emit({ type: 'auth_failed', reason: 'provider_key' });
+      this.#tokens.emit({
+        type: 'auth_failed',
+        ...(input.ip === undefined ? {} : { ip: input.ip }),
+        reason: 'provider_key',
+      });
       throw new TokenError('unauthorized');
     }
     const expiresIn = input.expiresIn ?? 0;

@@ -5,10 +5,12 @@ import type { Request, Response, Router } from 'express';
 import { TokenError } from '../errors';
 import { parseBoundEntity } from '../core/binding';
 import type { TokenKit } from '../core/token-kit';
+import type { BindingAuthorizer } from '../core/grants';
 import { assertTokenPrefix } from '../core/opaque-token';
 import { DEFAULT_API_KEY_TOKEN_TTL, MAX_ACCESS_TOKEN_LIFETIME } from '../defaults';
 import { authorizationValues, extractBearerToken } from '../middleware/bearer';
 import { assertErrorFormat, type ErrorFormatOption } from '../middleware/error-response';
+import { identifyCredential, routerRateLimits, type RouterRateLimitOption } from '../middleware/rate-limit';
 import {
   asyncHandler,
   createBaseRouter,
@@ -25,8 +27,18 @@ export interface ApiKeyRouterOptions {
   readonly tokenPrefix?: string;
   /** Access-token lifetime in seconds; @default 900. */
   readonly ttl?: number;
+  /**
+   * Which entities an API key may bind tokens to; refused bindings answer 403 `insufficient_scope`.
+   * @default any well-formed entity (set this in production: without it any key can bind to any entity)
+   */
+  readonly authorizeBinding?: BindingAuthorizer;
   /** Error body format; @default `errors`. */
   readonly errorFormat?: ErrorFormatOption;
+  /**
+   * Brute-force limits: shared {@link RateLimits} from `createRateLimits()`, or options for limits
+   * of this router's own (in memory unless given a Redis store). @default `{}` (on, in memory)
+   */
+  readonly rateLimit?: RouterRateLimitOption;
 }
 
 /**
@@ -48,13 +60,22 @@ export function createApiKeyRouter(options: Readonly<ApiKeyRouterOptions>): Rout
   if (!Number.isSafeInteger(ttl) || ttl <= 0 || ttl > MAX_ACCESS_TOKEN_LIFETIME) {
     throw new RangeError(`ttl must be a whole number of seconds from 1 to ${MAX_ACCESS_TOKEN_LIFETIME}`);
   }
+  const authorizeBinding = options.authorizeBinding;
+  if (authorizeBinding !== undefined && typeof authorizeBinding !== 'function') {
+    throw new TypeError('authorizeBinding must be a function');
+  }
   const format = options.errorFormat ?? 'errors';
   assertErrorFormat(format);
+
+  const limits = routerRateLimits(options.rateLimit, (event) => kit.tokens.emit(event));
 
   const router = createBaseRouter();
   router.post(
     '/access-tokens',
+    limits.requests,
     jsonParser,
+    identifyCredential('api_key', (req) => extractBearerToken({ authorization: authorizationValues(req) })),
+    limits.failures,
     asyncHandler(async function issueAccessToken(req: Request, res: Response) {
       let apiKey: string;
       try {
@@ -77,7 +98,14 @@ export function createApiKeyRouter(options: Readonly<ApiKeyRouterOptions>): Rout
           'bound_entity must be {id, type} with an empr_/empl_ id matching type',
         );
       }
-      const issued = await kit.grants.exchangeApiKey({ apiKey, boundEntity, ttl, prefix });
+      const issued = await kit.grants.exchangeApiKey({
+        apiKey,
+        boundEntity,
+        ttl,
+        prefix,
+        ip: req.ip,
+        ...(authorizeBinding === undefined ? {} : { authorizeBinding }),
+      });
       res.status(200).json({
         access_token: issued.token,
         token_type: 'Bearer',

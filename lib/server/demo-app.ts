@@ -64,7 +64,10 @@ export function createDemoApp(options: Readonly<DemoAppOptions>): Express {
   const app = express();
   app.disable('x-powered-by');
 
-  app.use('/v1/auth', createApiKeyRouter({ kit, tokenPrefix: DEMO_ACCESS_TOKEN_PREFIX }));
+  // The demo lets a key bind only to entities its seed file knows.
+  const knownEntities = new Set(seed.employers.flatMap((e) => [e.id, ...e.employees]));
+  const authorizeBinding = (_key: unknown, entity: { id: string }): boolean => knownEntities.has(entity.id);
+  app.use('/v1/auth', createApiKeyRouter({ kit, tokenPrefix: DEMO_ACCESS_TOKEN_PREFIX, authorizeBinding }));
   app.use('/v1', createProviderRouter({ kit }));
   app.use('/api', createAuthRouter({ kit, ...(passwordClientId === undefined ? {} : { passwordClientId }) }));
 

@@ -30,6 +30,7 @@ const SEED = parseSeed({
     { id: 'empr_1', employees: ['empl_1', 'empl_2'] },
     { id: 'empr_2', employees: ['empl_3'] },
     { id: 'empr_12', employees: ['empl_12'] },
+    { id: 'empr_SGVsbG8gV29ybGQ', employees: [] },
   ],
   applications: [
     {
@@ -224,6 +225,15 @@ describe.each(STORES)('createDemoApp on $name', (storeCase) => {
         expires_in: 900,
         bound_entity: { id: 'empr_SGVsbG8gV29ybGQ', type: 'employer' },
       });
+    });
+
+    it('responds 403 insufficient_scope for an entity the seed file does not know', async () => {
+      const res = await request(app)
+        .post('/v1/auth/access-tokens')
+        .set('Authorization', `Bearer ${API_KEY}`)
+        .send({ grant_type: 'client_credentials', bound_entity: { id: 'empr_Unknown', type: 'employer' } });
+      expect(res.status).toBe(403);
+      expect(res.body.errors[0].errorType).toBe('insufficient_scope');
     });
 
     it('responds 401 invalid_api_key for a missing or unknown key', async () => {
