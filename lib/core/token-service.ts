@@ -460,12 +460,7 @@ export class TokenService {
     const now = this.now();
     const auth = this.#verifyJwtCached(token, options, now);
     const state = await this.#revocationState(
-      {
-        jti: auth.jti,
-        subject: auth.subject,
-        clientId: auth.clientId,
-        ...(auth.familyId === undefined ? {} : { familyId: auth.familyId }),
-      },
+      revocationQuery(auth.jti, auth.subject, auth.clientId, auth.familyId),
       auth.expiresAt,
     );
     if (isRevoked(state, auth.issuedAt)) throw new TokenError('invalid_token', 'Access token revoked');
@@ -571,12 +566,7 @@ export class TokenService {
       const cached = records.get(token, this.#now());
       if (cached !== undefined) {
         const state = await this.#revocationState(
-          {
-            jti: cached.jti,
-            subject: cached.sub,
-            clientId: cached.clientId,
-            ...(cached.familyId === undefined ? {} : { familyId: cached.familyId }),
-          },
+          revocationQuery(cached.jti, cached.sub, cached.clientId, cached.familyId),
           cached.exp,
         );
         return { record: cached, state };
@@ -756,6 +746,10 @@ export class TokenService {
 
 function splitScope(scope: unknown): string[] {
   return typeof scope === 'string' && scope.length > 0 ? scope.split(' ').filter(Boolean) : [];
+}
+
+function revocationQuery(jti: string, subject: string, clientId: string, familyId?: string): RevocationQuery {
+  return familyId === undefined ? { jti, subject, clientId } : { jti, subject, clientId, familyId };
 }
 
 function isRevoked(state: RevocationState, issuedAt: number): boolean {
