@@ -3,6 +3,7 @@
  * deployments. Same semantics as the Redis store; every operation is atomic because it runs
  * synchronously.
  */
+import { MAX_REFRESH_GRACE_RETRIES, MAX_REFRESH_GRACE_SECONDS } from './token-store';
 import type {
   AccessTokenRecord,
   CredentialKind,
@@ -70,6 +71,10 @@ interface FamilyState {
   current: string;
   readonly rotatedOut: Set<string>;
   revoked: boolean;
+  /** The token `current` replaced by a normal rotation, when (seconds), and grace retries since. */
+  previous: string | null;
+  previousAt: number;
+  graceRetries: number;
 }
 
 interface StoredCredential {
@@ -243,11 +248,20 @@ export class MemoryTokenStore implements TokenStore {
       current: hash,
       rotatedOut: new Set(),
       revoked: false,
+      previous: null,
+      previousAt: 0,
+      graceRetries: 0,
     };
     this.#families.set(family.familyId, state, Math.floor(family.expiresAt * 1000));
   }
 
   async rotateRefreshToken(input: RotateRefreshInput): Promise<RotateRefreshResult> {
+    const grace = input.graceSeconds ?? 0;
+    if (!Number.isFinite(grace) || grace < 0 || grace > MAX_REFRESH_GRACE_SECONDS) {
+      throw new RangeError(
+        `rotateRefreshToken: graceSeconds must be from 0 to ${MAX_REFRESH_GRACE_SECONDS}, got ${String(grace)}`,
+      );
+    }
     const entry = this.#families.get(input.familyId, this.#now());
     if (entry === undefined) return { status: 'not_found' };
     const state = entry.value;
@@ -262,18 +276,40 @@ export class MemoryTokenStore implements TokenStore {
     if (!isCurrent && !state.rotatedOut.has(input.presentedHash)) return { status: 'not_found' };
     if (this.#familyRevoked(input.familyId, state)) return { status: 'revoked' };
     const markerMs = Math.max((state.expiresAt - input.now) * 1000, 1000);
+    const live = input.now < state.expiresAt && input.now - state.lastUsedAt < input.idleSeconds;
+    const expiresAtMs = Math.floor(Math.min(state.expiresAt, input.now + input.idleSeconds) * 1000);
     if (!isCurrent) {
+      // Grace: only the token `current` replaced, only while `current` is unused (using it moves
+      // `previous` on), inside the window counted from that rotation, a bounded number of times.
+      // The unused successor dies but stays known, so presenting it later is reuse.
+      if (
+        grace > 0 &&
+        live &&
+        state.previous === input.presentedHash &&
+        input.now < state.previousAt + grace &&
+        state.graceRetries < MAX_REFRESH_GRACE_RETRIES
+      ) {
+        state.rotatedOut.add(state.current);
+        state.current = input.nextHash;
+        state.lastUsedAt = input.now;
+        state.graceRetries += 1;
+        entry.expiresAtMs = expiresAtMs;
+        return { status: 'rotated', family: familyOf(state), retried: true };
+      }
       this.#revokeFamily(input.familyId, markerMs);
       return { status: 'reused', family: familyOf(state) };
     }
-    if (input.now >= state.expiresAt || input.now - state.lastUsedAt >= input.idleSeconds) {
+    if (!live) {
       this.#revokeFamily(input.familyId, markerMs);
       return { status: 'expired' };
     }
     state.rotatedOut.add(state.current);
+    state.previous = state.current;
+    state.previousAt = input.now;
+    state.graceRetries = 0;
     state.current = input.nextHash;
     state.lastUsedAt = input.now;
-    entry.expiresAtMs = Math.floor(Math.min(state.expiresAt, input.now + input.idleSeconds) * 1000);
+    entry.expiresAtMs = expiresAtMs;
     return { status: 'rotated', family: familyOf(state) };
   }
 

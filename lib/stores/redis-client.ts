@@ -3,7 +3,7 @@
  * at most the command timeout, and the client reconnects by itself forever.
  */
 import { Redis } from 'ioredis';
-import type { RedisOptions } from 'ioredis';
+import type { Cluster, RedisOptions } from 'ioredis';
 import { StoreUnavailableError } from '../errors';
 
 /** Options of {@link createRedisClient}. */
@@ -40,6 +40,73 @@ function positive(name: string, value: number | undefined, fallback: number): nu
   return value;
 }
 
+/** The fail-fast settings shared by every connection the library builds. */
+export interface FailFastSettings {
+  readonly commandTimeout: number;
+  readonly connectTimeout: number;
+  readonly maxReconnectDelay: number;
+  readonly errorInterval: number;
+  readonly onError: ((err: Error) => void) | undefined;
+}
+
+/** Validates the fail-fast options of `createRedisClient` and `createRedisConnectionFromEnv`. */
+export function resolveFailFast(
+  options: Readonly<Omit<RedisClientOptions, 'url' | 'redisOptions'>>,
+  factory = 'createRedisClient',
+): FailFastSettings {
+  const check = (name: string, value: number | undefined, fallback: number): number => {
+    try {
+      return positive(name, value, fallback);
+    } catch (err) {
+      throw new RangeError((err as Error).message.replace('createRedisClient', factory));
+    }
+  };
+  if (options.onError !== undefined && typeof options.onError !== 'function') {
+    throw new TypeError(`${factory}: onError must be a function`);
+  }
+  return {
+    commandTimeout: check('commandTimeoutMs', options.commandTimeoutMs, 500),
+    connectTimeout: check('connectTimeoutMs', options.connectTimeoutMs, 2000),
+    maxReconnectDelay: check('maxReconnectDelayMs', options.maxReconnectDelayMs, 2000),
+    errorInterval: check('errorIntervalMs', options.errorIntervalMs, 10_000),
+    onError: options.onError,
+  };
+}
+
+/**
+ * The per-connection ioredis options that make a dead or slow Redis cost at most the command
+ * timeout: no offline queue, no retries or resends of a command in flight, reconnection forever
+ * with a bounded backoff, reconnect on `READONLY` (a demoted primary after failover).
+ */
+export function failFastRedisOptions(settings: FailFastSettings): RedisOptions {
+  return {
+    commandTimeout: settings.commandTimeout,
+    connectTimeout: settings.connectTimeout,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    retryStrategy: (attempt: number) => reconnectDelay(attempt, settings.maxReconnectDelay),
+    reconnectOnError: (err: Error) => (err.message.startsWith('READONLY') ? 1 : false),
+  };
+}
+
+/** Listens to `events` of `emitter`, reporting through `onError` at most once per interval. */
+export function reportErrors(
+  emitter: { on(event: string, listener: (err: Error) => void): unknown },
+  settings: FailFastSettings,
+  events: readonly string[] = ['error'],
+): void {
+  const onError = settings.onError;
+  let lastReport = -Infinity;
+  const listener = (err: Error): void => {
+    const now = Date.now();
+    if (onError === undefined || now - lastReport < settings.errorInterval) return;
+    lastReport = now;
+    onError(err);
+  };
+  for (const event of events) emitter.on(event, listener);
+}
+
 /**
  * Builds an ioredis client configured to fail closed and fast:
  * - `commandTimeout` bounds every command;
@@ -49,7 +116,8 @@ function positive(name: string, value: number | undefined, fallback: number): nu
  * - reconnection goes on forever with a bounded backoff; a `READONLY` reply (failover) reconnects;
  * - an `error` listener is attached, reporting through `onError` with a rate limit.
  *
- * Connection starts at once; await {@link waitForReady} before serving.
+ * Connection starts at once; await {@link waitForReady} before serving. For Cluster and Sentinel,
+ * see `createRedisConnectionFromEnv` (redis-connection.ts).
  *
  * @example
  * const client = createRedisClient({ url: process.env.REDIS_URL, onError: (e) => log.warn(e.message) });
@@ -57,32 +125,13 @@ function positive(name: string, value: number | undefined, fallback: number): nu
  * const store = new RedisTokenStore({ client });
  */
 export function createRedisClient(options: Readonly<RedisClientOptions> = {}): Redis {
-  const commandTimeout = positive('commandTimeoutMs', options.commandTimeoutMs, 500);
-  const connectTimeout = positive('connectTimeoutMs', options.connectTimeoutMs, 2000);
-  const maxDelay = positive('maxReconnectDelayMs', options.maxReconnectDelayMs, 2000);
-  const errorInterval = positive('errorIntervalMs', options.errorIntervalMs, 10_000);
-  if (options.onError !== undefined && typeof options.onError !== 'function') {
-    throw new TypeError('createRedisClient: onError must be a function');
-  }
+  const settings = resolveFailFast(options);
   const client = new Redis(options.url ?? 'redis://127.0.0.1:6379', {
     ...options.redisOptions,
-    commandTimeout,
-    connectTimeout,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    autoResendUnfulfilledCommands: false,
-    retryStrategy: (attempt: number) => reconnectDelay(attempt, maxDelay),
-    reconnectOnError: (err: Error) => (err.message.startsWith('READONLY') ? 1 : false),
+    ...failFastRedisOptions(settings),
     lazyConnect: false,
   });
-  const onError = options.onError;
-  let lastReport = -Infinity;
-  client.on('error', (err: Error) => {
-    const now = Date.now();
-    if (onError === undefined || now - lastReport < errorInterval) return;
-    lastReport = now;
-    onError(err);
-  });
+  reportErrors(client, settings);
   return client;
 }
 
@@ -90,7 +139,7 @@ export function createRedisClient(options: Readonly<RedisClientOptions> = {}): R
  * Resolves once the client is ready to take commands; rejects with `StoreUnavailableError` after
  * `timeoutMs`, or at once when the client was closed.
  */
-export function waitForReady(client: Redis, timeoutMs: number): Promise<void> {
+export function waitForReady(client: Redis | Cluster, timeoutMs: number): Promise<void> {
   if (client.status === 'ready') return Promise.resolve();
   if (client.status === 'end') {
     return Promise.reject(new StoreUnavailableError('redis client is closed'));
@@ -118,13 +167,26 @@ export function waitForReady(client: Redis, timeoutMs: number): Promise<void> {
 
 /**
  * Reads Redis' `maxmemory-policy`, so the application can warn when it is not `noeviction` (an
- * evicted revocation brings a token back to life). Resolves null when `CONFIG` is disabled or
- * renamed; rejects with `StoreUnavailableError` when Redis cannot answer.
+ * evicted revocation brings a token back to life). On a Cluster every primary is asked and the first
+ * policy other than `noeviction` is returned. Resolves null when `CONFIG` is disabled or renamed;
+ * rejects with `StoreUnavailableError` when Redis cannot answer.
  */
-export async function checkEvictionPolicy(client: Pick<Redis, 'config'>): Promise<string | null> {
+export async function checkEvictionPolicy(client: Pick<Redis, 'config'> | Cluster): Promise<string | null> {
+  if ((client as { isCluster?: boolean }).isCluster === true) {
+    const masters = (client as Cluster).nodes('master');
+    if (masters.length === 0) throw new StoreUnavailableError('redis token store: no cluster primaries');
+    let result: string | null = null;
+    for (const node of masters) {
+      const policy = await checkEvictionPolicy(node);
+      if (policy === null) return null;
+      result = policy;
+      if (policy !== 'noeviction') return policy;
+    }
+    return result;
+  }
   let reply: unknown;
   try {
-    reply = await client.config('GET', 'maxmemory-policy');
+    reply = await (client as Pick<Redis, 'config'>).config('GET', 'maxmemory-policy');
   } catch (err) {
     if (err instanceof Error && err.name === 'ReplyError') return null;
     throw new StoreUnavailableError('redis token store: CONFIG GET failed', { cause: err });

@@ -4,9 +4,14 @@
  * `SCRIPT FLUSH` or a restart.
  *
  * Conventions: every script is called with the number of keys first (no fixed `numberOfKeys`).
- * Keys that can only be known after reading a value (the revocation keys of an access token, the
- * cut-offs of a family) are built inside the script from the key prefix passed in ARGV. A corrupt
- * value is answered with an `ETK_CORRUPT` error reply, never with "not revoked".
+ * A corrupt value is answered with an `ETK_CORRUPT` error reply, never with "not revoked".
+ *
+ * Cluster: every key a script declares or builds shares one hash tag (`{<familyId>}` for a family,
+ * `{<kind>}` for credentials), so no script touches two slots. Two scripts may read keys of other
+ * slots, and only on a single Redis (standalone or Sentinel): LOOKUP_ACCESS_TOKEN and
+ * CHECK_REVOCATION (one round trip for requireToken), and the cut-off reads of ROTATE/INSPECT when
+ * they are given a key prefix. On a Cluster the store reads those keys itself and passes the
+ * cut-offs to the family script as ARGV (see `RedisTokenStore`).
  */
 
 /** Helpers shared by the scripts; prepended to each one. */
@@ -28,11 +33,19 @@ local function cutoff(key)
   return n
 end
 
--- True when a subject or client cut-off covers a family created at 'createdAt'.
-local function cutoffCovers(prefix, sub, cid, createdAt)
-  local cs = cutoff(prefix .. 'cs:' .. sub)
+-- True when a subject or client cut-off covers a family created at 'createdAt'. With a key prefix
+-- (single Redis) the cut-off keys are read here; with '' the cut-offs come as strings from the
+-- caller ('' = none), read just before the script ran (Cluster).
+local function cutoffCovers(prefix, sub, cid, createdAt, givenCs, givenCc)
+  local cs, cc
+  if prefix ~= '' then
+    cs = cutoff(prefix .. 'cs:' .. sub)
+    cc = cutoff(prefix .. 'cc:' .. cid)
+  else
+    cs = tonumber(givenCs)
+    cc = tonumber(givenCc)
+  end
   if cs and cs >= createdAt then return true end
-  local cc = cutoff(prefix .. 'cc:' .. cid)
   if cc and cc >= createdAt then return true end
   return false
 end
@@ -55,13 +68,15 @@ local function revokeFamily(markerKey, familyKey, ttlMs)
   if redis.call('EXISTS', familyKey) == 1 then redis.call('HSET', familyKey, 'rv', '1') end
 end
 
--- Fields of a family hash: sub, cid, ca, ea, lu, cur, rv, d. Nil when the family does not exist.
+-- Fields of a family hash: sub, cid, ca, ea, lu, cur, rv, d, and for the grace window pv (the
+-- token 'cur' replaced), pa (when it did) and gr (grace retries since). Nil when there is no family.
 local function readFamily(familyKey)
   if redis.call('EXISTS', familyKey) == 0 then return nil end
-  local f = redis.call('HMGET', familyKey, 'sub', 'cid', 'ca', 'ea', 'lu', 'cur', 'rv', 'd')
+  local f = redis.call('HMGET', familyKey, 'sub', 'cid', 'ca', 'ea', 'lu', 'cur', 'rv', 'd', 'pv', 'pa', 'gr')
   local fam = {
     sub = f[1], cid = f[2], ca = tonumber(f[3]), ea = tonumber(f[4]), lu = tonumber(f[5]),
     luRaw = f[5], cur = f[6], revoked = f[7] == '1', d = f[8],
+    pv = f[9], pa = tonumber(f[10]), gr = tonumber(f[11]) or 0,
   }
   if not fam.sub or not fam.cid or not fam.ca or not fam.ea or not fam.lu or not fam.cur or not fam.d then
     corrupt('refresh family')
@@ -81,7 +96,7 @@ function script(name: string, body: string): StoreScript {
 }
 
 /**
- * KEYS: at:<hash>. ARGV: full key prefix.
+ * Single Redis only (reads keys of other slots). KEYS: at:<hash>. ARGV: full key prefix.
  * Returns nil, or { recordJson, jtiRevoked (0/1), familyRevoked (0/1), subjectCutoff|nil, clientCutoff|nil }.
  */
 export const LOOKUP_ACCESS_TOKEN = script(
@@ -109,7 +124,7 @@ return { raw, jti, fam, cs, cc }
 );
 
 /**
- * KEYS: rj:<jti>, cs:<sub>, cc:<clientId>[, rf:{<familyId>}].
+ * Single Redis only (keys of several slots). KEYS: rj:<jti>, cs:<sub>, cc:<clientId>[, rf:{<familyId>}].
  * Returns { jtiRevoked (0/1), subjectCutoff|nil, clientCutoff|nil, familyRevoked (0/1) }.
  * A script rather than MGET: MGET answers nil for a key of another type, which would read as "not
  * revoked"; GET fails with WRONGTYPE instead.
@@ -164,8 +179,9 @@ return 1
 /**
  * KEYS: fam:{<familyId>}, rf:{<familyId>}.
  * ARGV: presentedHash, nextHash, now, idleSeconds, expectedClientId, hasExpectedClientId ('1'/'0'),
- * expectedSubject, hasExpectedSubject ('1'/'0'), full key prefix.
- * Returns { status[, familyJson, lastUsedAt] }.
+ * expectedSubject, hasExpectedSubject ('1'/'0'), full key prefix or '' (Cluster), subject cut-off
+ * and client cut-off when the prefix is '' ('' = none), grace seconds ('0' = off), most grace retries.
+ * Returns { status[, familyJson, lastUsedAt[, 'retried']] }.
  */
 export const ROTATE_REFRESH_TOKEN = script(
   'RotateRefreshToken',
@@ -180,27 +196,41 @@ local isCurrent = fam.cur == presented
 -- A hash that was never part of the family (forged) changes nothing.
 if not isCurrent and redis.call('HEXISTS', KEYS[1], 'u:' .. presented) == 0 then return { 'not_found' } end
 if fam.revoked or redis.call('EXISTS', KEYS[2]) == 1 then return { 'revoked' } end
-if cutoffCovers(ARGV[9], fam.sub, fam.cid, fam.ca) then return { 'revoked' } end
+if cutoffCovers(ARGV[9], fam.sub, fam.cid, fam.ca, ARGV[10], ARGV[11]) then return { 'revoked' } end
 local now = tonumber(ARGV[3])
 local idle = tonumber(ARGV[4])
+local expiresAtMs = int(math.min(fam.ea, now + idle) * 1000)
 local markerTtlMs = math.max((fam.ea - now) * 1000, 1000)
+local live = now < fam.ea and now - fam.lu < idle
 if not isCurrent then
+  -- Grace: only the token 'cur' replaced, only while 'cur' is unused (using it would have moved pv
+  -- on), only inside the window counted from that rotation, a bounded number of times. The unused
+  -- successor dies (it stays known as rotated-out, so presenting it later is reuse).
+  local grace = tonumber(ARGV[12]) or 0
+  if grace > 0 and live and fam.pv == presented and fam.pa and now < fam.pa + grace
+    and fam.gr < tonumber(ARGV[13]) then
+    redis.call('HSET', KEYS[1], 'cur', ARGV[2], 'u:' .. fam.cur, ARGV[3], 'lu', ARGV[3], 'gr', int(fam.gr + 1))
+    redis.call('PEXPIREAT', KEYS[1], expiresAtMs)
+    return { 'rotated', fam.d, ARGV[3], 'retried' }
+  end
   revokeFamily(KEYS[2], KEYS[1], markerTtlMs)
   return { 'reused', fam.d, fam.luRaw }
 end
-if now >= fam.ea or now - fam.lu >= idle then
+if not live then
   revokeFamily(KEYS[2], KEYS[1], markerTtlMs)
   return { 'expired' }
 end
-redis.call('HSET', KEYS[1], 'cur', ARGV[2], 'u:' .. presented, ARGV[3], 'lu', ARGV[3])
-redis.call('PEXPIREAT', KEYS[1], int(math.min(fam.ea, now + idle) * 1000))
+redis.call('HSET', KEYS[1], 'cur', ARGV[2], 'u:' .. presented, ARGV[3], 'lu', ARGV[3],
+  'pv', presented, 'pa', ARGV[3], 'gr', '0')
+redis.call('PEXPIREAT', KEYS[1], expiresAtMs)
 return { 'rotated', fam.d, ARGV[3] }
 `,
 );
 
 /**
- * KEYS: fam:{<familyId>}, rf:{<familyId>}. ARGV: hash, now, full key prefix.
+ * KEYS: fam:{<familyId>}, rf:{<familyId>}. ARGV: hash, now, full key prefix or '' (Cluster).
  * Returns nil when the hash is not of the family, else { familyJson, lastUsedAt, active (0/1) }.
+ * With '' as prefix, `active` ignores cut-offs; the caller checks them.
  */
 export const INSPECT_REFRESH_TOKEN = script(
   'InspectRefreshToken',
@@ -211,7 +241,7 @@ local isCurrent = fam.cur == ARGV[1]
 if not isCurrent and redis.call('HEXISTS', KEYS[1], 'u:' .. ARGV[1]) == 0 then return false end
 local active = 0
 if isCurrent and not fam.revoked and redis.call('EXISTS', KEYS[2]) == 0
-  and not cutoffCovers(ARGV[3], fam.sub, fam.cid, fam.ca) and tonumber(ARGV[2]) < fam.ea then
+  and not cutoffCovers(ARGV[3], fam.sub, fam.cid, fam.ca, '', '') and tonumber(ARGV[2]) < fam.ea then
   active = 1
 end
 return { fam.d, fam.luRaw, active }
@@ -219,8 +249,8 @@ return { fam.d, fam.luRaw, active }
 );
 
 /**
- * KEYS: cred:<kind>:<id>, cset:<kind>, cidx:<kind>:<indexKey>...
- * ARGV: id, dataJson, prefix of credential keys of the kind (`<prefix>cred:<kind>:`).
+ * KEYS: cred:{<kind>}:<id>, cset:{<kind>}, cidx:{<kind>}:<indexKey>...
+ * ARGV: id, dataJson, prefix of credential keys of the kind (`<prefix>cred:{<kind>}:`).
  * Returns 1 when created, 0 when the id or an index key (of a live credential) is taken.
  */
 export const CREATE_CREDENTIAL = script(
@@ -239,7 +269,7 @@ return 1
 );
 
 /**
- * KEYS: cidx:<kind>:<indexKey>. ARGV: prefix of credential keys of the kind.
+ * KEYS: cidx:{<kind>}:<indexKey>. ARGV: prefix of credential keys of the kind.
  * Returns nil or { id, version, dataJson }.
  */
 export const FIND_CREDENTIAL = script(
@@ -254,7 +284,7 @@ return { id, r[1], r[2] }
 );
 
 /**
- * KEYS: cset:<kind>. ARGV: prefix of credential keys of the kind.
+ * KEYS: cset:{<kind>}. ARGV: prefix of credential keys of the kind.
  * Returns a flat list of { id, version, dataJson } triples.
  */
 export const LIST_CREDENTIALS = script(
@@ -274,7 +304,7 @@ return out
 );
 
 /**
- * KEYS: cred:<kind>:<id>, then the index keys to remove, then the index keys to add.
+ * KEYS: cred:{<kind>}:<id>, then the index keys to remove, then the index keys to add.
  * ARGV: id, expectedVersion, dataJson, number of keys to remove, prefix of credential keys of the kind.
  * Returns the new version, or nil when the version moved on, the record is gone or an added key is taken.
  */
@@ -301,7 +331,7 @@ return version + 1
 );
 
 /**
- * KEYS: cred:<kind>:<id>, cset:<kind>, cidx:<kind>:<indexKey>... ARGV: id.
+ * KEYS: cred:{<kind>}:<id>, cset:{<kind>}, cidx:{<kind>}:<indexKey>... ARGV: id.
  * Deletes index keys only while they still point at this id. Returns 1 when deleted, 0 when absent.
  */
 export const DELETE_CREDENTIAL = script(

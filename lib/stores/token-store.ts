@@ -80,11 +80,27 @@ export interface RotateRefreshInput {
   readonly expectedClientId?: string;
   /** When set, the family must belong to this subject; checked before anything is consumed. */
   readonly expectedSubject?: string;
+  /**
+   * Grace window in seconds (0 or absent = off; at most {@link MAX_REFRESH_GRACE_SECONDS}). Within
+   * this many seconds of a rotation, the IMMEDIATELY previous token may be presented again as long
+   * as its successor has not been used: the store then replaces that unused successor with
+   * `nextHash` (the earlier successor dies) and answers `rotated` with `retried: true`. At most
+   * {@link MAX_REFRESH_GRACE_RETRIES} such retries per generation. A token two generations back,
+   * a retry after the successor was used, or a retry past the window is reuse, as without grace.
+   */
+  readonly graceSeconds?: number;
 }
+
+/** The longest refresh grace window a store accepts, in seconds (SECURITY #88). */
+export const MAX_REFRESH_GRACE_SECONDS = 60;
+
+/** Grace retries allowed per generation; one more is reuse (SECURITY #90). */
+export const MAX_REFRESH_GRACE_RETRIES = 3;
 
 /**
  * Outcome of a rotation:
- * - `rotated`: the presented token was current; `nextHash` is now current and the family is returned.
+ * - `rotated`: the presented token was current (or, with `retried: true`, the immediately previous
+ *   one inside the grace window); `nextHash` is now current and the family is returned.
  * - `reused`: the presented token was a rotated-out one; the family has been revoked (atomically).
  * - `mismatch`: expectedClientId/expectedSubject did not match; nothing changed.
  * - `revoked`: the family was revoked before (or a client/subject cut-off covers it); nothing changed.
@@ -92,7 +108,7 @@ export interface RotateRefreshInput {
  * - `not_found`: no such family, or the hash was never part of it; nothing changed.
  */
 export type RotateRefreshResult =
-  | { readonly status: 'rotated'; readonly family: RefreshFamily }
+  | { readonly status: 'rotated'; readonly family: RefreshFamily; readonly retried?: boolean }
   | { readonly status: 'reused'; readonly family: RefreshFamily }
   | { readonly status: 'mismatch' }
   | { readonly status: 'revoked' }

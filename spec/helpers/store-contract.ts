@@ -1,6 +1,7 @@
 /**
  * The one conformance suite of the TokenStore contract, run against every store.
  */
+import { MAX_REFRESH_GRACE_RETRIES, MAX_REFRESH_GRACE_SECONDS } from '../../lib/stores/token-store';
 import type {
   AccessTokenRecord,
   RefreshFamily,
@@ -521,6 +522,150 @@ export function describeTokenStoreContract(name: string, factory: StoreHarnessFa
             expect(next.status).not.toBe('rotated');
           }
         });
+      });
+    });
+
+    describe('rotateRefreshToken with a grace window', () => {
+      const GRACE = 30;
+
+      /** rt-1 rotated to rt-2 at `at`; returns `at`. */
+      async function rotatedOnce(): Promise<number> {
+        const fam = family();
+        await store.createRefreshFamily(fam, 'rt-1');
+        const at = fam.createdAt + 1;
+        await expect(rotate({ now: at, graceSeconds: GRACE })).resolves.toMatchObject({ status: 'rotated' });
+        return at;
+      }
+
+      async function active(hash: string, now: number): Promise<boolean | null> {
+        const state = await store.inspectRefreshToken('fam-1', hash, now);
+        return state === null ? null : state.active;
+      }
+
+      describe('when the previous token is presented again while its successor is unused', () => {
+        it('replaces the successor, leaving exactly one live token', async () => {
+          const at = await rotatedOnce();
+          await expect(rotate({ nextHash: 'rt-3', now: at + 5, graceSeconds: GRACE })).resolves.toEqual({
+            status: 'rotated',
+            retried: true,
+            family: expect.objectContaining({ familyId: 'fam-1', lastUsedAt: at + 5 }),
+          });
+          expect(await active('rt-3', at + 5)).toBe(true);
+          expect(await active('rt-2', at + 5)).toBe(false);
+          expect(await active('rt-1', at + 5)).toBe(false);
+          await expect(
+            rotate({ presentedHash: 'rt-3', nextHash: 'rt-4', now: at + 6, graceSeconds: GRACE }),
+          ).resolves.toMatchObject({ status: 'rotated' });
+        });
+
+        it('treats the replaced successor as reuse later on', async () => {
+          const at = await rotatedOnce();
+          await rotate({ nextHash: 'rt-3', now: at + 5, graceSeconds: GRACE });
+          await expect(
+            rotate({ presentedHash: 'rt-2', nextHash: 'rt-x', now: at + 6, graceSeconds: GRACE }),
+          ).resolves.toMatchObject({ status: 'reused' });
+          expect(await active('rt-3', at + 6)).toBe(false);
+        });
+      });
+
+      describe('when the successor was already used', () => {
+        it('reports reuse and revokes the family', async () => {
+          const at = await rotatedOnce();
+          await rotate({ presentedHash: 'rt-2', nextHash: 'rt-3', now: at + 1, graceSeconds: GRACE });
+          await expect(rotate({ nextHash: 'rt-x', now: at + 2, graceSeconds: GRACE })).resolves.toMatchObject(
+            {
+              status: 'reused',
+            },
+          );
+          expect(await active('rt-3', at + 2)).toBe(false);
+        });
+      });
+
+      describe('when a token two generations back is presented', () => {
+        it('reports reuse even inside the window', async () => {
+          const at = await rotatedOnce();
+          await rotate({ presentedHash: 'rt-2', nextHash: 'rt-3', now: at, graceSeconds: GRACE });
+          await rotate({ presentedHash: 'rt-3', nextHash: 'rt-4', now: at, graceSeconds: GRACE });
+          await expect(
+            rotate({ presentedHash: 'rt-2', nextHash: 'rt-x', now: at + 1, graceSeconds: GRACE }),
+          ).resolves.toMatchObject({ status: 'reused' });
+          expect(await active('rt-4', at + 1)).toBe(false);
+        });
+      });
+
+      describe('when the window has passed', () => {
+        it('reports reuse', async () => {
+          const at = await rotatedOnce();
+          await expect(
+            rotate({ nextHash: 'rt-3', now: at + GRACE, graceSeconds: GRACE }),
+          ).resolves.toMatchObject({
+            status: 'reused',
+          });
+        });
+      });
+
+      describe('when the grace window is off', () => {
+        it('reports reuse of the previous token', async () => {
+          const at = await rotatedOnce();
+          await expect(rotate({ nextHash: 'rt-3', now: at + 1, graceSeconds: 0 })).resolves.toMatchObject({
+            status: 'reused',
+          });
+        });
+      });
+
+      describe('when the previous token is retried more often than allowed', () => {
+        it(`grants ${MAX_REFRESH_GRACE_RETRIES} retries, then reports reuse`, async () => {
+          const at = await rotatedOnce();
+          for (let i = 0; i < MAX_REFRESH_GRACE_RETRIES; i++) {
+            await expect(
+              rotate({ nextHash: `retry-${i}`, now: at + 1, graceSeconds: GRACE }),
+            ).resolves.toMatchObject({ status: 'rotated', retried: true });
+          }
+          await expect(
+            rotate({ nextHash: 'one-more', now: at + 1, graceSeconds: GRACE }),
+          ).resolves.toMatchObject({
+            status: 'reused',
+          });
+        });
+      });
+
+      describe('when the family was revoked', () => {
+        it('answers revoked to a retry', async () => {
+          const at = await rotatedOnce();
+          await store.revokeFamily('fam-1', HOUR);
+          await expect(rotate({ nextHash: 'rt-3', now: at + 1, graceSeconds: GRACE })).resolves.toEqual({
+            status: 'revoked',
+          });
+        });
+      });
+
+      describe('when 20 presentations of the previous token race', () => {
+        it('never leaves two live successors', async () => {
+          const at = await rotatedOnce();
+          const stores = h.twin === undefined ? [store] : [store, h.twin];
+          const results = await Promise.all(
+            Array.from({ length: 20 }, (_, i) =>
+              rotate({ nextHash: `next-${i}`, now: at + 1, graceSeconds: GRACE }, stores[i % stores.length]),
+            ),
+          );
+          const retried = results.filter((r) => r.status === 'rotated').length;
+          expect(retried).toBeLessThanOrEqual(MAX_REFRESH_GRACE_RETRIES);
+          const live: string[] = [];
+          for (const hash of ['rt-2', ...results.map((_, i) => `next-${i}`)]) {
+            if ((await active(hash, at + 1)) === true) live.push(hash);
+          }
+          expect(live).toEqual([]);
+        });
+      });
+
+      describe('when the window is out of range', () => {
+        it.each([-1, MAX_REFRESH_GRACE_SECONDS + 1, Number.NaN])(
+          'rejects graceSeconds %p with a RangeError',
+          async (g) => {
+            await store.createRefreshFamily(family(), 'rt-1');
+            await expect(rotate({ graceSeconds: g })).rejects.toBeInstanceOf(RangeError);
+          },
+        );
       });
     });
 

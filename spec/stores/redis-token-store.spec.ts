@@ -250,12 +250,12 @@ describe('RedisTokenStore', () => {
       ],
       [
         'unparsable credential data',
-        (p) => redis.client.hset(`${p}cred:api_key:k`, 'v', '1', 'd', '{'),
+        (p) => redis.client.hset(`${p}cred:{api_key}:k`, 'v', '1', 'd', '{'),
         (s) => s.getCredential('api_key', 'k'),
       ],
       [
         'a string as credential set',
-        (p) => redis.client.set(`${p}cset:user`, 'x'),
+        (p) => redis.client.set(`${p}cset:{user}`, 'x'),
         (s) => s.listCredentials('user'),
       ],
     ];
@@ -293,6 +293,74 @@ describe('RedisTokenStore', () => {
       await store.close();
       expect(redis.client.status).toBe('ready');
       await expect(redis.client.ping()).resolves.toBe('PONG');
+    });
+  });
+
+  describe('when waitForReplicas asks for a replica the server does not have', () => {
+    it('fails closed on revocation and rotation writes, and still answers reads', async () => {
+      const waiting = new RedisTokenStore({
+        client: redis.client,
+        keyPrefix,
+        waitForReplicas: { replicas: 1, timeoutMs: 20 },
+      });
+      const now = Date.now() / 1000;
+      await waiting.createRefreshFamily(family(now), 'rt-1');
+      const writes: [string, () => Promise<unknown>][] = [
+        ['revokeJti', () => waiting.revokeJti('jti-1', 60)],
+        ['revokeFamily', () => waiting.revokeFamily('fam-2', 60)],
+        ['setCutoff', () => waiting.setCutoff('client', 'c', now, 60)],
+        ['createCredential', () => waiting.createCredential('api_key', 'k', {}, ['h'])],
+        [
+          'rotateRefreshToken',
+          () =>
+            waiting.rotateRefreshToken({
+              familyId: 'fam-1',
+              presentedHash: 'rt-1',
+              nextHash: 'rt-2',
+              now,
+              idleSeconds: 60,
+            }),
+        ],
+      ];
+      const outcomes: [string, string][] = [];
+      for (const [name, write] of writes) {
+        const outcome = await write().then(
+          () => 'ok',
+          (e: unknown) => (e instanceof StoreUnavailableError ? 'unavailable' : String(e)),
+        );
+        outcomes.push([name, outcome]);
+      }
+      expect(outcomes).toEqual(writes.map(([name]) => [name, 'unavailable']));
+      // The write did land on the primary: revocations are idempotent, and the unacknowledged
+      // rotation left rt-2 current (a client retrying rt-1 is what the grace window is for).
+      await expect(
+        waiting.checkRevocation({ jti: 'jti-1', subject: 's', clientId: 'c' }),
+      ).resolves.toMatchObject({
+        jtiRevoked: true,
+        clientCutoff: now,
+      });
+      // Outcomes that write nothing do not wait.
+      await expect(
+        waiting.rotateRefreshToken({
+          familyId: 'nope',
+          presentedHash: 'a',
+          nextHash: 'b',
+          now,
+          idleSeconds: 60,
+        }),
+      ).resolves.toEqual({ status: 'not_found' });
+      await expect(waiting.createCredential('api_key', 'k', {}, ['h'])).resolves.toBe(false);
+    });
+  });
+
+  describe('when given a bad option', () => {
+    it.each([
+      ['a keyPrefix with a brace', { keyPrefix: 'etk:{x}:' }, TypeError],
+      ['zero replicas', { waitForReplicas: { replicas: 0, timeoutMs: 100 } }, RangeError],
+      ['a zero WAIT timeout', { waitForReplicas: { replicas: 1, timeoutMs: 0 } }, RangeError],
+      ['a fractional WAIT timeout', { waitForReplicas: { replicas: 1, timeoutMs: 1.5 } }, RangeError],
+    ] as const)('throws for %s', (_, options, type) => {
+      expect(() => new RedisTokenStore({ client: redis.client, ...options })).toThrow(type);
     });
   });
 

@@ -1,0 +1,229 @@
+/**
+ * RedisTokenStore on a real 3-primary Redis Cluster on loopback: the whole store contract (20-way
+ * refresh race across two connections included) must pass without a CROSSSLOT error.
+ */
+import type { Cluster, Redis } from 'ioredis';
+import { StoreUnavailableError } from '../../lib/errors';
+import { checkEvictionPolicy, waitForReady } from '../../lib/stores/redis-client';
+import { createRedisConnectionFromEnv } from '../../lib/stores/redis-connection';
+import type { RedisConnection } from '../../lib/stores/redis-connection';
+import { RedisTokenStore } from '../../lib/stores/redis-token-store';
+import { startRedisCluster } from '../helpers/redis-server';
+import type { RedisCluster } from '../helpers/redis-server';
+import { describeTokenStoreContract } from '../helpers/store-contract';
+
+const CONFIG_KEY = /^(cred|cidx|cset):/;
+
+let cluster: RedisCluster;
+let connection: RedisConnection;
+let twinConnection: RedisConnection;
+let client: Cluster;
+let storeCount = 0;
+
+function connect(): RedisConnection {
+  const c = createRedisConnectionFromEnv(
+    { REDIS_CLUSTER_NODES: cluster.nodesEnv },
+    { commandTimeoutMs: 2000, redisOptions: { disconnectTimeout: 50 } },
+  );
+  if (c === null || c.kind !== 'cluster') throw new Error('expected a cluster connection');
+  return c;
+}
+
+/** Keys under `prefix` on every primary, with the node each lives on. */
+async function keysByNode(prefix: string): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  for (const node of client.nodes('master')) {
+    const keys: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, batch] = await node.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      keys.push(...batch);
+    } while (cursor !== '0');
+    out.set(`${node.options.host ?? ''}:${node.options.port ?? ''}`, keys);
+  }
+  return out;
+}
+
+async function nodeOf(key: string): Promise<Redis> {
+  const slot = (await client.cluster('KEYSLOT', key)) as number;
+  for (const node of client.nodes('master')) {
+    const ranges = (await node.cluster('SLOTS')) as unknown as [number, number, [string, number]][];
+    const port = node.options.port;
+    if (ranges.some(([from, to, [, p]]) => slot >= from && slot <= to && p === port)) return node;
+  }
+  throw new Error(`no node for ${key}`);
+}
+
+async function deleteKeys(prefix: string): Promise<void> {
+  for (const keys of (await keysByNode(prefix)).values()) {
+    for (const key of keys) await client.del(key);
+  }
+}
+
+async function keysWithoutTtl(prefix: string): Promise<string[]> {
+  const missing: string[] = [];
+  for (const keys of (await keysByNode(prefix)).values()) {
+    for (const key of keys) {
+      if (CONFIG_KEY.test(key.slice(prefix.length))) continue;
+      if ((await client.pttl(key)) < 0) missing.push(key);
+    }
+  }
+  return missing;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+beforeAll(async () => {
+  cluster = await startRedisCluster(3);
+  connection = connect();
+  twinConnection = connect();
+  client = connection.client as Cluster;
+  await waitForReady(client, 10_000);
+  await waitForReady(twinConnection.client, 10_000);
+}, 60_000);
+
+afterAll(async () => {
+  await connection?.close();
+  await twinConnection?.close();
+  await cluster?.stop();
+});
+
+describeTokenStoreContract('RedisTokenStore on a Redis Cluster', async () => {
+  const keyPrefix = `etk-cluster:${++storeCount}:`;
+  const store = new RedisTokenStore({ client, keyPrefix });
+  return {
+    store,
+    twin: new RedisTokenStore({ client: twinConnection.client, keyPrefix }),
+    now: () => Date.now() / 1000,
+    advance: (seconds) => sleep(seconds * 1000 + 100),
+    keysWithoutTtl: () => keysWithoutTtl(keyPrefix),
+    async cleanup() {
+      await store.close();
+      await deleteKeys(keyPrefix);
+    },
+  };
+});
+
+describe('RedisTokenStore on a Redis Cluster', () => {
+  let keyPrefix: string;
+  let store: RedisTokenStore;
+
+  beforeEach(() => {
+    keyPrefix = `etk-cluster:x${++storeCount}:`;
+    store = new RedisTokenStore({ client, keyPrefix });
+  });
+
+  afterEach(() => deleteKeys(keyPrefix));
+
+  describe('when it writes many independent keys', () => {
+    it('spreads them over every primary, and keeps each family in one slot', async () => {
+      const now = Date.now() / 1000;
+      for (let i = 0; i < 30; i++) {
+        await store.revokeJti(`jti-${i}`, 60);
+        await store.createRefreshFamily(
+          {
+            familyId: `fam-${i}`,
+            sub: `user-${i}`,
+            clientId: 'c',
+            scope: '',
+            boundEntity: null,
+            createdAt: now,
+            expiresAt: now + 60,
+            lastUsedAt: now,
+          },
+          'rt-1',
+        );
+        await store.revokeFamily(`fam-${i}`, 60);
+      }
+      const byNode = await keysByNode(keyPrefix);
+      expect([...byNode.values()].filter((keys) => keys.length > 0)).toHaveLength(3);
+      for (let i = 0; i < 30; i++) {
+        const familyNode = await nodeOf(`${keyPrefix}fam:{fam-${i}}`);
+        const markerNode = await nodeOf(`${keyPrefix}rf:{fam-${i}}`);
+        expect(markerNode.options.port).toBe(familyNode.options.port);
+      }
+    });
+  });
+
+  describe('when a subject cut-off lands on another node than the family', () => {
+    it('refuses the rotation and the opaque token lookup sees it', async () => {
+      const now = Math.floor(Date.now() / 1000);
+      await store.createRefreshFamily(
+        {
+          familyId: 'fam-c',
+          sub: 'user-c',
+          clientId: 'client-c',
+          scope: '',
+          boundEntity: null,
+          createdAt: now,
+          expiresAt: now + 60,
+          lastUsedAt: now,
+        },
+        'rt-1',
+      );
+      const record = {
+        jti: 'jti-c',
+        sub: 'user-c',
+        clientId: 'client-c',
+        iss: 'i',
+        aud: ['a'],
+        scope: '',
+        boundEntity: null,
+        iat: now,
+        exp: now + 60,
+        familyId: 'fam-c',
+      };
+      await store.saveAccessToken('at-c', record, 60);
+      await store.setCutoff('subject', 'user-c', now, 60);
+      await expect(
+        store.rotateRefreshToken({
+          familyId: 'fam-c',
+          presentedHash: 'rt-1',
+          nextHash: 'rt-2',
+          now,
+          idleSeconds: 60,
+        }),
+      ).resolves.toEqual({ status: 'revoked' });
+      await expect(store.lookupAccessToken('at-c')).resolves.toMatchObject({
+        record,
+        state: { subjectCutoff: now },
+      });
+      await expect(store.inspectRefreshToken('fam-c', 'rt-1', now)).resolves.toMatchObject({ active: false });
+    });
+  });
+
+  describe('when waitForReplicas asks for a replica the cluster does not have', () => {
+    it('runs WAIT on the node of the written key and fails closed', async () => {
+      const waiting = new RedisTokenStore({
+        client,
+        keyPrefix,
+        waitForReplicas: { replicas: 1, timeoutMs: 20 },
+      });
+      for (const write of [
+        () => waiting.revokeJti('jti-w', 60),
+        () => waiting.revokeFamily('fam-w', 60),
+        () => waiting.setCutoff('subject', 'user-w', 1, 60),
+      ]) {
+        const err = await write().catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(StoreUnavailableError);
+        expect((err as Error).message).toMatch(/acknowledged by 0 of 1 replicas/);
+      }
+    });
+  });
+
+  describe('checkEvictionPolicy', () => {
+    it('asks every primary', async () => {
+      await expect(checkEvictionPolicy(client)).resolves.toBe('noeviction');
+      const victim = client.nodes('master')[1]!;
+      await victim.config('SET', 'maxmemory-policy', 'allkeys-lru');
+      try {
+        await expect(checkEvictionPolicy(client)).resolves.toBe('allkeys-lru');
+      } finally {
+        await victim.config('SET', 'maxmemory-policy', 'noeviction');
+      }
+    });
+  });
+});
