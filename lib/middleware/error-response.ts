@@ -2,7 +2,14 @@
  * Turning errors into responses: one place for status, headers, no-store and the body format.
  */
 import type { NextFunction, Request, Response } from 'express';
-import { isTokenError, toBody, TokenError, type ErrorBody, type ErrorFormat } from '../errors';
+import {
+  isTokenError,
+  toBody,
+  TokenError,
+  type ErrorBody,
+  type ErrorFormat,
+  type TokenErrorCode,
+} from '../errors';
 
 /** A custom error formatter: returns the status, body and extra headers for an error. */
 export type ErrorFormatter = (err: TokenError) => {
@@ -33,9 +40,19 @@ export function assertErrorFormat(
   }
 }
 
+const ERROR_CODE = 'tokenKitErrorCode';
+
+/** The code of the TokenError this response was answered with (by {@link sendError}), if any. */
+export function tokenErrorCodeOf(res: Response): TokenErrorCode | undefined {
+  const code: unknown = res.locals[ERROR_CODE];
+  return typeof code === 'string' ? (code as TokenErrorCode) : undefined;
+}
+
 /** Sends an error in the given format; anything but a TokenError is a generic 500. */
 export function sendError(res: Response, err: unknown, format: ErrorFormatOption): void {
   const e = isTokenError(err) ? err : new TokenError('server_error', undefined, { cause: err });
+  // Read by the rate limits (failed credential checks) and the metrics (validation outcomes).
+  res.locals[ERROR_CODE] = e.code;
   setNoStore(res);
   if (typeof format === 'function') {
     const out = format(e);

@@ -9,6 +9,8 @@ import type { AuthInfo } from '../types';
 import { DEFAULT_REALM } from '../defaults';
 import { authorizationValues, extractBearerToken } from '../middleware/bearer';
 import { assertErrorFormat, type ErrorFormatOption } from '../middleware/error-response';
+import { identifyCredential, routerRateLimits, type RouterRateLimitOption } from '../middleware/rate-limit';
+import { ID_LENGTH } from '../core/opaque-token';
 import { bearerChallenge, requireToken } from '../middleware/require-token';
 import {
   asyncHandler,
@@ -34,6 +36,11 @@ export interface AuthRouterOptions {
   readonly realm?: string;
   /** Error body format; @default `errors`. */
   readonly errorFormat?: ErrorFormatOption;
+  /**
+   * Brute-force limits: shared {@link RateLimits} from `createRateLimits()`, or options for limits
+   * of this router's own (in memory unless given a Redis store). @default `{}` (on, in memory)
+   */
+  readonly rateLimit?: RouterRateLimitOption;
 }
 
 /** Router C answers `invalid_grant` with 401 (CONTRACT §5). */
@@ -76,11 +83,29 @@ export function createAuthRouter(options: Readonly<AuthRouterOptions>): Router {
     return value === undefined ? err : err.with({ headers: { 'WWW-Authenticate': value } });
   }
 
+  const limits = routerRateLimits(options.rateLimit, (event) => kit.tokens.emit(event));
+  /** The client (client_credentials) or user (password) a token request names. */
+  const tokenRequestCredential = identifyCredential('auth_tokens', (req) => {
+    const body = readBody(req);
+    return stringField(body, 'grant_type') === 'password'
+      ? `user\0${stringField(body, 'username') ?? ''}`
+      : stringField(body, 'client_id');
+  });
+  /** A refresh token's family (its non-secret leading part), never the token itself. */
+  const refreshCredential = identifyCredential('refresh_family', (req) => {
+    const token = stringField(readBody(req), 'refresh_token');
+    const prefix = kit.tokens.refreshTokenPrefix;
+    return token?.startsWith(prefix) ? token.slice(0, prefix.length + ID_LENGTH) : undefined;
+  });
+
   const router = createBaseRouter();
 
   router.post(
     '/auth/tokens',
+    limits.requests,
     jsonParser,
+    tokenRequestCredential,
+    limits.failures,
     asyncHandler(async function issueTokens(req: Request, res: Response) {
       const body = readBody(req);
       const grantType = stringField(body, 'grant_type');
@@ -95,6 +120,7 @@ export function createAuthRouter(options: Readonly<AuthRouterOptions>): Router {
           clientId,
           clientSecret,
           scope: stringField(body, 'scope'),
+          ip: req.ip,
         });
         res.status(200).json({
           access_token: result.accessToken.token,
@@ -121,6 +147,7 @@ export function createAuthRouter(options: Readonly<AuthRouterOptions>): Router {
             password,
             client,
             scope: stringField(body, 'scope'),
+            ip: req.ip,
           });
           res.status(200).json({
             id_token: result.idToken,
@@ -142,7 +169,10 @@ export function createAuthRouter(options: Readonly<AuthRouterOptions>): Router {
 
   router.post(
     '/auth/tokens/refresh',
+    limits.requests,
     jsonParser,
+    refreshCredential,
+    limits.failures,
     asyncHandler(async function refreshTokens(req: Request, res: Response) {
       let auth: AuthInfo | undefined;
       try {
@@ -157,6 +187,7 @@ export function createAuthRouter(options: Readonly<AuthRouterOptions>): Router {
         const result = await kit.grants.refresh({
           refreshToken,
           ...(auth === undefined ? {} : { subject: auth.subject }),
+          ip: req.ip,
         });
         res.status(200).json({
           access_token: result.accessToken.token,

@@ -22,10 +22,13 @@ import {
   toTokenError,
   type ErrorFormatOption,
 } from '../middleware/error-response';
+import { identifyCredential, routerRateLimits, type RouterRateLimitOption } from '../middleware/rate-limit';
 import {
   asyncHandler,
   BODY_LIMIT,
+  copyParams,
   createBaseRouter,
+  MAX_PARAMETERS,
   jsonParser,
   methodNotAllowed,
   stringField,
@@ -46,6 +49,12 @@ export interface OAuthRouterOptions {
   readonly baseUrl?: string;
   /** Realm in the `WWW-Authenticate: Basic` challenge; @default `api`. */
   readonly realm?: string;
+  /**
+   * Brute-force limits of the token, revocation and introspection endpoints: shared
+   * {@link RateLimits} from `createRateLimits()`, or options for limits of this router's own (in
+   * memory unless given a Redis store). @default `{}` (on, in memory)
+   */
+  readonly rateLimit?: RouterRateLimitOption;
 }
 
 /** Client authentication methods of the token, revocation and introspection endpoints. */
@@ -84,7 +93,9 @@ interface ClientCredentials {
  */
 function parseForm(text: string): Body {
   const out = Object.create(null) as Record<string, unknown>;
+  let count = 0;
   for (const [name, value] of new URLSearchParams(text)) {
+    if (++count > MAX_PARAMETERS) throw new TokenError('invalid_request', 'Too many parameters');
     if (Object.hasOwn(out, name)) throw new TokenError('invalid_request', 'A parameter was repeated');
     out[name] = value;
   }
@@ -102,9 +113,7 @@ function readParams(req: Request): Body {
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
       throw new TokenError('invalid_request', 'The body must be a JSON object');
     }
-    const out = Object.create(null) as Record<string, unknown>;
-    for (const key of Object.keys(raw)) out[key] = (raw as Record<string, unknown>)[key];
-    return out;
+    return copyParams(raw);
   }
   throw new TokenError('invalid_request', 'Content-Type must be application/x-www-form-urlencoded');
 }
@@ -239,8 +248,20 @@ export function createOAuthRouter(options: Readonly<OAuthRouterOptions>): Router
     });
   }
 
+  const limits = routerRateLimits(options.rateLimit, (event) => kit.tokens.emit(event));
+  /** The authenticating client, and for the password grant the user too. */
+  const clientCredential = identifyCredential('oauth_client', (req) => {
+    const body = readParams(req);
+    const { clientId } = readClientCredentials(req, body);
+    if (clientId === undefined) return undefined;
+    const username =
+      stringField(body, 'grant_type') === 'password' ? stringField(body, 'username') : undefined;
+    return username === undefined ? clientId : `${clientId}\0${username}`;
+  });
+
   const router = createBaseRouter();
-  const parsers = [jsonParser, formTextParser];
+  // Per route, never router.use: mounted at the root, this router sees every request of the app.
+  const parsers = [limits.requests, jsonParser, formTextParser, clientCredential, limits.failures];
 
   router.post(
     '/oauth/token',
@@ -260,6 +281,7 @@ export function createOAuthRouter(options: Readonly<OAuthRouterOptions>): Router
               clientSecret: credentials.clientSecret,
               scope,
               enforceGrantTypes: true,
+              ip: req.ip,
             });
             // RFC 6749 §4.4.3: no refresh token for client credentials.
             tokenResponse(res, { ...result, refreshToken: undefined });
@@ -275,6 +297,7 @@ export function createOAuthRouter(options: Readonly<OAuthRouterOptions>): Router
               client,
               scope,
               enforceGrantTypes: true,
+              ip: req.ip,
             });
             tokenResponse(res, result);
             return;
@@ -286,7 +309,12 @@ export function createOAuthRouter(options: Readonly<OAuthRouterOptions>): Router
             const client = await authenticate(req, credentials);
             // CONTRACT §7: an application's grantTypes limit router D, refresh included.
             if (!client.grantTypes.includes('refresh_token')) throw new TokenError('unauthorized_client');
-            const result = await kit.grants.refresh({ refreshToken, clientId: client.clientId, scope });
+            const result = await kit.grants.refresh({
+              refreshToken,
+              clientId: client.clientId,
+              scope,
+              ip: req.ip,
+            });
             tokenResponse(res, result);
             return;
           }

@@ -7,6 +7,7 @@ import type { TokenKit } from '../core/token-kit';
 import { isUuid } from '../core/credentials';
 import { authorizationValues, extractBearerToken } from '../middleware/bearer';
 import { assertErrorFormat, type ErrorFormatOption } from '../middleware/error-response';
+import { identifyCredential, routerRateLimits, type RouterRateLimitOption } from '../middleware/rate-limit';
 import {
   asyncHandler,
   createBaseRouter,
@@ -23,6 +24,11 @@ export interface ProviderRouterOptions {
   readonly kit: TokenKit;
   /** Error body format; @default `code` (`{"code","message"}`). */
   readonly errorFormat?: ErrorFormatOption;
+  /**
+   * Brute-force limits: shared {@link RateLimits} from `createRateLimits()`, or options for limits
+   * of this router's own (in memory unless given a Redis store). @default `{}` (on, in memory)
+   */
+  readonly rateLimit?: RouterRateLimitOption;
 }
 
 function optionalBoolean(body: Body, name: string): boolean | undefined {
@@ -56,11 +62,18 @@ export function createProviderRouter(options: Readonly<ProviderRouterOptions>): 
   const format = options.errorFormat ?? 'code';
   assertErrorFormat(format);
 
+  const limits = routerRateLimits(options.rateLimit, (event) => kit.tokens.emit(event));
+
   const router = createBaseRouter();
   const path = '/providers/:providerId/clients/:clientId/tokens';
   router.post(
     path,
+    limits.requests,
     jsonParser,
+    identifyCredential('provider_key', (req) =>
+      extractBearerToken({ authorization: authorizationValues(req) }),
+    ),
+    limits.failures,
     asyncHandler(async function createClientToken(req: Request, res: Response) {
       let apiKey: string;
       try {
@@ -86,6 +99,7 @@ export function createProviderRouter(options: Readonly<ProviderRouterOptions>): 
         ...(useJwtType === undefined ? {} : { useJwtType }),
         ...(audienceAsArray === undefined ? {} : { audienceAsArray }),
         ...(forceDefaultDomain === undefined ? {} : { forceDefaultDomain }),
+        ip: req.ip,
       });
       res
         .status(201)

@@ -21,6 +21,18 @@ import {
 /** Largest request body accepted by token endpoints. */
 export const BODY_LIMIT = '16kb';
 
+/** Most parameters (JSON members or form fields) accepted in one token-endpoint body. */
+export const MAX_PARAMETERS = 64;
+
+/** Copies a parsed JSON object into a null-prototype object; `invalid_request` over {@link MAX_PARAMETERS}. */
+export function copyParams(raw: object): Record<string, unknown> {
+  const keys = Object.keys(raw);
+  if (keys.length > MAX_PARAMETERS) throw new TokenError('invalid_request', 'Too many parameters');
+  const out = Object.create(null) as Record<string, unknown>;
+  for (const key of keys) out[key] = (raw as Record<string, unknown>)[key];
+  return out;
+}
+
 /** A request body as a null-prototype copy of a JSON or form object. */
 export type Body = Readonly<Record<string, unknown>>;
 
@@ -59,9 +71,7 @@ export function readBody(req: Request, optional = false): Body {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new TokenError('invalid_request', 'The body must be a JSON object');
   }
-  const out = Object.create(null) as Record<string, unknown>;
-  for (const key of Object.keys(raw)) out[key] = (raw as Record<string, unknown>)[key];
-  return out;
+  return copyParams(raw);
 }
 
 /** A string field: undefined when absent or empty, `invalid_request` when of another type. */

@@ -1,0 +1,359 @@
+/**
+ * Brute-force protection for every credential-checking endpoint: failed attempts per
+ * (credential, IP) and per IP, plus an overall request budget per IP. Built on express-rate-limit;
+ * counters in memory or in Redis (rate-limit-redis), shared by every router given the same
+ * {@link RateLimits}.
+ */
+import { createHash } from 'node:crypto';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { ipKeyGenerator, MemoryStore, rateLimit, type Store } from 'express-rate-limit';
+import { RedisStore } from 'rate-limit-redis';
+import { TokenError, type TokenErrorCode } from '../errors';
+import type { TokenEvent } from '../core/events';
+import { DEFAULT_RETRY_AFTER } from '../defaults';
+import { tokenErrorCodeOf } from './error-response';
+
+/** Failed attempts allowed per (credential, IP) in a failure window. */
+export const DEFAULT_FAILURES_PER_CREDENTIAL_AND_IP = 10;
+/** Failed attempts allowed per IP, over all credentials, in a failure window. */
+export const DEFAULT_FAILURES_PER_IP = 100;
+/** Length of the failure window, in milliseconds (15 minutes). */
+export const DEFAULT_FAILURE_WINDOW_MS = 15 * 60 * 1000;
+/** Requests to credential-checking endpoints allowed per IP in a request window. */
+export const DEFAULT_REQUESTS_PER_IP = 300;
+/** Length of the request window, in milliseconds (1 minute). */
+export const DEFAULT_REQUEST_WINDOW_MS = 60 * 1000;
+/** Prefix of the Redis keys of the counters. */
+export const DEFAULT_RATE_LIMIT_KEY_PREFIX = 'etk:rl:';
+
+/** The three counters a {@link RateLimits} keeps. */
+export type RateLimiterName = 'failures-credential-ip' | 'failures-ip' | 'requests-ip';
+
+/**
+ * Makes the counter store of one limiter (called once per limiter; each call must return a new
+ * store). `windowMs` is that limiter's window.
+ */
+export type RateLimitStoreFactory = (name: RateLimiterName, windowMs: number) => Store;
+
+/** A Redis client that sends raw commands: node-redis' `sendCommand`, or anything shaped like it. */
+export interface RedisCommandSender {
+  sendCommand(args: string[]): Promise<unknown>;
+}
+
+/** An ioredis client (`Redis`, also for Sentinel): raw commands through `call`. */
+export interface RedisCommandCaller {
+  call(command: string, ...args: string[]): Promise<unknown>;
+}
+
+/** Where the counters live. */
+export type RateLimitStoreOption = 'memory' | RedisCommandCaller | RedisCommandSender | RateLimitStoreFactory;
+
+/** Options of {@link createRateLimits}. */
+export interface RateLimitOptions {
+  /** Turn every limit off (for tests that flood on purpose); @default true. */
+  readonly enabled?: boolean;
+  /**
+   * Counter store: `'memory'` (one process only), an ioredis client (`call`), a node-redis client
+   * (`sendCommand`) — use the token store's Redis so that every app instance shares the counts — or
+   * a {@link RateLimitStoreFactory}. Redis Cluster: pass a factory. @default `'memory'`
+   */
+  readonly store?: RateLimitStoreOption;
+  /** Failed attempts per (credential, IP) per failure window before 429; @default 10. */
+  readonly failuresPerCredentialAndIp?: number;
+  /** Failed attempts per IP (any credential) per failure window before 429; @default 100. */
+  readonly failuresPerIp?: number;
+  /** Failure window in milliseconds; @default 900000 (15 minutes). */
+  readonly failureWindowMs?: number;
+  /** Requests per IP per request window on credential-checking endpoints; @default 300. */
+  readonly requestsPerIp?: number;
+  /** Request window in milliseconds; @default 60000 (1 minute). */
+  readonly requestWindowMs?: number;
+  /** Prefix of the Redis keys (ignored by `'memory'` and factories); @default `etk:rl:`. */
+  readonly keyPrefix?: string;
+}
+
+/** The resolved limits, frozen. */
+export interface ResolvedRateLimitOptions {
+  readonly enabled: boolean;
+  readonly failuresPerCredentialAndIp: number;
+  readonly failuresPerIp: number;
+  readonly failureWindowMs: number;
+  readonly requestsPerIp: number;
+  readonly requestWindowMs: number;
+  readonly keyPrefix: string;
+}
+
+/**
+ * Rate limits shared by routers: pass one object to every router (and app instance, when the store
+ * is Redis) so that one budget per IP and per credential holds across all of them.
+ */
+export interface RateLimits {
+  readonly options: ResolvedRateLimitOptions;
+  /** Counts every request of the IP; 429 over the budget. Runs before the body is parsed. */
+  readonly requests: RequestHandler;
+  /**
+   * Counts failed credential checks of the request's (credential, IP) and IP; 429 once either is
+   * over its budget. Runs after the credential was identified with {@link identifyCredential}.
+   */
+  readonly failures: RequestHandler;
+}
+
+/** Codes that mean "a credential was checked and was wrong": these count as failures. */
+const CREDENTIAL_FAILURE_CODES: ReadonlySet<TokenErrorCode> = new Set([
+  'invalid_client',
+  'invalid_grant',
+  'invalid_api_key',
+  'unauthorized',
+]);
+
+const RATE_LIMITS = Symbol('express-token-kit.rateLimits');
+const CREDENTIAL = 'tokenKitCredential';
+const REQUEST_PROPERTY = 'tokenKitRateLimit';
+
+function positive(value: unknown, fallback: number, option: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+    throw new RangeError(`${option} must be a positive whole number, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function storeFactory(store: RateLimitStoreOption, keyPrefix: string): RateLimitStoreFactory {
+  if (store === 'memory') return () => new MemoryStore();
+  if (typeof store === 'function') return store;
+  if (store && typeof (store as RedisCommandCaller).call === 'function') {
+    const client = store as RedisCommandCaller;
+    return (name) =>
+      new RedisStore({
+        prefix: `${keyPrefix}${name}:`,
+        sendCommand: (command: string, ...args: string[]) =>
+          client.call(command, ...args) as Promise<number | string>,
+      });
+  }
+  if (store && typeof (store as RedisCommandSender).sendCommand === 'function') {
+    const client = store as RedisCommandSender;
+    return (name) =>
+      new RedisStore({
+        prefix: `${keyPrefix}${name}:`,
+        sendCommand: (...args: string[]) => client.sendCommand(args) as Promise<number | string>,
+      });
+  }
+  throw new TypeError(
+    "rateLimit store must be 'memory', an ioredis client, a node-redis client or a store factory",
+  );
+}
+
+/**
+ * Wraps a counter store so that its failures fail closed: a 503 `service_unavailable` with
+ * `Retry-After`, never a request let through uncounted.
+ */
+function failClosed(store: Store): Store {
+  const unavailable = (err: unknown): never => {
+    throw new TokenError('service_unavailable', undefined, {
+      cause: err,
+      headers: { 'Retry-After': String(DEFAULT_RETRY_AFTER) },
+    });
+  };
+  const wrapped: Store = {
+    increment: async (key) => {
+      try {
+        return await store.increment(key);
+      } catch (err) {
+        return unavailable(err);
+      }
+    },
+    decrement: (key) => store.decrement(key),
+    resetKey: (key) => store.resetKey(key),
+    ...(store.localKeys === undefined ? {} : { localKeys: store.localKeys }),
+    ...(store.init ? { init: store.init.bind(store) } : {}),
+    ...(store.get ? { get: store.get.bind(store) } : {}),
+    ...(store.resetAll ? { resetAll: store.resetAll.bind(store) } : {}),
+    ...(store.shutdown ? { shutdown: store.shutdown.bind(store) } : {}),
+  };
+  return wrapped;
+}
+
+/** The client's address (IPv6 grouped per /56), `unknown` when the socket has none. */
+function clientIp(req: Request): string {
+  return ipKeyGenerator(req.ip ?? 'unknown');
+}
+
+/** The hashed credential identifier set by {@link identifyCredential}, if any. */
+function credentialOf(res: Response): string | undefined {
+  const value: unknown = res.locals[CREDENTIAL];
+  return typeof value === 'string' ? value : undefined;
+}
+
+function tooManyRequests(req: Request, _res: Response, next: NextFunction): void {
+  const info = (req as unknown as Record<string, { resetTime?: Date } | undefined>)[REQUEST_PROPERTY];
+  const resetAt = info?.resetTime?.getTime();
+  const seconds = resetAt === undefined ? 60 : Math.max(1, Math.ceil((resetAt - Date.now()) / 1000));
+  next(new TokenError('too_many_requests', undefined, { headers: { 'Retry-After': String(seconds) } }));
+}
+
+function wasNotCredentialFailure(_req: Request, res: Response): boolean {
+  const code = tokenErrorCodeOf(res);
+  return code === undefined || !CREDENTIAL_FAILURE_CODES.has(code);
+}
+
+function passThrough(_req: Request, _res: Response, next: NextFunction): void {
+  next();
+}
+
+/**
+ * Builds the rate limits that routers A–D apply to their credential-checking endpoints. Every
+ * router given the same object shares its budgets; give every app instance the same Redis.
+ *
+ * - requests per IP (all requests, default 300/min), checked before the body is parsed;
+ * - failed credential checks per (credential, IP) (default 10 per 15 min): a flood of wrong secrets
+ *   for one client from one IP is answered 429, while the same client from another IP still works;
+ * - failed credential checks per IP, any credential (default 100 per 15 min).
+ *
+ * Credentials are hashed (SHA-256) before they become counter keys. The client IP is `req.ip`: set
+ * Express's `trust proxy` to the real hop count behind a proxy, never `true`. A counter store that
+ * cannot answer fails closed (503 `service_unavailable` with `Retry-After`).
+ *
+ * @example
+ * ```ts
+ * const rateLimit = createRateLimits({ store: redis }); // the token store's ioredis client
+ * app.use('/api', createAuthRouter({ kit, rateLimit }));
+ * app.use(createOAuthRouter({ kit, rateLimit }));
+ * ```
+ */
+export function createRateLimits(options: Readonly<RateLimitOptions> = {}): RateLimits {
+  if (options === null || typeof options !== 'object')
+    throw new TypeError('createRateLimits options must be an object');
+  const enabled = options.enabled ?? true;
+  if (typeof enabled !== 'boolean') throw new TypeError('rateLimit.enabled must be a boolean');
+  const keyPrefix = options.keyPrefix ?? DEFAULT_RATE_LIMIT_KEY_PREFIX;
+  if (typeof keyPrefix !== 'string') throw new TypeError('rateLimit.keyPrefix must be a string');
+  const resolved: ResolvedRateLimitOptions = Object.freeze({
+    enabled,
+    failuresPerCredentialAndIp: positive(
+      options.failuresPerCredentialAndIp,
+      DEFAULT_FAILURES_PER_CREDENTIAL_AND_IP,
+      'rateLimit.failuresPerCredentialAndIp',
+    ),
+    failuresPerIp: positive(options.failuresPerIp, DEFAULT_FAILURES_PER_IP, 'rateLimit.failuresPerIp'),
+    failureWindowMs: positive(
+      options.failureWindowMs,
+      DEFAULT_FAILURE_WINDOW_MS,
+      'rateLimit.failureWindowMs',
+    ),
+    requestsPerIp: positive(options.requestsPerIp, DEFAULT_REQUESTS_PER_IP, 'rateLimit.requestsPerIp'),
+    requestWindowMs: positive(
+      options.requestWindowMs,
+      DEFAULT_REQUEST_WINDOW_MS,
+      'rateLimit.requestWindowMs',
+    ),
+    keyPrefix,
+  });
+  if (!enabled) {
+    return Object.freeze({
+      options: resolved,
+      requests: passThrough,
+      failures: passThrough,
+      [RATE_LIMITS]: true,
+    });
+  }
+  const makeStore = storeFactory(options.store ?? 'memory', keyPrefix);
+  const common = {
+    standardHeaders: false,
+    legacyHeaders: false,
+    passOnStoreError: false,
+    requestPropertyName: REQUEST_PROPERTY,
+    handler: tooManyRequests,
+  } as const;
+
+  const requests = rateLimit({
+    ...common,
+    windowMs: resolved.requestWindowMs,
+    limit: resolved.requestsPerIp,
+    store: failClosed(makeStore('requests-ip', resolved.requestWindowMs)),
+    keyGenerator: (req) => clientIp(req),
+  });
+  const perCredential = rateLimit({
+    ...common,
+    windowMs: resolved.failureWindowMs,
+    limit: resolved.failuresPerCredentialAndIp,
+    store: failClosed(makeStore('failures-credential-ip', resolved.failureWindowMs)),
+    skipSuccessfulRequests: true,
+    requestWasSuccessful: wasNotCredentialFailure,
+    skip: (_req, res) => credentialOf(res) === undefined,
+    keyGenerator: (req, res) => `${credentialOf(res) ?? ''}:${clientIp(req)}`,
+  });
+  const perIp = rateLimit({
+    ...common,
+    windowMs: resolved.failureWindowMs,
+    limit: resolved.failuresPerIp,
+    store: failClosed(makeStore('failures-ip', resolved.failureWindowMs)),
+    skipSuccessfulRequests: true,
+    requestWasSuccessful: wasNotCredentialFailure,
+    keyGenerator: (req) => clientIp(req),
+  });
+  const failures = function credentialFailureLimit(req: Request, res: Response, next: NextFunction): void {
+    perIp(req, res, (err?: unknown) => {
+      if (err !== undefined) {
+        next(err);
+        return;
+      }
+      void perCredential(req, res, next);
+    });
+  };
+  return Object.freeze({ options: resolved, requests, failures, [RATE_LIMITS]: true });
+}
+
+/** True when `value` was made by {@link createRateLimits}. */
+export function isRateLimits(value: unknown): value is RateLimits {
+  return typeof value === 'object' && value !== null && RATE_LIMITS in value;
+}
+
+/** How a router takes its `rateLimit` option: shared limits, or options for limits of its own. */
+export type RouterRateLimitOption = RateLimits | RateLimitOptions;
+
+/**
+ * A router's rate-limit stages: `requests` and `failures`, reporting counter-store outages as
+ * `store_unavailable` audit events through `emit`.
+ * @internal
+ */
+export function routerRateLimits(
+  option: RouterRateLimitOption | undefined,
+  emit: (event: Omit<TokenEvent, 'at'>) => void,
+): { requests: RequestHandler; failures: RequestHandler } {
+  const limits = isRateLimits(option) ? option : createRateLimits(option ?? {});
+  if (!limits.options.enabled) return { requests: passThrough, failures: passThrough };
+  const report = (stage: RequestHandler): RequestHandler =>
+    function rateLimitStage(req: Request, res: Response, next: NextFunction): void {
+      void stage(req, res, (err?: unknown) => {
+        if (err instanceof TokenError && err.code === 'service_unavailable') {
+          emit({ type: 'store_unavailable', reason: 'rate_limit_store', ...(req.ip ? { ip: req.ip } : {}) });
+        }
+        next(err);
+      });
+    };
+  return { requests: report(limits.requests), failures: report(limits.failures) };
+}
+
+/**
+ * Middleware that names the credential a request presents, for the per-(credential, IP) limit.
+ * `identify` gets the request after body parsing and returns e.g. the client id, the username or
+ * the API key; the value is hashed with `kind` and never kept in clear. It must not throw; requests
+ * it cannot identify are only counted per IP.
+ */
+export function identifyCredential(
+  kind: string,
+  identify: (req: Request) => string | undefined,
+): RequestHandler {
+  return function identifyCredentialMiddleware(req: Request, res: Response, next: NextFunction): void {
+    let id: string | undefined;
+    try {
+      id = identify(req);
+    } catch {
+      id = undefined;
+    }
+    if (id !== undefined && id !== '') {
+      res.locals[CREDENTIAL] = createHash('sha256').update(`${kind}\0${id}`).digest('hex').slice(0, 32);
+    }
+    next();
+  };
+}
