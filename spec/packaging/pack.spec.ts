@@ -1,0 +1,335 @@
+/**
+ * The published package: `npm pack` output installed into small consumer projects — CommonJS,
+ * ESM and TypeScript — on Express 4.21 and Express 5, as a user would install it.
+ *
+ * Slow (a build and two `npm install`s, from the npm cache when it can): also runs alone as
+ * `npm run test:packaging`.
+ */
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
+const ROOT = path.join(__dirname, '..', '..');
+const TSC = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+const MINUTE = 60_000;
+
+interface PackedFile {
+  readonly path: string;
+}
+
+async function run(
+  command: string,
+  args: readonly string[],
+  cwd: string,
+  timeout = 3 * MINUTE,
+): Promise<{ stdout: string; stderr: string }> {
+  try {
+    return await execFileAsync(command, [...args], {
+      cwd,
+      timeout,
+      maxBuffer: 32 * 1024 * 1024,
+      // A clean environment for npm: no inherited npm_config_* of the `npm test` that runs jest.
+      env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k))),
+    });
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string; message: string };
+    throw new Error(
+      `${command} ${args.join(' ')} failed in ${cwd}:\n${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`,
+    );
+  }
+}
+
+/** Installs a consumer project's dependencies, from the npm cache when it has them. */
+async function npmInstall(dir: string): Promise<void> {
+  await run(
+    NPM,
+    ['install', '--prefer-offline', '--no-audit', '--no-fund', '--no-package-lock', '--loglevel=error'],
+    dir,
+  );
+}
+
+/** A tiny app: requireToken and router C, one token request and two guarded requests. */
+const APP_BODY = `
+  const kit = createTokenKit({
+    store: new MemoryTokenStore(),
+    keys: await KeySet.generate('ES256'),
+    issuer: 'http://127.0.0.1',
+  });
+  const created = await kit.credentials.createApplication({ name: 'Consumer' });
+  const app = express();
+  app.use('/api', createAuthRouter({ kit }));
+  app.get('/api/plans/', requireToken({ kit }), (req, res) => res.json({ sub: req.auth.subject }));
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const base = 'http://127.0.0.1:' + server.address().port;
+  const issued = await fetch(base + '/api/auth/tokens/', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ grant_type: 'client_credentials', client_id: created.clientId, client_secret: created.clientSecret }),
+  });
+  const token = await issued.json();
+  const plans = await fetch(base + '/api/plans/', { headers: { authorization: 'Bearer ' + token.access_token } });
+  const anonymous = await fetch(base + '/api/plans/');
+  const result = {
+    issued: issued.status,
+    plans: plans.status,
+    sub: (await plans.json()).sub,
+    anonymous: anonymous.status,
+    anonymousBody: await anonymous.json(),
+    clientId: created.clientId,
+  };
+  server.close();
+  await kit.tokens.store.close();
+`;
+
+const CJS_APP = `'use strict';
+const express = require('express');
+const etk = require('express-token-kit');
+const { createTokenKit, KeySet, MemoryTokenStore, createAuthRouter, requireToken } = etk;
+(async () => {
+${APP_BODY}
+  console.log(JSON.stringify({
+    ...result,
+    express: require('express/package.json').version,
+    exports: Object.keys(etk).sort(),
+  }));
+})().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
+`;
+
+const ESM_APP = `import express from 'express';
+import { createRequire } from 'node:module';
+import * as etk from 'express-token-kit';
+import { createTokenKit, KeySet, MemoryTokenStore, createAuthRouter, requireToken } from 'express-token-kit';
+${APP_BODY}
+const require = createRequire(import.meta.url);
+console.log(JSON.stringify({
+  ...result,
+  express: require('express/package.json').version,
+  exports: Object.keys(etk).filter((k) => !['default', 'module.exports', '__esModule'].includes(k)).sort(),
+}));
+`;
+
+/** Type-checks against the package's declarations: options, req.auth, error codes, routers. */
+const TS_GOOD = `import express, { type Request, type Response } from 'express';
+import {
+  createApiKeyRouter,
+  createAuthRouter,
+  createOAuthRouter,
+  createProviderRouter,
+  createTokenKit,
+  KeySet,
+  MemoryTokenStore,
+  requireBinding,
+  requireToken,
+  TokenError,
+  type AuthInfo,
+  type RequireTokenOptions,
+  type TokenErrorCode,
+  type TokenKit,
+} from 'express-token-kit';
+
+export async function buildApp(): Promise<express.Express> {
+  const kit: TokenKit = createTokenKit({
+    store: new MemoryTokenStore(),
+    keys: await KeySet.generate('RS256'),
+    issuer: 'https://auth.example.test',
+  });
+  const options: RequireTokenOptions = { kit, realm: 'api' };
+  const app = express();
+  app.use('/v1/auth', createApiKeyRouter({ kit }));
+  app.use('/v1', createProviderRouter({ kit }));
+  app.use('/api', createAuthRouter({ kit }));
+  app.use(createOAuthRouter({ kit }));
+  app.get(
+    '/v1/employers/:employerId',
+    requireToken(options),
+    requireBinding({ param: 'employerId', type: 'employer' }),
+    (req: Request, res: Response) => {
+      const auth: AuthInfo | undefined = req.auth;
+      res.json({ sub: auth?.subject, bound: auth?.boundEntity?.id ?? null });
+    },
+  );
+  const code: TokenErrorCode = new TokenError('expired_token').code;
+  void code;
+  const app2 = await kit.credentials.createApplication({ name: 'TypeScript' });
+  const secret: string = app2.clientSecret;
+  void secret;
+  return app;
+}
+`;
+
+/** Must not type-check: proves the declarations are real types, not `any`. */
+const TS_BAD = `import { requireToken, TokenError } from 'express-token-kit';
+requireToken({ kit: 42 });
+new TokenError('not_a_code');
+`;
+
+describe('npm pack output', () => {
+  let work: string;
+  let tarball: string;
+  let files: string[];
+
+  beforeAll(async () => {
+    work = await mkdtemp(path.join(os.tmpdir(), 'etk-pack-'));
+    await run(NPM, ['run', 'build', '--silent'], ROOT);
+    const { stdout } = await run(NPM, ['pack', '--json', '--pack-destination', work], ROOT);
+    const [info] = JSON.parse(stdout.slice(stdout.indexOf('['))) as {
+      filename: string;
+      files: PackedFile[];
+    }[];
+    tarball = path.join(work, info!.filename);
+    files = info!.files.map((f) => f.path);
+  }, 5 * MINUTE);
+
+  afterAll(async () => {
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('holds the build, the docs and the CLI, and nothing else', async () => {
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'package.json',
+        'README.md',
+        'CHANGELOG.md',
+        'dist/index.js',
+        'dist/index.d.ts',
+        'dist/server/cli.js',
+      ]),
+    );
+    const outside = files.filter(
+      (f) => !/^dist\//.test(f) && !['package.json', 'README.md', 'CHANGELOG.md', 'LICENSE'].includes(f),
+    );
+    expect(outside).toEqual([]);
+    expect(files.filter((f) => /\.(spec|test)\.|^spec\/|^lib\/|^bench\//.test(f))).toEqual([]);
+    const cli = await readFile(path.join(ROOT, 'dist', 'server', 'cli.js'), 'utf8');
+    expect(cli.startsWith('#!/usr/bin/env node\n')).toBe(true);
+  });
+
+  describe.each([
+    { express: '4.21.2', label: 'Express 4.21', typescript: false },
+    { express: '^5.1.0', label: 'Express 5', typescript: true },
+  ])('installed next to $label', ({ express, typescript }) => {
+    let dir: string;
+
+    beforeAll(async () => {
+      dir = path.join(work, `consumer-express-${express.replace(/[^0-9]/g, '')}`);
+      await mkdir(dir, { recursive: true });
+      const devDependencies = typescript ? { '@types/express': '^5.0.6', '@types/node': '^20.19.0' } : {};
+      await writeFile(
+        path.join(dir, 'package.json'),
+        JSON.stringify(
+          {
+            name: 'etk-consumer',
+            version: '1.0.0',
+            private: true,
+            dependencies: { 'express-token-kit': `file:${tarball}`, express },
+            devDependencies,
+          },
+          null,
+          2,
+        ),
+      );
+      await writeFile(path.join(dir, 'app.cjs'), CJS_APP);
+      await writeFile(path.join(dir, 'app.mjs'), ESM_APP);
+      await npmInstall(dir);
+    }, 5 * MINUTE);
+
+    async function runApp(file: string): Promise<Record<string, unknown>> {
+      const { stdout } = await run(process.execPath, [file], dir, MINUTE);
+      return JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+    }
+
+    it(
+      'require()s from CommonJS and serves a token to requireToken',
+      async () => {
+        const result = await runApp('app.cjs');
+        expect(result).toMatchObject({
+          issued: 200,
+          plans: 200,
+          anonymous: 401,
+          anonymousBody: { errors: [{ errorType: 'missing_token', message: 'Access token missing' }] },
+          express: express.startsWith('^') ? expect.stringMatching(/^5\./) : express,
+        });
+        expect(result.sub).toBe(result.clientId);
+        expect(result.exports).toEqual(
+          expect.arrayContaining(['requireToken', 'createTokenKit', 'createOAuthRouter', 'TokenError']),
+        );
+      },
+      MINUTE,
+    );
+
+    it(
+      'imports named exports from ESM, the same names as CommonJS',
+      async () => {
+        const esm = await runApp('app.mjs');
+        expect(esm).toMatchObject({ issued: 200, plans: 200, anonymous: 401 });
+        const cjs = await runApp('app.cjs');
+        expect(esm.exports).toEqual(cjs.exports);
+      },
+      MINUTE,
+    );
+
+    it(
+      'runs the express-token-kit bin',
+      async () => {
+        const bin = path.join(dir, 'node_modules', '.bin', 'express-token-kit');
+        const version = await run(bin, ['--version'], dir, MINUTE);
+        expect(version.stdout.trim()).toBe(
+          JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')).version,
+        );
+        const key = await run(bin, ['keys', 'generate', '--alg', 'ES256', '--kid', 'packaged'], dir, MINUTE);
+        expect(JSON.parse(key.stdout)).toMatchObject({ kid: 'packaged', alg: 'ES256' });
+        await expect(run(bin, ['application', 'create', '--name', 'x'], dir, MINUTE)).rejects.toThrow(
+          /REDIS_URL/,
+        );
+      },
+      MINUTE,
+    );
+
+    if (typescript) {
+      it.each(['nodenext', 'bundler'])(
+        'type-checks a TypeScript consumer with moduleResolution %s',
+        async (resolution) => {
+          const tsDir = path.join(dir, `ts-${resolution}`);
+          await mkdir(tsDir, { recursive: true });
+          const compilerOptions = {
+            strict: true,
+            noEmit: true,
+            // As `tsc --init` sets it: a declaration importing an optional peer (prom-client) is not
+            // an error for consumers that do not install it.
+            skipLibCheck: true,
+            esModuleInterop: true,
+            target: 'ES2022',
+            types: ['node'],
+            ...(resolution === 'nodenext'
+              ? { module: 'nodenext', moduleResolution: 'nodenext' }
+              : { module: 'esnext', moduleResolution: 'bundler' }),
+          };
+          await writeFile(path.join(tsDir, 'good.ts'), TS_GOOD);
+          await writeFile(path.join(tsDir, 'bad.ts'), TS_BAD);
+          await writeFile(
+            path.join(tsDir, 'tsconfig.json'),
+            JSON.stringify({ compilerOptions, files: ['good.ts'] }),
+          );
+          await writeFile(
+            path.join(tsDir, 'tsconfig.bad.json'),
+            JSON.stringify({ compilerOptions, files: ['bad.ts'] }),
+          );
+
+          await run(process.execPath, [TSC, '-p', 'tsconfig.json'], tsDir, MINUTE);
+          const bad = run(process.execPath, [TSC, '-p', 'tsconfig.bad.json'], tsDir, MINUTE);
+          await expect(bad).rejects.toThrow(/bad\.ts\(2,.*error TS2322/s);
+          await expect(bad).rejects.toThrow(/bad\.ts\(3,.*error TS2345/s);
+        },
+        MINUTE,
+      );
+    }
+  });
+});
