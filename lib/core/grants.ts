@@ -289,7 +289,11 @@ export class GrantService {
   }): Promise<IssuedAccessToken> {
     const key = await this.#credentials.authenticateApiKey(input.apiKey);
     if (key === null) {
-      this.#tokens.emit({ type: 'auth_failed', ...(input.ip === undefined ? {} : { ip: input.ip }), reason: 'api_key' });
+      this.#tokens.emit({
+        type: 'auth_failed',
+        ...(input.ip === undefined ? {} : { ip: input.ip }),
+        reason: 'api_key',
+      });
       throw new TokenError('invalid_api_key');
     }
     if (input.boundEntity !== null && input.authorizeBinding) {
