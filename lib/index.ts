@@ -7,6 +7,7 @@ export * from './defaults';
 export { KeySet, createKeySet } from './keys/key-set';
 export type { KeyInput } from './keys/key-set';
 export * from './core/events';
+export * from './core/audit-log';
 export { isEntityId, parseBoundEntity } from './core/binding';
 export { generateOpaqueToken, parseOpaqueToken, SecretHasher } from './core/opaque-token';
 export * from './core/token-service';
@@ -24,6 +25,26 @@ export type { RedisRevocationViewOptions } from './stores/redis-revocation-view'
 export type { RevocationView, RevocationNotice } from './core/revocation-view';
 export * from './middleware/require-token';
 export * from './middleware/guards';
+export {
+  createRateLimits,
+  isRateLimits,
+  DEFAULT_FAILURES_PER_CREDENTIAL_AND_IP,
+  DEFAULT_FAILURES_PER_IP,
+  DEFAULT_FAILURE_WINDOW_MS,
+  DEFAULT_REQUESTS_PER_IP,
+  DEFAULT_REQUEST_WINDOW_MS,
+  DEFAULT_RATE_LIMIT_KEY_PREFIX,
+  type RateLimits,
+  type RateLimitOptions,
+  type ResolvedRateLimitOptions,
+  type RateLimitStoreFactory,
+  type RateLimitStoreOption,
+  type RateLimiterName,
+  type RedisCommandCaller,
+  type RedisCommandSender,
+  type RouterRateLimitOption,
+} from './middleware/rate-limit';
+export * from './middleware/metrics';
 export { setNoStore, type ErrorFormatOption, type ErrorFormatter } from './middleware/error-response';
 export { extractBearerToken } from './middleware/bearer';
 export * from './routers/api-key-router';

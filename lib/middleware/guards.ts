@@ -4,7 +4,8 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { TokenError } from '../errors';
 import { isEntityId } from '../core/binding';
-import type { BoundEntityType } from '../types';
+import type { TokenService } from '../core/token-service';
+import type { AuthInfo, BoundEntityType } from '../types';
 import { DEFAULT_REALM } from '../defaults';
 import { assertErrorFormat, type ErrorFormatOption } from './error-response';
 import { sendBearerError } from './require-token';
@@ -36,6 +37,11 @@ export interface RequireBindingOptions extends GuardOptions {
   readonly employerOf?: EmployerResolver;
   /** Let tokens with no binding through; @default false (deny by default). */
   readonly allowUnbound?: boolean;
+  /**
+   * The token kit whose audit listener (`onEvent`) hears a `binding_denied` event for every denial;
+   * @default none (no events).
+   */
+  readonly kit?: { readonly tokens: Pick<TokenService, 'emit'> };
 }
 
 function resolveGuardOptions(options: Readonly<GuardOptions>): { realm: string; format: ErrorFormatOption } {
@@ -101,23 +107,40 @@ export function requireBinding(options: Readonly<RequireBindingOptions>): Reques
   const { realm, format } = resolveGuardOptions(options);
   const { param, type, employerOf } = options;
   const allowUnbound = options.allowUnbound ?? false;
+  if (options.kit !== undefined && typeof options.kit?.tokens?.emit !== 'function') {
+    throw new TypeError('requireBinding kit must be a token kit');
+  }
+  const tokens = options.kit?.tokens;
+
+  function denied(auth: AuthInfo, req: Request, reason: string): void {
+    tokens?.emit({
+      type: 'binding_denied',
+      jti: auth.jti,
+      clientId: auth.clientId,
+      subject: auth.subject,
+      boundEntity: auth.boundEntity,
+      ...(req.ip ? { ip: req.ip } : {}),
+      reason,
+    });
+  }
 
   return function requireBindingMiddleware(req: Request, res: Response, next: NextFunction): void {
     const auth = req.auth;
     if (!auth) return sendBearerError(res, new TokenError('missing_token'), realm, format);
-    const deny = (): void => {
+    const deny = (reason: string): void => {
+      denied(auth, req, reason);
       sendBearerError(res, new TokenError('insufficient_scope'), realm, format);
     };
     const target: unknown = req.params[param];
-    if (!isEntityId(target, type)) return deny();
+    if (!isEntityId(target, type)) return deny('bad_target');
     const bound = auth.boundEntity;
-    if (bound === null) return allowUnbound ? next() : deny();
-    if (bound.type === type) return bound.id === target ? next() : deny();
+    if (bound === null) return allowUnbound ? next() : deny('unbound');
+    if (bound.type === type) return bound.id === target ? next() : deny('other_entity');
     if (type === 'employee' && bound.type === 'employer' && employerOf) {
       Promise.resolve()
         .then(() => employerOf(bound.id, target))
         .then(
-          (belongs) => (belongs === true ? next() : deny()),
+          (belongs) => (belongs === true ? next() : deny('not_employer')),
           (err: unknown) =>
             sendBearerError(
               res,
@@ -131,6 +154,6 @@ export function requireBinding(options: Readonly<RequireBindingOptions>): Reques
         );
       return;
     }
-    deny();
+    deny(bound.type === 'employee' ? 'employee_token' : 'employer_token');
   };
 }

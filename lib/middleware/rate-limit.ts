@@ -108,6 +108,7 @@ const CREDENTIAL_FAILURE_CODES: ReadonlySet<TokenErrorCode> = new Set([
 
 const RATE_LIMITS = Symbol('express-token-kit.rateLimits');
 const CREDENTIAL = 'tokenKitCredential';
+const CLIENT_AUTH_ONLY = 'tokenKitClientAuthOnly';
 const REQUEST_PROPERTY = 'tokenKitRateLimit';
 
 function positive(value: unknown, fallback: number, option: string): number {
@@ -147,26 +148,69 @@ function storeFactory(store: RateLimitStoreOption, keyPrefix: string): RateLimit
  * Wraps a counter store so that its failures fail closed: a 503 `service_unavailable` with
  * `Retry-After`, never a request let through uncounted.
  */
-function failClosed(store: Store): Store {
+function failClosed(store: Store, name: RateLimiterName): Store {
   const unavailable = (err: unknown): never => {
     throw new TokenError('service_unavailable', undefined, {
       cause: err,
       headers: { 'Retry-After': String(DEFAULT_RETRY_AFTER) },
     });
   };
-  const wrapped: Store = {
+  // rate-limit-redis loads its script once, at init: after an outage (or a start before Redis was
+  // ready) that promise stays rejected. After a failure, load it again on the next increment, so the
+  // limiter recovers as soon as Redis does.
+  let reload = false;
+  const reloadScripts = (): void => {
+    if (reload && store instanceof RedisStore) {
+      store.incrementScriptSha = store.loadIncrementScript();
+      store.getScriptSha = store.loadGetScript();
+      // whichever of the two the next call does not await must not become an unhandled rejection
+      store.incrementScriptSha.catch(() => undefined);
+      store.getScriptSha.catch(() => undefined);
+    }
+    reload = false;
+  };
+  const getter = store.get?.bind(store);
+  const ownPrefix = (store as { prefix?: unknown }).prefix;
+  const wrapped: Store & { prefix: string } = {
     increment: async (key) => {
       try {
+        reloadScripts();
         return await store.increment(key);
       } catch (err) {
+        reload = true;
         return unavailable(err);
       }
     },
+    ...(getter
+      ? {
+          get: async (key: string) => {
+            try {
+              reloadScripts();
+              return await getter(key);
+            } catch (err) {
+              reload = true;
+              return unavailable(err);
+            }
+          },
+        }
+      : {}),
     decrement: (key) => store.decrement(key),
+    // express-rate-limit's double-count check tells non-local stores apart by `prefix`.
+    prefix: typeof ownPrefix === 'string' ? ownPrefix : name,
     resetKey: (key) => store.resetKey(key),
     ...(store.localKeys === undefined ? {} : { localKeys: store.localKeys }),
-    ...(store.init ? { init: store.init.bind(store) } : {}),
-    ...(store.get ? { get: store.get.bind(store) } : {}),
+    // An init failure (Redis not reachable yet) is not fatal: increments fail closed until it is.
+    ...(store.init
+      ? {
+          init: async (options) => {
+            try {
+              await store.init!(options);
+            } catch {
+              // answered by increment()
+            }
+          },
+        }
+      : {}),
     ...(store.resetAll ? { resetAll: store.resetAll.bind(store) } : {}),
     ...(store.shutdown ? { shutdown: store.shutdown.bind(store) } : {}),
   };
@@ -193,7 +237,51 @@ function tooManyRequests(req: Request, _res: Response, next: NextFunction): void
 
 function wasNotCredentialFailure(_req: Request, res: Response): boolean {
   const code = tokenErrorCodeOf(res);
-  return code === undefined || !CREDENTIAL_FAILURE_CODES.has(code);
+  if (code === undefined) return true;
+  // A refresh grant's invalid_grant is about an unguessable refresh token, not a guessed secret.
+  if (res.locals[CLIENT_AUTH_ONLY] === true) return code !== 'invalid_client';
+  return !CREDENTIAL_FAILURE_CODES.has(code);
+}
+
+/** A failure budget: `check` refuses once the key is at the limit; `count` records one failure. */
+interface FailureCounter {
+  /** Resolves the key (undefined when the request is not counted), or rejects with 429 or 503. */
+  (req: Request, res: Response): Promise<string | undefined>;
+  count(key: string): void;
+}
+
+function failureCounter(
+  store: Store,
+  limit: number,
+  windowMs: number,
+  keyOf: (req: Request, res: Response) => string | undefined,
+): FailureCounter {
+  const get = store.get;
+  if (typeof get !== 'function') throw new TypeError('rate-limit stores must implement get()');
+  // express-rate-limit initialises its stores with the middleware's options; only windowMs is read.
+  void Promise.resolve(store.init?.({ windowMs } as Parameters<NonNullable<Store['init']>>[0]));
+  const check = async function checkFailures(req: Request, res: Response): Promise<string | undefined> {
+    const key = keyOf(req, res);
+    if (key === undefined) return undefined;
+    const info = await get(key);
+    if (info !== undefined && info.totalHits >= limit) {
+      const resetAt = info.resetTime?.getTime();
+      const seconds =
+        resetAt === undefined
+          ? Math.ceil(windowMs / 1000)
+          : Math.max(1, Math.ceil((resetAt - Date.now()) / 1000));
+      throw new TokenError('too_many_requests', undefined, { headers: { 'Retry-After': String(seconds) } });
+    }
+    return key;
+  };
+  return Object.assign(check, {
+    count(key: string): void {
+      // After the response: a store failure here is answered by the next check, which fails closed.
+      Promise.resolve()
+        .then(() => store.increment(key))
+        .catch(() => undefined);
+    },
+  });
 }
 
 function passThrough(_req: Request, _res: Response, next: NextFunction): void {
@@ -269,36 +357,38 @@ export function createRateLimits(options: Readonly<RateLimitOptions> = {}): Rate
     ...common,
     windowMs: resolved.requestWindowMs,
     limit: resolved.requestsPerIp,
-    store: failClosed(makeStore('requests-ip', resolved.requestWindowMs)),
+    store: failClosed(makeStore('requests-ip', resolved.requestWindowMs), 'requests-ip'),
     keyGenerator: (req) => clientIp(req),
   });
-  const perCredential = rateLimit({
-    ...common,
-    windowMs: resolved.failureWindowMs,
-    limit: resolved.failuresPerCredentialAndIp,
-    store: failClosed(makeStore('failures-credential-ip', resolved.failureWindowMs)),
-    skipSuccessfulRequests: true,
-    requestWasSuccessful: wasNotCredentialFailure,
-    skip: (_req, res) => credentialOf(res) === undefined,
-    keyGenerator: (req, res) => `${credentialOf(res) ?? ''}:${clientIp(req)}`,
-  });
-  const perIp = rateLimit({
-    ...common,
-    windowMs: resolved.failureWindowMs,
-    limit: resolved.failuresPerIp,
-    store: failClosed(makeStore('failures-ip', resolved.failureWindowMs)),
-    skipSuccessfulRequests: true,
-    requestWasSuccessful: wasNotCredentialFailure,
-    keyGenerator: (req) => clientIp(req),
-  });
+  const perCredential = failureCounter(
+    failClosed(makeStore('failures-credential-ip', resolved.failureWindowMs), 'failures-credential-ip'),
+    resolved.failuresPerCredentialAndIp,
+    resolved.failureWindowMs,
+    (req, res) => {
+      const credential = credentialOf(res);
+      return credential === undefined ? undefined : `${credential}:${clientIp(req)}`;
+    },
+  );
+  const perIp = failureCounter(
+    failClosed(makeStore('failures-ip', resolved.failureWindowMs), 'failures-ip'),
+    resolved.failuresPerIp,
+    resolved.failureWindowMs,
+    (req) => clientIp(req),
+  );
   const failures = function credentialFailureLimit(req: Request, res: Response, next: NextFunction): void {
-    perIp(req, res, (err?: unknown) => {
-      if (err !== undefined) {
-        next(err);
-        return;
-      }
-      void perCredential(req, res, next);
-    });
+    Promise.all([perIp(req, res), perCredential(req, res)]).then(
+      ([ipKey, credentialKey]) => {
+        // Count failures once the answer is known: successes never touch the counters, so a burst
+        // of parallel good requests is never refused.
+        res.once('finish', () => {
+          if (wasNotCredentialFailure(req, res)) return;
+          if (ipKey !== undefined) perIp.count(ipKey);
+          if (credentialKey !== undefined) perCredential.count(credentialKey);
+        });
+        next();
+      },
+      (err: unknown) => next(err),
+    );
   };
   return Object.freeze({ options: resolved, requests, failures, [RATE_LIMITS]: true });
 }
@@ -334,6 +424,14 @@ export function routerRateLimits(
   return { requests: report(limits.requests), failures: report(limits.failures) };
 }
 
+/** What {@link identifyCredential}'s callback answers: the credential, and what counts as its failure. */
+export interface IdentifiedCredential {
+  /** The client id, username or key; hashed before use. */
+  readonly id: string;
+  /** Count only `invalid_client` (client authentication) as a failure, e.g. for a refresh grant. */
+  readonly clientAuthOnly?: boolean;
+}
+
 /**
  * Middleware that names the credential a request presents, for the per-(credential, IP) limit.
  * `identify` gets the request after body parsing and returns e.g. the client id, the username or
@@ -342,15 +440,17 @@ export function routerRateLimits(
  */
 export function identifyCredential(
   kind: string,
-  identify: (req: Request) => string | undefined,
+  identify: (req: Request) => string | IdentifiedCredential | undefined,
 ): RequestHandler {
   return function identifyCredentialMiddleware(req: Request, res: Response, next: NextFunction): void {
-    let id: string | undefined;
+    let found: string | IdentifiedCredential | undefined;
     try {
-      id = identify(req);
+      found = identify(req);
     } catch {
-      id = undefined;
+      found = undefined;
     }
+    const id = typeof found === 'string' ? found : found?.id;
+    if (typeof found === 'object' && found.clientAuthOnly) res.locals[CLIENT_AUTH_ONLY] = true;
     if (id !== undefined && id !== '') {
       res.locals[CREDENTIAL] = createHash('sha256').update(`${kind}\0${id}`).digest('hex').slice(0, 32);
     }

@@ -10,7 +10,6 @@ import { DEFAULT_REALM } from '../defaults';
 import { authorizationValues, extractBearerToken } from '../middleware/bearer';
 import { assertErrorFormat, type ErrorFormatOption } from '../middleware/error-response';
 import { identifyCredential, routerRateLimits, type RouterRateLimitOption } from '../middleware/rate-limit';
-import { ID_LENGTH } from '../core/opaque-token';
 import { bearerChallenge, requireToken } from '../middleware/require-token';
 import {
   asyncHandler,
@@ -91,12 +90,6 @@ export function createAuthRouter(options: Readonly<AuthRouterOptions>): Router {
       ? `user\0${stringField(body, 'username') ?? ''}`
       : stringField(body, 'client_id');
   });
-  /** A refresh token's family (its non-secret leading part), never the token itself. */
-  const refreshCredential = identifyCredential('refresh_family', (req) => {
-    const token = stringField(readBody(req), 'refresh_token');
-    const prefix = kit.tokens.refreshTokenPrefix;
-    return token?.startsWith(prefix) ? token.slice(0, prefix.length + ID_LENGTH) : undefined;
-  });
 
   const router = createBaseRouter();
 
@@ -171,7 +164,7 @@ export function createAuthRouter(options: Readonly<AuthRouterOptions>): Router {
     '/auth/tokens/refresh',
     limits.requests,
     jsonParser,
-    refreshCredential,
+    // Refresh tokens carry 256 random bits: only the per-IP failure budget applies here.
     limits.failures,
     asyncHandler(async function refreshTokens(req: Request, res: Response) {
       let auth: AuthInfo | undefined;

@@ -254,8 +254,12 @@ export function createOAuthRouter(options: Readonly<OAuthRouterOptions>): Router
     const body = readParams(req);
     const { clientId } = readClientCredentials(req, body);
     if (clientId === undefined) return undefined;
-    const username =
-      stringField(body, 'grant_type') === 'password' ? stringField(body, 'username') : undefined;
+    const grantType = stringField(body, 'grant_type');
+    // A refresh grant's invalid_grant is about the refresh token: only client authentication counts.
+    if (grantType === 'refresh_token' && req.path.toLowerCase().startsWith('/oauth/token')) {
+      return { id: clientId, clientAuthOnly: true };
+    }
+    const username = grantType === 'password' ? stringField(body, 'username') : undefined;
     return username === undefined ? clientId : `${clientId}\0${username}`;
   });
 

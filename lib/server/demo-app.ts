@@ -8,6 +8,8 @@ import type { TokenKit } from '../core/token-kit';
 import { createErrorHandler, sendError, toTokenError } from '../middleware/error-response';
 import { requireToken } from '../middleware/require-token';
 import { requireBinding } from '../middleware/guards';
+import { createRateLimits, isRateLimits, type RouterRateLimitOption } from '../middleware/rate-limit';
+import type { TokenKitMetrics } from '../middleware/metrics';
 import { createApiKeyRouter } from '../routers/api-key-router';
 import { createProviderRouter } from '../routers/provider-router';
 import { createAuthRouter } from '../routers/auth-router';
@@ -31,6 +33,18 @@ export interface DemoAppOptions {
   readonly passwordClientId?: string;
   /** Called with unexpected errors (500s), for logging; the response never carries them. */
   readonly onError?: (err: unknown) => void;
+  /**
+   * Brute-force limits shared by routers A–D: a `createRateLimits()` object (Redis-backed when the
+   * kit runs on Redis) or its options. @default `createRateLimits()` (in memory)
+   */
+  readonly rateLimit?: RouterRateLimitOption;
+  /**
+   * Number of proxy hops in front of the app whose `X-Forwarded-For` is trusted for `req.ip` (rate
+   * limits and audit events); @default 0 (the socket address; `X-Forwarded-For` is ignored).
+   */
+  readonly trustProxyHops?: number;
+  /** Prometheus metrics: served at `GET /metrics`, and the guarded routes are observed. @default none */
+  readonly metrics?: TokenKitMetrics;
 }
 
 /** Sample plans served by `GET /api/plans/`. */
@@ -61,22 +75,39 @@ export function createDemoApp(options: Readonly<DemoAppOptions>): Express {
   const employerOf = seedEmployerResolver(seed);
   const employeesOf = new Map(seed.employers.map((e) => [e.id, e.employees]));
 
+  const trustProxyHops = options.trustProxyHops ?? 0;
+  if (!Number.isSafeInteger(trustProxyHops) || trustProxyHops < 0 || trustProxyHops > 10) {
+    throw new RangeError(`trustProxyHops must be a whole number from 0 to 10, got ${String(trustProxyHops)}`);
+  }
+  // One set of limits for every router: one budget per IP and per credential across the surfaces.
+  const rateLimit = isRateLimits(options.rateLimit) ? options.rateLimit : createRateLimits(options.rateLimit);
+  const { metrics } = options;
+
   const app = express();
   app.disable('x-powered-by');
+  if (trustProxyHops > 0) app.set('trust proxy', trustProxyHops);
+  if (metrics) app.get('/metrics', metrics.handler);
 
   // The demo lets a key bind only to entities its seed file knows.
   const knownEntities = new Set(seed.employers.flatMap((e) => [e.id, ...e.employees]));
   const authorizeBinding = (_key: unknown, entity: { id: string }): boolean => knownEntities.has(entity.id);
-  app.use('/v1/auth', createApiKeyRouter({ kit, tokenPrefix: DEMO_ACCESS_TOKEN_PREFIX, authorizeBinding }));
-  app.use('/v1', createProviderRouter({ kit }));
-  app.use('/api', createAuthRouter({ kit, ...(passwordClientId === undefined ? {} : { passwordClientId }) }));
+  app.use(
+    '/v1/auth',
+    createApiKeyRouter({ kit, tokenPrefix: DEMO_ACCESS_TOKEN_PREFIX, authorizeBinding, rateLimit }),
+  );
+  app.use('/v1', createProviderRouter({ kit, rateLimit }));
+  app.use(
+    '/api',
+    createAuthRouter({ kit, rateLimit, ...(passwordClientId === undefined ? {} : { passwordClientId }) }),
+  );
 
-  const authenticated = requireToken({ kit });
+  const guard = requireToken({ kit });
+  const authenticated = metrics ? metrics.observe(guard) : guard;
 
   app.get(
     '/v1/employers/:employerId',
     authenticated,
-    requireBinding({ param: 'employerId', type: 'employer', allowUnbound: true }),
+    requireBinding({ param: 'employerId', type: 'employer', allowUnbound: true, kit }),
     function getEmployer(req: Request, res: Response) {
       // The same parameter the guard checked, never another source of the id.
       const id = String(req.params.employerId);
@@ -87,7 +118,7 @@ export function createDemoApp(options: Readonly<DemoAppOptions>): Express {
   app.get(
     '/v1/employees/:employeeId',
     authenticated,
-    requireBinding({ param: 'employeeId', type: 'employee', employerOf, allowUnbound: true }),
+    requireBinding({ param: 'employeeId', type: 'employee', employerOf, allowUnbound: true, kit }),
     function getEmployee(req: Request, res: Response) {
       const id = String(req.params.employeeId);
       const employer = seed.employers.find((e) => e.employees.includes(id));
@@ -100,7 +131,7 @@ export function createDemoApp(options: Readonly<DemoAppOptions>): Express {
   });
 
   // Router D last, so the sample resources above do not pass through its middleware.
-  app.use('/', createOAuthRouter({ kit }));
+  app.use('/', createOAuthRouter({ kit, rateLimit }));
 
   app.use(function notFound(_req: Request, res: Response) {
     sendError(res, new TokenError('not_found'), 'errors');

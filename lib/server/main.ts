@@ -12,6 +12,9 @@ import { MemoryTokenStore } from '../stores/memory-token-store';
 import { RedisTokenStore } from '../stores/redis-token-store';
 import { checkEvictionPolicy, createRedisClient, waitForReady } from '../stores/redis-client';
 import type { TokenStore } from '../stores/token-store';
+import { createJsonLineLogger, composeEventListeners, type LineSink } from '../core/audit-log';
+import { createRateLimits } from '../middleware/rate-limit';
+import { createMetrics } from '../middleware/metrics';
 import { createDemoApp } from './demo-app';
 import { loadSeedFile, parseSeed, SeedError, type Seed } from './seed';
 import { applySeed, createSeedUserVerifier } from './seed-kit';
@@ -35,6 +38,8 @@ export interface DemoServer {
 export interface DemoServerIo {
   readonly log?: (line: string) => void;
   readonly warn?: (line: string) => void;
+  /** Where audit events go, one JSON line each; @default `process.stdout`. */
+  readonly audit?: LineSink;
 }
 
 /** A configuration mistake in the environment. */
@@ -58,6 +63,16 @@ function parsePort(value: string | undefined): number {
 function urlHost(host: string): string {
   if (host === '0.0.0.0' || host === '::' || host === '') return '127.0.0.1';
   return host.includes(':') ? `[${host}]` : host;
+}
+
+function parseTrustProxy(value: string | undefined): number {
+  if (value === undefined || value === '') return 0;
+  if (!/^\d{1,2}$/.test(value) || Number(value) > 10) {
+    throw new DemoConfigError(
+      `TOKEN_KIT_TRUST_PROXY must be the number of proxy hops (0 to 10), got ${JSON.stringify(value)}`,
+    );
+  }
+  return Number(value);
 }
 
 function hostPorts(value: string, name: string): { host: string; port: number }[] {
@@ -235,6 +250,10 @@ export async function startDemoServer(
   const log = io.log ?? ((line: string) => console.log(line));
   const warn = io.warn ?? ((line: string) => console.error(line));
   const port = parsePort(env.PORT);
+  const trustProxyHops = parseTrustProxy(env.TOKEN_KIT_TRUST_PROXY);
+  const metrics =
+    env.TOKEN_KIT_METRICS === '1' || env.TOKEN_KIT_METRICS === 'true' ? createMetrics() : undefined;
+  const audit = createJsonLineLogger(io.audit ?? process.stdout);
   const host = env.HOST || '127.0.0.1';
   const seedPath = env.TOKEN_KIT_SEED || undefined;
   const generated = seedPath === undefined;
@@ -278,11 +297,24 @@ export async function startDemoServer(
     const actualPort = (server.address() as AddressInfo).port;
     const url = `http://${urlHost(host)}:${actualPort}`;
     const issuer = env.TOKEN_KIT_ISSUER || `http://${urlHost(host)}:${actualPort}`;
-    const kit = createTokenKit({ store, keys, issuer, verifyUser });
+    const kit = createTokenKit({
+      store,
+      keys,
+      issuer,
+      verifyUser,
+      onEvent: composeEventListeners(audit, metrics?.onEvent),
+    });
+    // On Redis the limits count in the same Redis, so every instance shares one budget.
+    const rateLimit = createRateLimits(
+      redis ? { store: redis, keyPrefix: `${env.REDIS_KEY_PREFIX || 'etk:'}rl:` } : {},
+    );
     const applied = await applySeed(kit, seed);
     app = createDemoApp({
       kit,
       seed,
+      rateLimit,
+      trustProxyHops,
+      ...(metrics ? { metrics } : {}),
       onError: (err) =>
         warn(
           `express-token-kit: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
@@ -291,6 +323,9 @@ export async function startDemoServer(
 
     log(`express-token-kit demo server listening on ${url}`);
     log(`  store: ${description}; issuer: ${issuer}; JWKS: ${url}/.well-known/jwks.json`);
+    log(
+      `  rate limits: ${redis ? 'redis' : 'memory'}; audit events: JSON lines on stdout${metrics ? `; metrics: ${url}/metrics` : ''}`,
+    );
     log(
       '  signing key: RS256, generated at start — every issued JWT stops verifying when the server restarts.',
     );
