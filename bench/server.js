@@ -40,16 +40,30 @@ function peerErrors(err, _req, res, _next) {
   res.status(status).json({ error: err.code ?? err.name ?? 'error' });
 }
 
+/**
+ * The routers' brute-force limits (on by default in the library), kept in the request path so their
+ * cost is measured, with ceilings high enough that the one load-generator IP is never throttled.
+ * BENCH_RATE_LIMIT: `redis` (default when the kit is on Redis, as the demo server does), `memory`
+ * or `off`.
+ */
+function rateLimitOption(client) {
+  const mode = process.env.BENCH_RATE_LIMIT ?? 'redis';
+  if (mode === 'off') return { enabled: false };
+  const ceilings = { requestsPerIp: 1e9, failuresPerIp: 1e9, failuresPerCredentialAndIp: 1e9 };
+  if (mode === 'memory' || !client) return { store: 'memory', ...ceilings };
+  return { store: client, keyPrefix: `${prefix}rl:`, ...ceilings };
+}
+
+const prefix = process.env.BENCH_PREFIX ?? `bench:${scenario}:${process.pid}:`;
+
 async function makeKit({ alg = 'RS256', store = 'redis', extra = {} } = {}) {
   let tokenStore;
+  let client;
   if (store === 'redis') {
     if (!process.env.REDIS_URL) throw new Error('REDIS_URL is required');
-    const client = await connectRedis(process.env.REDIS_URL);
+    client = await connectRedis(process.env.REDIS_URL);
     closers.push(() => client.quit());
-    tokenStore = new kitLib.RedisTokenStore({
-      client,
-      keyPrefix: process.env.BENCH_PREFIX ?? `bench:${scenario}:${process.pid}:`,
-    });
+    tokenStore = new kitLib.RedisTokenStore({ client, keyPrefix: prefix });
   } else {
     tokenStore = new kitLib.MemoryTokenStore();
   }
@@ -63,7 +77,7 @@ async function makeKit({ alg = 'RS256', store = 'redis', extra = {} } = {}) {
     issuer: ISSUER,
     ...extra,
   });
-  return { kit, keyInput };
+  return { kit, keyInput, rateLimit: rateLimitOption(client) };
 }
 
 async function issue(kit, format = 'jwt') {
@@ -140,10 +154,10 @@ function issueChecks(load, badRequest) {
 }
 
 async function routerCScenario(alg) {
-  const { kit } = await makeKit({ alg });
+  const { kit, rateLimit } = await makeKit({ alg });
   await createClient(kit);
   const app = newApp();
-  app.use('/api', kitLib.createAuthRouter({ kit }));
+  app.use('/api', kitLib.createAuthRouter({ kit, rateLimit }));
   mountCheck(app, kit);
   const body = { grant_type: 'client_credentials', client_id: CLIENT_ID, client_secret: CLIENT_SECRET };
   const load = { method: 'POST', path: '/api/auth/tokens', ...json(body) };
@@ -152,10 +166,10 @@ async function routerCScenario(alg) {
 }
 
 async function routerDScenario() {
-  const { kit } = await makeKit({ alg: 'RS256' });
+  const { kit, rateLimit } = await makeKit({ alg: 'RS256' });
   await createClient(kit);
   const app = newApp();
-  app.use(kitLib.createOAuthRouter({ kit }));
+  app.use(kitLib.createOAuthRouter({ kit, rateLimit }));
   mountCheck(app, kit);
   const f = form({ grant_type: 'client_credentials' });
   const load = { method: 'POST', path: '/oauth/token', body: f.body };
@@ -166,9 +180,9 @@ async function routerDScenario() {
 }
 
 async function routerAScenario() {
-  const { kit } = await makeKit({ alg: 'RS256' });
+  const { kit, rateLimit } = await makeKit({ alg: 'RS256' });
   const app = newApp();
-  app.use('/v1/auth', kitLib.createApiKeyRouter({ kit }));
+  app.use('/v1/auth', kitLib.createApiKeyRouter({ kit, rateLimit }));
   mountCheck(app, kit);
   const { key } = await kit.credentials.createApiKey({ name: 'bench' });
   const body = json({ grant_type: 'client_credentials' });
