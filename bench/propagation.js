@@ -18,11 +18,19 @@ async function measurePropagation({ redisUrl, trials = 200 }) {
   const prefix = `bench:propagation:${process.pid}:`;
   const keyInput = await kitLib.KeySet.generateKey('RS256', 'bench-propagation');
   const clients = [await connectRedis(redisUrl), await connectRedis(redisUrl)];
-  const [a, b] = clients.map((client) =>
+  // Each instance runs the recommended set-up: a pub/sub revocation view that answers repeat checks
+  // locally, so this measures how fast an announcement clears the other instance's view.
+  const views = await Promise.all(
+    clients.map((client) => kitLib.RedisRevocationView.start({ client, channel: `${prefix}revocations` })),
+  );
+  for (let i = 0; i < 200 && views.some((v) => !v.ready); i++) await new Promise((r) => setTimeout(r, 10));
+  if (views.some((v) => !v.ready)) throw new Error('the revocation views did not become ready');
+  const [a, b] = clients.map((client, i) =>
     kitLib.createTokenKit({
       store: new kitLib.RedisTokenStore({ client, keyPrefix: prefix }),
       keys: kitLib.createKeySet({ keys: [keyInput] }),
       issuer: ISSUER,
+      revocationView: views[i],
     }),
   );
   const fromCall = [];
@@ -74,6 +82,7 @@ async function measurePropagation({ redisUrl, trials = 200 }) {
     }
   } finally {
     await deleteKeys(clients[0], prefix).catch(() => undefined);
+    await Promise.all(views.map((v) => v.close().catch(() => undefined)));
     await Promise.all(clients.map((c) => c.quit().catch(() => undefined)));
   }
   const stats = (values) => ({
@@ -103,8 +112,9 @@ function formatPropagation(r) {
     `| A's \`revokeToken()\` called → B's first rejection | ${ms(r.fromCall.p50)} | ${ms(r.fromCall.p99)} | ${ms(r.fromCall.max)} |`,
     `| A's \`revokeToken()\` resolved → B's first rejection (0: B already rejected) | ${ms(r.fromAck.p50)} | ${ms(r.fromAck.p99)} | ${ms(r.fromAck.max)} |`,
     '',
-    `Trials within the 100 ms target: **${r.trials - (r.trials - r.within100ms)}/${r.trials}**. Nothing caches ` +
-      "revocation state between instances, so the delay is the revocation's own Redis round trips plus one poll.",
+    `Trials within the 100 ms target: **${r.trials - (r.trials - r.within100ms)}/${r.trials}**. Each instance ` +
+      'answers repeat checks from its pub/sub revocation view, so the delay is the revocation write, the ' +
+      "announcement's trip through Redis pub/sub to B, and one poll.",
   ].join('\n');
 }
 

@@ -442,8 +442,10 @@ function document({ summary, propagation, env }) {
     '',
     '- **bare**: `app.get("/resource", (req, res) => res.json({...}))` on Express 5, no middleware.',
     '- **requireToken**: `requireToken({ kit })` in front of the same handler. The kit has one key of the given ' +
-      'algorithm and a `RedisTokenStore` (client from `createRedisClient`), so every request checks the ' +
-      'signature and claims and makes one Redis round trip for revocation (opaque tokens: one lookup). Checked ' +
+      'algorithm, a `RedisTokenStore` (client from `createRedisClient`) and a `RedisRevocationView`: the first ' +
+      'request verifies the signature and claims and asks Redis; repeats of the same token are answered from the ' +
+      'verified-token cache and the view, which every revocation on any instance clears through Redis pub/sub ' +
+      '(`rt-rs256-direct` has no view: one Redis round trip per request). Checked ' +
       'first: valid → 200; tampered, absent and revoked → 401.',
     '- **express-jwt**: `expressjwt({ secret, algorithms: [alg] })` as its README shows: HS256 with the string ' +
       'secret, RS256 with the PEM public key. The same tokens as requireToken (issued by the kit). No ' +

@@ -6,10 +6,15 @@
  */
 module.exports = [
   { name: 'bare', group: 'verify', label: 'bare Express 5 route (baseline)' },
-  { name: 'rt-rs256', group: 'verify', label: 'requireToken, RS256 JWT + Redis revocation' },
-  { name: 'rt-es256', group: 'verify', label: 'requireToken, ES256 JWT + Redis revocation' },
-  { name: 'rt-hs256', group: 'verify', label: 'requireToken, HS256 JWT + Redis revocation' },
-  { name: 'rt-opaque', group: 'verify', label: 'requireToken, opaque token (Redis lookup)' },
+  { name: 'rt-rs256', group: 'verify', label: 'requireToken, RS256 JWT + Redis revocation (pub/sub view)' },
+  { name: 'rt-es256', group: 'verify', label: 'requireToken, ES256 JWT + Redis revocation (pub/sub view)' },
+  { name: 'rt-hs256', group: 'verify', label: 'requireToken, HS256 JWT + Redis revocation (pub/sub view)' },
+  { name: 'rt-opaque', group: 'verify', label: 'requireToken, opaque token (Redis, pub/sub view)' },
+  {
+    name: 'rt-rs256-direct',
+    group: 'verify',
+    label: 'requireToken, RS256 JWT + one Redis round trip per request (no view)',
+  },
   {
     name: 'rt-rs256-memory',
     group: 'verify',

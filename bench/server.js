@@ -56,7 +56,7 @@ function rateLimitOption(client) {
 
 const prefix = process.env.BENCH_PREFIX ?? `bench:${scenario}:${process.pid}:`;
 
-async function makeKit({ alg = 'RS256', store = 'redis', extra = {} } = {}) {
+async function makeKit({ alg = 'RS256', store = 'redis', extra = {}, view = false } = {}) {
   let tokenStore;
   let client;
   if (store === 'redis') {
@@ -64,6 +64,17 @@ async function makeKit({ alg = 'RS256', store = 'redis', extra = {} } = {}) {
     client = await connectRedis(process.env.REDIS_URL);
     closers.push(() => client.quit());
     tokenStore = new kitLib.RedisTokenStore({ client, keyPrefix: prefix });
+    if (view) {
+      // the recommended production set-up: a pub/sub revocation view in front of Redis
+      const revocationView = await kitLib.RedisRevocationView.start({
+        client,
+        channel: `${prefix}revocations`,
+      });
+      closers.unshift(() => revocationView.close());
+      for (let i = 0; i < 200 && !revocationView.ready; i++) await new Promise((r) => setTimeout(r, 10));
+      if (!revocationView.ready) throw new Error('the revocation view did not become ready');
+      extra = { ...extra, revocationView };
+    }
   } else {
     tokenStore = new kitLib.MemoryTokenStore();
   }
@@ -110,8 +121,8 @@ function verifyChecks(good, bad, revoked) {
   return { load: { method: 'GET', path: '/resource', headers: bearer(good) }, checks };
 }
 
-async function requireTokenScenario(alg, format = 'jwt', store = 'redis') {
-  const { kit } = await makeKit({ alg, store });
+async function requireTokenScenario(alg, format = 'jwt', store = 'redis', view = store === 'redis') {
+  const { kit } = await makeKit({ alg, store, view });
   const app = newApp();
   app.get('/resource', kitLib.requireToken({ kit }), resource);
   const good = await issue(kit, format);
@@ -308,6 +319,7 @@ const SCENARIOS = {
   'rt-es256': () => requireTokenScenario('ES256'),
   'rt-hs256': () => requireTokenScenario('HS256'),
   'rt-opaque': () => requireTokenScenario('RS256', 'opaque'),
+  'rt-rs256-direct': () => requireTokenScenario('RS256', 'jwt', 'redis', false),
   'rt-rs256-memory': () => requireTokenScenario('RS256', 'jwt', 'memory'),
   'ejwt-hs256': () => expressJwtScenario('HS256'),
   'ejwt-rs256': () => expressJwtScenario('RS256'),
