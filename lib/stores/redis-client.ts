@@ -83,6 +83,8 @@ export function failFastRedisOptions(settings: FailFastSettings): RedisOptions {
     commandTimeout: settings.commandTimeout,
     connectTimeout: settings.connectTimeout,
     enableOfflineQueue: false,
+    // commands issued in the same tick travel in one write: fewer syscalls on both sides under load
+    enableAutoPipelining: true,
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
     retryStrategy: (attempt: number) => reconnectDelay(attempt, settings.maxReconnectDelay),
