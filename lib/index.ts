@@ -23,8 +23,12 @@ export { RedisTokenStore } from './stores/redis-token-store';
 export type { RedisTokenStoreOptions } from './stores/redis-token-store';
 export { createRedisClient, waitForReady, checkEvictionPolicy } from './stores/redis-client';
 export type { RedisClientOptions } from './stores/redis-client';
-export { RedisRevocationView } from './stores/redis-revocation-view';
-export type { RedisRevocationViewOptions } from './stores/redis-revocation-view';
+export {
+  RedisRevocationView,
+  createRevocationAnnouncer,
+  revocationChannel,
+} from './stores/redis-revocation-view';
+export type { RedisRevocationViewOptions, RevocationAnnouncerOptions } from './stores/redis-revocation-view';
 export type { RevocationView, RevocationNotice } from './core/revocation-view';
 export * from './middleware/require-token';
 export * from './middleware/guards';

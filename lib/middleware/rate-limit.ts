@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { ipKeyGenerator, MemoryStore, rateLimit, type Store } from 'express-rate-limit';
-import { RedisStore } from 'rate-limit-redis';
+import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import { TokenError, type TokenErrorCode } from '../errors';
 import type { TokenEvent } from '../core/events';
 import { DEFAULT_RETRY_AFTER } from '../defaults';
@@ -45,8 +45,19 @@ export interface RedisCommandCaller {
   call(command: string, ...args: string[]): Promise<unknown>;
 }
 
+/**
+ * An ioredis `Cluster` (`isCluster: true`): commands with a key go to the key's primary, and the
+ * rate-limit scripts are loaded on every primary.
+ */
+export interface RedisClusterCommandCaller extends RedisCommandCaller {
+  /** True for a Cluster (ioredis sets it on every client). */
+  readonly isCluster: boolean;
+  nodes(role: 'master'): readonly RedisCommandCaller[];
+}
+
 /** Where the counters live. */
-export type RateLimitStoreOption = 'memory' | RedisCommandCaller | RedisCommandSender | RateLimitStoreFactory;
+export type RateLimitStoreOption =
+  'memory' | RedisCommandCaller | RedisClusterCommandCaller | RedisCommandSender | RateLimitStoreFactory;
 
 /** Options of {@link createRateLimits}. */
 export interface RateLimitOptions {
@@ -55,7 +66,8 @@ export interface RateLimitOptions {
   /**
    * Counter store: `'memory'` (one process only), an ioredis client (`call`), a node-redis client
    * (`sendCommand`) — use the token store's Redis so that every app instance shares the counts — or
-   * a {@link RateLimitStoreFactory}. Redis Cluster: pass a factory. @default `'memory'`
+   * a {@link RateLimitStoreFactory}. An ioredis `Cluster` works as is (see
+   * {@link RedisClusterCommandCaller}). @default `'memory'`
    */
   readonly store?: RateLimitStoreOption;
   /** Failed attempts per (credential, IP) per failure window before 429; @default 10. */
@@ -119,9 +131,46 @@ function positive(value: unknown, fallback: number, option: string): number {
   return value;
 }
 
+function isClusterCaller(store: unknown): store is RedisClusterCommandCaller {
+  const candidate = store as Partial<RedisClusterCommandCaller> | null;
+  return (
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    candidate.isCluster === true &&
+    typeof candidate.call === 'function' &&
+    typeof candidate.nodes === 'function'
+  );
+}
+
+/**
+ * Sends rate-limit-redis' commands to a Cluster. `SCRIPT LOAD` names no key, so ioredis would send it
+ * to one random node while `EVALSHA` goes to the key's primary (NOSCRIPT on the others): load the
+ * script on every primary instead. It is answered when at least one primary loaded it; a primary
+ * that missed it answers NOSCRIPT, and rate-limit-redis loads it again.
+ */
+function clusterSender(cluster: RedisClusterCommandCaller) {
+  return async ({ command }: { command: string[] }): Promise<RedisReply> => {
+    const [name = '', ...args] = command;
+    if (name.toUpperCase() !== 'SCRIPT' || args[0]?.toUpperCase() !== 'LOAD') {
+      return cluster.call(name, ...args) as Promise<RedisReply>;
+    }
+    const results = await Promise.allSettled(cluster.nodes('master').map((node) => node.call(name, ...args)));
+    const loaded = results.find((r) => r.status === 'fulfilled');
+    if (loaded === undefined) {
+      const failed = results.find((r) => r.status === 'rejected');
+      throw failed?.reason ?? new Error('rate limit store: no cluster primaries');
+    }
+    return loaded.value as RedisReply;
+  };
+}
+
 function storeFactory(store: RateLimitStoreOption, keyPrefix: string): RateLimitStoreFactory {
   if (store === 'memory') return () => new MemoryStore();
   if (typeof store === 'function') return store;
+  if (isClusterCaller(store)) {
+    const sendCommandCluster = clusterSender(store);
+    return (name) => new RedisStore({ prefix: `${keyPrefix}${name}:`, sendCommandCluster });
+  }
   if (store && typeof (store as RedisCommandCaller).call === 'function') {
     const client = store as RedisCommandCaller;
     return (name) =>
@@ -140,7 +189,7 @@ function storeFactory(store: RateLimitStoreOption, keyPrefix: string): RateLimit
       });
   }
   throw new TypeError(
-    "rateLimit store must be 'memory', an ioredis client, a node-redis client or a store factory",
+    "rateLimit store must be 'memory', an ioredis client or Cluster, a node-redis client or a store factory",
   );
 }
 

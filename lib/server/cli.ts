@@ -14,6 +14,7 @@ import { KeySet } from '../keys/key-set';
 import { RedisTokenStore } from '../stores/redis-token-store';
 import { waitForReady } from '../stores/redis-client';
 import { createRedisConnectionFromEnv, type RedisConnection } from '../stores/redis-connection';
+import { createRevocationAnnouncer, revocationChannel } from '../stores/redis-revocation-view';
 import type { SigningAlgorithm } from '../types';
 import { startDemoServer, type DemoServer } from './main';
 import { SeedError } from './seed';
@@ -279,10 +280,15 @@ async function openKit(
     ...(keyPrefix === undefined ? {} : { keyPrefix }),
   });
   // Admin commands sign nothing: a throwaway key satisfies the kit, the issuer only labels events.
+  // Revocations are announced on the servers' channel, so their revocation views drop what they know.
   const kit = createTokenKit({
     store,
     keys: await KeySet.generate('HS256'),
     issuer: env.TOKEN_KIT_ISSUER || 'http://127.0.0.1',
+    revocationView: createRevocationAnnouncer({
+      client: connection.client,
+      channel: revocationChannel(keyPrefix),
+    }),
   });
   return { kit, connection };
 }

@@ -3,14 +3,16 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Cluster } from 'ioredis';
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { KeySet } from '../keys/key-set';
-import { createTokenKit } from '../core/token-kit';
+import { createTokenKit, type TokenKit } from '../core/token-kit';
 import { randomBase62 } from '../core/opaque-token';
 import { MemoryTokenStore } from '../stores/memory-token-store';
 import { RedisTokenStore } from '../stores/redis-token-store';
-import { checkEvictionPolicy, createRedisClient, waitForReady } from '../stores/redis-client';
+import { checkEvictionPolicy, waitForReady } from '../stores/redis-client';
+import { createRedisConnectionFromEnv, type RedisConnection } from '../stores/redis-connection';
+import { RedisRevocationView, revocationChannel } from '../stores/redis-revocation-view';
 import type { TokenStore } from '../stores/token-store';
 import { createJsonLineLogger, composeEventListeners, type LineSink } from '../core/audit-log';
 import { createRateLimits } from '../middleware/rate-limit';
@@ -30,6 +32,8 @@ export interface DemoServer {
   readonly seed: Seed;
   /** True when the credentials were generated rather than read from a seed file. */
   readonly generated: boolean;
+  /** The token kit behind the routers (for embedding and tests). */
+  readonly kit: TokenKit;
   /** Stops listening, closes connections, the store and the Redis client. Idempotent. */
   close(): Promise<void>;
 }
@@ -73,15 +77,6 @@ function parseTrustProxy(value: string | undefined): number {
     );
   }
   return Number(value);
-}
-
-function hostPorts(value: string, name: string): { host: string; port: number }[] {
-  return value.split(',').map((part) => {
-    const match = /^\s*(.+):(\d{1,5})\s*$/.exec(part);
-    if (!match)
-      throw new DemoConfigError(`${name} must be host:port[,host:port…], got ${JSON.stringify(value)}`);
-    return { host: match[1]!, port: Number(match[2]) };
-  });
 }
 
 /** Generated demo credentials: one of each, random, never persisted. */
@@ -176,65 +171,90 @@ export function demoCurlLines(url: string, seed: Seed): string[] {
 interface StoreHandle {
   readonly store: TokenStore;
   readonly description: string;
-  readonly redis: Redis | undefined;
+  readonly connection: RedisConnection | undefined;
+  /** The pub/sub revocation view, on Redis. */
+  readonly view: RedisRevocationView | undefined;
+}
+
+/** Default prefix of the demo's Redis keys (the token store's default). */
+const DEFAULT_KEY_PREFIX = 'etk:';
+
+async function warnAboutEviction(connection: RedisConnection, warn: (line: string) => void): Promise<void> {
+  // On a Cluster every primary is asked; the first policy other than noeviction is reported.
+  const where = connection.kind === 'cluster' ? 'a Redis Cluster primary' : 'Redis';
+  const policy = await checkEvictionPolicy(connection.client);
+  if (policy === null) {
+    warn(
+      `express-token-kit: warning: could not read the maxmemory-policy of ${where} (CONFIG disabled?); make sure it is noeviction`,
+    );
+  } else if (policy !== 'noeviction') {
+    warn(
+      `express-token-kit: warning: ${where} has maxmemory-policy ${policy}; an evicted revocation brings a token back to life. ` +
+        'Set maxmemory-policy noeviction.',
+    );
+  }
+}
+
+function describeConnection(env: NodeJS.ProcessEnv, connection: RedisConnection): string {
+  if (connection.kind === 'cluster') {
+    return `redis cluster (${(connection.client as Cluster).nodes('master').length} primaries)`;
+  }
+  if (connection.kind === 'sentinel') return `redis sentinel ${env.REDIS_SENTINEL_NAME?.trim() ?? ''}`;
+  return 'redis';
 }
 
 async function openStore(env: NodeJS.ProcessEnv, warn: (line: string) => void): Promise<StoreHandle> {
-  const url = env.REDIS_URL || undefined;
-  const sentinels = env.REDIS_SENTINELS || undefined;
-  if (env.REDIS_CLUSTER_NODES) {
-    throw new DemoConfigError(
-      'REDIS_CLUSTER_NODES is not supported by the demo server yet; use REDIS_URL or REDIS_SENTINELS',
-    );
+  let connection: RedisConnection | null;
+  try {
+    // REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS + REDIS_SENTINEL_NAME (CONTRACT §7).
+    connection = createRedisConnectionFromEnv(env, {
+      onError: (err) => warn(`express-token-kit: redis: ${err.message}`),
+    });
+  } catch (err) {
+    throw err instanceof TypeError ? new DemoConfigError(err.message) : err;
   }
-  if (url === undefined && sentinels === undefined) {
+  if (connection === null) {
     return {
       store: new MemoryTokenStore(),
       description: 'memory (tokens and credentials are lost on restart)',
-      redis: undefined,
+      connection: undefined,
+      view: undefined,
     };
   }
-  let redisOptions = {};
-  if (sentinels !== undefined) {
-    const name = env.REDIS_SENTINEL_NAME;
-    if (!name) throw new DemoConfigError('REDIS_SENTINEL_NAME is required with REDIS_SENTINELS');
-    redisOptions = { sentinels: hostPorts(sentinels, 'REDIS_SENTINELS'), name };
-  }
-  const client = createRedisClient({
-    ...(url === undefined ? {} : { url }),
-    redisOptions,
-    onError: (err) => warn(`express-token-kit: redis: ${err.message}`),
-  });
+  const keyPrefix = env.REDIS_KEY_PREFIX || DEFAULT_KEY_PREFIX;
+  // Before any command: the store defines its scripts on the client, and an auto-pipeline already
+  // queued (e.g. the view's first heartbeat) would lack them.
+  const store = new RedisTokenStore({ client: connection.client, keyPrefix });
+  let view: RedisRevocationView | undefined;
   try {
-    await waitForReady(client, REDIS_READY_TIMEOUT_MS);
-    const policy = await checkEvictionPolicy(client);
-    if (policy === null) {
-      warn(
-        'express-token-kit: warning: could not read Redis maxmemory-policy (CONFIG disabled?); make sure it is noeviction',
-      );
-    } else if (policy !== 'noeviction') {
-      warn(
-        `express-token-kit: warning: Redis maxmemory-policy is ${policy}; an evicted revocation brings a token back to life. ` +
-          'Set maxmemory-policy noeviction.',
-      );
-    }
+    await waitForReady(connection.client, REDIS_READY_TIMEOUT_MS);
+    await warnAboutEviction(connection, warn);
+    // Its own subscriber connection; every instance on this Redis and prefix shares the channel, so
+    // repeat checks skip the Redis round trip and a revocation anywhere clears every instance's view.
+    view = await RedisRevocationView.start({
+      client: connection.client,
+      channel: revocationChannel(keyPrefix),
+      readyTimeoutMs: REDIS_READY_TIMEOUT_MS,
+    });
   } catch (err) {
-    client.disconnect();
+    await store.close();
+    await connection.close();
     throw err;
   }
-  const where = sentinels === undefined ? 'redis' : `redis sentinel ${env.REDIS_SENTINEL_NAME ?? ''}`;
-  const keyPrefix = env.REDIS_KEY_PREFIX || undefined;
   return {
-    store: new RedisTokenStore({ client, ...(keyPrefix === undefined ? {} : { keyPrefix }) }),
-    description: where,
-    redis: client,
+    store,
+    description: describeConnection(env, connection),
+    connection,
+    view,
   };
 }
 
 /**
  * Starts the demo server from environment variables (`PORT`, `HOST`, `REDIS_URL`,
- * `REDIS_SENTINELS`/`REDIS_SENTINEL_NAME`, `REDIS_KEY_PREFIX`, `TOKEN_KIT_SEED`, `TOKEN_KIT_ISSUER`). A malformed seed
- * file rejects with a {@link SeedError} before anything listens.
+ * `REDIS_CLUSTER_NODES`, `REDIS_SENTINELS`/`REDIS_SENTINEL_NAME`, `REDIS_KEY_PREFIX`, `TOKEN_KIT_SEED`,
+ * `TOKEN_KIT_ISSUER`). A malformed seed file rejects with a {@link SeedError}, a malformed variable
+ * with a {@link DemoConfigError} naming it, before anything listens. On Redis the token store, the
+ * rate limits and a pub/sub revocation view (channel `<REDIS_KEY_PREFIX>revocations`) share it.
  *
  * @example
  * ```ts
@@ -260,7 +280,7 @@ export async function startDemoServer(
   const seed = seedPath === undefined ? generateDemoSeed() : await loadSeedFile(seedPath);
   const verifyUser = await createSeedUserVerifier(seed.users);
   const keys = await KeySet.generate('RS256');
-  const { store, description, redis } = await openStore(env, warn);
+  const { store, description, connection, view } = await openStore(env, warn);
 
   let app: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
   const server = createServer((req, res) => {
@@ -280,8 +300,9 @@ export async function startDemoServer(
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      await view?.close();
       await store.close();
-      if (redis) await redis.quit().catch(() => redis.disconnect());
+      await connection?.close();
     })();
     return closed;
   };
@@ -303,10 +324,13 @@ export async function startDemoServer(
       issuer,
       verifyUser,
       onEvent: composeEventListeners(audit, metrics?.onEvent),
+      ...(view ? { revocationView: view } : {}),
     });
-    // On Redis the limits count in the same Redis, so every instance shares one budget.
+    // On Redis the limits count in the same Redis (a Cluster too), so every instance shares one budget.
     const rateLimit = createRateLimits(
-      redis ? { store: redis, keyPrefix: `${env.REDIS_KEY_PREFIX || 'etk:'}rl:` } : {},
+      connection
+        ? { store: connection.client, keyPrefix: `${env.REDIS_KEY_PREFIX || DEFAULT_KEY_PREFIX}rl:` }
+        : {},
     );
     const applied = await applySeed(kit, seed);
     app = createDemoApp({
@@ -323,8 +347,13 @@ export async function startDemoServer(
 
     log(`express-token-kit demo server listening on ${url}`);
     log(`  store: ${description}; issuer: ${issuer}; JWKS: ${url}/.well-known/jwks.json`);
+    if (view) {
+      log(
+        `  revocation view: redis pub/sub on ${revocationChannel(env.REDIS_KEY_PREFIX || DEFAULT_KEY_PREFIX)} (repeat checks skip Redis)`,
+      );
+    }
     log(
-      `  rate limits: ${redis ? 'redis' : 'memory'}; audit events: JSON lines on stdout${metrics ? `; metrics: ${url}/metrics` : ''}`,
+      `  rate limits: ${connection ? 'redis' : 'memory'}; audit events: JSON lines on stdout${metrics ? `; metrics: ${url}/metrics` : ''}`,
     );
     log(
       '  signing key: RS256, generated at start — every issued JWT stops verifying when the server restarts.',
@@ -348,7 +377,7 @@ export async function startDemoServer(
     } else {
       log(`  seed: ${seedPath} (${applied.created} credentials created, ${applied.skipped} already present)`);
     }
-    return { url, seed, generated, close };
+    return { url, seed, generated, kit, close };
   } catch (err) {
     await close();
     throw err;

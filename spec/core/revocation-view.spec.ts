@@ -162,4 +162,26 @@ describe('RedisRevocationView', () => {
       expect(store.calls.total() - before).toBe(2);
     });
   });
+
+  describe('when the subscription comes back', () => {
+    it('forgets answers remembered while it was not trusted, since announcements were missed', async () => {
+      const conn = await redis.connect();
+      const subscriber = conn.duplicate();
+      const view = await RedisRevocationView.start({
+        client: conn,
+        subscriber,
+        channel: `${redis.prefix}ch-back`,
+        heartbeatMs: 50,
+      });
+      views.push(view);
+      expect(await until(() => view.ready)).toBe(true);
+      // The subscriber drops; ioredis reconnects and subscribes again by itself.
+      subscriber.stream.destroy();
+      expect(await until(() => !view.ready)).toBe(true);
+      // Remembered while untrusted (as an opaque token lookup does), before an announcement is lost.
+      view.remember('jti-back', NOT_REVOKED, Date.now() + 60_000, view.generation);
+      expect(await until(() => view.ready)).toBe(true);
+      expect(view.lookup('jti-back', Date.now())).toBeUndefined();
+    });
+  });
 });

@@ -156,8 +156,11 @@ describe('startDemoServer', () => {
     it.each([
       [{ PORT: 'abc' }, /PORT must be a whole number/],
       [{ PORT: '70000' }, /PORT must be a whole number/],
-      [{ PORT: '0', REDIS_CLUSTER_NODES: '127.0.0.1:7000' }, /REDIS_CLUSTER_NODES is not supported/],
-      [{ PORT: '0', REDIS_SENTINELS: '127.0.0.1:26379' }, /REDIS_SENTINEL_NAME is required/],
+      [{ PORT: '0', REDIS_CLUSTER_NODES: '127.0.0.1' }, /REDIS_CLUSTER_NODES must be a comma-separated list/],
+      [
+        { PORT: '0', REDIS_SENTINELS: '127.0.0.1:26379' },
+        /REDIS_SENTINELS is set but REDIS_SENTINEL_NAME is not/,
+      ],
     ])('rejects %j', async (env, message) => {
       await expect(startDemoServer(env, { log: () => undefined, warn: () => undefined })).rejects.toThrow(
         message,
@@ -306,6 +309,23 @@ describe('lib/server/main.ts as a program', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('names a malformed REDIS_SENTINELS on stderr and exits 1 without listening', async () => {
+    const child = runCli({
+      PORT: '0',
+      REDIS_SENTINELS: 'sentinel.internal',
+      REDIS_SENTINEL_NAME: 'mymaster',
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    expect(await exitOf(child)).toBe(1);
+    expect(stderr).toBe(
+      'express-token-kit: cannot start: REDIS_SENTINELS must be a comma-separated list of host:port, entry 1 is "sentinel.internal"\n',
+    );
+    expect(stdout).toBe('');
   });
 
   it.each(['SIGTERM', 'SIGINT'] as const)('stops cleanly with exit code 0 on %s', async (signal) => {

@@ -7,8 +7,9 @@ import { StoreUnavailableError } from '../../lib/errors';
 import { checkEvictionPolicy, waitForReady } from '../../lib/stores/redis-client';
 import { createRedisConnectionFromEnv } from '../../lib/stores/redis-connection';
 import type { RedisConnection } from '../../lib/stores/redis-connection';
+import { RedisRevocationView } from '../../lib/stores/redis-revocation-view';
 import { RedisTokenStore } from '../../lib/stores/redis-token-store';
-import { startRedisCluster } from '../helpers/redis-server';
+import { startRedisCluster, waitUntil } from '../helpers/redis-server';
 import type { RedisCluster } from '../helpers/redis-server';
 import { describeTokenStoreContract } from '../helpers/store-contract';
 
@@ -224,6 +225,53 @@ describe('RedisTokenStore on a Redis Cluster', () => {
       } finally {
         await victim.config('SET', 'maxmemory-policy', 'noeviction');
       }
+    });
+  });
+
+  describe('RedisRevocationView', () => {
+    const NOT_REVOKED = { jtiRevoked: false, familyRevoked: false, subjectCutoff: null, clientCutoff: null };
+    let views: RedisRevocationView[];
+
+    beforeEach(() => {
+      views = [];
+    });
+
+    afterEach(async () => {
+      await Promise.all(views.map((v) => v.close()));
+    });
+
+    async function start(on: Cluster): Promise<RedisRevocationView> {
+      const view = await RedisRevocationView.start({
+        client: on,
+        channel: `${keyPrefix}revocations`,
+        heartbeatMs: 1000,
+      });
+      views.push(view);
+      expect(await waitUntil(() => view.ready, 5000, 10)).toBe(true);
+      return view;
+    }
+
+    it('carries announcements between instances on different connections', async () => {
+      const first = await start(client);
+      const second = await start(twinConnection.client as Cluster);
+      second.remember('jti-1', NOT_REVOKED, Date.now() + 60_000, second.generation);
+      expect(second.lookup('jti-1', Date.now())).toEqual(NOT_REVOKED);
+      const before = second.generation;
+      await first.announce({ kind: 'jti', id: 'jti-1' });
+      expect(await waitUntil(() => second.generation > before, 2000, 10)).toBe(true);
+      expect(second.lookup('jti-1', Date.now())).toBeUndefined();
+    });
+
+    it('forgets what it knows when the cluster moves its subscription to another connection', async () => {
+      const view = await start(twinConnection.client as Cluster);
+      view.remember('jti-2', NOT_REVOKED, Date.now() + 60_000, view.generation);
+      // Every subscriber connection is cut: ioredis subscribes again on a new one, with no event, and
+      // whatever was published in between is lost. Well within 3 heartbeats (3 s) it must notice.
+      for (const node of client.nodes('master')) await node.client('KILL', 'TYPE', 'pubsub');
+      expect(await waitUntil(() => !view.ready, 1500, 5)).toBe(true);
+      expect(view.lookup('jti-2', Date.now())).toBeUndefined();
+      // Trusted again once its own heartbeat comes back on the new connection.
+      expect(await waitUntil(() => view.ready, 5000, 10)).toBe(true);
     });
   });
 });
