@@ -83,8 +83,9 @@ export function failFastRedisOptions(settings: FailFastSettings): RedisOptions {
     commandTimeout: settings.commandTimeout,
     connectTimeout: settings.connectTimeout,
     enableOfflineQueue: false,
-    // commands issued in the same tick travel in one write: fewer syscalls on both sides under load
-    enableAutoPipelining: true,
+    // No auto-pipelining: with ioredis 5 a script defined (by RedisTokenStore) after a command was
+    // queued in the same tick makes the pipeline throw outside any promise, killing the process.
+    enableAutoPipelining: false,
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
     retryStrategy: (attempt: number) => reconnectDelay(attempt, settings.maxReconnectDelay),
