@@ -390,15 +390,14 @@ export class TokenService {
       await this.guard(() =>
         this.store.saveAccessToken(this.hasher.hash(token), record, ttl + this.expiredRecordRetention),
       );
-      this.emit({
-        type: 'issued',
+      return this.#issued(input, {
+        token,
         jti,
-        clientId: input.clientId,
-        subject: input.subject,
-        boundEntity,
-        familyId: input.familyId,
+        format: 'opaque',
+        expiresIn: ttl,
+        expiresAt: exp,
+        issuedAt: iat,
       });
-      return { token, jti, format: 'opaque', expiresIn: ttl, expiresAt: exp, issuedAt: iat };
     }
     const claims: Record<string, unknown> = {
       iss,
@@ -413,15 +412,20 @@ export class TokenService {
     if (boundEntity) claims.bound_entity = { id: boundEntity.id, type: boundEntity.type };
     if (input.familyId !== undefined) claims.sid = input.familyId;
     const token = signJwt(this.keys, claims, { typ: input.typ ?? 'at+jwt' });
+    return this.#issued(input, { token, jti, format: 'jwt', expiresIn: ttl, expiresAt: exp, issuedAt: iat });
+  }
+
+  /** Emits the `issued` audit event (ids only) and returns the issued token. */
+  #issued(input: Readonly<IssueAccessTokenInput>, issued: IssuedAccessToken): IssuedAccessToken {
     this.emit({
       type: 'issued',
-      jti,
+      jti: issued.jti,
       clientId: input.clientId,
       subject: input.subject,
-      boundEntity,
+      boundEntity: input.boundEntity ?? null,
       familyId: input.familyId,
     });
-    return { token, jti, format: 'jwt', expiresIn: ttl, expiresAt: exp, issuedAt: iat };
+    return issued;
   }
 
   /**

@@ -238,6 +238,22 @@ export function createOAuthRouter(options: Readonly<OAuthRouterOptions>): Router
     }
   }
 
+  /**
+   * Revocation and introspection requests: the authenticated client and the `token` parameter;
+   * a `token_type_hint` must be known (RFC 7009 §2.2.1) but is otherwise unused, since the core
+   * recognises every token it issued.
+   */
+  async function readTokenRequest(req: Request): Promise<{ client: ApplicationInfo; token: string }> {
+    const body = readParams(req);
+    const credentials = readClientCredentials(req, body);
+    const token = stringField(body, 'token');
+    const hint = stringField(body, 'token_type_hint');
+    const client = await authenticate(req, credentials);
+    if (token === undefined) throw new TokenError('invalid_request', 'token is required');
+    if (hint !== undefined && !TOKEN_TYPE_HINTS.has(hint)) throw new TokenError('unsupported_token_type');
+    return { client, token };
+  }
+
   function tokenResponse(res: Response, result: GrantResult): void {
     res.status(200).json({
       access_token: result.accessToken.token,
@@ -336,14 +352,7 @@ export function createOAuthRouter(options: Readonly<OAuthRouterOptions>): Router
     '/oauth/revoke',
     ...parsers,
     asyncHandler(async function oauthRevoke(req: Request, res: Response) {
-      const body = readParams(req);
-      const credentials = readClientCredentials(req, body);
-      const token = stringField(body, 'token');
-      const hint = stringField(body, 'token_type_hint');
-      const client = await authenticate(req, credentials);
-      if (token === undefined) throw new TokenError('invalid_request', 'token is required');
-      // RFC 7009 §2.2.1; the hint is otherwise unused: the core recognises every token it issued.
-      if (hint !== undefined && !TOKEN_TYPE_HINTS.has(hint)) throw new TokenError('unsupported_token_type');
+      const { client, token } = await readTokenRequest(req);
       // Tokens of other clients are left alone and answered 200 like unknown ones (RFC 7009 §2.2).
       await kit.tokens.revokeToken(token, client.clientId);
       res.status(200).end();
@@ -355,13 +364,7 @@ export function createOAuthRouter(options: Readonly<OAuthRouterOptions>): Router
     '/oauth/introspect',
     ...parsers,
     asyncHandler(async function oauthIntrospect(req: Request, res: Response) {
-      const body = readParams(req);
-      const credentials = readClientCredentials(req, body);
-      const token = stringField(body, 'token');
-      const hint = stringField(body, 'token_type_hint');
-      const client = await authenticate(req, credentials);
-      if (token === undefined) throw new TokenError('invalid_request', 'token is required');
-      if (hint !== undefined && !TOKEN_TYPE_HINTS.has(hint)) throw new TokenError('unsupported_token_type');
+      const { client, token } = await readTokenRequest(req);
       const found = await kit.tokens.inspect(token);
       // RFC 7662 §2.2: inactive, unknown and other clients' tokens all get the same bare answer.
       if (found.kind === 'access' && found.active && found.auth.clientId === client.clientId) {
