@@ -453,8 +453,10 @@ function document({ summary, propagation, env }) {
     '- **express-oauth2-jwt-bearer**: `auth({ issuer, audience, jwksUri, tokenSigningAlg: "RS256" })`, the JWKS ' +
       'served by the same process (fetched once, then cached). The same tokens; no revocation.',
     '- **router C**: `POST /api/auth/tokens` with a JSON `{grant_type: "client_credentials", client_id, ' +
-      'client_secret}`. The client is looked up in Redis and its secret compared by SHA-256; one JWT is signed ' +
-      'per request.',
+      'client_secret}`. The client is looked up in Redis (then remembered by the ' +
+      'kit while its `RedisRevocationView` hears no rotation or deletion) and its secret compared by SHA-256; ' +
+      'the brute-force limits count in Redis; one JWT is signed per request. Routers A and D run with the same ' +
+      'set-up.',
     '- **router D**: `POST /oauth/token`, form body, `client_secret_basic`; RS256 JWT.',
     '- **router A**: `POST /v1/auth/access-tokens` with the API key as bearer token; each request stores an ' +
       'opaque token in Redis.',

@@ -165,7 +165,7 @@ function issueChecks(load, badRequest) {
 }
 
 async function routerCScenario(alg) {
-  const { kit, rateLimit } = await makeKit({ alg });
+  const { kit, rateLimit } = await makeKit({ alg, view: true });
   await createClient(kit);
   const app = newApp();
   app.use('/api', kitLib.createAuthRouter({ kit, rateLimit }));
@@ -177,7 +177,7 @@ async function routerCScenario(alg) {
 }
 
 async function routerDScenario() {
-  const { kit, rateLimit } = await makeKit({ alg: 'RS256' });
+  const { kit, rateLimit } = await makeKit({ alg: 'RS256', view: true });
   await createClient(kit);
   const app = newApp();
   app.use(kitLib.createOAuthRouter({ kit, rateLimit }));
@@ -191,7 +191,7 @@ async function routerDScenario() {
 }
 
 async function routerAScenario() {
-  const { kit, rateLimit } = await makeKit({ alg: 'RS256' });
+  const { kit, rateLimit } = await makeKit({ alg: 'RS256', view: true });
   const app = newApp();
   app.use('/v1/auth', kitLib.createApiKeyRouter({ kit, rateLimit }));
   mountCheck(app, kit);

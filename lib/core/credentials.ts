@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { TokenError } from '../errors';
 import type { CredentialKind, CredentialRecord } from '../stores/token-store';
 import { DEFAULT_API_KEY_PREFIX, DEFAULT_CLIENT_SECRET_PREFIX } from '../defaults';
+import { BoundedCache } from './bounded-cache';
 import { generateOpaqueToken, randomBase62 } from './opaque-token';
 import type { TokenService } from './token-service';
 
@@ -82,6 +83,8 @@ export interface CredentialServiceOptions {
 }
 
 const GRANT_TYPES = new Set(['client_credentials', 'password', 'refresh_token']);
+/** Longest time a credential found on the authentication path is remembered (ms). */
+export const CREDENTIAL_CACHE_MS = 30_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** True for a UUID string (any case). */
@@ -129,6 +132,7 @@ export class CredentialService {
   readonly #tokens: TokenService;
   readonly #apiKeyPrefix: string;
   readonly #clientSecretPrefix: string;
+  readonly #cache = new BoundedCache<string, { record: CredentialRecord; generation: number }>(10_000);
 
   constructor(tokens: TokenService, options: Readonly<CredentialServiceOptions> = {}) {
     this.#tokens = tokens;
@@ -166,10 +170,42 @@ export class CredentialService {
       this.#tokens.store.replaceCredential(kind, id, version, data, removeIndexKeys, addIndexKeys),
     );
     if (next === null) throw new TokenError('conflict');
+    await this.#tokens.announce({ kind: 'credential', id });
+  }
+
+  /** Deletes a credential and announces it; resolves false when it did not exist. */
+  async #delete(kind: CredentialKind, id: string, indexKeys: readonly string[]): Promise<boolean> {
+    const ok = await this.#tokens.guard(() => this.#tokens.store.deleteCredential(kind, id, indexKeys));
+    if (ok) await this.#tokens.announce({ kind: 'credential', id });
+    return ok;
   }
 
   async #get(kind: CredentialKind, id: string): Promise<CredentialRecord | null> {
     return this.#tokens.guard(() => this.#tokens.store.getCredential(kind, id));
+  }
+
+  /**
+   * A credential lookup on the authentication hot path. With a live revocation view, records found
+   * are remembered while no announcement (rotation, deletion, revocation, on any instance) has
+   * arrived since, for at most {@link CREDENTIAL_CACHE_MS}; misses are never remembered, so a new
+   * credential works at once. Without a live view: one store round trip, every time.
+   */
+  async #lookup(
+    cacheKey: string,
+    load: () => Promise<CredentialRecord | null>,
+  ): Promise<CredentialRecord | null> {
+    const generation = this.#tokens.cacheGeneration();
+    if (generation === undefined) return this.#tokens.guard(load);
+    const now = Date.now();
+    const hit = this.#cache.get(cacheKey, now);
+    if (hit !== undefined && hit.generation === generation) return hit.record;
+    const record = await this.#tokens.guard(load);
+    if (record !== null) this.#cache.set(cacheKey, { record, generation }, now + CREDENTIAL_CACHE_MS);
+    return record;
+  }
+
+  #find(kind: CredentialKind, indexKey: string): Promise<CredentialRecord | null> {
+    return this.#lookup(`i\0${kind}\0${indexKey}`, () => this.#tokens.store.findCredential(kind, indexKey));
   }
 
   // --- API keys --------------------------------------------------------------
@@ -192,7 +228,7 @@ export class CredentialService {
   /** The API key's record for a presented key, or null. */
   async authenticateApiKey(key: unknown): Promise<ApiKeyInfo | null> {
     if (typeof key !== 'string' || key.length === 0 || key.length > 1024) return null;
-    const rec = await this.#tokens.guard(() => this.#tokens.store.findCredential('api_key', this.#hash(key)));
+    const rec = await this.#find('api_key', this.#hash(key));
     return rec === null ? null : apiKeyInfo(rec);
   }
 
@@ -238,9 +274,7 @@ export class CredentialService {
   async revokeApiKey(id: string): Promise<boolean> {
     const rec = await this.#get('api_key', id);
     if (rec === null) return false;
-    const ok = await this.#tokens.guard(() =>
-      this.#tokens.store.deleteCredential('api_key', id, [String(rec.data.keyHash)]),
-    );
+    const ok = await this.#delete('api_key', id, [String(rec.data.keyHash)]);
     await this.#tokens.revokeClient(id);
     return ok;
   }
@@ -314,9 +348,7 @@ export class CredentialService {
       clientSecret.length > 1024
     )
       return null;
-    const rec = await this.#tokens.guard(() =>
-      this.#tokens.store.findCredential('application', clientIndex(clientId)),
-    );
+    const rec = await this.#find('application', clientIndex(clientId));
     const stored = rec === null ? '' : String(rec.data.secretHash);
     const ok = this.#tokens.hasher.matches(clientSecret, stored);
     return ok && rec !== null ? applicationInfo(rec) : null;
@@ -356,9 +388,7 @@ export class CredentialService {
     const rec = await this.#get('application', id);
     if (rec === null) return false;
     const app = applicationInfo(rec);
-    const ok = await this.#tokens.guard(() =>
-      this.#tokens.store.deleteCredential('application', id, [clientIndex(app.clientId)]),
-    );
+    const ok = await this.#delete('application', id, [clientIndex(app.clientId)]);
     await this.#tokens.revokeClient(app.clientId);
     return ok;
   }
@@ -390,9 +420,7 @@ export class CredentialService {
   /** The provider a presented API key belongs to, or null. */
   async authenticateProviderKey(key: unknown): Promise<ProviderInfo | null> {
     if (typeof key !== 'string' || key.length === 0 || key.length > 1024) return null;
-    const rec = await this.#tokens.guard(() =>
-      this.#tokens.store.findCredential('provider', this.#hash(key)),
-    );
+    const rec = await this.#find('provider', this.#hash(key));
     return rec === null ? null : providerInfo(rec);
   }
 
@@ -428,9 +456,7 @@ export class CredentialService {
   async revokeProvider(id: string): Promise<boolean> {
     const rec = await this.#get('provider', id);
     if (rec === null) return false;
-    return this.#tokens.guard(() =>
-      this.#tokens.store.deleteCredential('provider', id, (rec.data.keyHashes as string[] | undefined) ?? []),
-    );
+    return this.#delete('provider', id, (rec.data.keyHashes as string[] | undefined) ?? []);
   }
 
   /** Creates a client of a provider. */
@@ -456,7 +482,9 @@ export class CredentialService {
   async getProviderClient(id: string): Promise<ProviderClientInfo | null> {
     if (!isUuid(id)) return null;
     id = id.toLowerCase();
-    const rec = await this.#get('provider_client', id);
+    const rec = await this.#lookup(`c\0provider_client\0${id}`, () =>
+      this.#tokens.store.getCredential('provider_client', id),
+    );
     return rec === null ? null : (rec.data as unknown as ProviderClientInfo);
   }
 
@@ -470,7 +498,7 @@ export class CredentialService {
 
   /** Deletes a provider's client; tokens issued for it are revoked. */
   async revokeProviderClient(id: string): Promise<boolean> {
-    const ok = await this.#tokens.guard(() => this.#tokens.store.deleteCredential('provider_client', id, []));
+    const ok = await this.#delete('provider_client', id, []);
     if (ok) await this.#tokens.revokeClient(id);
     return ok;
   }

@@ -10,7 +10,8 @@ import { BoundedCache } from './bounded-cache';
 
 /** A revocation announcement. */
 export interface RevocationNotice {
-  readonly kind: 'jti' | 'family' | 'subject' | 'client';
+  /** What changed: a revoked jti, family, subject or client, or a rotated or deleted credential. */
+  readonly kind: 'jti' | 'family' | 'subject' | 'client' | 'credential';
   readonly id: string;
 }
 

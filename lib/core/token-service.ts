@@ -511,9 +511,21 @@ export class TokenService {
     return state;
   }
 
-  /** Tells every instance's revocation view; a failure to announce fails the revocation (503). */
-  async #announce(notice: RevocationNotice): Promise<void> {
+  /**
+   * Tells every instance's revocation view that something changed (a revocation, a credential);
+   * a failure to announce fails the change's request with 503. A no-op without a view.
+   */
+  async announce(notice: RevocationNotice): Promise<void> {
     if (this.#view) await this.guard(() => this.#view!.announce(notice));
+  }
+
+  /**
+   * The revocation view's generation while the view is live, else undefined. Answers remembered
+   * under one generation are valid only while it lasts: any announcement, anywhere, ends it.
+   */
+  cacheGeneration(): number | undefined {
+    const view = this.#view;
+    return view !== undefined && view.ready ? view.generation : undefined;
   }
 
   async #verifyOpaque(
@@ -649,7 +661,7 @@ export class TokenService {
         // The store revoked the family atomically; extend the marker so it outlives every access
         // token the family issued, even one minted just before its absolute expiry.
         await this.guard(() => this.store.revokeFamily(familyId, this.#cutoffTtl()));
-        await this.#announce({ kind: 'family', id: familyId });
+        await this.announce({ kind: 'family', id: familyId });
         this.emit({
           type: 'refresh_reuse_detected',
           familyId,
@@ -660,7 +672,7 @@ export class TokenService {
         throw new TokenError('invalid_grant');
       case 'expired':
         // the store revoked the expired family; its access tokens must be refused everywhere
-        await this.#announce({ kind: 'family', id: familyId });
+        await this.announce({ kind: 'family', id: familyId });
         throw new TokenError('invalid_grant', undefined, { cause: result.status });
       default:
         throw new TokenError('invalid_grant', undefined, { cause: result.status });
@@ -718,28 +730,28 @@ export class TokenService {
   async revokeJti(jti: string, expiresAt: number): Promise<void> {
     const ttl = Math.max(1, expiresAt - this.now() + this.clockTolerance + 1);
     await this.guard(() => this.store.revokeJti(jti, ttl));
-    await this.#announce({ kind: 'jti', id: jti });
+    await this.announce({ kind: 'jti', id: jti });
     this.emit({ type: 'revoked', jti, reason: 'jti' });
   }
 
   /** Revokes a refresh family: its refresh tokens and every access token issued from it. */
   async revokeFamily(familyId: string): Promise<void> {
     await this.guard(() => this.store.revokeFamily(familyId, this.#cutoffTtl()));
-    await this.#announce({ kind: 'family', id: familyId });
+    await this.announce({ kind: 'family', id: familyId });
     this.emit({ type: 'revoked', familyId, reason: 'family' });
   }
 
   /** Revokes every token of a subject issued up to now ("log out everywhere"). */
   async revokeSubject(subject: string): Promise<void> {
     await this.guard(() => this.store.setCutoff('subject', subject, this.now(), this.#cutoffTtl()));
-    await this.#announce({ kind: 'subject', id: subject });
+    await this.announce({ kind: 'subject', id: subject });
     this.emit({ type: 'revoked', subject, reason: 'subject' });
   }
 
   /** Revokes every token of a client issued up to now. */
   async revokeClient(clientId: string): Promise<void> {
     await this.guard(() => this.store.setCutoff('client', clientId, this.now(), this.#cutoffTtl()));
-    await this.#announce({ kind: 'client', id: clientId });
+    await this.announce({ kind: 'client', id: clientId });
     this.emit({ type: 'revoked', clientId, reason: 'client' });
   }
 

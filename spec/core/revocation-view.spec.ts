@@ -132,6 +132,53 @@ describe('RedisRevocationView', () => {
     });
   });
 
+  describe('when credentials are checked on the issuance path', () => {
+    it('answers repeat client authentications without the store, and refuses rotated credentials on every instance', async () => {
+      const channel = `${redis.prefix}ch-credentials`;
+      const a = await instance(channel);
+      const b = await instance(channel);
+      const app = await a.kit.credentials.createApplication({ name: 'cached' });
+      expect(await b.kit.credentials.authenticateClient(app.clientId, app.clientSecret)).not.toBeNull();
+      const before = b.store.calls.total();
+      for (let i = 0; i < 5; i++) {
+        expect(await b.kit.credentials.authenticateClient(app.clientId, app.clientSecret)).not.toBeNull();
+        expect(await b.kit.credentials.authenticateClient(app.clientId, 'wrong-secret')).toBeNull();
+      }
+      expect(b.store.calls.total() - before).toBe(0);
+
+      const rotated = await a.kit.credentials.rotateApplication(app.id, { revokeTokens: false });
+      const refused = await until(
+        async () => (await b.kit.credentials.authenticateClient(app.clientId, app.clientSecret)) === null,
+      );
+      expect(refused).toBe(true);
+      expect(
+        await b.kit.credentials.authenticateClient(rotated!.clientId, rotated!.clientSecret),
+      ).not.toBeNull();
+    });
+
+    it('never remembers an unknown credential, so a new one works at once', async () => {
+      const channel = `${redis.prefix}ch-new-credentials`;
+      const a = await instance(channel);
+      const b = await instance(channel);
+      const key = 'etk_ak_not-yet-created-0123456789';
+      expect(await b.kit.credentials.authenticateApiKey(key)).toBeNull();
+      await a.kit.credentials.createApiKey({ name: 'new', key });
+      expect(await b.kit.credentials.authenticateApiKey(key)).toMatchObject({ name: 'new' });
+    });
+
+    it('refuses a deleted API key on another instance', async () => {
+      const channel = `${redis.prefix}ch-deleted-credentials`;
+      const a = await instance(channel);
+      const b = await instance(channel);
+      const created = await a.kit.credentials.createApiKey({ name: 'doomed' });
+      expect(await b.kit.credentials.authenticateApiKey(created.key)).not.toBeNull();
+      await a.kit.credentials.revokeApiKey(created.id);
+      expect(
+        await until(async () => (await b.kit.credentials.authenticateApiKey(created.key)) === null),
+      ).toBe(true);
+    });
+  });
+
   describe('when the subscription is lost', () => {
     it('stops trusting itself and asks the store on every check', async () => {
       const conn = await redis.connect();
