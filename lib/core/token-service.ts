@@ -250,8 +250,8 @@ export class TokenService {
   readonly #now: () => number;
   readonly #opaquePrefixes = new Set<string>();
   readonly #view: RevocationView | undefined;
-  readonly #verified: BoundedCache<string, { auth: AuthInfo; options: object; keys: number }> | undefined;
-  readonly #records: BoundedCache<string, AccessTokenRecord> | undefined;
+  readonly #verified: BoundedCache<string, VerifiedEntry> | undefined;
+  readonly #records: BoundedCache<string, OpaqueEntry> | undefined;
 
   constructor(options: Readonly<TokenServiceOptions>) {
     if (!options || typeof options !== 'object') throw new TypeError('TokenService options are required');
@@ -462,11 +462,8 @@ export class TokenService {
     if (prefix !== undefined) return this.#verifyOpaque(token, prefix, options);
     if (!JWT_SHAPE.test(token)) throw new TokenError('invalid_token');
     const now = this.now();
-    const auth = this.#verifyJwtCached(token, options, now);
-    const state = await this.#revocationState(
-      revocationQuery(auth.jti, auth.subject, auth.clientId, auth.familyId),
-      auth.expiresAt,
-    );
+    const { auth, query } = this.#verifyJwtCached(token, options, now);
+    const state = await this.#revocationState(query, auth.expiresAt);
     if (isRevoked(state, auth.issuedAt)) throw new TokenError('invalid_token', 'Access token revoked');
     return auth;
   }
@@ -474,12 +471,13 @@ export class TokenService {
   /**
    * Signature and claims, remembered per exact token string (and options object, and key-set
    * version) until `exp`, so repeats skip the signature. Expired tokens are always re-verified.
+   * The remembered {@link AuthInfo} is deeply frozen: no request can change what the next one sees.
    */
-  #verifyJwtCached(token: string, options: Readonly<VerifyAccessTokenOptions>, now: number): AuthInfo {
+  #verifyJwtCached(token: string, options: Readonly<VerifyAccessTokenOptions>, now: number): VerifiedEntry {
     const cache = options.ignoreExpiration ? undefined : this.#verified;
     const nowMs = now * 1000;
     const hit = cache?.get(token, nowMs);
-    if (hit !== undefined && hit.options === options && hit.keys === this.keys.version) return hit.auth;
+    if (hit !== undefined && hit.options === options && hit.keys === this.keys.version) return hit;
     const { claims } = verifyJwt(this.keys, token, {
       issuers: options.issuers ?? this.issuers,
       audiences: options.audiences ?? this.audiences,
@@ -489,13 +487,15 @@ export class TokenService {
       now,
       ignoreExpiration: options.ignoreExpiration ?? false,
     });
-    const auth = authFromClaims(claims);
-    cache?.set(
-      token,
-      { auth, options, keys: this.keys.version },
-      (auth.expiresAt + this.clockTolerance) * 1000,
-    );
-    return auth;
+    const auth = freezeAuth(authFromClaims(claims));
+    const entry: VerifiedEntry = {
+      auth,
+      query: revocationQuery(auth.jti, auth.subject, auth.clientId, auth.familyId),
+      options,
+      keys: this.keys.version,
+    };
+    cache?.set(token, entry, (auth.expiresAt + this.clockTolerance) * 1000);
+    return entry;
   }
 
   /** Revocation state: from the view when it is live, else one store round trip (remembered). */
@@ -533,74 +533,61 @@ export class TokenService {
     prefix: string,
     options: Readonly<VerifyAccessTokenOptions>,
   ): Promise<AuthInfo> {
-    if (parseOpaqueToken(token, prefix, SECRET_LENGTH) === null) throw new TokenError('invalid_token');
-    const { record, state } = await this.#lookupOpaque(token);
-    if (record === null) throw new TokenError('invalid_token');
-    const issuers = options.issuers ?? this.issuers;
-    const audiences = options.audiences ?? this.audiences;
-    if (!issuers.includes(record.iss) || !record.aud.some((a) => audiences.includes(a))) {
-      throw new TokenError('invalid_token');
+    const { entry, state } = await this.#lookupOpaque(token, prefix);
+    if (entry === null) throw new TokenError('invalid_token');
+    const { record } = entry;
+    let auth = entry.options === options ? entry.auth : undefined;
+    if (auth === undefined) {
+      const issuers = options.issuers ?? this.issuers;
+      const audiences = options.audiences ?? this.audiences;
+      if (!issuers.includes(record.iss) || !record.aud.some((a) => audiences.includes(a))) {
+        throw new TokenError('invalid_token');
+      }
+      auth = authFromRecord(record);
+      // the last options object seen for the token: requireToken passes the same one every time
+      entry.options = options;
+      entry.auth = auth;
     }
     if (isRevoked(state, record.iat)) throw new TokenError('invalid_token', 'Access token revoked');
     if (!options.ignoreExpiration && this.now() >= record.exp + this.clockTolerance)
       throw new TokenError('expired_token');
-    return {
-      format: 'opaque',
-      jti: record.jti,
-      subject: record.sub,
-      clientId: record.clientId,
-      scopes: splitScope(record.scope),
-      boundEntity: record.boundEntity,
-      issuer: record.iss,
-      audience: record.aud,
-      issuedAt: record.iat,
-      expiresAt: record.exp,
-      ...(record.familyId === undefined ? {} : { familyId: record.familyId }),
-      claims: Object.freeze(
-        Object.assign(Object.create(null) as Record<string, unknown>, {
-          iss: record.iss,
-          sub: record.sub,
-          aud: [...record.aud],
-          iat: record.iat,
-          exp: record.exp,
-          jti: record.jti,
-          client_id: record.clientId,
-          ...(record.scope ? { scope: record.scope } : {}),
-          bound_entity: record.boundEntity,
-        }),
-      ),
-    };
+    return auth;
   }
 
   /**
    * An opaque token's record and revocation state. With a live revocation view, records (which never
-   * change) are remembered and the state comes from the view; otherwise one store round trip.
+   * change) are remembered per exact token string and the state comes from the view; otherwise the
+   * token's shape and checksum are checked and the store asked, in one round trip.
    */
-  async #lookupOpaque(token: string): Promise<{ record: AccessTokenRecord | null; state: RevocationState }> {
+  async #lookupOpaque(
+    token: string,
+    prefix: string,
+  ): Promise<{ entry: OpaqueEntry | null; state: RevocationState }> {
     const records = this.#records;
-    if (records !== undefined && this.#view?.ready) {
+    const view = this.#view;
+    if (records !== undefined && view?.ready) {
       const cached = records.get(token, this.#now());
       if (cached !== undefined) {
-        const state = await this.#revocationState(
-          revocationQuery(cached.jti, cached.sub, cached.clientId, cached.familyId),
-          cached.exp,
-        );
-        return { record: cached, state };
+        const state = await this.#revocationState(cached.query, cached.record.exp);
+        return { entry: cached, state };
       }
     }
-    const view = this.#view;
+    if (parseOpaqueToken(token, prefix, SECRET_LENGTH) === null) throw new TokenError('invalid_token');
     const generation = view?.generation;
     const found = await this.guard(() => this.store.lookupAccessToken(this.hasher.hash(token)));
-    if (found.record !== null && records !== undefined && view !== undefined && generation !== undefined) {
-      records.set(token, found.record, found.record.exp * 1000);
-      view.remember(
-        found.record.jti,
-        found.state,
-        (found.record.exp + this.clockTolerance) * 1000,
-        generation,
-      );
+    if (found.record === null) return { entry: null, state: found.state };
+    const { record } = found;
+    const entry: OpaqueEntry = {
+      record,
+      query: revocationQuery(record.jti, record.sub, record.clientId, record.familyId),
+      options: undefined,
+      auth: undefined,
+    };
+    if (records !== undefined && view !== undefined && generation !== undefined) {
+      records.set(token, entry, record.exp * 1000);
+      view.remember(record.jti, found.state, (record.exp + this.clockTolerance) * 1000, generation);
     }
-    return found;
+    return { entry, state: found.state };
   }
 
   /** Starts a refresh-token family and returns its first refresh token. */
@@ -762,6 +749,59 @@ export class TokenService {
 
 function splitScope(scope: unknown): string[] {
   return typeof scope === 'string' && scope.length > 0 ? scope.split(' ').filter(Boolean) : [];
+}
+
+/** A verified JWT, remembered until `exp`. */
+interface VerifiedEntry {
+  readonly auth: AuthInfo;
+  readonly query: RevocationQuery;
+  readonly options: object;
+  readonly keys: number;
+}
+
+/** An opaque token's record, remembered while the revocation view lives; `auth` for the last options seen. */
+interface OpaqueEntry {
+  readonly record: AccessTokenRecord;
+  readonly query: RevocationQuery;
+  options: object | undefined;
+  auth: AuthInfo | undefined;
+}
+
+/** Freezes an {@link AuthInfo} and everything it holds, so a remembered one can be handed out again. */
+function freezeAuth(auth: AuthInfo): AuthInfo {
+  Object.freeze(auth.scopes);
+  Object.freeze(auth.audience);
+  if (auth.boundEntity !== null) Object.freeze(auth.boundEntity);
+  for (const value of Object.values(auth.claims)) if (typeof value === 'object') Object.freeze(value);
+  Object.freeze(auth.claims);
+  return Object.freeze(auth);
+}
+
+function authFromRecord(record: AccessTokenRecord): AuthInfo {
+  return freezeAuth({
+    format: 'opaque',
+    jti: record.jti,
+    subject: record.sub,
+    clientId: record.clientId,
+    scopes: splitScope(record.scope),
+    boundEntity: record.boundEntity === null ? null : { ...record.boundEntity },
+    issuer: record.iss,
+    audience: [...record.aud],
+    issuedAt: record.iat,
+    expiresAt: record.exp,
+    ...(record.familyId === undefined ? {} : { familyId: record.familyId }),
+    claims: Object.assign(Object.create(null) as Record<string, unknown>, {
+      iss: record.iss,
+      sub: record.sub,
+      aud: [...record.aud],
+      iat: record.iat,
+      exp: record.exp,
+      jti: record.jti,
+      client_id: record.clientId,
+      ...(record.scope ? { scope: record.scope } : {}),
+      bound_entity: record.boundEntity === null ? null : { ...record.boundEntity },
+    }),
+  });
 }
 
 function revocationQuery(jti: string, subject: string, clientId: string, familyId?: string): RevocationQuery {

@@ -37,11 +37,25 @@ export function extractBearerToken(source: BearerSource): string {
   return token;
 }
 
-/** Reads `Authorization` header lines from a Node request (duplicates kept). */
+/**
+ * Reads `Authorization` header lines from a Node request (duplicates kept). Scans `rawHeaders`
+ * when the request has them (no per-request allocation for the usual single header), else
+ * `headersDistinct`, else `headers`.
+ */
 export function authorizationValues(req: {
+  rawHeaders?: readonly string[];
   headersDistinct?: Record<string, string[] | undefined>;
   headers: Record<string, string | string[] | undefined>;
 }): string[] {
+  const raw = req.rawHeaders;
+  if (Array.isArray(raw)) {
+    let found: string[] | undefined;
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      const name = raw[i]!;
+      if (name.length === 13 && name.toLowerCase() === 'authorization') (found ??= []).push(raw[i + 1]!);
+    }
+    return found ?? [];
+  }
   const distinct = req.headersDistinct?.authorization;
   if (distinct) return distinct;
   const h = req.headers.authorization;

@@ -117,7 +117,8 @@ export function requireToken(options: Readonly<RequireTokenOptions>): RequestHan
     req.auth = undefined;
     let token: string;
     try {
-      const query = req.query as Record<string, unknown> | undefined;
+      // Express parses the query string on every read of req.query: read it only when there is one
+      const query = req.url.includes('?') ? (req.query as Record<string, unknown> | undefined) : undefined;
       token = extractBearerToken({
         authorization: authorizationValues(req),
         queryToken: query && Object.hasOwn(query, 'access_token') ? query.access_token : undefined,

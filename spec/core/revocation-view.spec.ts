@@ -95,6 +95,80 @@ describe('RedisRevocationView', () => {
     });
   });
 
+  describe('when a remembered identity is handed out again', () => {
+    it.each(['jwt', 'opaque'] as const)(
+      'hands out a frozen %s identity: a caller changing it cannot change the next check',
+      async (format) => {
+        const a = await instance(`${redis.prefix}ch-frozen-${format}`);
+        const { token } = await a.kit.tokens.issueAccessToken({
+          subject: 'u-frozen',
+          clientId: 'c-frozen',
+          scope: 'read',
+          format,
+          boundEntity: { type: 'employer', id: 'empr_1' },
+        });
+        const first = await a.kit.tokens.verifyAccessToken(token);
+        expect(() => (first.scopes as string[]).push('admin')).toThrow(TypeError);
+        expect(() => (first.audience as string[]).push('https://evil.test')).toThrow(TypeError);
+        expect(() => Object.assign(first, { subject: 'admin' })).toThrow(TypeError);
+        expect(() => Object.assign(first.boundEntity!, { id: 'empr_2' })).toThrow(TypeError);
+        expect(() => Object.assign(first.claims, { sub: 'admin' })).toThrow(TypeError);
+        const again = await a.kit.tokens.verifyAccessToken(token);
+        expect(again.scopes).toEqual(['read']);
+        expect(again.subject).toBe('u-frozen');
+        expect(again.boundEntity).toEqual({ type: 'employer', id: 'empr_1' });
+        expect(again.claims.sub).toBe('u-frozen');
+      },
+    );
+
+    it('still checks a remembered opaque token against each caller’s issuers and audiences', async () => {
+      const a = await instance(`${redis.prefix}ch-opaque-aud`);
+      const { token } = await a.kit.tokens.issueAccessToken({
+        subject: 'u4',
+        clientId: 'c4',
+        format: 'opaque',
+      });
+      await a.kit.tokens.verifyAccessToken(token);
+      const before = a.store.calls.total();
+      await expect(
+        a.kit.tokens.verifyAccessToken(token, { audiences: ['https://other.test'] }),
+      ).rejects.toMatchObject({ code: 'invalid_token' });
+      await expect(
+        a.kit.tokens.verifyAccessToken(token, { issuers: ['https://other.test'] }),
+      ).rejects.toMatchObject({ code: 'invalid_token' });
+      await expect(a.kit.tokens.verifyAccessToken(token)).resolves.toMatchObject({ subject: 'u4' });
+      expect(a.store.calls.total() - before).toBe(0);
+    });
+
+    it('answers expired_token for a remembered opaque token once it expires', async () => {
+      let nowMs = Date.now();
+      const conn = await redis.connect();
+      const view = await RedisRevocationView.start({
+        client: conn,
+        channel: `${redis.prefix}ch-exp`,
+        heartbeatMs: 50,
+      });
+      views.push(view);
+      const kit = createTokenKit({
+        store: new RedisTokenStore({ client: conn, keyPrefix: redis.prefix }),
+        keys: await testKeySet(),
+        issuer: 'https://issuer.test',
+        revocationView: view,
+        accessTokenTtl: 60,
+        now: () => nowMs,
+      });
+      expect(await until(() => view.ready)).toBe(true);
+      const { token } = await kit.tokens.issueAccessToken({
+        subject: 'u5',
+        clientId: 'c5',
+        format: 'opaque',
+      });
+      await kit.tokens.verifyAccessToken(token);
+      nowMs += 61_000 + kit.tokens.clockTolerance * 1000;
+      await expect(kit.tokens.verifyAccessToken(token)).rejects.toMatchObject({ code: 'expired_token' });
+    });
+  });
+
   describe('when a token is revoked through another instance', () => {
     it.each(['jwt', 'opaque'] as const)('refuses the %s token on every instance', async (format) => {
       const channel = `${redis.prefix}ch-${format}`;

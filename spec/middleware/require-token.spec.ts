@@ -156,6 +156,13 @@ describe.each(stores)('requireToken on %s', (_name, makeStore) => {
       expect(res.body.format).toBe('opaque');
     });
 
+    it('passes a header token beside an unrelated query string', async () => {
+      const res = await request(fx.app)
+        .get('/probe?page=2&sort=asc')
+        .set('Authorization', `Bearer ${await issue()}`);
+      expect(res.status).toBe(200);
+    });
+
     it.each(['bearer', 'BEARER', 'bEaReR'])('accepts the scheme spelled %s', async (scheme) => {
       const res = await request(fx.app)
         .get('/probe')
@@ -223,7 +230,11 @@ describe.each(stores)('requireToken on %s', (_name, makeStore) => {
       expect(res.body.errors[0].errorType).toBe('invalid_request');
     });
 
-    it('responds 400 invalid_request for two Authorization headers', async () => {
+    it.each([
+      ['Authorization', 'Authorization'],
+      ['authorization', 'AUTHORIZATION'],
+      ['AuThOrIzAtIoN', 'authorization'],
+    ])('responds 400 invalid_request for two Authorization headers (%s, %s)', async (first, second) => {
       const token = await issue();
       const address = await new Promise<AddressInfo>((resolve) => {
         const server = fx.app.listen(0, '127.0.0.1', () => resolve(server.address() as AddressInfo));
@@ -238,9 +249,9 @@ describe.each(stores)('requireToken on %s', (_name, makeStore) => {
             headers: [
               'Host',
               `127.0.0.1:${address.port}`,
-              'Authorization',
+              first,
               `Bearer ${token}`,
-              'Authorization',
+              second,
               `Bearer ${token}`,
             ] as unknown as Record<string, string>,
           },
