@@ -5,7 +5,7 @@
  * {@link RateLimits}.
  */
 import { createHash } from 'node:crypto';
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import { ipKeyGenerator, MemoryStore, rateLimit, type Store } from 'express-rate-limit';
 import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import { TokenError, type TokenErrorCode } from '../errors';
@@ -43,6 +43,12 @@ export interface RedisCommandSender {
 /** An ioredis client (`Redis`, also for Sentinel): raw commands through `call`. */
 export interface RedisCommandCaller {
   call(command: string, ...args: string[]): Promise<unknown>;
+}
+
+/** An ioredis `Pipeline`, as far as the counters use it. */
+interface CommandPipeline {
+  call(command: string, ...args: string[]): unknown;
+  exec(): Promise<[Error | null, unknown][] | null>;
 }
 
 /**
@@ -101,13 +107,23 @@ export interface ResolvedRateLimitOptions {
  */
 export interface RateLimits {
   readonly options: ResolvedRateLimitOptions;
-  /** Counts every request of the IP; 429 over the budget. Runs before the body is parsed. */
-  readonly requests: RequestHandler;
   /**
-   * Counts failed credential checks of the request's (credential, IP) and IP; 429 once either is
-   * over its budget. Runs after the credential was identified with {@link identifyCredential}.
+   * The two stages a credential-checking route mounts after its body parser and
+   * {@link identifyCredential}:
+   *
+   * 1. counts the request against the IP's request budget and checks the failure budgets of the
+   *    request's (credential, IP) and IP — all three at once, one Redis round trip — then 429 once
+   *    any is spent; failed credential checks are counted once the answer is known;
+   * 2. an error handler for requests whose body could not be parsed: they still spend the request
+   *    budget (429 over it), else their error goes on.
+   *
+   * @example
+   * ```ts
+   * router.post('/token', express.json(), identifyCredential('my_token', (req) => req.body.client_id),
+   *   ...rateLimits.stages, handler);
+   * ```
    */
-  readonly failures: RequestHandler;
+  readonly stages: readonly [RequestHandler, ErrorRequestHandler];
 }
 
 /** Codes that mean "a credential was checked and was wrong": these count as failures. */
@@ -122,6 +138,7 @@ const RATE_LIMITS = Symbol('express-token-kit.rateLimits');
 const CREDENTIAL = 'tokenKitCredential';
 const CLIENT_AUTH_ONLY = 'tokenKitClientAuthOnly';
 const REQUEST_PROPERTY = 'tokenKitRateLimit';
+const REQUEST_COUNTED = 'tokenKitRequestCounted';
 
 function positive(value: unknown, fallback: number, option: string): number {
   if (value === undefined) return fallback;
@@ -164,6 +181,61 @@ function clusterSender(cluster: RedisClusterCommandCaller) {
   };
 }
 
+interface QueuedCommand {
+  readonly command: string;
+  readonly args: string[];
+  resolve(value: unknown): void;
+  reject(reason: unknown): void;
+}
+
+/**
+ * Sends the counters' commands through one ioredis client, writing every command asked for in the
+ * same turn of the event loop as one pipeline: a request's three counter commands (and those of
+ * other requests arriving together) cost one write and one round trip instead of three. Each
+ * command still gets its own reply or error (a NOSCRIPT reaches rate-limit-redis, which reloads).
+ * Not for a Cluster, whose pipelines must stay within one slot.
+ */
+function batchingSender(client: RedisCommandCaller & { pipeline(): CommandPipeline }) {
+  let queue: QueuedCommand[] | undefined;
+  const flush = (): void => {
+    const batch = queue ?? [];
+    queue = undefined;
+    if (batch.length === 1) {
+      const only = batch[0]!;
+      client.call(only.command, ...only.args).then(only.resolve, only.reject);
+      return;
+    }
+    let pipeline: CommandPipeline;
+    try {
+      pipeline = client.pipeline();
+      for (const queued of batch) pipeline.call(queued.command, ...queued.args);
+    } catch (err) {
+      for (const queued of batch) queued.reject(err);
+      return;
+    }
+    pipeline.exec().then(
+      (results) => {
+        batch.forEach((queued, i) => {
+          const [err, value] = results?.[i] ?? [new Error('rate limit store: no reply'), undefined];
+          if (err) queued.reject(err);
+          else queued.resolve(value);
+        });
+      },
+      (err: unknown) => {
+        for (const queued of batch) queued.reject(err);
+      },
+    );
+  };
+  return (command: string, ...args: string[]): Promise<unknown> =>
+    new Promise((resolve, reject) => {
+      if (queue === undefined) {
+        queue = [];
+        setImmediate(flush);
+      }
+      queue.push({ command, args, resolve, reject });
+    });
+}
+
 function storeFactory(store: RateLimitStoreOption, keyPrefix: string): RateLimitStoreFactory {
   if (store === 'memory') return () => new MemoryStore();
   if (typeof store === 'function') return store;
@@ -172,12 +244,16 @@ function storeFactory(store: RateLimitStoreOption, keyPrefix: string): RateLimit
     return (name) => new RedisStore({ prefix: `${keyPrefix}${name}:`, sendCommandCluster });
   }
   if (store && typeof (store as RedisCommandCaller).call === 'function') {
-    const client = store as RedisCommandCaller;
+    const client = store as RedisCommandCaller & { pipeline?: unknown };
+    const send =
+      typeof client.pipeline === 'function'
+        ? batchingSender(client as RedisCommandCaller & { pipeline(): CommandPipeline })
+        : (command: string, ...args: string[]) => client.call(command, ...args);
     return (name) =>
       new RedisStore({
         prefix: `${keyPrefix}${name}:`,
         sendCommand: (command: string, ...args: string[]) =>
-          client.call(command, ...args) as Promise<number | string>,
+          send(command, ...args) as Promise<number | string>,
       });
   }
   if (store && typeof (store as RedisCommandSender).sendCommand === 'function') {
@@ -337,11 +413,17 @@ function passThrough(_req: Request, _res: Response, next: NextFunction): void {
   next();
 }
 
+function passErrorThrough(err: unknown, _req: Request, _res: Response, next: NextFunction): void {
+  next(err);
+}
+
+const PASS_THROUGH_STAGES = [passThrough, passErrorThrough] as const;
+
 /**
  * Builds the rate limits that routers A–D apply to their credential-checking endpoints. Every
  * router given the same object shares its budgets; give every app instance the same Redis.
  *
- * - requests per IP (all requests, default 300/min), checked before the body is parsed;
+ * - requests per IP (all requests, default 300/min; a body that does not parse counts too);
  * - failed credential checks per (credential, IP) (default 10 per 15 min): a flood of wrong secrets
  *   for one client from one IP is answered 429, while the same client from another IP still works;
  * - failed credential checks per IP, any credential (default 100 per 15 min).
@@ -386,12 +468,7 @@ export function createRateLimits(options: Readonly<RateLimitOptions> = {}): Rate
     keyPrefix,
   });
   if (!enabled) {
-    return Object.freeze({
-      options: resolved,
-      requests: passThrough,
-      failures: passThrough,
-      [RATE_LIMITS]: true,
-    });
+    return Object.freeze({ options: resolved, stages: PASS_THROUGH_STAGES, [RATE_LIMITS]: true });
   }
   const makeStore = storeFactory(options.store ?? 'memory', keyPrefix);
   const common = {
@@ -424,9 +501,20 @@ export function createRateLimits(options: Readonly<RateLimitOptions> = {}): Rate
     resolved.failureWindowMs,
     (req) => clientIp(req),
   );
-  const failures = function credentialFailureLimit(req: Request, res: Response, next: NextFunction): void {
-    Promise.all([perIp(req, res), perCredential(req, res)]).then(
-      ([ipKey, credentialKey]) => {
+  /** Counts the request against the IP's request budget; resolves to the refusal, if any. */
+  const countRequest = (req: Request, res: Response): Promise<unknown> =>
+    new Promise((resolve) => {
+      void requests(req, res, resolve);
+    });
+  const check = function rateLimitCheck(req: Request, res: Response, next: NextFunction): void {
+    res.locals[REQUEST_COUNTED] = true;
+    // One round trip: the request count and both failure budgets are asked for together.
+    Promise.all([countRequest(req, res), perIp(req, res), perCredential(req, res)]).then(
+      ([refused, ipKey, credentialKey]) => {
+        if (refused !== undefined) {
+          next(refused);
+          return;
+        }
         // Count failures once the answer is known: successes never touch the counters, so a burst
         // of parallel good requests is never refused.
         res.once('finish', () => {
@@ -439,7 +527,21 @@ export function createRateLimits(options: Readonly<RateLimitOptions> = {}): Rate
       (err: unknown) => next(err),
     );
   };
-  return Object.freeze({ options: resolved, requests, failures, [RATE_LIMITS]: true });
+  const countUnparsed = function rateLimitUnparsed(
+    err: unknown,
+    req: Request,
+    res: Response,
+    next: NextFunction,
+  ): void {
+    // an error of the check itself (429, 503) comes here too: that request was counted already
+    if (res.locals[REQUEST_COUNTED] === true) {
+      next(err);
+      return;
+    }
+    res.locals[REQUEST_COUNTED] = true;
+    void countRequest(req, res).then((refused) => next(refused ?? err));
+  };
+  return Object.freeze({ options: resolved, stages: [check, countUnparsed] as const, [RATE_LIMITS]: true });
 }
 
 /** True when `value` was made by {@link createRateLimits}. */
@@ -451,26 +553,33 @@ export function isRateLimits(value: unknown): value is RateLimits {
 export type RouterRateLimitOption = RateLimits | RateLimitOptions;
 
 /**
- * A router's rate-limit stages: `requests` and `failures`, reporting counter-store outages as
+ * A router's rate-limit stages (see {@link RateLimits.stages}), reporting counter-store outages as
  * `store_unavailable` audit events through `emit`.
  * @internal
  */
 export function routerRateLimits(
   option: RouterRateLimitOption | undefined,
   emit: (event: Omit<TokenEvent, 'at'>) => void,
-): { requests: RequestHandler; failures: RequestHandler } {
+): readonly [RequestHandler, ErrorRequestHandler] {
   const limits = isRateLimits(option) ? option : createRateLimits(option ?? {});
-  if (!limits.options.enabled) return { requests: passThrough, failures: passThrough };
-  const report = (stage: RequestHandler): RequestHandler =>
-    function rateLimitStage(req: Request, res: Response, next: NextFunction): void {
-      void stage(req, res, (err?: unknown) => {
-        if (err instanceof TokenError && err.code === 'service_unavailable') {
-          emit({ type: 'store_unavailable', reason: 'rate_limit_store', ...(req.ip ? { ip: req.ip } : {}) });
-        }
-        next(err);
-      });
+  if (!limits.options.enabled) return PASS_THROUGH_STAGES;
+  const reported =
+    (req: Request, next: NextFunction) =>
+    (err?: unknown): void => {
+      if (err instanceof TokenError && err.code === 'service_unavailable') {
+        emit({ type: 'store_unavailable', reason: 'rate_limit_store', ...(req.ip ? { ip: req.ip } : {}) });
+      }
+      next(err);
     };
-  return { requests: report(limits.requests), failures: report(limits.failures) };
+  const [check, countUnparsed] = limits.stages;
+  return [
+    function rateLimitStage(req: Request, res: Response, next: NextFunction): void {
+      void check(req, res, reported(req, next));
+    },
+    function rateLimitUnparsedStage(err: unknown, req: Request, res: Response, next: NextFunction): void {
+      void countUnparsed(err, req, res, reported(req, next));
+    },
+  ];
 }
 
 /** What {@link identifyCredential}'s callback answers: the credential, and what counts as its failure. */

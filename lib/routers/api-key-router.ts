@@ -67,15 +67,14 @@ export function createApiKeyRouter(options: Readonly<ApiKeyRouterOptions>): Rout
   const format = options.errorFormat ?? 'errors';
   assertErrorFormat(format);
 
-  const limits = routerRateLimits(options.rateLimit, (event) => kit.tokens.emit(event));
+  const limitStages = routerRateLimits(options.rateLimit, (event) => kit.tokens.emit(event));
 
   const router = createBaseRouter();
   router.post(
     '/access-tokens',
-    limits.requests,
     jsonParser,
     identifyCredential('api_key', (req) => extractBearerToken({ authorization: authorizationValues(req) })),
-    limits.failures,
+    ...limitStages,
     asyncHandler(async function issueAccessToken(req: Request, res: Response) {
       let apiKey: string;
       try {

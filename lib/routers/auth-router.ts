@@ -82,7 +82,7 @@ export function createAuthRouter(options: Readonly<AuthRouterOptions>): Router {
     return value === undefined ? err : err.with({ headers: { 'WWW-Authenticate': value } });
   }
 
-  const limits = routerRateLimits(options.rateLimit, (event) => kit.tokens.emit(event));
+  const limitStages = routerRateLimits(options.rateLimit, (event) => kit.tokens.emit(event));
   /** The client (client_credentials) or user (password) a token request names. */
   const tokenRequestCredential = identifyCredential('auth_tokens', (req) => {
     const body = readBody(req);
@@ -95,10 +95,9 @@ export function createAuthRouter(options: Readonly<AuthRouterOptions>): Router {
 
   router.post(
     '/auth/tokens',
-    limits.requests,
     jsonParser,
     tokenRequestCredential,
-    limits.failures,
+    ...limitStages,
     asyncHandler(async function issueTokens(req: Request, res: Response) {
       const body = readBody(req);
       const grantType = stringField(body, 'grant_type');
@@ -162,10 +161,9 @@ export function createAuthRouter(options: Readonly<AuthRouterOptions>): Router {
 
   router.post(
     '/auth/tokens/refresh',
-    limits.requests,
     jsonParser,
     // Refresh tokens carry 256 random bits: only the per-IP failure budget applies here.
-    limits.failures,
+    ...limitStages,
     asyncHandler(async function refreshTokens(req: Request, res: Response) {
       let auth: AuthInfo | undefined;
       try {

@@ -264,7 +264,7 @@ export function createOAuthRouter(options: Readonly<OAuthRouterOptions>): Router
     });
   }
 
-  const limits = routerRateLimits(options.rateLimit, (event) => kit.tokens.emit(event));
+  const limitStages = routerRateLimits(options.rateLimit, (event) => kit.tokens.emit(event));
   /** The authenticating client, and for the password grant the user too. */
   const clientCredential = identifyCredential('oauth_client', (req) => {
     const body = readParams(req);
@@ -281,7 +281,7 @@ export function createOAuthRouter(options: Readonly<OAuthRouterOptions>): Router
 
   const router = createBaseRouter();
   // Per route, never router.use: mounted at the root, this router sees every request of the app.
-  const parsers = [limits.requests, jsonParser, formTextParser, clientCredential, limits.failures];
+  const parsers = [jsonParser, formTextParser, clientCredential, ...limitStages];
 
   router.post(
     '/oauth/token',

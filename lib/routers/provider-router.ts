@@ -62,18 +62,17 @@ export function createProviderRouter(options: Readonly<ProviderRouterOptions>): 
   const format = options.errorFormat ?? 'code';
   assertErrorFormat(format);
 
-  const limits = routerRateLimits(options.rateLimit, (event) => kit.tokens.emit(event));
+  const limitStages = routerRateLimits(options.rateLimit, (event) => kit.tokens.emit(event));
 
   const router = createBaseRouter();
   const path = '/providers/:providerId/clients/:clientId/tokens';
   router.post(
     path,
-    limits.requests,
     jsonParser,
     identifyCredential('provider_key', (req) =>
       extractBearerToken({ authorization: authorizationValues(req) }),
     ),
-    limits.failures,
+    ...limitStages,
     asyncHandler(async function createClientToken(req: Request, res: Response) {
       let apiKey: string;
       try {

@@ -396,7 +396,7 @@ describe('createRateLimits', () => {
       expect((await good(CLIENT_IP)).status).toBe(200);
     });
 
-    it('answers 429 over the request budget per IP before parsing the body', async () => {
+    it('answers 429 over the request budget per IP, also for a body that does not parse', async () => {
       const app = buildApp(kit, createRateLimits({ requestsPerIp: 4 }));
       const good = (ip: string): request.Test =>
         request(app).post('/api/auth/tokens/').set('X-Forwarded-For', ip).send({
@@ -540,6 +540,79 @@ describe('createRateLimits', () => {
       for (let i = 0; i < 3; i++) expect((await wrong(i % 2 ? appOne : appTwo, ATTACKER)).status).toBe(401);
       expectTooMany(await wrong(appOne, ATTACKER), f3, 900);
       expect((await (await surface.right(creds, kit))(appTwo, CLIENT_IP)).status).toBe(200);
+    });
+
+    it('asks Redis for a request’s three counters in one pipeline, one round trip', async () => {
+      const client = await redis.connect();
+      const { kit } = await makeKit({
+        store: new RedisTokenStore({ client: redis.client, keyPrefix: `${redis.prefix}pipe:store:` }),
+        verifyUser,
+      });
+      const creds = await seed(kit);
+      const app = buildApp(
+        kit,
+        createRateLimits({ ...LIMITS, store: client, keyPrefix: `${redis.prefix}pipe:rl:` }),
+      );
+      const right = await surfaces[2]!.right(creds, kit);
+      expect((await right(app, CLIENT_IP)).status).toBe(200); // loads the scripts
+      const pipelines: string[][] = [];
+      const calls: string[] = [];
+      const realPipeline = client.pipeline.bind(client);
+      const realCall = client.call.bind(client) as (...args: unknown[]) => Promise<unknown>;
+      jest.spyOn(client, 'pipeline').mockImplementation(() => {
+        const pipeline = realPipeline();
+        const commands: string[] = [];
+        pipelines.push(commands);
+        const call = pipeline.call.bind(pipeline) as (...args: unknown[]) => unknown;
+        jest.spyOn(pipeline, 'call').mockImplementation((...args: unknown[]) => {
+          commands.push(String(args[0]));
+          return call(...args) as never;
+        });
+        return pipeline;
+      });
+      jest.spyOn(client, 'call').mockImplementation(((...args: unknown[]) => {
+        calls.push(String(args[0]));
+        return realCall(...args);
+      }) as never);
+      try {
+        expect((await right(app, CLIENT_IP)).status).toBe(200);
+      } finally {
+        jest.restoreAllMocks();
+        client.disconnect();
+      }
+      expect(pipelines).toEqual([['EVALSHA', 'EVALSHA', 'EVALSHA']]);
+      expect(calls).toEqual([]);
+    });
+
+    it('counts a refused request once, and a request whose body does not parse once', async () => {
+      const { creds, kit, appOne, limitPrefix } = await twoInstances('count-once:', {
+        ...LIMITS,
+        requestsPerIp: 2,
+      });
+      const right = await surfaces[2]!.right(creds, kit);
+      const counter = async (): Promise<number> => {
+        const keys = (await keysWithPrefix(redis.client, limitPrefix)).filter((k) =>
+          k.includes('requests-ip:'),
+        );
+        expect(keys).toHaveLength(1);
+        return Number(await redis.client.get(keys[0]!));
+      };
+      const malformed = (): request.Test =>
+        request(appOne)
+          .post('/api/auth/tokens')
+          .set('X-Forwarded-For', ATTACKER)
+          .set('Content-Type', 'application/json')
+          .send('{not json');
+      const unparsed = await malformed();
+      expect(unparsed.status).toBe(400);
+      expect(unparsed.body.errors[0].errorType).toBe('invalid_request');
+      expect(await counter()).toBe(1);
+      expect((await right(appOne, ATTACKER)).status).toBe(200);
+      expect(await counter()).toBe(2);
+      expectTooMany(await right(appOne, ATTACKER), f1, 60);
+      expect(await counter()).toBe(3);
+      expectTooMany(await malformed(), f1, 60);
+      expect(await counter()).toBe(4);
     });
 
     it('keys its counters on hashes, never on client ids, usernames or secrets', async () => {
