@@ -469,6 +469,38 @@ export class TokenService {
   }
 
   /**
+   * The synchronous fast path of {@link verifyAccessToken}: the identity of a token verified before,
+   * when its verification is remembered (same options object, same key set, not expired) and a live
+   * revocation view knows it is not revoked. Anything else — unknown, expired, revoked, no live view
+   * — answers undefined, and the caller must use {@link verifyAccessToken}, which decides and
+   * explains. Never throws.
+   * @internal
+   */
+  verifyRemembered(
+    token: string,
+    options: Readonly<VerifyAccessTokenOptions> = DEFAULT_VERIFY_OPTIONS,
+  ): AuthInfo | undefined {
+    const view = this.#view;
+    if (view === undefined || !view.ready || options.ignoreExpiration) return undefined;
+    const nowMs = this.#now();
+    let auth: AuthInfo | undefined;
+    let query: RevocationQuery;
+    const jwt = this.#verified?.get(token, nowMs);
+    if (jwt !== undefined) {
+      if (jwt.options !== options || jwt.keys !== this.keys.version) return undefined;
+      ({ auth, query } = jwt);
+    } else {
+      const opaque = this.#records?.get(token, nowMs);
+      if (opaque === undefined || opaque.options !== options) return undefined;
+      if (Math.floor(nowMs / 1000) >= opaque.record.exp + this.clockTolerance) return undefined;
+      ({ auth, query } = opaque);
+      if (auth === undefined) return undefined;
+    }
+    const state = view.lookup(query.jti, nowMs);
+    return state === undefined || isRevoked(state, auth.issuedAt) ? undefined : auth;
+  }
+
+  /**
    * Signature and claims, remembered per exact token string (and options object, and key-set
    * version) until `exp`, so repeats skip the signature. Expired tokens are always re-verified.
    * The remembered {@link AuthInfo} is deeply frozen: no request can change what the next one sees.

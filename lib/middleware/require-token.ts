@@ -127,21 +127,25 @@ export function requireToken(options: Readonly<RequireTokenOptions>): RequestHan
       sendBearerError(res, err, realm, format);
       return;
     }
-    tokens.verifyAccessToken(token, verifyOptions).then(
-      (auth) => {
-        if (scopes.some((s) => !auth.scopes.includes(s))) {
-          sendBearerError(res, new TokenError('insufficient_scope'), realm, format, scopes);
-          return;
-        }
-        req.auth = auth;
-        next();
-      },
-      (err: unknown) => {
-        if (err instanceof TokenError && err.code !== 'service_unavailable') {
-          tokens.emit({ type: 'auth_failed', reason: err.code, ...(req.ip ? { ip: req.ip } : {}) });
-        }
-        sendBearerError(res, err, realm, format);
-      },
-    );
+    const accept = (auth: AuthInfo): void => {
+      if (scopes.some((s) => !auth.scopes.includes(s))) {
+        sendBearerError(res, new TokenError('insufficient_scope'), realm, format, scopes);
+        return;
+      }
+      req.auth = auth;
+      next();
+    };
+    // a token seen before, known to the revocation view: no promise, no store
+    const remembered = tokens.verifyRemembered(token, verifyOptions);
+    if (remembered !== undefined) {
+      accept(remembered);
+      return;
+    }
+    tokens.verifyAccessToken(token, verifyOptions).then(accept, (err: unknown) => {
+      if (err instanceof TokenError && err.code !== 'service_unavailable') {
+        tokens.emit({ type: 'auth_failed', reason: err.code, ...(req.ip ? { ip: req.ip } : {}) });
+      }
+      sendBearerError(res, err, realm, format);
+    });
   };
 }

@@ -1,4 +1,7 @@
+import express from 'express';
 import type { Redis } from 'ioredis';
+import request from 'supertest';
+import { requireToken } from '../../lib/middleware/require-token';
 import { createTokenKit, type TokenKit } from '../../lib/core/token-kit';
 import { LocalRevocationMemory } from '../../lib/core/revocation-view';
 import { RedisRevocationView } from '../../lib/stores/redis-revocation-view';
@@ -250,6 +253,56 @@ describe('RedisRevocationView', () => {
       expect(
         await until(async () => (await b.kit.credentials.authenticateApiKey(created.key)) === null),
       ).toBe(true);
+    });
+  });
+
+  describe('when requireToken takes the synchronous path (verifyRemembered)', () => {
+    it.each(['jwt', 'opaque'] as const)(
+      'answers a remembered %s token only while it is known, unrevoked and asked with the same options',
+      async (format) => {
+        const channel = `${redis.prefix}ch-sync-${format}`;
+        const a = await instance(channel);
+        const b = await instance(channel);
+        const { token } = await a.kit.tokens.issueAccessToken({ subject: 'u6', clientId: 'c6', format });
+        const options = Object.freeze({});
+        expect(b.kit.tokens.verifyRemembered(token, options)).toBeUndefined();
+        const verified = await b.kit.tokens.verifyAccessToken(token, options);
+        expect(b.kit.tokens.verifyRemembered(token, options)).toBe(verified);
+        expect(b.kit.tokens.verifyRemembered(token, Object.freeze({}))).toBeUndefined();
+        expect(b.kit.tokens.verifyRemembered(token, { ignoreExpiration: true })).toBeUndefined();
+        expect(b.kit.tokens.verifyRemembered(`${token}x`, options)).toBeUndefined();
+        await a.kit.tokens.revokeToken(token);
+        expect(await until(() => b.kit.tokens.verifyRemembered(token, options) === undefined)).toBe(true);
+        await expect(b.kit.tokens.verifyAccessToken(token, options)).rejects.toMatchObject({
+          code: 'invalid_token',
+        });
+        expect(b.kit.tokens.verifyRemembered(token, options)).toBeUndefined();
+      },
+    );
+
+    it('refuses over HTTP, at once, a token revoked on another instance after it was answered from memory', async () => {
+      const channel = `${redis.prefix}ch-sync-http`;
+      const a = await instance(channel);
+      const b = await instance(channel);
+      const app = express();
+      app.get('/probe', requireToken({ kit: b.kit }), (req, res) => {
+        res.json({ sub: req.auth!.subject });
+      });
+      const { token } = await a.kit.tokens.issueAccessToken({ subject: 'u7', clientId: 'c7' });
+      for (let i = 0; i < 3; i++) {
+        const ok = await request(app).get('/probe').set('Authorization', `Bearer ${token}`);
+        expect(ok.status).toBe(200);
+        expect(ok.body).toEqual({ sub: 'u7' });
+      }
+      const before = b.store.calls.total();
+      await request(app).get('/probe').set('Authorization', `Bearer ${token}`);
+      expect(b.store.calls.total() - before).toBe(0);
+      await a.kit.tokens.revokeToken(token);
+      const refused = await until(async () => {
+        const res = await request(app).get('/probe').set('Authorization', `Bearer ${token}`);
+        return res.status === 401 && res.body.errors?.[0]?.errorType === 'invalid_token';
+      });
+      expect(refused).toBe(true);
     });
   });
 
