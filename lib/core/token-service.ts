@@ -485,19 +485,34 @@ export class TokenService {
     const nowMs = this.#now();
     let auth: AuthInfo | undefined;
     let query: RevocationQuery;
-    const jwt = this.#verified?.get(token, nowMs);
+    const jwt = this.#rememberedJwt(token, options, nowMs);
     if (jwt !== undefined) {
-      if (jwt.options !== options || jwt.keys !== this.keys.version) return undefined;
       ({ auth, query } = jwt);
     } else {
       const opaque = this.#records?.get(token, nowMs);
       if (opaque === undefined || opaque.options !== options) return undefined;
-      if (Math.floor(nowMs / 1000) >= opaque.record.exp + this.clockTolerance) return undefined;
+      if (this.#opaqueExpired(opaque.record, Math.floor(nowMs / 1000))) return undefined;
       ({ auth, query } = opaque);
       if (auth === undefined) return undefined;
     }
     const state = view.lookup(query.jti, nowMs);
     return state === undefined || isRevoked(state, auth.issuedAt) ? undefined : auth;
+  }
+
+  /** The remembered verification of `token` for these options and this key set, unless it expired. */
+  #rememberedJwt(
+    token: string,
+    options: Readonly<VerifyAccessTokenOptions>,
+    nowMs: number,
+  ): VerifiedEntry | undefined {
+    if (options.ignoreExpiration) return undefined;
+    const hit = this.#verified?.get(token, nowMs);
+    return hit !== undefined && hit.options === options && hit.keys === this.keys.version ? hit : undefined;
+  }
+
+  /** True once an opaque token's record is past `exp` and the clock tolerance. */
+  #opaqueExpired(record: AccessTokenRecord, nowSeconds: number): boolean {
+    return nowSeconds >= record.exp + this.clockTolerance;
   }
 
   /**
@@ -506,10 +521,9 @@ export class TokenService {
    * The remembered {@link AuthInfo} is deeply frozen: no request can change what the next one sees.
    */
   #verifyJwtCached(token: string, options: Readonly<VerifyAccessTokenOptions>, now: number): VerifiedEntry {
+    const hit = this.#rememberedJwt(token, options, now * 1000);
+    if (hit !== undefined) return hit;
     const cache = options.ignoreExpiration ? undefined : this.#verified;
-    const nowMs = now * 1000;
-    const hit = cache?.get(token, nowMs);
-    if (hit !== undefined && hit.options === options && hit.keys === this.keys.version) return hit;
     const { claims } = verifyJwt(this.keys, token, {
       issuers: options.issuers ?? this.issuers,
       audiences: options.audiences ?? this.audiences,
@@ -581,7 +595,7 @@ export class TokenService {
       entry.auth = auth;
     }
     if (isRevoked(state, record.iat)) throw new TokenError('invalid_token', 'Access token revoked');
-    if (!options.ignoreExpiration && this.now() >= record.exp + this.clockTolerance)
+    if (!options.ignoreExpiration && this.#opaqueExpired(record, this.now()))
       throw new TokenError('expired_token');
     return auth;
   }
