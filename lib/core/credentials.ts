@@ -469,7 +469,8 @@ export class CredentialService {
     );
     for (const held of new Set(liveIds)) {
       // A client cut-off covers every token issued under the id (users' included); a subject
-      // cut-off on the id only the application's own tokens, whose subject is the client id.
+      // cut-off on the id only the application's own tokens, whose subject is the client id (and,
+      // failing closed, those of a user whose subject happens to equal it).
       if (revokeUserTokens) await this.#tokens.revokeClient(held);
       else if (revokeTokens) await this.#tokens.revokeSubject(held);
     }
