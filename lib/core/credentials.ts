@@ -8,7 +8,7 @@ import type { CredentialKind, CredentialRecord } from '../stores/token-store';
 import { DEFAULT_API_KEY_PREFIX, DEFAULT_CLIENT_SECRET_PREFIX } from '../defaults';
 import { BoundedCache } from './bounded-cache';
 import { generateOpaqueToken, randomBase62 } from './opaque-token';
-import type { TokenService } from './token-service';
+import type { TokenOwner, TokenService } from './token-service';
 
 /** A stored API key, without its secret. */
 export interface ApiKeyInfo {
@@ -64,12 +64,34 @@ export interface CreateApplicationInput {
   readonly clientSecret?: string;
 }
 
-/** Options of {@link CredentialService.rotateApplication}. */
+/**
+ * Options of {@link CredentialService.rotateApplication}. Whatever they say, the old client id and
+ * secret fail at once, and users' sessions refresh only with the new credentials. See
+ * docs/router-c-auth-tokens.md ("What a rotation kills").
+ */
 export interface RotateApplicationOptions {
   /**
-   * Also revoke every access and refresh token issued under the old client id.
-   * @default true — rotation is how a leaked secret is recovered from, and tokens minted with a
-   * leaked secret must die with it.
+   * Also revoke the tokens the application holds for itself: every client_credentials token
+   * (subject = the client id) issued under the old client id, or an earlier one, up to now. Users'
+   * sessions (password-grant access tokens and refresh families) are not touched by this option.
+   * `false` revokes nothing: such tokens live until they expire.
+   * @default true — tokens minted with a leaked secret must die with it.
+   */
+  readonly revokeTokens?: boolean;
+  /**
+   * Also revoke users' sessions: every access token and refresh family issued to the application,
+   * under any of its client ids, up to now — for a full compromise. Needs `revokeTokens` (it
+   * revokes the application's own tokens too).
+   * @default false — users stay logged in and refresh with the new credentials.
+   */
+  readonly revokeUserTokens?: boolean;
+}
+
+/** Options of {@link CredentialService.rotateApiKey}. */
+export interface RotateApiKeyOptions {
+  /**
+   * Also revoke every token issued under the key up to now (an API key's tokens are all its own).
+   * @default true
    */
   readonly revokeTokens?: boolean;
 }
@@ -114,6 +136,32 @@ function stringList(
     throw new TypeError(`${option} must be an array of non-empty strings`);
   }
   return [...list];
+}
+
+/** A client id an application held before a rotation, and when the rotation retired it. */
+interface FormerClientId {
+  readonly clientId: string;
+  /** Seconds since the epoch. */
+  readonly retiredAt: number;
+}
+
+/** The client ids an application held before (as stored), oldest first; malformed entries dropped. */
+function formerClientIds(rec: CredentialRecord): FormerClientId[] {
+  const list = rec.data.formerClientIds;
+  if (!Array.isArray(list)) return [];
+  return list.filter(
+    (f): f is FormerClientId =>
+      typeof f === 'object' &&
+      f !== null &&
+      typeof (f as FormerClientId).clientId === 'string' &&
+      Number.isFinite((f as FormerClientId).retiredAt),
+  );
+}
+
+function optionalBoolean(value: unknown, fallback: boolean, option: string): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new TypeError(`${option} must be a boolean`);
+  return value;
 }
 
 function hintOf(secret: string): string {
@@ -251,7 +299,7 @@ export class CredentialService {
    */
   async rotateApiKey(
     id: string,
-    options: Readonly<RotateApplicationOptions> = {},
+    options: Readonly<RotateApiKeyOptions> = {},
   ): Promise<(ApiKeyInfo & { key: string }) | null> {
     const rec = await this.#get('api_key', id);
     if (rec === null) return null;
@@ -307,8 +355,11 @@ export class CredentialService {
       scopes: stringList(input.scopes, [], 'scopes'),
       createdAt: this.#tokens.now(),
     };
+    // The reserved index keeps a client id this application held (and may still have tokens
+    // under) from being given to another application: token ownership stays unambiguous.
     await this.#create('application', id, { ...info, secretHash: this.#hash(clientSecret) }, [
       clientIndex(clientId),
+      reservedClientIndex(clientId),
     ]);
     return { ...info, clientSecret };
   }
@@ -355,13 +406,40 @@ export class CredentialService {
   }
 
   /**
-   * Issues a new client id and secret; the old ones fail at once. With `revokeTokens` (the
-   * default) every token issued under the old client id is revoked too.
+   * How long a retired client id stays attributed to its application, in seconds: as long as a
+   * token issued under it may live (the longest access-token or refresh-family lifetime).
+   */
+  #formerIdRetention(): number {
+    const tokens = this.#tokens;
+    return Math.max(tokens.maxTokenLifetime, tokens.refreshAbsoluteTtl) + tokens.clockTolerance + 60;
+  }
+
+  /** The application's current client id and the former ones that may still have live tokens. */
+  #clientIdsOf(rec: CredentialRecord): string[] {
+    const since = this.#tokens.now() - this.#formerIdRetention();
+    const former = formerClientIds(rec)
+      .filter((f) => f.retiredAt > since)
+      .map((f) => f.clientId);
+    return [String(rec.data.clientId), ...former];
+  }
+
+  /**
+   * Issues a new client id and secret; the old ones fail at once, for every token request,
+   * refresh included. What else dies (see {@link RotateApplicationOptions}):
+   * - by default (`revokeTokens`), the tokens the application holds for itself — its
+   *   client_credentials tokens — while users' sessions (password-grant access tokens and refresh
+   *   families) survive: they belong to the application's stable `id`, and refresh only with the
+   *   new credentials;
+   * - with `revokeUserTokens`, every token of the application, users' sessions included.
    */
   async rotateApplication(
     id: string,
     options: Readonly<RotateApplicationOptions> = {},
   ): Promise<(ApplicationInfo & { clientSecret: string }) | null> {
+    const revokeTokens = optionalBoolean(options.revokeTokens, true, 'revokeTokens');
+    const revokeUserTokens = optionalBoolean(options.revokeUserTokens, false, 'revokeUserTokens');
+    if (revokeUserTokens && !revokeTokens)
+      throw new TypeError('revokeUserTokens revokes every token of the application: it needs revokeTokens');
     if (!isUuid(id)) return null;
     id = id.toLowerCase();
     const rec = await this.#get('application', id);
@@ -370,26 +448,79 @@ export class CredentialService {
     const clientId = randomBase62(24);
     const clientSecret = generateOpaqueToken(this.#clientSecretPrefix);
     const info: ApplicationInfo = { ...old, clientId };
+    const now = this.#tokens.now();
+    const since = now - this.#formerIdRetention();
+    const former = formerClientIds(rec);
+    const kept = former.filter((f) => f.retiredAt > since);
+    const dropped = former.filter((f) => f.retiredAt <= since && f.clientId !== old.clientId);
+    // Every client id that may still have live tokens, the one retired now included.
+    const liveIds = [old.clientId, ...kept.map((f) => f.clientId)];
     await this.#swap(
       'application',
       id,
       rec.version,
-      { ...info, secretHash: this.#hash(clientSecret) },
-      [clientIndex(old.clientId)],
-      [clientIndex(clientId)],
+      {
+        ...info,
+        secretHash: this.#hash(clientSecret),
+        formerClientIds: [...kept, { clientId: old.clientId, retiredAt: now }],
+      },
+      [clientIndex(old.clientId), ...dropped.map((f) => reservedClientIndex(f.clientId))],
+      [clientIndex(clientId), reservedClientIndex(clientId), reservedClientIndex(old.clientId)],
     );
-    if (options.revokeTokens ?? true) await this.#tokens.revokeClient(old.clientId);
+    for (const held of new Set(liveIds)) {
+      // A client cut-off covers every token issued under the id (users' included); a subject
+      // cut-off on the id only the application's own tokens, whose subject is the client id (and,
+      // failing closed, those of a user whose subject happens to equal it).
+      if (revokeUserTokens) await this.#tokens.revokeClient(held);
+      else if (revokeTokens) await this.#tokens.revokeSubject(held);
+    }
     this.#tokens.emit({ type: 'credentials_rotated', clientId: old.clientId, reason: 'application' });
     return { ...info, clientSecret };
   }
 
-  /** Deletes an application; its credentials and tokens stop working. */
+  /**
+   * The application a token or refresh family belongs to, or null: by the family's
+   * `applicationId` when it has one, else by the client id it was issued under — the
+   * application's current one, or one it held before a rotation while tokens issued under it may
+   * still live.
+   */
+  async findApplicationOf(owner: TokenOwner): Promise<ApplicationInfo | null> {
+    if (owner.applicationId !== undefined) {
+      const id = canonicalUuid(owner.applicationId);
+      if (id === null) return null;
+      const rec = await this.#lookup(`c\0application\0${id}`, () =>
+        this.#tokens.store.getCredential('application', id),
+      );
+      return rec === null ? null : applicationInfo(rec);
+    }
+    const rec =
+      (await this.#find('application', reservedClientIndex(owner.clientId))) ??
+      (await this.#find('application', clientIndex(owner.clientId)));
+    return rec !== null && this.#clientIdsOf(rec).includes(owner.clientId) ? applicationInfo(rec) : null;
+  }
+
+  /**
+   * True when a token or refresh family belongs to the application `app` (see
+   * {@link findApplicationOf}): tokens issued before a credential rotation still belong to it.
+   */
+  async applicationOwns(app: ApplicationInfo, owner: TokenOwner): Promise<boolean> {
+    if (owner.applicationId !== undefined) return canonicalUuid(owner.applicationId) === app.id;
+    if (owner.clientId === app.clientId) return true;
+    return (await this.findApplicationOf(owner))?.id === app.id;
+  }
+
+  /** Deletes an application; its credentials and every token issued to it stop working. */
   async revokeApplication(id: string): Promise<boolean> {
     const rec = await this.#get('application', id);
     if (rec === null) return false;
     const app = applicationInfo(rec);
-    const ok = await this.#delete('application', id, [clientIndex(app.clientId)]);
-    await this.#tokens.revokeClient(app.clientId);
+    const ids = this.#clientIdsOf(rec);
+    const ok = await this.#delete('application', id, [
+      clientIndex(app.clientId),
+      ...formerClientIds(rec).map((f) => reservedClientIndex(f.clientId)),
+      reservedClientIndex(app.clientId),
+    ]);
+    for (const held of new Set(ids)) await this.#tokens.revokeClient(held);
     return ok;
   }
 
@@ -506,6 +637,11 @@ export class CredentialService {
 
 function clientIndex(clientId: string): string {
   return `cid:${clientId}`;
+}
+
+/** Index of a client id an application holds or held; never used to authenticate. */
+function reservedClientIndex(clientId: string): string {
+  return `rcid:${clientId}`;
 }
 
 function apiKeyInfo(rec: CredentialRecord): ApiKeyInfo {

@@ -6,7 +6,8 @@ import { TokenError } from '../errors';
 import type { AccessTokenFormat, BoundEntity } from '../types';
 import { DEFAULT_PROVIDER_TOKEN_TTL, MAX_PROVIDER_TOKEN_TTL } from '../defaults';
 import type { ApiKeyInfo, ApplicationInfo, CredentialService } from './credentials';
-import type { IssuedAccessToken, TokenService } from './token-service';
+import type { RefreshFamily } from '../stores/token-store';
+import type { IssuedAccessToken, TokenOwner, TokenService } from './token-service';
 
 /** What a user verifier answers for good credentials. */
 export interface VerifiedUser {
@@ -72,11 +73,22 @@ export interface PasswordGrantInput {
 /** Input of {@link GrantService.refresh}. */
 export interface RefreshGrantInput {
   readonly refreshToken: unknown;
-  /** The authenticated client; the family must belong to it. */
+  /**
+   * The authenticated client (router D); the family must belong to its application — whatever
+   * client id that application held when the family was issued — and the new access token is
+   * issued to its current client id.
+   */
+  readonly client?: ApplicationInfo;
+  /**
+   * The family must belong to this client id: issued under it, or to the application that holds
+   * it now. Prefer `client`.
+   */
   readonly clientId?: string;
   /** The family must belong to this subject. */
   readonly subject?: string;
   readonly scope?: unknown;
+  /** Refuse a `client` whose `grantTypes` lack `refresh_token` (router D). @default false */
+  readonly enforceGrantTypes?: boolean;
   /** The caller's address, for `auth_failed` audit events. */
   readonly ip?: string | undefined;
 }
@@ -215,6 +227,8 @@ export class GrantService {
       clientId: client.clientId,
       scope,
       boundEntity,
+      // The family belongs to the application's stable id, so it survives a credential rotation.
+      ...('grantTypes' in client && 'id' in client ? { applicationId: client.id } : {}),
     });
     const accessToken = await this.#tokens.issueAccessToken({
       subject: user.sub,
@@ -235,24 +249,61 @@ export class GrantService {
     };
   }
 
-  /** refresh_token: rotates the refresh token and issues a new access token from its family. */
+  /**
+   * refresh_token: rotates the refresh token and issues a new access token from its family.
+   *
+   * Every check runs before anything is consumed (RFC 6749 §6): the client's grant types, the
+   * scope's syntax, then — against the family, read without consuming it — the family's
+   * application (or client) and subject, and scope narrowing. A refused refresh leaves the refresh
+   * token current and its family alive. The new access token is issued to the application's
+   * current client id, so after a credential rotation users' sessions carry the new one.
+   */
   async refresh(input: Readonly<RefreshGrantInput>): Promise<GrantResult> {
     if (typeof input.refreshToken !== 'string' || input.refreshToken === '') {
       throw new TokenError('invalid_request', 'refresh_token is required');
     }
+    if (input.client !== undefined)
+      this.#assertGrantAllowed(input.client, 'refresh_token', input.enforceGrantTypes);
     const wanted = parseScope(input.scope);
     if (wanted === null) throw new TokenError('invalid_request', 'scope is malformed');
+    const callerClientId = input.client?.clientId ?? input.clientId;
+    // What the checks decide, for the access token issued once the rotation succeeded.
+    const decided: { scope: string; client: ApplicationInfo | null } = { scope: '', client: null };
+    const check = async (family: RefreshFamily): Promise<void> => {
+      const owner = ownerOf(family);
+      if (input.client !== undefined) {
+        if (!(await this.#credentials.applicationOwns(input.client, owner)))
+          throw new TokenError('invalid_grant', undefined, { cause: 'mismatch' });
+        decided.client = input.client;
+      } else {
+        const client =
+          family.applicationId === undefined ? null : await this.#credentials.findApplicationOf(owner);
+        decided.client = client;
+        // An application-issued family whose application is gone is dead.
+        if (client === null && family.applicationId !== undefined)
+          throw new TokenError('invalid_grant', undefined, { cause: 'no_application' });
+        if (
+          input.clientId !== undefined &&
+          input.clientId !== family.clientId &&
+          client?.clientId !== input.clientId
+        )
+          throw new TokenError('invalid_grant', undefined, { cause: 'mismatch' });
+      }
+      const familyScopes = family.scope ? family.scope.split(' ') : [];
+      if (wanted.some((s) => !familyScopes.includes(s))) throw new TokenError('invalid_scope');
+      decided.scope = wanted.length > 0 ? wanted.join(' ') : family.scope;
+    };
     let rotated: Awaited<ReturnType<TokenService['refresh']>>;
     try {
       rotated = await this.#tokens.refresh(input.refreshToken, {
-        ...(input.clientId === undefined ? {} : { clientId: input.clientId }),
         ...(input.subject === undefined ? {} : { subject: input.subject }),
+        check,
       });
     } catch (err) {
       if (err instanceof TokenError && err.code === 'invalid_grant') {
         this.#tokens.emit({
           type: 'auth_failed',
-          ...(input.clientId === undefined ? {} : { clientId: input.clientId }),
+          ...(callerClientId === undefined ? {} : { clientId: callerClientId }),
           ...(input.ip === undefined ? {} : { ip: input.ip }),
           reason: 'refresh_token',
         });
@@ -260,18 +311,16 @@ export class GrantService {
       throw err;
     }
     const { refreshToken, family } = rotated;
-    const familyScopes = family.scope ? family.scope.split(' ') : [];
-    if (wanted.some((s) => !familyScopes.includes(s))) throw new TokenError('invalid_scope');
-    const scope = wanted.length > 0 ? wanted.join(' ') : family.scope;
+    const { scope, client: issuedTo } = decided;
     const accessToken = await this.#tokens.issueAccessToken({
       subject: family.sub,
-      clientId: family.clientId,
+      clientId: issuedTo?.clientId ?? family.clientId,
       scope,
       boundEntity: family.boundEntity,
       familyId: family.familyId,
       format: this.#format,
     });
-    return { accessToken, refreshToken, subject: family.sub, scope, client: null };
+    return { accessToken, refreshToken, subject: family.sub, scope, client: issuedTo };
   }
 
   /**
@@ -365,4 +414,11 @@ export class GrantService {
       format: 'jwt',
     });
   }
+}
+
+/** Who a refresh family belongs to: its client id and, when issued to an application, its stable id. */
+function ownerOf(family: RefreshFamily): TokenOwner {
+  return family.applicationId === undefined
+    ? { clientId: family.clientId }
+    : { clientId: family.clientId, applicationId: family.applicationId };
 }

@@ -152,15 +152,36 @@ export interface StartRefreshFamilyInput {
   readonly scope?: string;
   readonly boundEntity?: BoundEntity | null;
   readonly data?: Readonly<Record<string, unknown>>;
+  /** The stable id of the application the family is issued to (kept across credential rotations). */
+  readonly applicationId?: string;
 }
 
 /** Input of {@link TokenService.refresh}. */
 export interface RefreshInput {
-  /** The family must belong to this client (checked before anything is consumed). */
+  /** The family must belong to this client id (checked before anything is consumed). */
   readonly clientId?: string;
   /** The family must belong to this subject (checked before anything is consumed). */
   readonly subject?: string;
+  /**
+   * More checks of the request against the family, run after the family is read and before
+   * anything is consumed: throwing refuses the refresh and leaves no trace (RFC 6749 §6) — the
+   * refresh token stays current, nothing is revoked, announced or emitted by the core.
+   */
+  readonly check?: (family: RefreshFamily) => void | Promise<void>;
 }
+
+/**
+ * Who a token belongs to, as {@link TokenService.revokeToken} shows it to an owner check: the
+ * `client_id` it was issued to and, for refresh families issued to an application, that
+ * application's stable id.
+ */
+export interface TokenOwner {
+  readonly clientId: string;
+  readonly applicationId?: string;
+}
+
+/** Decides whether a token belongs to the caller (e.g. the client of an RFC 7009 request). */
+export type TokenOwnerCheck = (owner: TokenOwner) => boolean | Promise<boolean>;
 
 /** What a presented token turned out to be (RFC 7662 / RFC 7009). */
 export type InspectedToken =
@@ -651,6 +672,7 @@ export class TokenService {
       expiresAt: now + this.refreshAbsoluteTtl,
       lastUsedAt: now,
       ...(input.data === undefined ? {} : { data: input.data }),
+      ...(input.applicationId === undefined ? {} : { applicationId: input.applicationId }),
     };
     await this.guard(() => this.store.createRefreshFamily(family, this.hasher.hash(refreshToken)));
     return { refreshToken, family };
@@ -663,21 +685,37 @@ export class TokenService {
   /**
    * Rotates a refresh token: returns its successor, or throws `invalid_grant`. Presenting a
    * rotated-out token revokes the whole family, access tokens included. Atomic across processes.
+   *
+   * The family is read first, without consuming anything, and every check runs against it —
+   * `clientId`, `subject`, then `check` — so a refused refresh leaves the token current and the
+   * family alive (RFC 6749 §6). The rotation then still checks, atomically in the store, that the
+   * family is the one checked (same client id and subject).
    */
   async refresh(refreshToken: string, input: Readonly<RefreshInput> = {}): Promise<IssuedRefreshToken> {
     const body = this.#parseRefreshToken(refreshToken);
     if (body === null) throw new TokenError('invalid_grant');
     const familyId = body.slice(0, ID_LENGTH);
+    const presentedHash = this.hasher.hash(refreshToken);
+    const found = await this.guard(() => this.store.inspectRefreshToken(familyId, presentedHash, this.now()));
+    if (found === null) throw new TokenError('invalid_grant', undefined, { cause: 'not_found' });
+    const { family: read } = found;
+    if (
+      (input.clientId !== undefined && read.clientId !== input.clientId) ||
+      (input.subject !== undefined && read.sub !== input.subject)
+    ) {
+      throw new TokenError('invalid_grant', undefined, { cause: 'mismatch' });
+    }
+    if (input.check) await input.check(read);
     const next = formatOpaqueToken(this.refreshTokenPrefix, familyId + randomBase62(SECRET_LENGTH));
     const result = await this.guard(() =>
       this.store.rotateRefreshToken({
         familyId,
-        presentedHash: this.hasher.hash(refreshToken),
+        presentedHash,
         nextHash: this.hasher.hash(next),
         now: this.now(),
         idleSeconds: this.refreshIdleTtl,
-        ...(input.clientId === undefined ? {} : { expectedClientId: input.clientId }),
-        ...(input.subject === undefined ? {} : { expectedSubject: input.subject }),
+        expectedClientId: read.clientId,
+        expectedSubject: read.sub,
         ...(this.refreshGraceSeconds > 0 ? { graceSeconds: this.refreshGraceSeconds } : {}),
       }),
     );
@@ -742,18 +780,27 @@ export class TokenService {
 
   /**
    * Revokes any token: an access token by its `jti`, a refresh token by its whole family.
-   * When `clientId` is given, tokens of other clients are left alone (RFC 7009 §2.1) and `false` is
+   * When `owner` is given — a client id, or a {@link TokenOwnerCheck} (e.g. "any client id this
+   * application has held") — tokens it does not own are left alone (RFC 7009 §2.1) and `false` is
    * returned. Unknown tokens resolve `false` and write nothing.
    */
-  async revokeToken(token: unknown, clientId?: string): Promise<boolean> {
+  async revokeToken(token: unknown, owner?: string | TokenOwnerCheck): Promise<boolean> {
+    const owns = async (candidate: TokenOwner): Promise<boolean> =>
+      owner === undefined ||
+      (typeof owner === 'string' ? candidate.clientId === owner : (await owner(candidate)) === true);
     const found = await this.inspect(token);
     if (found.kind === 'unknown') return false;
     if (found.kind === 'refresh') {
-      if (clientId !== undefined && found.family.clientId !== clientId) return false;
-      await this.revokeFamily(found.family.familyId);
+      const { family } = found;
+      const candidate: TokenOwner =
+        family.applicationId === undefined
+          ? { clientId: family.clientId }
+          : { clientId: family.clientId, applicationId: family.applicationId };
+      if (!(await owns(candidate))) return false;
+      await this.revokeFamily(family.familyId);
       return true;
     }
-    if (clientId !== undefined && found.auth.clientId !== clientId) return false;
+    if (!(await owns({ clientId: found.auth.clientId }))) return false;
     await this.revokeJti(found.auth.jti, found.auth.expiresAt);
     if (found.auth.familyId !== undefined) await this.revokeFamily(found.auth.familyId);
     return true;

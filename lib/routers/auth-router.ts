@@ -29,8 +29,18 @@ export interface AuthRouterOptions {
    * @default `password-grant`
    */
   readonly passwordClientId?: string;
-  /** Revoke the old client id's tokens on credential rotation; @default true. */
+  /**
+   * On credential rotation, revoke the tokens the application holds for itself (its
+   * client_credentials tokens); users' sessions survive and refresh with the new credentials.
+   * `false` revokes nothing. See docs/router-c-auth-tokens.md. @default true
+   */
   readonly revokeTokensOnRotation?: boolean;
+  /**
+   * On credential rotation, also revoke users' sessions (every access token and refresh family of
+   * the application): a full revocation on every rotation through this router. Needs
+   * `revokeTokensOnRotation`. @default false
+   */
+  readonly revokeUserTokensOnRotation?: boolean;
   /** Realm in `WWW-Authenticate`; @default `api`. */
   readonly realm?: string;
   /** Error body format; @default `errors`. */
@@ -66,6 +76,11 @@ export function createAuthRouter(options: Readonly<AuthRouterOptions>): Router {
   if (typeof passwordClientId !== 'string' || passwordClientId === '')
     throw new TypeError('passwordClientId must be a string');
   const revokeTokens = options.revokeTokensOnRotation ?? true;
+  const revokeUserTokens = options.revokeUserTokensOnRotation ?? false;
+  if (typeof revokeTokens !== 'boolean' || typeof revokeUserTokens !== 'boolean')
+    throw new TypeError('revokeTokensOnRotation and revokeUserTokensOnRotation must be booleans');
+  if (revokeUserTokens && !revokeTokens)
+    throw new TypeError('revokeUserTokensOnRotation needs revokeTokensOnRotation');
   const guard = requireToken({ kit, realm, errorFormat: format });
 
   /** The bearer token of a request, verified; expired tokens accepted when `ignoreExpiration`. */
@@ -229,13 +244,19 @@ export function createAuthRouter(options: Readonly<AuthRouterOptions>): Router {
       if (applicationId === undefined) throw new TokenError('invalid_request', 'application_id is required');
       const app = await kit.credentials.getApplication(applicationId.toLowerCase());
       if (app === null) throw new TokenError('not_found');
-      // Only the application's own (client_credentials) token: a user's password-grant token carries
-      // the same client_id but must never obtain the application's new secret.
+      // Only the application's own (client_credentials) token — subject = client id, no family —
+      // under its current client id or one it held before a rotation: a user's password-grant
+      // token belongs to the application too, but must never obtain the application's new secret.
       const auth = req.auth;
-      if (auth?.clientId !== app.clientId || auth.subject !== app.clientId || auth.familyId !== undefined) {
+      if (
+        auth === undefined ||
+        auth.subject !== auth.clientId ||
+        auth.familyId !== undefined ||
+        !(await kit.credentials.applicationOwns(app, { clientId: auth.clientId }))
+      ) {
         throw challenge(new TokenError('insufficient_scope'));
       }
-      const rotated = await kit.credentials.rotateApplication(app.id, { revokeTokens });
+      const rotated = await kit.credentials.rotateApplication(app.id, { revokeTokens, revokeUserTokens });
       if (rotated === null) throw new TokenError('not_found');
       res.status(200).json({
         id: rotated.id,

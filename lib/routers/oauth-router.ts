@@ -327,12 +327,14 @@ export function createOAuthRouter(options: Readonly<OAuthRouterOptions>): Router
             if (refreshToken === undefined)
               throw new TokenError('invalid_request', 'refresh_token is required');
             const client = await authenticate(req, credentials);
-            // CONTRACT §7: an application's grantTypes limit router D, refresh included.
-            if (!client.grantTypes.includes('refresh_token')) throw new TokenError('unauthorized_client');
+            // An application's grantTypes limit router D, refresh included; like every other check,
+            // before the refresh token is consumed (RFC 6749 §6). A family issued before a
+            // credential rotation belongs to the application and refreshes with its new credentials.
             const result = await kit.grants.refresh({
               refreshToken,
-              clientId: client.clientId,
+              client,
               scope,
+              enforceGrantTypes: true,
               ip: req.ip,
             });
             tokenResponse(res, result);
@@ -354,7 +356,8 @@ export function createOAuthRouter(options: Readonly<OAuthRouterOptions>): Router
     asyncHandler(async function oauthRevoke(req: Request, res: Response) {
       const { client, token } = await readTokenRequest(req);
       // Tokens of other clients are left alone and answered 200 like unknown ones (RFC 7009 §2.2).
-      await kit.tokens.revokeToken(token, client.clientId);
+      // A token issued before a credential rotation still belongs to the application.
+      await kit.tokens.revokeToken(token, (owner) => kit.credentials.applicationOwns(client, owner));
       res.status(200).end();
     }),
   );
@@ -367,7 +370,20 @@ export function createOAuthRouter(options: Readonly<OAuthRouterOptions>): Router
       const { client, token } = await readTokenRequest(req);
       const found = await kit.tokens.inspect(token);
       // RFC 7662 §2.2: inactive, unknown and other clients' tokens all get the same bare answer.
-      if (found.kind === 'access' && found.active && found.auth.clientId === client.clientId) {
+      // A token issued before a credential rotation still belongs to the application.
+      const owned =
+        (found.kind === 'access' &&
+          found.active &&
+          (await kit.credentials.applicationOwns(client, { clientId: found.auth.clientId }))) ||
+        (found.kind === 'refresh' &&
+          found.active &&
+          (await kit.credentials.applicationOwns(
+            client,
+            found.family.applicationId === undefined
+              ? { clientId: found.family.clientId }
+              : { clientId: found.family.clientId, applicationId: found.family.applicationId },
+          )));
+      if (owned && found.kind === 'access') {
         const { auth } = found;
         res.status(200).json({
           active: true,
@@ -384,7 +400,7 @@ export function createOAuthRouter(options: Readonly<OAuthRouterOptions>): Router
         });
         return;
       }
-      if (found.kind === 'refresh' && found.active && found.family.clientId === client.clientId) {
+      if (owned && found.kind === 'refresh') {
         const { family } = found;
         res.status(200).json({
           active: true,

@@ -60,9 +60,10 @@ Commands:
   application create --name NAME [--organization ORG] [--grant-types a,b] [--scopes x,y]
       Create an application (routers C and D); the client secret is shown once. Grant types:
       client_credentials (default), password, refresh_token.
-  application rotate --id ID [--keep-tokens]
-      New client_id and client_secret; the old ones fail at once, and so do the tokens issued
-      under them unless --keep-tokens.
+  application rotate --id ID [--keep-tokens | --revoke-user-tokens]
+      New client_id and client_secret; the old ones fail at once, and so do the application's own
+      (client_credentials) tokens unless --keep-tokens. Users' sessions survive and refresh with
+      the new credentials, unless --revoke-user-tokens (full compromise: every token dies).
   application revoke --id ID                 Delete an application; its tokens stop working.
   provider create [--domain DOMAIN]          Create a router B provider with one API key (shown once).
   client create --provider ID --audience URL Create a client of a provider.
@@ -381,18 +382,26 @@ async function admin(
     case 'application rotate': {
       const values = parseFlags(
         args,
-        { id: { type: 'string' }, 'keep-tokens': { type: 'boolean' } },
+        {
+          id: { type: 'string' },
+          'keep-tokens': { type: 'boolean' },
+          'revoke-user-tokens': { type: 'boolean' },
+        },
         command,
       );
       if (values.help) return help(io);
       const id = uuid(values, 'id', command);
       const revokeTokens = values['keep-tokens'] !== true;
+      const revokeUserTokens = values['revoke-user-tokens'] === true;
+      if (revokeUserTokens && !revokeTokens)
+        throw new UsageError(`${command}: --keep-tokens and --revoke-user-tokens contradict each other`);
       return withKit(
         env,
         io,
         command,
         async (kit) =>
-          (await kit.credentials.rotateApplication(id, { revokeTokens })) ?? notFound('application', id),
+          (await kit.credentials.rotateApplication(id, { revokeTokens, revokeUserTokens })) ??
+          notFound('application', id),
       );
     }
     case 'application revoke': {

@@ -63,6 +63,11 @@ export interface RefreshFamily {
   readonly lastUsedAt: number;
   /** Free-form data the issuer wants back on refresh (e.g. audience). JSON-serialisable. */
   readonly data?: Readonly<Record<string, unknown>>;
+  /**
+   * The stable id (UUID) of the application the family was issued to, when it was issued to one.
+   * Unlike `clientId`, it survives a credential rotation. Stores keep it as part of the family.
+   */
+  readonly applicationId?: string;
 }
 
 /** Input of {@link TokenStore.rotateRefreshToken}. */
