@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { TokenError } from '../errors';
-import type { CredentialKind, CredentialRecord } from '../stores/token-store';
+import type { CredentialKind, CredentialRecord, CredentialStore } from '../stores/credential-store';
 import { DEFAULT_API_KEY_PREFIX, DEFAULT_CLIENT_SECRET_PREFIX } from '../defaults';
 import { BoundedCache } from './bounded-cache';
 import { generateOpaqueToken, randomBase62 } from './opaque-token';
@@ -102,6 +102,11 @@ export interface CredentialServiceOptions {
   readonly apiKeyPrefix?: string;
   /** Prefix of generated client secrets; @default `etk_cs_`. */
   readonly clientSecretPrefix?: string;
+  /**
+   * Where API keys, applications, providers and their clients live, e.g. a
+   * `PostgresCredentialStore`. @default the token store (`store`), which keeps them beside tokens.
+   */
+  readonly credentialStore?: CredentialStore;
 }
 
 const GRANT_TYPES = new Set(['client_credentials', 'password', 'refresh_token']);
@@ -178,12 +183,18 @@ function hintOf(secret: string): string {
  */
 export class CredentialService {
   readonly #tokens: TokenService;
+  readonly #store: CredentialStore;
   readonly #apiKeyPrefix: string;
   readonly #clientSecretPrefix: string;
   readonly #cache = new BoundedCache<string, { record: CredentialRecord; generation: number }>(10_000);
 
   constructor(tokens: TokenService, options: Readonly<CredentialServiceOptions> = {}) {
     this.#tokens = tokens;
+    const store = options.credentialStore ?? tokens.store;
+    if (typeof store?.findCredential !== 'function' || typeof store.replaceCredential !== 'function') {
+      throw new TypeError('credentialStore must implement CredentialStore');
+    }
+    this.#store = store;
     this.#apiKeyPrefix = options.apiKeyPrefix ?? DEFAULT_API_KEY_PREFIX;
     this.#clientSecretPrefix = options.clientSecretPrefix ?? DEFAULT_CLIENT_SECRET_PREFIX;
   }
@@ -198,7 +209,7 @@ export class CredentialService {
     data: Record<string, unknown>,
     index: string[],
   ): Promise<void> {
-    const ok = await this.#tokens.guard(() => this.#tokens.store.createCredential(kind, id, data, index));
+    const ok = await this.#tokens.guard(() => this.#store.createCredential(kind, id, data, index));
     if (!ok) throw new TypeError(`a ${kind} with this id or secret already exists`);
   }
 
@@ -215,7 +226,7 @@ export class CredentialService {
     addIndexKeys: readonly string[],
   ): Promise<void> {
     const next = await this.#tokens.guard(() =>
-      this.#tokens.store.replaceCredential(kind, id, version, data, removeIndexKeys, addIndexKeys),
+      this.#store.replaceCredential(kind, id, version, data, removeIndexKeys, addIndexKeys),
     );
     if (next === null) throw new TokenError('conflict');
     await this.#tokens.announce({ kind: 'credential', id });
@@ -223,13 +234,13 @@ export class CredentialService {
 
   /** Deletes a credential and announces it; resolves false when it did not exist. */
   async #delete(kind: CredentialKind, id: string, indexKeys: readonly string[]): Promise<boolean> {
-    const ok = await this.#tokens.guard(() => this.#tokens.store.deleteCredential(kind, id, indexKeys));
+    const ok = await this.#tokens.guard(() => this.#store.deleteCredential(kind, id, indexKeys));
     if (ok) await this.#tokens.announce({ kind: 'credential', id });
     return ok;
   }
 
   async #get(kind: CredentialKind, id: string): Promise<CredentialRecord | null> {
-    return this.#tokens.guard(() => this.#tokens.store.getCredential(kind, id));
+    return this.#tokens.guard(() => this.#store.getCredential(kind, id));
   }
 
   /**
@@ -253,7 +264,7 @@ export class CredentialService {
   }
 
   #find(kind: CredentialKind, indexKey: string): Promise<CredentialRecord | null> {
-    return this.#lookup(`i\0${kind}\0${indexKey}`, () => this.#tokens.store.findCredential(kind, indexKey));
+    return this.#lookup(`i\0${kind}\0${indexKey}`, () => this.#store.findCredential(kind, indexKey));
   }
 
   // --- API keys --------------------------------------------------------------
@@ -288,7 +299,7 @@ export class CredentialService {
 
   /** Lists API keys (without keys). */
   async listApiKeys(): Promise<ApiKeyInfo[]> {
-    const recs = await this.#tokens.guard(() => this.#tokens.store.listCredentials('api_key'));
+    const recs = await this.#tokens.guard(() => this.#store.listCredentials('api_key'));
     return recs.map(apiKeyInfo);
   }
 
@@ -374,14 +385,14 @@ export class CredentialService {
 
   /** Lists applications (without secrets). */
   async listApplications(): Promise<ApplicationInfo[]> {
-    const recs = await this.#tokens.guard(() => this.#tokens.store.listCredentials('application'));
+    const recs = await this.#tokens.guard(() => this.#store.listCredentials('application'));
     return recs.map(applicationInfo);
   }
 
   /** The application with this client id, or null (no secret check). */
   async findApplicationByClientId(clientId: string): Promise<ApplicationInfo | null> {
     const rec = await this.#tokens.guard(() =>
-      this.#tokens.store.findCredential('application', clientIndex(clientId)),
+      this.#store.findCredential('application', clientIndex(clientId)),
     );
     return rec === null ? null : applicationInfo(rec);
   }
@@ -565,7 +576,7 @@ export class CredentialService {
 
   /** Lists providers. */
   async listProviders(): Promise<ProviderInfo[]> {
-    const recs = await this.#tokens.guard(() => this.#tokens.store.listCredentials('provider'));
+    const recs = await this.#tokens.guard(() => this.#store.listCredentials('provider'));
     return recs.map(providerInfo);
   }
 
@@ -614,14 +625,14 @@ export class CredentialService {
     if (!isUuid(id)) return null;
     id = id.toLowerCase();
     const rec = await this.#lookup(`c\0provider_client\0${id}`, () =>
-      this.#tokens.store.getCredential('provider_client', id),
+      this.#store.getCredential('provider_client', id),
     );
     return rec === null ? null : (rec.data as unknown as ProviderClientInfo);
   }
 
   /** Lists clients of a provider. */
   async listProviderClients(providerId: string): Promise<ProviderClientInfo[]> {
-    const recs = await this.#tokens.guard(() => this.#tokens.store.listCredentials('provider_client'));
+    const recs = await this.#tokens.guard(() => this.#store.listCredentials('provider_client'));
     return recs
       .map((r) => r.data as unknown as ProviderClientInfo)
       .filter((c) => c.providerId === providerId);

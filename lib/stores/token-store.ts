@@ -9,6 +9,7 @@
  * `StoreUnavailableError`; a store never answers "not revoked" when it does not know.
  */
 import type { BoundEntity } from '../types';
+import type { CredentialStore } from './credential-store';
 
 /** The stored record of an opaque access token (keyed by the token's hash). */
 export interface AccessTokenRecord {
@@ -127,21 +128,14 @@ export interface RefreshTokenState {
   readonly active: boolean;
 }
 
-/** Kinds of credential records. */
-export type CredentialKind = 'api_key' | 'application' | 'provider' | 'provider_client' | 'user';
-
-/** A stored credential record: an id, a version for compare-and-swap, and JSON data. */
-export interface CredentialRecord {
-  readonly id: string;
-  /** Incremented on every replace; used for compare-and-swap. */
-  readonly version: number;
-  readonly data: Readonly<Record<string, unknown>>;
-}
+export type { CredentialKind, CredentialRecord } from './credential-store';
 
 /**
- * The storage contract. Implementations: `MemoryTokenStore`, `RedisTokenStore`.
+ * The storage contract. Implementations: `MemoryTokenStore`, `RedisTokenStore`. Both keep
+ * credentials too (the {@link CredentialStore} methods), unless the kit is given a separate
+ * `credentialStore`.
  */
-export interface TokenStore {
+export interface TokenStore extends CredentialStore {
   // --- opaque access tokens -------------------------------------------------
   /** Stores an opaque access token record under its hash, for `ttlSeconds`. */
   saveAccessToken(hash: string, record: AccessTokenRecord, ttlSeconds: number): Promise<void>;
@@ -174,39 +168,6 @@ export interface TokenStore {
   rotateRefreshToken(input: RotateRefreshInput): Promise<RotateRefreshResult>;
   /** Reads a family and whether `hash` is its current token; null when the hash is not of the family. */
   inspectRefreshToken(familyId: string, hash: string, now: number): Promise<RefreshTokenState | null>;
-
-  // --- credentials ----------------------------------------------------------
-  /**
-   * Creates a credential with its lookup index keys (e.g. the hash of an API key). Resolves false
-   * when the id or any index key is taken (nothing written).
-   */
-  createCredential(
-    kind: CredentialKind,
-    id: string,
-    data: Record<string, unknown>,
-    indexKeys: readonly string[],
-  ): Promise<boolean>;
-  /** Reads a credential by id. */
-  getCredential(kind: CredentialKind, id: string): Promise<CredentialRecord | null>;
-  /** Reads a credential through one of its index keys, in one round trip. */
-  findCredential(kind: CredentialKind, indexKey: string): Promise<CredentialRecord | null>;
-  /** Lists credentials of a kind (any order). */
-  listCredentials(kind: CredentialKind): Promise<CredentialRecord[]>;
-  /**
-   * Atomically replaces a credential if its version is still `expectedVersion`: the data, and the
-   * index keys (`removeIndexKeys` deleted, `addIndexKeys` added). Resolves to the new record, or
-   * null when the version moved on, the record is gone, or an added index key is taken.
-   */
-  replaceCredential(
-    kind: CredentialKind,
-    id: string,
-    expectedVersion: number,
-    data: Record<string, unknown>,
-    removeIndexKeys: readonly string[],
-    addIndexKeys: readonly string[],
-  ): Promise<CredentialRecord | null>;
-  /** Deletes a credential and its index keys. Resolves false when it did not exist. */
-  deleteCredential(kind: CredentialKind, id: string, indexKeys: readonly string[]): Promise<boolean>;
 
   // --- lifecycle ------------------------------------------------------------
   /** Releases timers and connections the store owns (not injected clients). */

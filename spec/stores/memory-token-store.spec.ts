@@ -1,7 +1,8 @@
 import { MemoryTokenStore } from '../../lib/stores/memory-token-store';
-import { describeTokenStoreContract } from '../helpers/store-contract';
+import { describeCredentialStoreContract } from '../helpers/credential-store-contract';
+import { describeTokenStoreContract, type StoreHarnessFactory } from '../helpers/store-contract';
 
-describeTokenStoreContract('MemoryTokenStore', async () => {
+const harness: StoreHarnessFactory = async () => {
   let clock = Date.UTC(2026, 0, 1);
   const store = new MemoryTokenStore({ now: () => clock });
   return {
@@ -12,7 +13,10 @@ describeTokenStoreContract('MemoryTokenStore', async () => {
     },
     cleanup: () => store.close(),
   };
-});
+};
+
+describeTokenStoreContract('MemoryTokenStore', harness);
+describeCredentialStoreContract('MemoryTokenStore', harness);
 
 describe('MemoryTokenStore', () => {
   let clock: number;

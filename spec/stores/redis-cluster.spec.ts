@@ -11,7 +11,8 @@ import { RedisRevocationView } from '../../lib/stores/redis-revocation-view';
 import { RedisTokenStore } from '../../lib/stores/redis-token-store';
 import { startRedisCluster, waitUntil } from '../helpers/redis-server';
 import type { RedisCluster } from '../helpers/redis-server';
-import { describeTokenStoreContract } from '../helpers/store-contract';
+import { describeCredentialStoreContract } from '../helpers/credential-store-contract';
+import { describeTokenStoreContract, type StoreHarnessFactory } from '../helpers/store-contract';
 
 const CONFIG_KEY = /^(cred|cidx|cset):/;
 
@@ -92,7 +93,7 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-describeTokenStoreContract('RedisTokenStore on a Redis Cluster', async () => {
+const harness: StoreHarnessFactory = async () => {
   const keyPrefix = `etk-cluster:${++storeCount}:`;
   const store = new RedisTokenStore({ client, keyPrefix });
   return {
@@ -106,7 +107,10 @@ describeTokenStoreContract('RedisTokenStore on a Redis Cluster', async () => {
       await deleteKeys(keyPrefix);
     },
   };
-});
+};
+
+describeTokenStoreContract('RedisTokenStore on a Redis Cluster', harness);
+describeCredentialStoreContract('RedisTokenStore on a Redis Cluster', harness);
 
 describe('RedisTokenStore on a Redis Cluster', () => {
   let keyPrefix: string;

@@ -13,7 +13,8 @@ import { connectTestRedis, deleteKeysWithPrefix, keysWithPrefix } from '../helpe
 import type { TestRedis } from '../helpers/redis';
 import { startRedisServer } from '../helpers/redis-server';
 import type { RedisServer } from '../helpers/redis-server';
-import { describeTokenStoreContract } from '../helpers/store-contract';
+import { describeCredentialStoreContract } from '../helpers/credential-store-contract';
+import { describeTokenStoreContract, type StoreHarnessFactory } from '../helpers/store-contract';
 
 /** Credential keys are configuration and carry no TTL; everything else must. */
 const CONFIG_KEY = /^(cred|cidx|cset):/;
@@ -85,7 +86,7 @@ beforeAll(async () => {
 
 afterAll(() => redis.cleanup());
 
-describeTokenStoreContract('RedisTokenStore', async () => {
+const harness: StoreHarnessFactory = async () => {
   const keyPrefix = `${redis.prefix}${++storeCount}:`;
   const store = new RedisTokenStore({ client: redis.client, keyPrefix });
   return {
@@ -99,7 +100,10 @@ describeTokenStoreContract('RedisTokenStore', async () => {
       await deleteKeysWithPrefix(redis.client, keyPrefix);
     },
   };
-});
+};
+
+describeTokenStoreContract('RedisTokenStore', harness);
+describeCredentialStoreContract('RedisTokenStore', harness);
 
 describe('RedisTokenStore', () => {
   let keyPrefix: string;
