@@ -156,7 +156,11 @@ export async function migrateCredentialStore(
   }
 }
 
+/** An added index key belongs to another credential: the replace rolls back. */
+class IndexKeyTaken extends Error {}
+
 function isUniqueViolation(err: unknown): boolean {
+  if (err instanceof IndexKeyTaken) return true;
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === UNIQUE_VIOLATION;
 }
 
@@ -340,10 +344,18 @@ export class PostgresCredentialStore implements CredentialStore {
         );
       }
       if (addIndexKeys.length > 0) {
+        // A key the credential already owns may be added again; one another credential owns may not.
+        const keys = [...new Set(addIndexKeys)];
         await client.query(
-          `INSERT INTO ${s}.credential_index (kind, index_key, id) SELECT $1, k, $2 FROM unnest($3::text[]) AS k`,
-          [kind, id, [...addIndexKeys]],
+          `INSERT INTO ${s}.credential_index (kind, index_key, id) SELECT $1, k, $2 FROM unnest($3::text[]) AS k
+           ON CONFLICT (kind, index_key) DO NOTHING`,
+          [kind, id, keys],
         );
+        const owned = await client.query(
+          `SELECT count(*)::int AS n FROM ${s}.credential_index WHERE kind = $1 AND id = $2 AND index_key = ANY($3::text[])`,
+          [kind, id, keys],
+        );
+        if (Number(owned.rows[0]?.n) !== keys.length) throw new IndexKeyTaken();
       }
       return record;
     }, null);

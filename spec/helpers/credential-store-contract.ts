@@ -155,6 +155,22 @@ export function describeCredentialStoreContract(name: string, factory: Credentia
         });
       });
 
+      describe("when an added index key is already the credential's own", () => {
+        it('replaces the data and keeps the key', async () => {
+          await expect(
+            store.replaceCredential('api_key', 'key-1', 1, { name: 'a2' }, [], ['old', 'new', 'new']),
+          ).resolves.toMatchObject({ version: 2 });
+          await expect(store.findCredential('api_key', 'old')).resolves.toMatchObject({
+            id: 'key-1',
+            version: 2,
+          });
+          await expect(store.findCredential('api_key', 'new')).resolves.toMatchObject({
+            id: 'key-1',
+            version: 2,
+          });
+        });
+      });
+
       describe('when an added index key belongs to another credential', () => {
         it('resolves null and changes nothing', async () => {
           await expect(
