@@ -83,12 +83,21 @@ export function createAuthRouter(options: Readonly<AuthRouterOptions>): Router {
   }
 
   const limitStages = routerRateLimits(options.rateLimit, (event) => kit.tokens.emit(event));
-  /** The client (client_credentials) or user (password) a token request names. */
-  const tokenRequestCredential = identifyCredential('auth_tokens', (req) => {
+  /**
+   * The client (client_credentials) or the user, and its client if any (password) a token request
+   * names: the same kinds as router D's, so that a credential has one budget on both.
+   */
+  const tokenRequestCredential = identifyCredential('client', (req) => {
     const body = readBody(req);
-    return stringField(body, 'grant_type') === 'password'
-      ? `user\0${stringField(body, 'username') ?? ''}`
-      : stringField(body, 'client_id');
+    const clientId = stringField(body, 'client_id');
+    if (stringField(body, 'grant_type') !== 'password') return clientId;
+    const username = stringField(body, 'username');
+    return [
+      ...(clientId === undefined ? [] : [{ id: clientId, failures: 'client-auth' as const }]),
+      ...(username === undefined
+        ? []
+        : [{ kind: 'user' as const, id: username, failures: 'not-client-auth' as const }]),
+    ];
   });
 
   const router = createBaseRouter();
