@@ -37,7 +37,9 @@ export interface AuthRouterOptions {
   readonly errorFormat?: ErrorFormatOption;
   /**
    * Brute-force limits: shared {@link RateLimits} from `createRateLimits()`, or options for limits
-   * of this router's own (in memory unless given a Redis store). @default `{}` (on, in memory)
+   * of this router's own (in memory unless given a Redis store). Give router D the same object: a
+   * client id or a username then has one failure budget on both (docs/production.md).
+   * @default `{}` (on, in memory)
    */
   readonly rateLimit?: RouterRateLimitOption;
 }

@@ -52,7 +52,8 @@ export interface OAuthRouterOptions {
   /**
    * Brute-force limits of the token, revocation and introspection endpoints: shared
    * {@link RateLimits} from `createRateLimits()`, or options for limits of this router's own (in
-   * memory unless given a Redis store). @default `{}` (on, in memory)
+   * memory unless given a Redis store). Give router C the same object: a client id or a username
+   * then has one failure budget on both (docs/production.md). @default `{}` (on, in memory)
    */
   readonly rateLimit?: RouterRateLimitOption;
 }
