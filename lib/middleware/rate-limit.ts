@@ -1,6 +1,7 @@
 /**
  * Brute-force protection for every credential-checking endpoint: failed attempts per
- * (credential, IP) and per IP, plus an overall request budget per IP. Built on express-rate-limit;
+ * (credential, IP), per credential from any IP (addresses that recently authenticated the credential
+ * are exempt) and per IP, plus an overall request budget per IP. Built on express-rate-limit;
  * counters in memory or in Redis (rate-limit-redis), shared by every router given the same
  * {@link RateLimits}.
  */
@@ -15,6 +16,16 @@ import { tokenErrorCodeOf } from './error-response';
 
 /** Failed attempts allowed per (credential, IP) in a failure window. */
 export const DEFAULT_FAILURES_PER_CREDENTIAL_AND_IP = 10;
+/**
+ * Failed attempts allowed per credential, from all addresses together, in a failure window; addresses
+ * that authenticated the credential within {@link DEFAULT_TRUSTED_ADDRESS_MS} are exempt.
+ */
+export const DEFAULT_FAILURES_PER_CREDENTIAL = 50;
+/**
+ * How long a successful authentication from an address exempts that (credential, address) from the
+ * per-credential failure budget, in milliseconds (7 days).
+ */
+export const DEFAULT_TRUSTED_ADDRESS_MS = 7 * 24 * 60 * 60 * 1000;
 /** Failed attempts allowed per IP, over all credentials, in a failure window. */
 export const DEFAULT_FAILURES_PER_IP = 100;
 /** Length of the failure window, in milliseconds (15 minutes). */
@@ -26,8 +37,15 @@ export const DEFAULT_REQUEST_WINDOW_MS = 60 * 1000;
 /** Prefix of the Redis keys of the counters. */
 export const DEFAULT_RATE_LIMIT_KEY_PREFIX = 'etk:rl:';
 
-/** The three counters a {@link RateLimits} keeps. */
-export type RateLimiterName = 'failures-credential-ip' | 'failures-ip' | 'requests-ip';
+/**
+ * The counters a {@link RateLimits} keeps: failures per (credential, IP), per credential and per IP,
+ * requests per IP, and the (credential, IP) pairs that authenticated recently.
+ */
+export type RateLimiterName =
+  'failures-credential-ip' | 'failures-credential' | 'failures-ip' | 'requests-ip' | 'trusted-credential-ip';
+
+/** Longest window a counter can have, in milliseconds: Node's largest timer delay (about 24.8 days). */
+const MAX_WINDOW_MS = 2_147_483_647;
 
 /**
  * Makes the counter store of one limiter (called once per limiter; each call must return a new
@@ -78,6 +96,19 @@ export interface RateLimitOptions {
   readonly store?: RateLimitStoreOption;
   /** Failed attempts per (credential, IP) per failure window before 429; @default 10. */
   readonly failuresPerCredentialAndIp?: number;
+  /**
+   * Failed attempts per credential (client id, username, API key or provider key), from all
+   * addresses together, per failure window before 429. Addresses that authenticated that credential
+   * successfully within `trustedAddressMs` are exempt, so a distributed attack cannot lock the real
+   * client out of the addresses it uses; see docs/production.md. @default 50.
+   */
+  readonly failuresPerCredential?: number;
+  /**
+   * How long, in milliseconds, a successful authentication of a credential from an address exempts
+   * that (credential, address) from the `failuresPerCredential` budget; at most 2147483647 (about
+   * 24.8 days). @default 604800000 (7 days).
+   */
+  readonly trustedAddressMs?: number;
   /** Failed attempts per IP (any credential) per failure window before 429; @default 100. */
   readonly failuresPerIp?: number;
   /** Failure window in milliseconds; @default 900000 (15 minutes). */
@@ -94,6 +125,8 @@ export interface RateLimitOptions {
 export interface ResolvedRateLimitOptions {
   readonly enabled: boolean;
   readonly failuresPerCredentialAndIp: number;
+  readonly failuresPerCredential: number;
+  readonly trustedAddressMs: number;
   readonly failuresPerIp: number;
   readonly failureWindowMs: number;
   readonly requestsPerIp: number;
@@ -112,8 +145,9 @@ export interface RateLimits {
    * {@link identifyCredential}:
    *
    * 1. counts the request against the IP's request budget and checks the failure budgets of the
-   *    request's (credential, IP) and IP — all three at once, one Redis round trip — then 429 once
-   *    any is spent; failed credential checks are counted once the answer is known;
+   *    request's (credential, IP), credential (unless this address authenticated it recently) and
+   *    IP — all at once, one Redis round trip — then 429 once any is spent; failed credential checks
+   *    are counted, and successful ones remembered per (credential, IP), once the answer is known;
    * 2. an error handler for requests whose body could not be parsed: they still spend the request
    *    budget (429 over it), else their error goes on.
    *
@@ -136,14 +170,15 @@ const CREDENTIAL_FAILURE_CODES: ReadonlySet<TokenErrorCode> = new Set([
 
 const RATE_LIMITS = Symbol('express-token-kit.rateLimits');
 const CREDENTIAL = 'tokenKitCredential';
-const CLIENT_AUTH_ONLY = 'tokenKitClientAuthOnly';
 const REQUEST_PROPERTY = 'tokenKitRateLimit';
 const REQUEST_COUNTED = 'tokenKitRequestCounted';
 
-function positive(value: unknown, fallback: number, option: string): number {
+function positive(value: unknown, fallback: number, option: string, max = Number.MAX_SAFE_INTEGER): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
-    throw new RangeError(`${option} must be a positive whole number, got ${JSON.stringify(value)}`);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0 || value > max) {
+    const range =
+      max === Number.MAX_SAFE_INTEGER ? 'a positive whole number' : `a whole number from 1 to ${max}`;
+    throw new RangeError(`${option} must be ${range}, got ${JSON.stringify(value)}`);
   }
   return value;
 }
@@ -347,10 +382,24 @@ function clientIp(req: Request): string {
   return ipKeyGenerator(req.ip ?? 'unknown');
 }
 
-/** The hashed credential identifier set by {@link identifyCredential}, if any. */
-function credentialOf(res: Response): string | undefined {
+/**
+ * Which failed checks count against a credential: every credential failure; only client
+ * authentication's `invalid_client` (a refresh grant, whose `invalid_grant` is about an unguessable
+ * refresh token); or every one but `invalid_client` (the user of a password grant whose client
+ * authenticates too, and is counted as a credential of its own).
+ */
+export type FailureScope = 'any' | 'client-auth' | 'not-client-auth';
+
+/** A credential named by {@link identifyCredential}: its hash, never the value. */
+interface NamedCredential {
+  readonly hash: string;
+  readonly failures: FailureScope;
+}
+
+/** The credentials set by {@link identifyCredential}, if any. */
+function credentialsOf(res: Response): readonly NamedCredential[] {
   const value: unknown = res.locals[CREDENTIAL];
-  return typeof value === 'string' ? value : undefined;
+  return Array.isArray(value) ? (value as NamedCredential[]) : [];
 }
 
 function tooManyRequests(req: Request, _res: Response, next: NextFunction): void {
@@ -360,53 +409,75 @@ function tooManyRequests(req: Request, _res: Response, next: NextFunction): void
   next(new TokenError('too_many_requests', undefined, { headers: { 'Retry-After': String(seconds) } }));
 }
 
-function wasNotCredentialFailure(_req: Request, res: Response): boolean {
-  const code = tokenErrorCodeOf(res);
-  if (code === undefined) return true;
+function isCredentialFailure(code: TokenErrorCode | undefined, scope: FailureScope): boolean {
+  if (code === undefined || !CREDENTIAL_FAILURE_CODES.has(code)) return false;
+  if (scope === 'client-auth') return code === 'invalid_client';
+  if (scope === 'not-client-auth') return code !== 'invalid_client';
+  return true;
+}
+
+/** Whether an answer spends the IP's failure budget: a failed check of any credential it named. */
+function isIpFailure(code: TokenErrorCode | undefined, credentials: readonly NamedCredential[]): boolean {
+  if (!isCredentialFailure(code, 'any')) return false;
   // A refresh grant's invalid_grant is about an unguessable refresh token, not a guessed secret.
-  if (res.locals[CLIENT_AUTH_ONLY] === true) return code !== 'invalid_client';
-  return !CREDENTIAL_FAILURE_CODES.has(code);
+  return (
+    code === 'invalid_client' ||
+    credentials.length === 0 ||
+    credentials.some((c) => c.failures !== 'client-auth')
+  );
 }
 
-/** A failure budget: `check` refuses once the key is at the limit; `count` records one failure. */
-interface FailureCounter {
-  /** Resolves the key (undefined when the request is not counted), or rejects with 429 or 503. */
-  (req: Request, res: Response): Promise<string | undefined>;
+/** A counter's state for one key: hits in the current window and when that window ends. */
+interface Reading {
+  readonly key: string;
+  readonly hits: number;
+  readonly resetAt: number | undefined;
+}
+
+/**
+ * One counter: `read` a key's state, `count` one hit, `restart` its window with one hit (`fresh`:
+ * the key has no window yet, so there is nothing to reset).
+ */
+interface Counter {
+  read(key: string): Promise<Reading>;
   count(key: string): void;
+  restart(key: string, fresh: boolean): void;
 }
 
-function failureCounter(
-  store: Store,
-  limit: number,
-  windowMs: number,
-  keyOf: (req: Request, res: Response) => string | undefined,
-): FailureCounter {
+function counter(store: Store, windowMs: number): Counter {
   const get = store.get;
   if (typeof get !== 'function') throw new TypeError('rate-limit stores must implement get()');
   // express-rate-limit initialises its stores with the middleware's options; only windowMs is read.
   void Promise.resolve(store.init?.({ windowMs } as Parameters<NonNullable<Store['init']>>[0]));
-  const check = async function checkFailures(req: Request, res: Response): Promise<string | undefined> {
-    const key = keyOf(req, res);
-    if (key === undefined) return undefined;
-    const info = await get(key);
-    if (info !== undefined && info.totalHits >= limit) {
-      const resetAt = info.resetTime?.getTime();
-      const seconds =
-        resetAt === undefined
-          ? Math.ceil(windowMs / 1000)
-          : Math.max(1, Math.ceil((resetAt - Date.now()) / 1000));
-      throw new TokenError('too_many_requests', undefined, { headers: { 'Retry-After': String(seconds) } });
-    }
-    return key;
-  };
-  return Object.assign(check, {
-    count(key: string): void {
-      // After the response: a store failure here is answered by the next check, which fails closed.
+  return {
+    read: async (key) => {
+      const info = await get(key);
+      // rate-limit-redis reads a missing key as NaN hits
+      const hits = info !== undefined && Number.isFinite(info.totalHits) ? Math.max(0, info.totalHits) : 0;
+      return { key, hits, resetAt: hits > 0 ? info?.resetTime?.getTime() : undefined };
+    },
+    // After the response: a store failure here is answered by the next read, which fails closed.
+    count(key) {
       Promise.resolve()
         .then(() => store.increment(key))
         .catch(() => undefined);
     },
-  });
+    restart(key, fresh) {
+      Promise.resolve()
+        .then(() => (fresh ? undefined : store.resetKey(key)))
+        .then(() => store.increment(key))
+        .catch(() => undefined);
+    },
+  };
+}
+
+/** A 429 whose `Retry-After` is the end of the spent counter's window. */
+function tooMany(reading: Reading, windowMs: number): TokenError {
+  const seconds =
+    reading.resetAt === undefined
+      ? Math.ceil(windowMs / 1000)
+      : Math.max(1, Math.ceil((reading.resetAt - Date.now()) / 1000));
+  return new TokenError('too_many_requests', undefined, { headers: { 'Retry-After': String(seconds) } });
 }
 
 function passThrough(_req: Request, _res: Response, next: NextFunction): void {
@@ -426,11 +497,17 @@ const PASS_THROUGH_STAGES = [passThrough, passErrorThrough] as const;
  * - requests per IP (all requests, default 300/min; a body that does not parse counts too);
  * - failed credential checks per (credential, IP) (default 10 per 15 min): a flood of wrong secrets
  *   for one client from one IP is answered 429, while the same client from another IP still works;
+ * - failed credential checks per credential from all IPs (default 50 per 15 min): a guessing attack
+ *   spread over many addresses is answered 429 too, except from the addresses that authenticated
+ *   that credential successfully in the last `trustedAddressMs` (default 7 days), so the real client
+ *   keeps working from its usual addresses;
  * - failed credential checks per IP, any credential (default 100 per 15 min).
  *
- * Credentials are hashed (SHA-256) before they become counter keys. The client IP is `req.ip`: set
- * Express's `trust proxy` to the real hop count behind a proxy, never `true`. A counter store that
- * cannot answer fails closed (503 `service_unavailable` with `Retry-After`).
+ * A credential is one budget on every surface: a client id counts the same on router C and router
+ * D, a username the same on either password grant. Credentials are hashed (SHA-256) before they
+ * become counter keys; secrets never do. The client IP is `req.ip`: set Express's `trust proxy` to
+ * the real hop count behind a proxy, never `true`. A counter store that cannot answer fails closed
+ * (503 `service_unavailable` with `Retry-After`).
  *
  * @example
  * ```ts
@@ -452,6 +529,17 @@ export function createRateLimits(options: Readonly<RateLimitOptions> = {}): Rate
       options.failuresPerCredentialAndIp,
       DEFAULT_FAILURES_PER_CREDENTIAL_AND_IP,
       'rateLimit.failuresPerCredentialAndIp',
+    ),
+    failuresPerCredential: positive(
+      options.failuresPerCredential,
+      DEFAULT_FAILURES_PER_CREDENTIAL,
+      'rateLimit.failuresPerCredential',
+    ),
+    trustedAddressMs: positive(
+      options.trustedAddressMs,
+      DEFAULT_TRUSTED_ADDRESS_MS,
+      'rateLimit.trustedAddressMs',
+      MAX_WINDOW_MS,
     ),
     failuresPerIp: positive(options.failuresPerIp, DEFAULT_FAILURES_PER_IP, 'rateLimit.failuresPerIp'),
     failureWindowMs: positive(
@@ -486,41 +574,75 @@ export function createRateLimits(options: Readonly<RateLimitOptions> = {}): Rate
     store: failClosed(makeStore('requests-ip', resolved.requestWindowMs), 'requests-ip'),
     keyGenerator: (req) => clientIp(req),
   });
-  const perCredential = failureCounter(
-    failClosed(makeStore('failures-credential-ip', resolved.failureWindowMs), 'failures-credential-ip'),
-    resolved.failuresPerCredentialAndIp,
-    resolved.failureWindowMs,
-    (req, res) => {
-      const credential = credentialOf(res);
-      return credential === undefined ? undefined : `${credential}:${clientIp(req)}`;
-    },
-  );
-  const perIp = failureCounter(
-    failClosed(makeStore('failures-ip', resolved.failureWindowMs), 'failures-ip'),
-    resolved.failuresPerIp,
-    resolved.failureWindowMs,
-    (req) => clientIp(req),
-  );
+  const windowMs = resolved.failureWindowMs;
+  const failureStore = (name: RateLimiterName, ms: number): Counter =>
+    counter(failClosed(makeStore(name, ms), name), ms);
+  const perCredentialIp = failureStore('failures-credential-ip', windowMs);
+  const perCredential = failureStore('failures-credential', windowMs);
+  const perIp = failureStore('failures-ip', windowMs);
+  const trusted = failureStore('trusted-credential-ip', resolved.trustedAddressMs);
+
   /** Counts the request against the IP's request budget; resolves to the refusal, if any. */
   const countRequest = (req: Request, res: Response): Promise<unknown> =>
     new Promise((resolve) => {
       void requests(req, res, resolve);
     });
+  /** The budgets of one credential from one address: failures there, failures anywhere, trust. */
+  const readCredential = (hash: string, ip: string): Promise<readonly [Reading, Reading, Reading]> =>
+    Promise.all([
+      perCredentialIp.read(`${hash}:${ip}`),
+      perCredential.read(hash),
+      trusted.read(`${hash}:${ip}`),
+    ]);
+  /** The first spent budget's 429, if any. */
+  const refusalOf = (ip: Reading, credentials: readonly (readonly [Reading, Reading, Reading])[]) => {
+    if (ip.hits >= resolved.failuresPerIp) return tooMany(ip, windowMs);
+    for (const [here, anywhere, trust] of credentials) {
+      if (here.hits >= resolved.failuresPerCredentialAndIp) return tooMany(here, windowMs);
+      // an address that authenticated this credential recently is not refused for others' failures
+      if (anywhere.hits >= resolved.failuresPerCredential && trust.hits === 0)
+        return tooMany(anywhere, windowMs);
+    }
+    return undefined;
+  };
+  /** After a success: remember the address, unless it is remembered for another half window. */
+  const rememberAddress = (trust: Reading): void => {
+    const left = trust.resetAt === undefined ? 0 : trust.resetAt - Date.now();
+    if (trust.hits === 0 || left < resolved.trustedAddressMs / 2)
+      trusted.restart(trust.key, trust.hits === 0);
+  };
   const check = function rateLimitCheck(req: Request, res: Response, next: NextFunction): void {
     res.locals[REQUEST_COUNTED] = true;
-    // One round trip: the request count and both failure budgets are asked for together.
-    Promise.all([countRequest(req, res), perIp(req, res), perCredential(req, res)]).then(
-      ([refused, ipKey, credentialKey]) => {
-        if (refused !== undefined) {
-          next(refused);
+    const ip = clientIp(req);
+    const credentials = credentialsOf(res);
+    // One round trip: the request count, every failure budget and the trust markers, together.
+    Promise.all([
+      countRequest(req, res),
+      perIp.read(ip),
+      Promise.all(credentials.map((credential) => readCredential(credential.hash, ip))),
+    ]).then(
+      ([refused, ipReading, readings]) => {
+        const refusal = refused ?? refusalOf(ipReading, readings);
+        if (refusal !== undefined) {
+          next(refusal);
           return;
         }
-        // Count failures once the answer is known: successes never touch the counters, so a burst
-        // of parallel good requests is never refused.
+        // Count once the answer is known: successes never touch the failure counters, so a burst of
+        // parallel good requests is never refused.
         res.once('finish', () => {
-          if (wasNotCredentialFailure(req, res)) return;
-          if (ipKey !== undefined) perIp.count(ipKey);
-          if (credentialKey !== undefined) perCredential.count(credentialKey);
+          const code = tokenErrorCodeOf(res);
+          if (code === undefined && res.statusCode < 400) {
+            for (const [, , trust] of readings) rememberAddress(trust);
+            return;
+          }
+          if (!isIpFailure(code, credentials)) return;
+          perIp.count(ipReading.key);
+          credentials.forEach((credential, i) => {
+            if (!isCredentialFailure(code, credential.failures)) return;
+            const [here, anywhere] = readings[i]!;
+            perCredentialIp.count(here.key);
+            perCredential.count(anywhere.key);
+          });
         });
         next();
       },
@@ -582,36 +704,65 @@ export function routerRateLimits(
   ];
 }
 
+/**
+ * What a credential names. The kit's routers use one kind per credential whatever the surface — a
+ * client id is a `client` on router C and on router D, a username a `user` on either password grant
+ * — so that one credential has one failure budget across the kit.
+ */
+export type CredentialKind = 'client' | 'user' | 'api_key' | 'provider_key';
+
 /** What {@link identifyCredential}'s callback answers: the credential, and what counts as its failure. */
 export interface IdentifiedCredential {
   /** The client id, username or key; hashed before use. */
   readonly id: string;
-  /** Count only `invalid_client` (client authentication) as a failure, e.g. for a refresh grant. */
-  readonly clientAuthOnly?: boolean;
+  /** What `id` names, when not the `kind` given to {@link identifyCredential}. */
+  readonly kind?: CredentialKind;
+  /**
+   * Which failed checks count against this credential: `'any'` (default); `'client-auth'`, only
+   * `invalid_client` (client authentication), e.g. for a refresh grant, whose `invalid_grant` is
+   * about the refresh token; `'not-client-auth'`, all but `invalid_client`, e.g. for the user of a
+   * password grant whose client is named as a credential of its own.
+   */
+  readonly failures?: FailureScope;
 }
 
+/** Most credentials one request may name (a password grant names two: its client and its user). */
+const MAX_CREDENTIALS_PER_REQUEST = 2;
+
 /**
- * Middleware that names the credential a request presents, for the per-(credential, IP) limit.
- * `identify` gets the request after body parsing and returns e.g. the client id, the username or
- * the API key; the value is hashed with `kind` and never kept in clear. It must not throw; requests
- * it cannot identify are only counted per IP.
+ * Middleware that names the credentials a request presents, for the per-(credential, IP) and
+ * per-credential limits. `identify` gets the request after body parsing and returns e.g. the client
+ * id, the username or the API key (or a list, for a request that checks two); each value is hashed
+ * with its kind (SHA-256, so a long or hostile value becomes a fixed-length key) and never kept in
+ * clear. It must not throw; requests it cannot identify are only counted per IP.
  */
 export function identifyCredential(
-  kind: string,
-  identify: (req: Request) => string | IdentifiedCredential | undefined,
+  kind: CredentialKind,
+  identify: (
+    req: Request,
+  ) => string | IdentifiedCredential | readonly (string | IdentifiedCredential)[] | undefined,
 ): RequestHandler {
   return function identifyCredentialMiddleware(req: Request, res: Response, next: NextFunction): void {
-    let found: string | IdentifiedCredential | undefined;
+    let found: ReturnType<typeof identify>;
     try {
       found = identify(req);
     } catch {
       found = undefined;
     }
-    const id = typeof found === 'string' ? found : found?.id;
-    if (typeof found === 'object' && found.clientAuthOnly) res.locals[CLIENT_AUTH_ONLY] = true;
-    if (id !== undefined && id !== '') {
-      res.locals[CREDENTIAL] = createHash('sha256').update(`${kind}\0${id}`).digest('hex').slice(0, 32);
+    const list = found === undefined ? [] : Array.isArray(found) ? found : [found];
+    const named: NamedCredential[] = [];
+    for (const entry of list.slice(0, MAX_CREDENTIALS_PER_REQUEST) as (string | IdentifiedCredential)[]) {
+      const credential = typeof entry === 'string' ? { id: entry } : entry;
+      if (typeof credential?.id !== 'string' || credential.id === '') continue;
+      named.push({
+        hash: createHash('sha256')
+          .update(`${credential.kind ?? kind}\0${credential.id}`)
+          .digest('hex')
+          .slice(0, 32),
+        failures: credential.failures ?? 'any',
+      });
     }
+    if (named.length > 0) res.locals[CREDENTIAL] = named;
     next();
   };
 }

@@ -47,7 +47,9 @@ export interface AuthRouterOptions {
   readonly errorFormat?: ErrorFormatOption;
   /**
    * Brute-force limits: shared {@link RateLimits} from `createRateLimits()`, or options for limits
-   * of this router's own (in memory unless given a Redis store). @default `{}` (on, in memory)
+   * of this router's own (in memory unless given a Redis store). Give router D the same object: a
+   * client id or a username then has one failure budget on both (docs/production.md).
+   * @default `{}` (on, in memory)
    */
   readonly rateLimit?: RouterRateLimitOption;
 }
@@ -98,12 +100,21 @@ export function createAuthRouter(options: Readonly<AuthRouterOptions>): Router {
   }
 
   const limitStages = routerRateLimits(options.rateLimit, (event) => kit.tokens.emit(event));
-  /** The client (client_credentials) or user (password) a token request names. */
-  const tokenRequestCredential = identifyCredential('auth_tokens', (req) => {
+  /**
+   * The client (client_credentials) or the user, and its client if any (password) a token request
+   * names: the same kinds as router D's, so that a credential has one budget on both.
+   */
+  const tokenRequestCredential = identifyCredential('client', (req) => {
     const body = readBody(req);
-    return stringField(body, 'grant_type') === 'password'
-      ? `user\0${stringField(body, 'username') ?? ''}`
-      : stringField(body, 'client_id');
+    const clientId = stringField(body, 'client_id');
+    if (stringField(body, 'grant_type') !== 'password') return clientId;
+    const username = stringField(body, 'username');
+    return [
+      ...(clientId === undefined ? [] : [{ id: clientId, failures: 'client-auth' as const }]),
+      ...(username === undefined
+        ? []
+        : [{ kind: 'user' as const, id: username, failures: 'not-client-auth' as const }]),
+    ];
   });
 
   const router = createBaseRouter();

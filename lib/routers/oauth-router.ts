@@ -52,7 +52,8 @@ export interface OAuthRouterOptions {
   /**
    * Brute-force limits of the token, revocation and introspection endpoints: shared
    * {@link RateLimits} from `createRateLimits()`, or options for limits of this router's own (in
-   * memory unless given a Redis store). @default `{}` (on, in memory)
+   * memory unless given a Redis store). Give router C the same object: a client id or a username
+   * then has one failure budget on both (docs/production.md). @default `{}` (on, in memory)
    */
   readonly rateLimit?: RouterRateLimitOption;
 }
@@ -265,18 +266,27 @@ export function createOAuthRouter(options: Readonly<OAuthRouterOptions>): Router
   }
 
   const limitStages = routerRateLimits(options.rateLimit, (event) => kit.tokens.emit(event));
-  /** The authenticating client, and for the password grant the user too. */
-  const clientCredential = identifyCredential('oauth_client', (req) => {
+  /**
+   * The authenticating client, and for the password grant the user too: the same kinds as router
+   * C's, so that a credential has one budget on both.
+   */
+  const clientCredential = identifyCredential('client', (req) => {
     const body = readParams(req);
     const { clientId } = readClientCredentials(req, body);
-    if (clientId === undefined) return undefined;
-    const grantType = stringField(body, 'grant_type');
-    // A refresh grant's invalid_grant is about the refresh token: only client authentication counts.
-    if (grantType === 'refresh_token' && req.path.toLowerCase().startsWith('/oauth/token')) {
-      return { id: clientId, clientAuthOnly: true };
-    }
+    const grantType = req.path.toLowerCase().startsWith('/oauth/token')
+      ? stringField(body, 'grant_type')
+      : undefined;
     const username = grantType === 'password' ? stringField(body, 'username') : undefined;
-    return username === undefined ? clientId : `${clientId}\0${username}`;
+    // A refresh grant's invalid_grant is about the refresh token, a password grant's about the user.
+    const clientAuthOnly = grantType === 'refresh_token' || username !== undefined;
+    return [
+      ...(clientId === undefined
+        ? []
+        : [{ id: clientId, failures: clientAuthOnly ? ('client-auth' as const) : ('any' as const) }]),
+      ...(username === undefined
+        ? []
+        : [{ kind: 'user' as const, id: username, failures: 'not-client-auth' as const }]),
+    ];
   });
 
   const router = createBaseRouter();

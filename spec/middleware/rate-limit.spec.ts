@@ -257,15 +257,28 @@ describe('createRateLimits', () => {
       ['store {}', { store: {} }, TypeError],
       ['store "redis"', { store: 'redis' }, TypeError],
       ['keyPrefix 1', { keyPrefix: 1 }, TypeError],
+      ['failuresPerCredential 0', { failuresPerCredential: 0 }, RangeError],
+      ['failuresPerCredential 2.5', { failuresPerCredential: 2.5 }, RangeError],
+      ['trustedAddressMs -1', { trustedAddressMs: -1 }, RangeError],
+      ['trustedAddressMs over 2147483647', { trustedAddressMs: 2_147_483_648 }, RangeError],
     ];
     it.each(bad)('throws for %s', (_name, options, type) => {
       expect(() => createRateLimits(options as RateLimitOptions)).toThrow(type);
     });
 
+    it.each(['failuresPerCredential', 'trustedAddressMs'])(
+      'names the option %s in its RangeError',
+      (option) => {
+        expect(() => createRateLimits({ [option]: 0 })).toThrow(new RegExp(`rateLimit\\.${option} must be`));
+      },
+    );
+
     it('resolves the documented defaults', () => {
       expect(createRateLimits().options).toEqual({
         enabled: true,
         failuresPerCredentialAndIp: 10,
+        failuresPerCredential: 50,
+        trustedAddressMs: 604_800_000,
         failuresPerIp: 100,
         failureWindowMs: 900_000,
         requestsPerIp: 300,
@@ -542,7 +555,7 @@ describe('createRateLimits', () => {
       expect((await (await surface.right(creds, kit))(appTwo, CLIENT_IP)).status).toBe(200);
     });
 
-    it('asks Redis for a request’s three counters in one pipeline, one round trip', async () => {
+    it('asks Redis for a request’s counters in one pipeline, one round trip', async () => {
       const client = await redis.connect();
       const { kit } = await makeKit({
         store: new RedisTokenStore({ client: redis.client, keyPrefix: `${redis.prefix}pipe:store:` }),
@@ -555,6 +568,13 @@ describe('createRateLimits', () => {
       );
       const right = await surfaces[2]!.right(creds, kit);
       expect((await right(app, CLIENT_IP)).status).toBe(200); // loads the scripts
+      // …and, after its answer, remembers the address: wait for that write before counting
+      const trustMarked = async (): Promise<boolean> =>
+        (await keysWithPrefix(redis.client, `${redis.prefix}pipe:rl:`)).some((k) =>
+          k.includes('trusted-credential-ip:'),
+        );
+      for (let i = 0; i < 100 && !(await trustMarked()); i++) await new Promise((r) => setTimeout(r, 20));
+      expect(await trustMarked()).toBe(true);
       const pipelines: string[][] = [];
       const calls: string[] = [];
       const realPipeline = client.pipeline.bind(client);
@@ -580,7 +600,8 @@ describe('createRateLimits', () => {
         jest.restoreAllMocks();
         client.disconnect();
       }
-      expect(pipelines).toEqual([['EVALSHA', 'EVALSHA', 'EVALSHA']]);
+      // requests per IP, failures per IP, per (client, IP) and per client, the (client, IP) trust mark
+      expect(pipelines).toEqual([['EVALSHA', 'EVALSHA', 'EVALSHA', 'EVALSHA', 'EVALSHA']]);
       expect(calls).toEqual([]);
     });
 
@@ -624,7 +645,7 @@ describe('createRateLimits', () => {
       expect(keys.length).toBeGreaterThan(0);
       for (const key of keys) {
         expect(key).toMatch(
-          /:(requests-ip:[0-9.]+|failures-ip:[0-9.]+|failures-credential-ip:[0-9a-f]{32}:[0-9.]+)$/,
+          /:(requests-ip:[0-9.]+|failures-ip:[0-9.]+|failures-credential-ip:[0-9a-f]{32}:[0-9.]+|failures-credential:[0-9a-f]{32})$/,
         );
         for (const secret of [creds.clientId, creds.clientSecret, 'alice', 'etk_ak_wrongwrongwrong']) {
           expect(key).not.toContain(secret);
