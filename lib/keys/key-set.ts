@@ -40,8 +40,8 @@ const KID_PATTERN = /^[\x21-\x7e]+$/;
  * `alg` must be the key's pinned algorithm, `kid` the key's kid and `use` `sig`.
  */
 export interface JwkInput {
-  /** Key type: `RSA` (RS256), `EC` (ES256, with `crv` `P-256`) or `oct` (HS256). */
-  readonly kty: string;
+  /** Key type: `RSA` (RS256), `EC` (ES256, with `crv` `P-256`) or `oct` (HS256); required. */
+  readonly kty?: string;
   /** Key id; must equal {@link KeyInput.kid} when present. */
   readonly kid?: string;
   /** Algorithm; must equal {@link KeyInput.alg} when present. */
@@ -50,12 +50,28 @@ export interface JwkInput {
   readonly use?: string;
   /** EC curve (`P-256`). */
   readonly crv?: string;
-  /** Symmetric key value (`oct`), base64url. */
-  readonly k?: string;
+  /** EC public point coordinates, base64url. */
+  readonly x?: string;
+  /** EC public point coordinates, base64url. */
+  readonly y?: string;
+  /** RSA modulus, base64url. */
+  readonly n?: string;
+  /** RSA public exponent, base64url. */
+  readonly e?: string;
   /** Private exponent (RSA) or private scalar (EC), base64url: present in private JWKs only. */
   readonly d?: string;
-  /** Other members (`n`, `e`, `x`, `y`, `p`, `q`, `dp`, `dq`, `qi`, …). */
-  readonly [member: string]: unknown;
+  /** RSA private members (RFC 7518 §6.3.2), base64url. */
+  readonly p?: string;
+  /** RSA private members (RFC 7518 §6.3.2), base64url. */
+  readonly q?: string;
+  /** RSA private members (RFC 7518 §6.3.2), base64url. */
+  readonly dp?: string;
+  /** RSA private members (RFC 7518 §6.3.2), base64url. */
+  readonly dq?: string;
+  /** RSA private members (RFC 7518 §6.3.2), base64url. */
+  readonly qi?: string;
+  /** Symmetric key value (`oct`), base64url. */
+  readonly k?: string;
 }
 
 /**
