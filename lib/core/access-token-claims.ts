@@ -8,6 +8,8 @@ import type { AccessTokenFormat } from '../types';
  * Claims the token service sets itself, which `claims` may not hold: the registered JWT claims
  * (RFC 7519 §4.1), the RFC 9068 §2.2 access-token claims, `cnf` (RFC 7800 §3.1), and the kit's own
  * `bound_entity`, `sid` (the refresh family) and `typ`.
+ *
+ * @internal
  */
 export const RESERVED_ACCESS_TOKEN_CLAIMS: ReadonlySet<string> = new Set([
   'iss',
