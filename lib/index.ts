@@ -5,7 +5,7 @@ export * from './types';
 export * from './errors';
 export * from './defaults';
 export { KeySet, createKeySet } from './keys/key-set';
-export type { KeyInput } from './keys/key-set';
+export type { JwkInput, KeyInput } from './keys/key-set';
 export * from './core/events';
 export * from './core/audit-log';
 export { isEntityId, parseBoundEntity } from './core/binding';

@@ -37,6 +37,7 @@ import {
   SECRET_LENGTH,
   SecretHasher,
 } from './opaque-token';
+import { assertIssueInputFields, customAccessTokenClaims, deepFreeze } from './access-token-claims';
 import { assertBoundEntity } from './binding';
 import { BoundedCache } from './bounded-cache';
 import type { RevocationNotice, RevocationView } from './revocation-view';
@@ -113,7 +114,30 @@ export interface IssueAccessTokenInput {
   readonly prefix?: string;
   /** The refresh family this token comes from. */
   readonly familyId?: string;
+  /**
+   * Extra JWT claims (JSON values), added to the payload and so to `AuthInfo.claims`. Reserved
+   * claims (`iss`, `sub`, `aud`, `exp`, `iat`, `nbf`, `jti`, `cnf`, `client_id`, `scope`,
+   * `bound_entity`, `sid`, `typ`) are refused, and so are claims on an opaque token. @default none
+   */
+  readonly claims?: Readonly<Record<string, unknown>>;
 }
+
+/** Every field of {@link IssueAccessTokenInput}: any other is refused, so a typo is never dropped. */
+const ISSUE_ACCESS_TOKEN_FIELDS = {
+  subject: true,
+  clientId: true,
+  format: true,
+  audience: true,
+  audienceAsArray: true,
+  issuer: true,
+  scope: true,
+  boundEntity: true,
+  ttl: true,
+  typ: true,
+  prefix: true,
+  familyId: true,
+  claims: true,
+} as const satisfies Record<keyof IssueAccessTokenInput, true>;
 
 /** An issued access token. */
 export interface IssuedAccessToken {
@@ -383,6 +407,8 @@ export class TokenService {
 
   /** Issues a JWT (RFC 9068) or opaque access token. Opaque tokens are stored (hashed) before they are returned. */
   async issueAccessToken(input: Readonly<IssueAccessTokenInput>): Promise<IssuedAccessToken> {
+    assertIssueInputFields(input, ISSUE_ACCESS_TOKEN_FIELDS);
+    const custom = customAccessTokenClaims(input.claims, input.format);
     const ttl = positiveInt(input.ttl, this.accessTokenTtl, 'ttl', this.maxTokenLifetime);
     const boundEntity = input.boundEntity ?? null;
     if (boundEntity !== null) assertBoundEntity(boundEntity);
@@ -421,6 +447,7 @@ export class TokenService {
       });
     }
     const claims: Record<string, unknown> = {
+      ...custom,
       iss,
       sub: input.subject,
       aud: aud.length === 1 && !input.audienceAsArray ? aud[0] : [...aud],
@@ -433,6 +460,11 @@ export class TokenService {
     if (boundEntity) claims.bound_entity = { id: boundEntity.id, type: boundEntity.type };
     if (input.familyId !== undefined) claims.sid = input.familyId;
     const token = signJwt(this.keys, claims, { typ: input.typ ?? 'at+jwt' });
+    if (token.length > MAX_TOKEN_LENGTH) {
+      throw new RangeError(
+        `issueAccessToken: the token is ${token.length} characters, more than the ${MAX_TOKEN_LENGTH} verifiers accept; send fewer claims`,
+      );
+    }
     return this.#issued(input, { token, jti, format: 'jwt', expiresIn: ttl, expiresAt: exp, issuedAt: iat });
   }
 
@@ -865,8 +897,7 @@ function freezeAuth(auth: AuthInfo): AuthInfo {
   Object.freeze(auth.scopes);
   Object.freeze(auth.audience);
   if (auth.boundEntity !== null) Object.freeze(auth.boundEntity);
-  for (const value of Object.values(auth.claims)) if (typeof value === 'object') Object.freeze(value);
-  Object.freeze(auth.claims);
+  deepFreeze(auth.claims);
   return Object.freeze(auth);
 }
 

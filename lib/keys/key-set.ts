@@ -8,6 +8,7 @@
  * @see RFC 8725 §3.1 (each key used with exactly one algorithm)
  */
 import {
+  type JsonWebKey,
   KeyObject,
   createPrivateKey,
   createPublicKey,
@@ -34,20 +35,71 @@ const MAX_KID_LENGTH = 128;
 const KID_PATTERN = /^[\x21-\x7e]+$/;
 
 /**
+ * A JSON Web Key (RFC 7517 §4) as {@link KeyInput} accepts it: an RSA or EC key (RFC 7518 §6.2,
+ * §6.3) for `privateKey`/`publicKey`, an `oct` key (RFC 7518 §6.4) for `secret`. When present,
+ * `alg` must be the key's pinned algorithm, `kid` the key's kid and `use` `sig`.
+ */
+export interface JwkInput {
+  /** Key type: `RSA` (RS256), `EC` (ES256, with `crv` `P-256`) or `oct` (HS256); required. */
+  readonly kty?: string;
+  /** Key id; must equal {@link KeyInput.kid} when present. */
+  readonly kid?: string;
+  /** Algorithm; must equal {@link KeyInput.alg} when present. */
+  readonly alg?: string;
+  /** Public key use; must be `sig` when present. */
+  readonly use?: string;
+  /** EC curve (`P-256`). */
+  readonly crv?: string;
+  /** EC public point coordinates, base64url. */
+  readonly x?: string;
+  /** EC public point coordinates, base64url. */
+  readonly y?: string;
+  /** RSA modulus, base64url. */
+  readonly n?: string;
+  /** RSA public exponent, base64url. */
+  readonly e?: string;
+  /** Private exponent (RSA) or private scalar (EC), base64url: present in private JWKs only. */
+  readonly d?: string;
+  /** RSA private members (RFC 7518 §6.3.2), base64url. */
+  readonly p?: string;
+  /** RSA private members (RFC 7518 §6.3.2), base64url. */
+  readonly q?: string;
+  /** RSA private members (RFC 7518 §6.3.2), base64url. */
+  readonly dp?: string;
+  /** RSA private members (RFC 7518 §6.3.2), base64url. */
+  readonly dq?: string;
+  /** RSA private members (RFC 7518 §6.3.2), base64url. */
+  readonly qi?: string;
+  /** Symmetric key value (`oct`), base64url. */
+  readonly k?: string;
+}
+
+/**
  * One key to add to a {@link KeySet}. Asymmetric keys (`RS256`, `ES256`) take a `privateKey`
  * (signing and verification) and/or a `publicKey` (verification only); `HS256` takes a `secret`.
+ *
+ * The JSON that `express-token-kit keys generate` prints is a `KeyInput` as it is.
  */
 export interface KeyInput {
   /** Key id, written to the JWT header and the JWKS: 1–128 printable ASCII characters, unique. */
   readonly kid: string;
   /** The one algorithm this key is used with. */
   readonly alg: SigningAlgorithm;
-  /** Private key, as a `KeyObject` or PEM. Its public key is derived from it. */
-  readonly privateKey?: KeyObject | string;
-  /** Public key, as a `KeyObject` or PEM. Must match `privateKey` when both are given. */
-  readonly publicKey?: KeyObject | string;
-  /** HS256 secret, as a secret `KeyObject`, bytes, or a string (its UTF-8 bytes); at least 32 bytes. */
-  readonly secret?: KeyObject | Buffer | string;
+  /**
+   * Private key: a `KeyObject`, a PEM string, or a private JWK (object or JSON string) with `kty`
+   * `RSA` or `EC`. Its public key is derived from it.
+   */
+  readonly privateKey?: KeyObject | string | JwkInput;
+  /**
+   * Public key: a `KeyObject`, a PEM string, or a JWK (object or JSON string). Must match
+   * `privateKey` when both are given.
+   */
+  readonly publicKey?: KeyObject | string | JwkInput;
+  /**
+   * HS256 secret, at least 32 bytes: a secret `KeyObject`, bytes, an `oct` JWK (its `k` is
+   * base64url-decoded), or a string — taken as its UTF-8 bytes, never decoded.
+   */
+  readonly secret?: KeyObject | Buffer | string | JwkInput;
 }
 
 /** Options of {@link createKeySet}. */
@@ -342,7 +394,7 @@ function toEntry(input: KeyInput): KeyEntry {
     if (input.privateKey !== undefined || input.publicKey !== undefined) {
       throw new TypeError(`${where}: HS256 keys take a secret, not privateKey or publicKey`);
     }
-    const secret = toSecretKey(input.secret, where);
+    const secret = toSecretKey(input.secret, kid, where);
     return { kid, alg, signer: secret, verifier: secret };
   }
   if (input.secret !== undefined) {
@@ -351,8 +403,9 @@ function toEntry(input: KeyInput): KeyEntry {
   if (input.privateKey === undefined && input.publicKey === undefined) {
     throw new TypeError(`${where}: ${alg} keys need a privateKey or a publicKey`);
   }
-  const privateKey = input.privateKey === undefined ? undefined : toPrivateKey(input.privateKey, where);
-  let publicKey = input.publicKey === undefined ? undefined : toPublicKey(input.publicKey, where);
+  const privateKey =
+    input.privateKey === undefined ? undefined : toPrivateKey(input.privateKey, kid, alg, where);
+  let publicKey = input.publicKey === undefined ? undefined : toPublicKey(input.publicKey, kid, alg, where);
   if (privateKey !== undefined) {
     const derived = createPublicKey(privateKey);
     if (publicKey !== undefined && !publicKey.equals(derived)) {
@@ -386,15 +439,102 @@ function assertAsymmetricKey(key: KeyObject, alg: 'RS256' | 'ES256', where: stri
   }
 }
 
-function toPrivateKey(value: unknown, where: string): KeyObject {
+/** JWK `kty` of each algorithm (RFC 7518 §6.1). */
+const JWK_KTY: Readonly<Record<SigningAlgorithm, string>> = { RS256: 'RSA', ES256: 'EC', HS256: 'oct' };
+
+/** Base64url without padding (RFC 7515 §2). */
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
+/** True for a plain object that may be a JWK (not a KeyObject, Buffer, array or string). */
+function isJwkObject(value: unknown): value is Record<string, unknown> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !(value instanceof KeyObject) &&
+    !Buffer.isBuffer(value) &&
+    !Array.isArray(value)
+  );
+}
+
+/** A JWK given as a JSON string (`{…}`), parsed; `undefined` for any other string (PEM). */
+function jwkFromString(value: string, option: string, where: string): Record<string, unknown> | undefined {
+  if (!value.trimStart().startsWith('{')) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    // The text may hold key material: it is never printed, nor is the parser's message about it.
+    throw new TypeError(`${where}: ${option} is neither a PEM string nor a JSON JWK`);
+  }
+  if (!isJwkObject(parsed)) {
+    throw new TypeError(`${where}: ${option} is neither a PEM string nor a JSON JWK`);
+  }
+  return parsed;
+}
+
+/**
+ * Checks the members of a JWK against the key it is given for: `kty` of the pinned algorithm,
+ * and `alg`, `kid`, `use` and (EC) `crv` when present. Values in messages are names, never key
+ * material.
+ */
+function assertJwkMembers(
+  jwk: Record<string, unknown>,
+  kid: string,
+  alg: SigningAlgorithm,
+  option: string,
+  where: string,
+): void {
+  const show = (value: unknown): string =>
+    typeof value === 'string' ? JSON.stringify(value.slice(0, 16)) : typeof value;
+  const kty = JWK_KTY[alg];
+  if (jwk.kty !== kty) {
+    throw new TypeError(`${where}: ${option} is a JWK with kty ${show(jwk.kty)}; ${alg} needs kty "${kty}"`);
+  }
+  if (jwk.alg !== undefined && jwk.alg !== alg) {
+    throw new TypeError(
+      `${where}: ${option} is a JWK with alg ${show(jwk.alg)}, but the key is pinned to ${alg}`,
+    );
+  }
+  if (jwk.kid !== undefined && jwk.kid !== kid) {
+    throw new TypeError(`${where}: ${option} is a JWK with another kid (${safeKidForMessage(jwk.kid)})`);
+  }
+  if (jwk.use !== undefined && jwk.use !== 'sig') {
+    throw new TypeError(`${where}: ${option} is a JWK with use ${show(jwk.use)}; a signing key needs "sig"`);
+  }
+  if (alg === 'ES256' && jwk.crv !== 'P-256') {
+    throw new TypeError(`${where}: ${option} is a JWK with crv ${show(jwk.crv)}; ES256 needs crv "P-256"`);
+  }
+}
+
+function toPrivateKey(value: unknown, kid: string, alg: SigningAlgorithm, where: string): KeyObject {
   if (value instanceof KeyObject) {
     if (value.type !== 'private') {
       throw new TypeError(`${where}: privateKey must be a private KeyObject, got a ${value.type} one`);
     }
     return value;
   }
+  const jwk =
+    typeof value === 'string'
+      ? jwkFromString(value, 'privateKey', where)
+      : isJwkObject(value)
+        ? value
+        : undefined;
+  if (jwk !== undefined) {
+    assertJwkMembers(jwk, kid, alg, 'privateKey', where);
+    if (jwk.d === undefined) {
+      throw new TypeError(
+        `${where}: privateKey is a public JWK (no "d" member) and cannot sign; ` +
+          'give the private JWK, or pass a public JWK as publicKey for a verification-only key',
+      );
+    }
+    try {
+      return createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' });
+    } catch (cause) {
+      throw new TypeError(`${where}: privateKey is not a readable private JWK`, { cause });
+    }
+  }
   if (typeof value !== 'string' || value.length === 0) {
-    throw new TypeError(`${where}: privateKey must be a KeyObject or a PEM string`);
+    throw new TypeError(`${where}: privateKey must be a KeyObject, a PEM string or a private JWK`);
   }
   try {
     return createPrivateKey(value);
@@ -404,15 +544,29 @@ function toPrivateKey(value: unknown, where: string): KeyObject {
   }
 }
 
-function toPublicKey(value: unknown, where: string): KeyObject {
+function toPublicKey(value: unknown, kid: string, alg: SigningAlgorithm, where: string): KeyObject {
   if (value instanceof KeyObject) {
     if (value.type !== 'public') {
       throw new TypeError(`${where}: publicKey must be a public KeyObject, got a ${value.type} one`);
     }
     return value;
   }
+  const jwk =
+    typeof value === 'string'
+      ? jwkFromString(value, 'publicKey', where)
+      : isJwkObject(value)
+        ? value
+        : undefined;
+  if (jwk !== undefined) {
+    assertJwkMembers(jwk, kid, alg, 'publicKey', where);
+    try {
+      return createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' });
+    } catch (cause) {
+      throw new TypeError(`${where}: publicKey is not a readable public JWK`, { cause });
+    }
+  }
   if (typeof value !== 'string' || value.length === 0) {
-    throw new TypeError(`${where}: publicKey must be a KeyObject or a PEM string`);
+    throw new TypeError(`${where}: publicKey must be a KeyObject, a PEM string or a JWK`);
   }
   let key: KeyObject;
   try {
@@ -423,7 +577,22 @@ function toPublicKey(value: unknown, where: string): KeyObject {
   return key;
 }
 
-function toSecretKey(value: unknown, where: string): KeyObject {
+/** The bytes of an `oct` JWK's `k` (RFC 7518 §6.4.1), refusing anything but canonical base64url. */
+function octBytes(jwk: Record<string, unknown>, kid: string, where: string): Buffer {
+  assertJwkMembers(jwk, kid, 'HS256', 'secret', where);
+  const k = jwk.k;
+  if (typeof k !== 'string' || k.length === 0) {
+    throw new TypeError(`${where}: secret is an oct JWK without its "k" member`);
+  }
+  const bytes = BASE64URL.test(k) ? Buffer.from(k, 'base64url') : undefined;
+  // Canonical only: no padding, no stray characters, no non-zero trailing bits.
+  if (bytes === undefined || bytes.toString('base64url') !== k) {
+    throw new TypeError(`${where}: secret.k must be base64url without padding (RFC 7515 §2)`);
+  }
+  return bytes;
+}
+
+function toSecretKey(value: unknown, kid: string, where: string): KeyObject {
   let bytes: Buffer;
   if (value instanceof KeyObject) {
     if (value.type !== 'secret') {
@@ -434,8 +603,10 @@ function toSecretKey(value: unknown, where: string): KeyObject {
     bytes = value;
   } else if (typeof value === 'string') {
     bytes = Buffer.from(value, 'utf8');
+  } else if (isJwkObject(value)) {
+    bytes = octBytes(value, kid, where);
   } else {
-    throw new TypeError(`${where}: HS256 keys need a secret (KeyObject, Buffer or string)`);
+    throw new TypeError(`${where}: HS256 keys need a secret (KeyObject, Buffer, oct JWK or string)`);
   }
   if (bytes.length < MIN_HMAC_BYTES) {
     throw new RangeError(

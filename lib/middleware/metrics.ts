@@ -7,10 +7,24 @@ import type * as PromClient from 'prom-client';
 import type { TokenEvent, TokenEventListener } from '../core/events';
 import { tokenErrorCodeOf } from './error-response';
 
+/**
+ * The part of a prom-client `Registry` the metrics use, declared here so that the package's types
+ * never import prom-client: apps without metrics compile without it installed (and with
+ * `skipLibCheck: false`). A prom-client `Registry` is one.
+ */
+export interface MetricsRegistry {
+  /** Adds a metric (prom-client's `Registry.registerMetric`). */
+  registerMetric(metric: never): void;
+  /** The registry in the Prometheus text format. */
+  metrics(): Promise<string>;
+  /** The `Content-Type` of {@link MetricsRegistry.metrics}. */
+  readonly contentType: string;
+}
+
 /** Options of {@link createMetrics}. */
-export interface MetricsOptions {
-  /** Registry the metrics are registered in; @default a new `Registry` of its own. */
-  readonly registry?: PromClient.Registry;
+export interface MetricsOptions<R extends MetricsRegistry = MetricsRegistry> {
+  /** Registry the metrics are registered in (a prom-client `Registry`); @default a new `Registry` of its own. */
+  readonly registry?: R;
   /** Prefix of every metric name; @default `etk_`. */
   readonly prefix?: string;
   /**
@@ -21,9 +35,9 @@ export interface MetricsOptions {
 }
 
 /** What {@link createMetrics} returns. */
-export interface TokenKitMetrics {
-  /** The registry holding the metrics. */
-  readonly registry: PromClient.Registry;
+export interface TokenKitMetrics<R extends MetricsRegistry = MetricsRegistry> {
+  /** The registry holding the metrics: the one given, typed as given, or the metrics' own. */
+  readonly registry: R;
   /** Serves the registry in the Prometheus text format: `app.get('/metrics', metrics.handler)`. */
   readonly handler: RequestHandler;
   /** Counts audit events: pass as the kit's `onEvent` (or compose it with a logger). */
@@ -76,9 +90,11 @@ function loadPromClient(): typeof PromClient {
  * app.get('/me', metrics.observe(requireToken({ kit })), handler);
  * ```
  */
-export function createMetrics(options: Readonly<MetricsOptions> = {}): TokenKitMetrics {
+export function createMetrics<R extends MetricsRegistry = MetricsRegistry>(
+  options: Readonly<MetricsOptions<R>> = {},
+): TokenKitMetrics<R> {
   const prom = loadPromClient();
-  const registry = options.registry ?? new prom.Registry();
+  const registry = (options.registry ?? new prom.Registry()) as R;
   if (typeof registry?.registerMetric !== 'function')
     throw new TypeError('metrics registry must be a prom-client Registry');
   const prefix = options.prefix ?? 'etk_';
@@ -89,7 +105,8 @@ export function createMetrics(options: Readonly<MetricsOptions> = {}): TokenKitM
   if (buckets.length === 0 || buckets.some((b) => typeof b !== 'number' || !(b > 0))) {
     throw new RangeError('latencyBuckets must be positive numbers of seconds');
   }
-  const registers = [registry];
+  // prom-client checks the registry at run time; its own type is needed inside only.
+  const registers = [registry as unknown as PromClient.Registry];
 
   const events = new prom.Counter({
     name: `${prefix}token_events_total`,

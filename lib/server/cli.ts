@@ -7,8 +7,15 @@ import type { KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import type { Cluster, Redis } from 'ioredis';
 import { StoreUnavailableError, TokenError } from '../errors';
-import { isUuid } from '../core/credentials';
+import {
+  isUuid,
+  type ApiKeyInfo,
+  type ApplicationInfo,
+  type ProviderClientInfo,
+  type ProviderInfo,
+} from '../core/credentials';
 import { createTokenKit, type TokenKit } from '../core/token-kit';
 import { KeySet } from '../keys/key-set';
 import { RedisTokenStore } from '../stores/redis-token-store';
@@ -46,47 +53,207 @@ const REDIS_READY_TIMEOUT_MS = 5000;
 const ALGORITHMS: readonly SigningAlgorithm[] = ['RS256', 'ES256', 'HS256'];
 const GRANT_TYPES = ['client_credentials', 'password', 'refresh_token'];
 
-const HELP = `Usage: express-token-kit <command> [options]
+/** One command of the CLI, for the global help and its own `--help`. */
+interface CommandDoc {
+  /** `noun verb`, e.g. `apikey create`. */
+  readonly name: string;
+  /** The flags, after the name, as in the usage line. */
+  readonly flags: string;
+  /** What it does and prints; lines of at most 94 characters, indented by the printer. */
+  readonly summary: string;
+  /** More detail, printed by the command's own `--help` only. */
+  readonly details?: string;
+  /** True when the command needs the server's Redis. */
+  readonly store?: boolean;
+}
 
-Commands:
-  serve [--port P] [--host H] [--seed FILE]
-      Start the demo server (routers A-D and the guarded sample resources). The flags override
-      PORT, HOST and TOKEN_KIT_SEED. Stops cleanly on SIGTERM/SIGINT.
-  keys generate [--alg RS256|ES256|HS256] [--kid KID]
-      Print a new signing key as JSON for you to store: PEM private and public keys (RS256,
-      ES256) or a base64url secret of 32 random bytes (HS256). Needs no store.
-  apikey create --name NAME                  Create a router A API key; the key is shown once.
-  apikey revoke --id ID                      Revoke an API key and the tokens it issued.
-  application create --name NAME [--organization ORG] [--grant-types a,b] [--scopes x,y]
-      Create an application (routers C and D); the client secret is shown once. Grant types:
-      client_credentials (default), password, refresh_token.
-  application rotate --id ID [--keep-tokens | --revoke-user-tokens]
-      New client_id and client_secret; the old ones fail at once, and so do the application's own
-      (client_credentials) tokens unless --keep-tokens. Users' sessions survive and refresh with
-      the new credentials, unless --revoke-user-tokens (full compromise: every token dies).
-  application revoke --id ID                 Delete an application; its tokens stop working.
-  provider create [--domain DOMAIN]          Create a router B provider with one API key (shown once).
-  client create --provider ID --audience URL Create a client of a provider.
+const COMMANDS: readonly CommandDoc[] = [
+  {
+    name: 'serve',
+    flags: '[--port P] [--host H] [--seed FILE]',
+    summary:
+      'Start the demo server (routers A-D and the guarded sample resources). The flags override\n' +
+      'PORT, HOST and TOKEN_KIT_SEED. Stops cleanly on SIGTERM/SIGINT.',
+    details: 'Without REDIS_URL (or a Cluster or Sentinel) the store is in memory and forgets on restart.',
+  },
+  {
+    name: 'keys generate',
+    flags: '[--alg RS256|ES256|HS256] [--kid KID] [--format pem|jwk]',
+    summary:
+      'Print a new signing key as JSON for you to store; the JSON is a KeyInput as it is:\n' +
+      'createKeySet({ keys: [printed] }). Needs no store.',
+    details:
+      'RS256, ES256: privateKey and publicKey as PEM (--format pem, the default) or as JWKs\n' +
+      '(--format jwk), and publicJwk, the public JWK the server publishes in its JWKS.\n' +
+      'HS256: secret, an oct JWK whose "k" is the base64url of 32 random bytes (verifiers need\n' +
+      'those decoded bytes, not the text of "k").',
+  },
+  {
+    name: 'apikey create',
+    flags: '--name NAME',
+    summary: 'Create a router A API key; the key is shown once.',
+    store: true,
+  },
+  {
+    name: 'apikey list',
+    flags: '',
+    summary: 'List the API keys: id, name, hint (the first characters), createdAt; never a key.',
+    store: true,
+  },
+  {
+    name: 'apikey rotate',
+    flags: '--id ID [--keep-tokens]',
+    summary:
+      'New key for the API key; the old key fails at once, and so do the tokens issued under it\n' +
+      'unless --keep-tokens. The new key is shown once.',
+    store: true,
+  },
+  {
+    name: 'apikey revoke',
+    flags: '--id ID',
+    summary: 'Revoke an API key and the tokens it issued.',
+    store: true,
+  },
+  {
+    name: 'application create',
+    flags: '--name NAME [--organization ORG] [--grant-types a,b] [--scopes x,y]',
+    summary:
+      'Create an application (routers C and D); the client secret is shown once. Grant types:\n' +
+      'client_credentials (default), password, refresh_token.',
+    store: true,
+  },
+  {
+    name: 'application list',
+    flags: '',
+    summary:
+      'List the applications: id, name, organization, clientId, grant types, scopes, createdAt;\n' +
+      'never a secret.',
+    store: true,
+  },
+  {
+    name: 'application rotate',
+    flags: '--id ID [--keep-tokens | --revoke-user-tokens]',
+    summary:
+      'New client_id and client_secret; the old ones fail at once, and so do the application\'s own\n' +
+      '(client_credentials) tokens unless --keep-tokens. Users\' sessions survive and refresh with\n' +
+      'the new credentials, unless --revoke-user-tokens (full compromise: every token dies).',
+    store: true,
+  },
+  {
+    name: 'application revoke',
+    flags: '--id ID',
+    summary: 'Delete an application; its tokens stop working.',
+    store: true,
+  },
+  {
+    name: 'provider create',
+    flags: '[--domain DOMAIN]',
+    summary: 'Create a router B provider with one API key (shown once).',
+    store: true,
+  },
+  {
+    name: 'provider list',
+    flags: '',
+    summary: 'List the providers: id, domain, createdAt; never a key.',
+    store: true,
+  },
+  {
+    name: 'provider rotate',
+    flags: '--id ID',
+    summary: "Replace all of a provider's API keys with one new key (shown once); the old keys fail at once.",
+    store: true,
+  },
+  {
+    name: 'client create',
+    flags: '--provider ID --audience URL',
+    summary: 'Create a client of a provider.',
+    store: true,
+  },
+  {
+    name: 'client list',
+    flags: '[--provider ID]',
+    summary: 'List provider clients (of one provider with --provider): id, providerId, audience, createdAt.',
+    store: true,
+  },
+];
 
-Options:
-  -h, --help       Show this help (also: express-token-kit <command> --help).
-  -v, --version    Show the version.
-
-Environment:
+const ENVIRONMENT = `Environment:
   REDIS_URL                      redis://… or rediss://… — required by the apikey, application,
                                  provider and client commands (an in-memory store would forget at once)
   REDIS_CLUSTER_NODES            host:port,… — a Redis Cluster instead
   REDIS_SENTINELS, REDIS_SENTINEL_NAME   host:port,… and the primary's name — Sentinel instead
-  REDIS_KEY_PREFIX               key prefix of the token store (default etk:); use the server's
-  PORT, HOST, TOKEN_KIT_SEED, TOKEN_KIT_ISSUER   the demo server's settings (see docs/getting-started.md)
+  REDIS_KEY_PREFIX               key prefix of the token store (default etk:); use the server's.
+                                 A warning goes to stderr when it holds no kit data but another does
+  PORT, HOST, TOKEN_KIT_SEED, TOKEN_KIT_ISSUER   the demo server's settings (see docs/getting-started.md)`;
 
-Output: results are JSON on stdout; errors go to stderr.
+const OUTPUT = `Output: results are JSON on stdout, with camelCase field names (clientId, createdAt) as the
+library's JavaScript API returns them; errors and warnings go to stderr. See docs/cli.md.`;
 
-Exit codes:
+const EXIT_CODES = `Exit codes:
   0  success
   1  failure: the store is unreachable, an id is unknown, the server cannot start
   2  usage: unknown command or flag, missing or malformed value (e.g. an id that is not a UUID),
      no REDIS_URL for a command that needs a store`;
+
+function indent(text: string, by: string): string {
+  return text
+    .split('\n')
+    .map((line) => by + line)
+    .join('\n');
+}
+
+function usageLine(doc: CommandDoc): string {
+  return `express-token-kit ${doc.name}${doc.flags === '' ? '' : ` ${doc.flags}`}`;
+}
+
+const HELP = `Usage: express-token-kit <command> [options]
+
+Commands:
+${COMMANDS.map((doc) => `  ${usageLine(doc).slice('express-token-kit '.length)}\n${indent(doc.summary, '      ')}`).join('\n')}
+
+Options:
+  -h, --help       Show this help; with a command, that command's help
+                   (express-token-kit apikey --help, express-token-kit apikey create --help).
+  -v, --version    Show the version.
+
+${ENVIRONMENT}
+
+${OUTPUT}
+
+${EXIT_CODES}`;
+
+/** The help of a command (`apikey create`) or of a command group (`apikey`), or undefined. */
+function commandHelp(name: string): string | undefined {
+  const doc = COMMANDS.find((c) => c.name === name);
+  if (doc !== undefined) {
+    return [
+      `Usage: ${usageLine(doc)}`,
+      '',
+      doc.summary,
+      ...(doc.details === undefined ? [] : ['', doc.details]),
+      ...(doc.store === true ? ['', ENVIRONMENT] : []),
+      '',
+      OUTPUT,
+      '',
+      EXIT_CODES,
+    ].join('\n');
+  }
+  const group = COMMANDS.filter((c) => c.name.startsWith(`${name} `));
+  if (group.length === 0) return undefined;
+  return [
+    `Usage: express-token-kit ${name} <${group.map((c) => c.name.slice(name.length + 1)).join('|')}> [options]`,
+    '',
+    'Commands:',
+    ...group.map((c) => `  ${usageLine(c)}\n${indent(c.summary, '      ')}`),
+    '',
+    `Run "express-token-kit ${name} <command> --help" for one command's help.`,
+    ...(group.some((c) => c.store === true) ? ['', ENVIRONMENT] : []),
+    '',
+    OUTPUT,
+    '',
+    EXIT_CODES,
+  ].join('\n');
+}
 
 /** A usage error: printed with a hint, exit code 2. */
 class UsageError extends Error {
@@ -190,7 +357,6 @@ async function serve(args: readonly string[], env: NodeJS.ProcessEnv, io: CliIo)
     { port: { type: 'string' }, host: { type: 'string' }, seed: { type: 'string' } },
     'serve',
   );
-  if (values.help) return help(io);
   const port = optional(values, 'port', 'serve');
   if (port !== undefined && !/^\d{1,5}$/.test(port))
     throw new UsageError('serve: --port must be a whole number from 0 to 65535');
@@ -219,34 +385,109 @@ async function serve(args: readonly string[], env: NodeJS.ProcessEnv, io: CliIo)
 }
 
 async function generateKey(args: readonly string[], io: CliIo): Promise<number> {
-  const values = parseFlags(args, { alg: { type: 'string' }, kid: { type: 'string' } }, 'keys generate');
-  if (values.help) return help(io);
-  const alg = (optional(values, 'alg', 'keys generate') ?? 'RS256').toUpperCase();
+  const command = 'keys generate';
+  const values = parseFlags(
+    args,
+    { alg: { type: 'string' }, kid: { type: 'string' }, format: { type: 'string' } },
+    command,
+  );
+  const alg = (optional(values, 'alg', command) ?? 'RS256').toUpperCase();
   if (!ALGORITHMS.includes(alg as SigningAlgorithm)) {
-    throw new UsageError(`keys generate: --alg must be one of ${ALGORITHMS.join(', ')}`);
+    throw new UsageError(`${command}: --alg must be one of ${ALGORITHMS.join(', ')}`);
   }
-  const kid = optional(values, 'kid', 'keys generate');
+  const kid = optional(values, 'kid', command);
   if (kid !== undefined && !/^[\x21-\x7e]{1,128}$/.test(kid)) {
-    throw new UsageError('keys generate: --kid must be 1-128 printable ASCII characters without spaces');
+    throw new UsageError(`${command}: --kid must be 1-128 printable ASCII characters without spaces`);
+  }
+  const format = (optional(values, 'format', command) ?? 'pem').toLowerCase();
+  if (format !== 'pem' && format !== 'jwk') {
+    throw new UsageError(`${command}: --format must be pem or jwk`);
   }
   const key = await KeySet.generateKey(alg as SigningAlgorithm, kid);
+  // Every shape printed here is a KeyInput as it is: createKeySet({ keys: [printed] }).
   if (key.alg === 'HS256') {
+    // An oct JWK (RFC 7518 §6.4): `k` is base64url and decodes to the 32 secret bytes. A bare
+    // base64url string would be taken as its UTF-8 text by createKeySet.
     const secret = (key.secret as KeyObject).export();
-    json(io, { kid: key.kid, alg: key.alg, secret: secret.toString('base64url') });
+    json(io, {
+      kid: key.kid,
+      alg: key.alg,
+      secret: { kty: 'oct', kid: key.kid, alg: key.alg, use: 'sig', k: secret.toString('base64url') },
+    });
     return EXIT_OK;
   }
   const privateKey = key.privateKey as KeyObject;
   const publicKey = key.publicKey as KeyObject;
   // The public JWK as the server's JWKS will publish it, through the key set's own export.
-  const publicJwk = new KeySet({ keys: [{ kid: key.kid, alg: key.alg, publicKey }] }).jwks().keys[0];
+  const publicJwk = new KeySet({ keys: [{ kid: key.kid, alg: key.alg, publicKey }] }).jwks().keys[0]!;
   json(io, {
     kid: key.kid,
     alg: key.alg,
-    privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-    publicKey: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    privateKey:
+      format === 'jwk'
+        ? { ...privateKey.export({ format: 'jwk' }), kid: key.kid, alg: key.alg, use: 'sig' }
+        : privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    publicKey: format === 'jwk' ? publicJwk : publicKey.export({ type: 'spki', format: 'pem' }).toString(),
     publicJwk,
   });
   return EXIT_OK;
+}
+
+/** The token store's default key prefix (RedisTokenStore's). */
+const DEFAULT_KEY_PREFIX = 'etk:';
+/** The credential kinds, whose id sets (`<prefix>cset:{<kind>}`) mark a prefix that holds kit data. */
+const CREDENTIAL_KINDS = ['api_key', 'application', 'provider', 'provider_client'] as const;
+/** The prefix check looks at no more than SCAN_ROUNDS × SCAN_COUNT keys per Redis node. */
+const SCAN_ROUNDS = 10;
+const SCAN_COUNT = 1000;
+const CREDENTIAL_SET = /^(.*)cset:\{(api_key|application|provider|provider_client)\}$/s;
+
+/**
+ * Warns on stderr when the configured key prefix holds no kit data while another prefix does: a
+ * missing or wrong `REDIS_KEY_PREFIX` would otherwise write credentials no server reads. Cheap and
+ * best effort: one EXISTS per credential kind, then (only when they all miss) a bounded SCAN for
+ * other prefixes' credential sets. Never fails the command.
+ */
+async function warnOnForeignPrefix(
+  client: Redis | Cluster,
+  keyPrefix: string | undefined,
+  io: CliIo,
+): Promise<void> {
+  const prefix = keyPrefix ?? DEFAULT_KEY_PREFIX;
+  try {
+    const own = await Promise.all(CREDENTIAL_KINDS.map((kind) => client.exists(`${prefix}cset:{${kind}}`)));
+    if (own.some((n) => n > 0)) return;
+    // SCAN sees raw key names: the client's own keyPrefix is part of them.
+    const clientPrefix = (client.options as { keyPrefix?: string } | undefined)?.keyPrefix ?? '';
+    const nodes: Redis[] = client.isCluster ? (client as Cluster).nodes('master') : [client as Redis];
+    const others = new Set<string>();
+    for (const node of nodes) {
+      let cursor = '0';
+      for (let round = 0; round < SCAN_ROUNDS; round += 1) {
+        const [next, keys] = await node.scan(cursor, 'MATCH', '*cset:{*}', 'COUNT', SCAN_COUNT);
+        for (const key of keys) {
+          const match = CREDENTIAL_SET.exec(key);
+          if (match === null || !match[1]!.startsWith(clientPrefix)) continue;
+          const other = match[1]!.slice(clientPrefix.length);
+          if (other !== prefix) others.add(other);
+        }
+        cursor = next;
+        if (cursor === '0') break;
+      }
+    }
+    if (others.size === 0) return;
+    const found = [...others]
+      .sort()
+      .slice(0, 3)
+      .map((p) => JSON.stringify(p));
+    io.stderr(
+      `express-token-kit: warning: key prefix ${JSON.stringify(prefix)}${keyPrefix === undefined ? ' (REDIS_KEY_PREFIX unset, the default)' : ''} ` +
+        `holds no express-token-kit data, but ${found.join(', ')}${others.size > 3 ? ' and others' : ''} ` +
+        `${others.size === 1 ? 'does' : 'do'}: set REDIS_KEY_PREFIX to the prefix the server uses`,
+    );
+  } catch {
+    // A check that cannot run (ACL without SCAN, a node going away) must not stop the command.
+  }
 }
 
 /** Opens the Redis token store the environment names, or refuses (exit 2) when it names none. */
@@ -276,6 +517,7 @@ async function openKit(
     throw new FailureError(`cannot reach Redis: ${(err as Error).message}`);
   }
   const keyPrefix = env.REDIS_KEY_PREFIX || undefined;
+  await warnOnForeignPrefix(connection.client, keyPrefix, io);
   const store = new RedisTokenStore({
     client: connection.client,
     ...(keyPrefix === undefined ? {} : { keyPrefix }),
@@ -325,6 +567,34 @@ function notFound(what: string, id: string): never {
   throw new FailureError(`no ${what} with id ${id}`);
 }
 
+// The list commands copy named, public fields only: a secret or a hash can never slip through,
+// whatever the stored record holds.
+
+function apiKeyRow(k: ApiKeyInfo): Pick<ApiKeyInfo, 'id' | 'name' | 'hint' | 'createdAt'> {
+  return { id: k.id, name: k.name, hint: k.hint, createdAt: k.createdAt };
+}
+
+function applicationRow(a: ApplicationInfo): ApplicationInfo {
+  return {
+    id: a.id,
+    name: a.name,
+    organization: a.organization,
+    clientId: a.clientId,
+    applicationTypes: [...a.applicationTypes],
+    grantTypes: [...a.grantTypes],
+    scopes: [...a.scopes],
+    createdAt: a.createdAt,
+  };
+}
+
+function providerRow(p: ProviderInfo): ProviderInfo {
+  return { id: p.id, domain: p.domain, createdAt: p.createdAt };
+}
+
+function clientRow(c: ProviderClientInfo): ProviderClientInfo {
+  return { id: c.id, providerId: c.providerId, audience: c.audience, createdAt: c.createdAt };
+}
+
 async function admin(
   noun: string,
   verb: string | undefined,
@@ -336,13 +606,30 @@ async function admin(
   switch (command) {
     case 'apikey create': {
       const values = parseFlags(args, { name: { type: 'string' } }, command);
-      if (values.help) return help(io);
       const name = required(values, 'name', command);
       return withKit(env, io, command, (kit) => kit.credentials.createApiKey({ name }));
     }
+    case 'apikey list': {
+      parseFlags(args, {}, command);
+      return withKit(env, io, command, async (kit) => (await kit.credentials.listApiKeys()).map(apiKeyRow));
+    }
+    case 'apikey rotate': {
+      const values = parseFlags(
+        args,
+        { id: { type: 'string' }, 'keep-tokens': { type: 'boolean' } },
+        command,
+      );
+      const id = uuid(values, 'id', command);
+      const revokeTokens = values['keep-tokens'] !== true;
+      return withKit(
+        env,
+        io,
+        command,
+        async (kit) => (await kit.credentials.rotateApiKey(id, { revokeTokens })) ?? notFound('API key', id),
+      );
+    }
     case 'apikey revoke': {
       const values = parseFlags(args, { id: { type: 'string' } }, command);
-      if (values.help) return help(io);
       const id = uuid(values, 'id', command);
       return withKit(env, io, command, async (kit) =>
         (await kit.credentials.revokeApiKey(id)) ? { id, revoked: true } : notFound('API key', id),
@@ -359,7 +646,6 @@ async function admin(
         },
         command,
       );
-      if (values.help) return help(io);
       const name = required(values, 'name', command);
       const organization = values.organization === undefined ? undefined : String(values.organization);
       const grantTypes = list(optional(values, 'grant-types', command), 'grant-types', command);
@@ -377,6 +663,12 @@ async function admin(
           ...(grantTypes === undefined ? {} : { grantTypes }),
           ...(scopes === undefined ? {} : { scopes }),
         }),
+      );
+    }
+    case 'application list': {
+      parseFlags(args, {}, command);
+      return withKit(env, io, command, async (kit) =>
+        (await kit.credentials.listApplications()).map(applicationRow),
       );
     }
     case 'application rotate': {
@@ -406,7 +698,6 @@ async function admin(
     }
     case 'application revoke': {
       const values = parseFlags(args, { id: { type: 'string' } }, command);
-      if (values.help) return help(io);
       const id = uuid(values, 'id', command);
       return withKit(env, io, command, async (kit) =>
         (await kit.credentials.revokeApplication(id)) ? { id, revoked: true } : notFound('application', id),
@@ -414,10 +705,25 @@ async function admin(
     }
     case 'provider create': {
       const values = parseFlags(args, { domain: { type: 'string' } }, command);
-      if (values.help) return help(io);
       const domain = optional(values, 'domain', command);
       return withKit(env, io, command, (kit) =>
         kit.credentials.createProvider(domain === undefined ? {} : { domain }),
+      );
+    }
+    case 'provider list': {
+      parseFlags(args, {}, command);
+      return withKit(env, io, command, async (kit) =>
+        (await kit.credentials.listProviders()).map(providerRow),
+      );
+    }
+    case 'provider rotate': {
+      const values = parseFlags(args, { id: { type: 'string' } }, command);
+      const id = uuid(values, 'id', command);
+      return withKit(
+        env,
+        io,
+        command,
+        async (kit) => (await kit.credentials.rotateProviderKey(id)) ?? notFound('provider', id),
       );
     }
     case 'client create': {
@@ -426,7 +732,6 @@ async function admin(
         { provider: { type: 'string' }, audience: { type: 'string' } },
         command,
       );
-      if (values.help) return help(io);
       const providerId = uuid(values, 'provider', command);
       const audience = required(values, 'audience', command);
       if (!URL.canParse(audience))
@@ -434,6 +739,21 @@ async function admin(
       return withKit(env, io, command, async (kit) => {
         if ((await kit.credentials.getProvider(providerId)) === null) notFound('provider', providerId);
         return kit.credentials.createProviderClient(providerId, { audience });
+      });
+    }
+    case 'client list': {
+      const values = parseFlags(args, { provider: { type: 'string' } }, command);
+      const providerId = values.provider === undefined ? undefined : uuid(values, 'provider', command);
+      return withKit(env, io, command, async (kit) => {
+        if (providerId !== undefined) {
+          if ((await kit.credentials.getProvider(providerId)) === null) notFound('provider', providerId);
+          return (await kit.credentials.listProviderClients(providerId)).map(clientRow);
+        }
+        const rows: ReturnType<typeof clientRow>[] = [];
+        for (const provider of await kit.credentials.listProviders()) {
+          rows.push(...(await kit.credentials.listProviderClients(provider.id)).map(clientRow));
+        }
+        return rows;
       });
     }
     default:
@@ -445,9 +765,32 @@ async function admin(
   }
 }
 
-function help(io: CliIo): number {
-  io.stdout(HELP);
+/** Prints the help of `command` (a command or a group), or the global help. */
+function help(io: CliIo, command?: string): number {
+  io.stdout((command === undefined ? undefined : commandHelp(command)) ?? HELP);
   return EXIT_OK;
+}
+
+/** The command or group `help <words>` names; a usage error for an unknown one. */
+function helpTopic(words: readonly string[]): string {
+  const [noun, verb] = words;
+  if (verb !== undefined && commandHelp(`${noun} ${verb}`) !== undefined) return `${noun} ${verb}`;
+  if (noun !== undefined && commandHelp(noun) !== undefined) return noun;
+  throw new UsageError(`help: unknown command ${JSON.stringify(words.join(' '))}`);
+}
+
+/**
+ * The help `argv` asks for with `-h`/`--help` after a command, or undefined: the longest known
+ * command or group among its first two words (`apikey create --help`, `apikey --help`).
+ */
+function helpRequest(argv: readonly string[]): string | undefined {
+  const end = argv.indexOf('--');
+  const args = end === -1 ? argv : argv.slice(0, end);
+  if (!args.includes('--help') && !args.includes('-h')) return undefined;
+  const [noun, verb] = args;
+  if (noun === undefined || noun.startsWith('-')) return undefined;
+  if (verb !== undefined && commandHelp(`${noun} ${verb}`) !== undefined) return `${noun} ${verb}`;
+  return commandHelp(noun) !== undefined ? noun : undefined;
 }
 
 /**
@@ -469,6 +812,8 @@ function help(io: CliIo): number {
 export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
   const [command, ...rest] = argv;
   try {
+    const helpFor = helpRequest(argv);
+    if (helpFor !== undefined) return help(io, helpFor);
     switch (command) {
       case undefined:
         io.stderr(HELP);
@@ -476,7 +821,7 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io
       case '-h':
       case '--help':
       case 'help':
-        return help(io);
+        return help(io, rest.length === 0 ? undefined : helpTopic(rest));
       case '-v':
       case '--version':
         io.stdout(version());

@@ -6,6 +6,7 @@
  * `npm run test:packaging`.
  */
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -175,6 +176,18 @@ describe('npm pack output', () => {
   let work: string;
   let tarball: string;
   let files: string[];
+  /** The tarball extracted: `<unpacked>/package/…`. */
+  let unpacked: string;
+
+  /** A shipped file's text. */
+  function shipped(file: string): Promise<string> {
+    return readFile(path.join(unpacked, 'package', file), 'utf8');
+  }
+
+  /** True when `file` (a tarball path, resolved against the package root) is in the tarball. */
+  function inTarball(file: string): boolean {
+    return files.includes(path.posix.normalize(file));
+  }
 
   beforeAll(async () => {
     work = await mkdtemp(path.join(os.tmpdir(), 'etk-pack-'));
@@ -186,6 +199,10 @@ describe('npm pack output', () => {
     }[];
     tarball = path.join(work, info!.filename);
     files = info!.files.map((f) => f.path);
+    // The shipped bytes, to read the files as a user gets them.
+    unpacked = path.join(work, 'unpacked');
+    await mkdir(unpacked, { recursive: true });
+    await run('tar', ['-xzf', tarball, '-C', unpacked], work);
   }, 5 * MINUTE);
 
   afterAll(async () => {
@@ -204,12 +221,71 @@ describe('npm pack output', () => {
       ]),
     );
     const outside = files.filter(
-      (f) => !/^dist\//.test(f) && !['package.json', 'README.md', 'CHANGELOG.md', 'LICENSE'].includes(f),
+      (f) =>
+        !/^dist\//.test(f) &&
+        !/^docs\/[a-z0-9.-]+\.(md|yaml|json)$/.test(f) &&
+        !['package.json', 'README.md', 'CHANGELOG.md', 'LICENSE'].includes(f),
     );
     expect(outside).toEqual([]);
+    expect(files.filter((f) => f.startsWith('docs/api/'))).toEqual([]);
     expect(files.filter((f) => /\.(spec|test)\.|^spec\/|^lib\/|^bench\//.test(f))).toEqual([]);
     const cli = await readFile(path.join(ROOT, 'dist', 'server', 'cli.js'), 'utf8');
     expect(cli.startsWith('#!/usr/bin/env node\n')).toBe(true);
+  });
+
+  it('ships the MIT LICENSE and names the repository', async () => {
+    expect(files).toContain('LICENSE');
+    const license = await shipped('LICENSE');
+    expect(license).toMatch(/^MIT License\n\nCopyright \(c\) \d{4} express-token-kit contributors\n/);
+    expect(license).toContain('Permission is hereby granted, free of charge');
+    const manifest = JSON.parse(await shipped('package.json')) as Record<string, unknown>;
+    expect(manifest.license).toBe('MIT');
+    expect(manifest.repository).toEqual({
+      type: 'git',
+      url: 'git+https://github.com/express-token-kit/express-token-kit.git',
+    });
+  });
+
+  it('ships no source map whose sources are missing from the tarball', async () => {
+    const maps = files.filter((f) => f.endsWith('.map'));
+    const missing: string[] = [];
+    for (const map of maps) {
+      const { sources = [], sourceRoot = '' } = JSON.parse(await shipped(map)) as {
+        sources?: string[];
+        sourceRoot?: string;
+      };
+      for (const source of sources) {
+        const target = path.posix.join(path.posix.dirname(map), sourceRoot, source);
+        if (!inTarball(target)) missing.push(`${map} -> ${source}`);
+      }
+    }
+    expect(missing).toEqual([]);
+    // Nor a sourceMappingURL comment pointing at a map that is not shipped.
+    const dangling: string[] = [];
+    for (const file of files.filter((f) => /\.(js|d\.ts)$/.test(f))) {
+      const url = /\/\/# sourceMappingURL=(\S+)\s*$/.exec(await shipped(file))?.[1];
+      if (url !== undefined && !inTarball(path.posix.join(path.posix.dirname(file), url))) {
+        dangling.push(`${file} -> ${url}`);
+      }
+    }
+    expect(dangling).toEqual([]);
+  });
+
+  it('resolves every relative link of the shipped README and docs inside the tarball', async () => {
+    const pages = files.filter((f) => f === 'README.md' || /^docs\/.*\.md$/.test(f));
+    expect(pages).toEqual(expect.arrayContaining(['README.md', 'docs/getting-started.md', 'docs/cli.md']));
+    const broken: string[] = [];
+    let checked = 0;
+    for (const page of pages) {
+      for (const [, target] of (await shipped(page)).matchAll(/\]\(([^)\s]+)(?:\s+"[^"]*")?\)/g)) {
+        if (/^[a-z][a-z0-9+.-]*:/i.test(target!) || target!.startsWith('#')) continue;
+        const file = path.posix.join(path.posix.dirname(page), decodeURI(target!.split('#')[0]!));
+        checked += 1;
+        if (!inTarball(file)) broken.push(`${page} -> ${target!}`);
+      }
+    }
+    expect(broken).toEqual([]);
+    expect(checked).toBeGreaterThan(10);
   });
 
   describe.each([
@@ -294,6 +370,35 @@ describe('npm pack output', () => {
     );
 
     if (typescript) {
+      it.each(['nodenext', 'bundler'])(
+        'type-checks a TypeScript consumer with skipLibCheck false and no prom-client installed (%s)',
+        async (resolution) => {
+          // An optional peer is not installed: the consumer has no prom-client anywhere.
+          expect(existsSync(path.join(dir, 'node_modules', 'prom-client'))).toBe(false);
+          const tsDir = path.join(dir, `ts-strict-libs-${resolution}`);
+          await mkdir(tsDir, { recursive: true });
+          const compilerOptions = {
+            strict: true,
+            noEmit: true,
+            // TypeScript's default: every declaration file is checked, the package's included.
+            skipLibCheck: false,
+            esModuleInterop: true,
+            target: 'ES2022',
+            types: ['node'],
+            ...(resolution === 'nodenext'
+              ? { module: 'nodenext', moduleResolution: 'nodenext' }
+              : { module: 'esnext', moduleResolution: 'bundler' }),
+          };
+          await writeFile(path.join(tsDir, 'good.ts'), TS_GOOD);
+          await writeFile(
+            path.join(tsDir, 'tsconfig.json'),
+            JSON.stringify({ compilerOptions, files: ['good.ts'] }),
+          );
+          await run(process.execPath, [TSC, '-p', 'tsconfig.json'], tsDir, MINUTE);
+        },
+        MINUTE,
+      );
+
       it.each(['nodenext', 'bundler'])(
         'type-checks a TypeScript consumer with moduleResolution %s',
         async (resolution) => {

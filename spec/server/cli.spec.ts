@@ -2,15 +2,29 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import request from 'supertest';
-import { KeySet } from '../../lib/keys/key-set';
+import type * as Jose from 'jose';
+import { KeySet, createKeySet, type KeyInput } from '../../lib/keys/key-set';
+import { createTokenKit, type TokenKit } from '../../lib/core/token-kit';
+import { RedisTokenStore } from '../../lib/stores/redis-token-store';
+import { MemoryTokenStore } from '../../lib/stores/memory-token-store';
 import { signJwt, verifyJwt } from '../../lib/core/jwt';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, runCli, type CliIo } from '../../lib/server/cli';
 import type { DemoServer } from '../../lib/server/main';
 import { connectTestRedis, type TestRedis } from '../helpers/redis';
+import { startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { loadEsm } from '../helpers/load-esm';
 import packageJson from '../../package.json';
 
 const ROOT = path.join(__dirname, '..', '..');
 const CLI = path.join(ROOT, 'lib', 'server', 'cli.ts');
+const jose = loadEsm<typeof Jose>('jose');
+
+/** Every key of `value` and of the objects and arrays inside it. */
+function keysDeep(value: unknown): string[] {
+  if (Array.isArray(value)) return value.flatMap(keysDeep);
+  if (typeof value !== 'object' || value === null) return [];
+  return Object.entries(value).flatMap(([k, v]) => [k, ...keysDeep(v)]);
+}
 
 interface Run {
   readonly code: number;
@@ -93,6 +107,97 @@ describe('runCli', () => {
         expect(run.stdout).toContain(text);
       }
       expect((await cli(['application', 'create', '--help'])).code).toBe(EXIT_OK);
+    });
+
+    it('lists the list and rotate commands in the usage', async () => {
+      const run = await cli(['--help']);
+      for (const text of [
+        'apikey list',
+        'apikey rotate',
+        'application list',
+        'provider list',
+        'provider rotate',
+        'client list',
+      ]) {
+        expect(run.stdout).toContain(text);
+      }
+    });
+
+    it.each([
+      [
+        ['apikey', '--help'],
+        'Usage: express-token-kit apikey <create|list|rotate|revoke>',
+        ['apikey rotate --id ID'],
+        ['application create', 'serve [--port'],
+      ],
+      [
+        ['application', '-h'],
+        'Usage: express-token-kit application <create|list|rotate|revoke>',
+        ['application rotate --id ID'],
+        ['apikey create'],
+      ],
+      [
+        ['keys', '--help'],
+        'Usage: express-token-kit keys <generate>',
+        ['keys generate [--alg'],
+        ['apikey create'],
+      ],
+      [
+        ['apikey', 'create', '--help'],
+        'Usage: express-token-kit apikey create --name NAME',
+        ['REDIS_URL', 'Exit codes'],
+        ['apikey revoke', 'application create'],
+      ],
+      [
+        ['apikey', 'rotate', '--id', '42', '-h'],
+        'Usage: express-token-kit apikey rotate --id ID [--keep-tokens]',
+        ['--keep-tokens'],
+        ['apikey create'],
+      ],
+      [
+        ['application', 'create', '--help'],
+        'Usage: express-token-kit application create --name NAME',
+        ['--grant-types'],
+        ['apikey create', 'application rotate'],
+      ],
+      [
+        ['client', 'list', '--help'],
+        'Usage: express-token-kit client list [--provider ID]',
+        ['providerId'],
+        ['client create'],
+      ],
+      [
+        ['keys', 'generate', '--help'],
+        'Usage: express-token-kit keys generate [--alg RS256|ES256|HS256]',
+        ['oct JWK', 'publicJwk'],
+        ['REDIS_KEY_PREFIX', 'apikey create'],
+      ],
+      [['serve', '--help'], 'Usage: express-token-kit serve [--port P]', ['SIGTERM'], ['apikey']],
+      [
+        ['help', 'provider', 'rotate'],
+        'Usage: express-token-kit provider rotate --id ID',
+        ['old keys fail'],
+        ['provider create'],
+      ],
+      [
+        ['help', 'client'],
+        'Usage: express-token-kit client <create|list>',
+        ['client create --provider'],
+        ['apikey create'],
+      ],
+    ])("%j prints that command's own help, exit 0", async (argv, usage, contains, lacks) => {
+      const run = await cli(argv);
+      expect({ code: run.code, stderr: run.stderr }).toEqual({ code: EXIT_OK, stderr: '' });
+      expect(run.stdout.startsWith(usage)).toBe(true);
+      for (const text of contains) expect(run.stdout).toContain(text);
+      for (const text of lacks) expect(run.stdout).not.toContain(text);
+      expect(run.stdout).not.toContain('Commands:\n  serve');
+    });
+
+    it('refuses help for an unknown command, exit 2', async () => {
+      const run = await cli(['help', 'launch']);
+      expect(run.code).toBe(EXIT_USAGE);
+      expect(run.stderr).toMatch(/help: unknown command "launch"/);
     });
 
     it('prints the package version', async () => {
@@ -232,19 +337,85 @@ describe('runCli', () => {
       },
     );
 
-    it('prints an HS256 secret of 32 random bytes, base64url, with a generated kid by default', async () => {
-      const key = parse<{ kid: string; alg: string; secret: string }>(
+    it('prints an HS256 secret of 32 random bytes as an oct JWK, with a generated kid by default', async () => {
+      const key = parse<{ kid: string; alg: string; secret: { kty: string; k: string } }>(
         await cli(['keys', 'generate', '--alg', 'HS256']),
       );
       expect(Object.keys(key).sort()).toEqual(['alg', 'kid', 'secret']);
       expect(key.kid).toMatch(/^[A-Za-z0-9_-]{16,}$/);
-      expect(Buffer.from(key.secret, 'base64url')).toHaveLength(32);
+      expect(key.secret).toEqual({
+        kty: 'oct',
+        kid: key.kid,
+        alg: 'HS256',
+        use: 'sig',
+        k: expect.any(String),
+      });
+      expect(Buffer.from(key.secret.k, 'base64url')).toHaveLength(32);
       expect(
         () =>
           new KeySet({
-            keys: [{ kid: key.kid, alg: 'HS256', secret: Buffer.from(key.secret, 'base64url') }],
+            keys: [{ kid: key.kid, alg: 'HS256', secret: Buffer.from(key.secret.k, 'base64url') }],
           }),
       ).not.toThrow();
+    });
+
+    describe('when its output is fed to createKeySet unchanged', () => {
+      it.each([
+        ['RS256', 'pem'],
+        ['RS256', 'jwk'],
+        ['ES256', 'pem'],
+        ['ES256', 'jwk'],
+        ['HS256', 'pem'],
+        ['HS256', 'jwk'],
+      ] as const)(
+        '%s (--format %s) signs tokens that jose verifies with the printed key',
+        async (alg, format) => {
+          const run = await cli([
+            'keys',
+            'generate',
+            '--alg',
+            alg,
+            '--kid',
+            `${alg}-${format}`,
+            '--format',
+            format,
+          ]);
+          const printed = parse<KeyInput & { publicJwk?: Jose.JWK; secret?: { k: string } }>(run);
+          const kit = createTokenKit({
+            store: new MemoryTokenStore(),
+            keys: createKeySet({ keys: [JSON.parse(run.stdout) as KeyInput] }),
+            issuer: 'https://issuer.example.test',
+          });
+          try {
+            const { token } = await kit.tokens.issueAccessToken({ subject: 'user-1', clientId: 'client-1' });
+            const key =
+              alg === 'HS256'
+                ? Buffer.from(printed.secret!.k, 'base64url')
+                : await jose.importJWK(printed.publicJwk!, alg);
+            const { payload, protectedHeader } = await jose.jwtVerify(token, key, {
+              issuer: 'https://issuer.example.test',
+              algorithms: [alg],
+              typ: 'at+jwt',
+            });
+            expect(protectedHeader).toMatchObject({ alg, kid: `${alg}-${format}` });
+            expect(payload).toMatchObject({ sub: 'user-1', client_id: 'client-1' });
+            if (alg !== 'HS256') {
+              expect(kit.tokens.keys.jwks().keys).toEqual([printed.publicJwk]);
+              if (format === 'jwk') {
+                expect(printed.privateKey).toMatchObject({
+                  kid: printed.kid,
+                  alg,
+                  use: 'sig',
+                  d: expect.any(String),
+                });
+                expect(printed.publicKey).toEqual(printed.publicJwk);
+              }
+            }
+          } finally {
+            await kit.tokens.store.close();
+          }
+        },
+      );
     });
 
     it('defaults to RS256 and needs no store', async () => {
@@ -260,11 +431,23 @@ describe('runCli', () => {
     beforeAll(async () => {
       redis = await connectTestRedis('cli');
       env = { REDIS_URL: process.env.ETK_TEST_REDIS_URL, REDIS_KEY_PREFIX: redis.prefix };
+      // Other spec files share this Redis: the first credential under a fresh prefix would be warned
+      // about (another prefix holds kit data), so the prefix gets one before the tests.
+      expect((await cli(['apikey', 'create', '--name', 'setup'], env)).code).toBe(EXIT_OK);
     });
 
     afterAll(async () => {
       await redis.cleanup();
     });
+
+    /** A kit on the same store as the CLI, to check what its commands did. */
+    async function storeKit(): Promise<TokenKit> {
+      return createTokenKit({
+        store: new RedisTokenStore({ client: redis.client, keyPrefix: redis.prefix }),
+        keys: await KeySet.generate('ES256'),
+        issuer: 'https://i.test',
+      });
+    }
 
     it('creates and revokes an API key; a second revoke is exit 1', async () => {
       const key = parse<{ id: string; name: string; key: string; hint: string }>(
@@ -371,11 +554,171 @@ describe('runCli', () => {
       expect(orphan.stderr).toContain('no provider with id 11111111-2222-4333-8444-555555555555');
     });
 
+    it('lists API keys without their keys, and rotates one: the old key fails, the new one works', async () => {
+      const key = parse<{ id: string; key: string; hint: string; createdAt: number }>(
+        await cli(['apikey', 'create', '--name', 'Listed'], env),
+      );
+      const list = await cli(['apikey', 'list'], env);
+      const rows = parse<Record<string, unknown>[]>(list);
+      expect(rows).toContainEqual({ id: key.id, name: 'Listed', hint: key.hint, createdAt: key.createdAt });
+      for (const row of rows) expect(Object.keys(row).sort()).toEqual(['createdAt', 'hint', 'id', 'name']);
+      expect(list.stdout).not.toContain(key.key);
+      expect(list.stdout).not.toMatch(/hash/i);
+
+      const rotated = parse<{ id: string; key: string; hint: string }>(
+        await cli(['apikey', 'rotate', '--id', key.id], env),
+      );
+      expect(rotated).toMatchObject({ id: key.id, name: 'Listed', key: expect.stringMatching(/^etk_ak_/) });
+      expect(rotated.key).not.toBe(key.key);
+      const kit = await storeKit();
+      expect(await kit.credentials.authenticateApiKey(key.key)).toBeNull();
+      expect(await kit.credentials.authenticateApiKey(rotated.key)).toMatchObject({ id: key.id });
+
+      const kept = parse<{ key: string }>(
+        await cli(['apikey', 'rotate', '--id', key.id, '--keep-tokens'], env),
+      );
+      expect(await kit.credentials.authenticateApiKey(kept.key)).toMatchObject({ id: key.id });
+      const missing = await cli(['apikey', 'rotate', '--id', '11111111-2222-4333-8444-555555555555'], env);
+      expect(missing.code).toBe(EXIT_FAILURE);
+      expect(missing.stderr).toContain('no API key with id 11111111-2222-4333-8444-555555555555');
+    });
+
+    it('lists applications without their secrets', async () => {
+      const app = parse<{ id: string; clientId: string; clientSecret: string }>(
+        await cli(['application', 'create', '--name', 'Listed app', '--scopes', 'read'], env),
+      );
+      const list = await cli(['application', 'list'], env);
+      const rows = parse<Record<string, unknown>[]>(list);
+      expect(rows).toContainEqual({
+        id: app.id,
+        name: 'Listed app',
+        organization: '',
+        clientId: app.clientId,
+        applicationTypes: ['API'],
+        grantTypes: ['client_credentials'],
+        scopes: ['read'],
+        createdAt: expect.any(Number),
+      });
+      expect(list.stdout).not.toContain(app.clientSecret);
+      expect(list.stdout).not.toMatch(/secret|hash/i);
+    });
+
+    it('lists providers and clients without keys, and rotates a provider key', async () => {
+      const provider = parse<{ id: string; apiKeys: string[] }>(await cli(['provider', 'create'], env));
+      const client = parse<{ id: string }>(
+        await cli(['client', 'create', '--provider', provider.id, '--audience', 'https://listed.test'], env),
+      );
+      const providers = await cli(['provider', 'list'], env);
+      expect(parse<unknown[]>(providers)).toContainEqual({
+        id: provider.id,
+        domain: null,
+        createdAt: expect.any(Number),
+      });
+      expect(providers.stdout).not.toContain(provider.apiKeys[0]!);
+      expect(providers.stdout).not.toMatch(/hash|apiKeys/i);
+
+      const row = {
+        id: client.id,
+        providerId: provider.id,
+        audience: 'https://listed.test',
+        createdAt: expect.any(Number),
+      };
+      expect(parse(await cli(['client', 'list', '--provider', provider.id], env))).toEqual([row]);
+      expect(parse<unknown[]>(await cli(['client', 'list'], env))).toContainEqual(row);
+      const orphan = await cli(['client', 'list', '--provider', '11111111-2222-4333-8444-555555555555'], env);
+      expect(orphan.code).toBe(EXIT_FAILURE);
+
+      const rotated = parse<{ id: string; apiKeys: string[] }>(
+        await cli(['provider', 'rotate', '--id', provider.id], env),
+      );
+      expect(rotated.id).toBe(provider.id);
+      expect(rotated.apiKeys).toHaveLength(1);
+      expect(rotated.apiKeys[0]).not.toBe(provider.apiKeys[0]);
+      const kit = await storeKit();
+      expect(await kit.credentials.authenticateProviderKey(provider.apiKeys[0])).toBeNull();
+      expect(await kit.credentials.authenticateProviderKey(rotated.apiKeys[0])).toMatchObject({
+        id: provider.id,
+      });
+      const missing = await cli(['provider', 'rotate', '--id', '11111111-2222-4333-8444-555555555555'], env);
+      expect(missing.code).toBe(EXIT_FAILURE);
+      expect(missing.stderr).toContain('no provider with id');
+    });
+
+    it('answers camelCase JSON on every command (the CLI surface, see docs/cli.md)', async () => {
+      const outputs: unknown[] = [];
+      const app = parse<{ id: string }>(await cli(['application', 'create', '--name', 'Cased'], env));
+      const key = parse<{ id: string }>(await cli(['apikey', 'create', '--name', 'Cased'], env));
+      const provider = parse<{ id: string }>(await cli(['provider', 'create'], env));
+      outputs.push(app, key, provider);
+      outputs.push(
+        parse(
+          await cli(['client', 'create', '--provider', provider.id, '--audience', 'https://c.test'], env),
+        ),
+      );
+      for (const argv of [
+        ['apikey', 'list'],
+        ['application', 'list'],
+        ['provider', 'list'],
+        ['client', 'list'],
+        ['apikey', 'rotate', '--id', key.id],
+        ['application', 'rotate', '--id', app.id],
+        ['provider', 'rotate', '--id', provider.id],
+        ['apikey', 'revoke', '--id', key.id],
+        ['keys', 'generate', '--alg', 'ES256', '--format', 'jwk'],
+      ]) {
+        outputs.push(parse(await cli(argv, env)));
+      }
+      const keys = [...new Set(outputs.flatMap(keysDeep))];
+      expect(keys.filter((k) => !/^[a-z][a-zA-Z0-9]*$/.test(k))).toEqual([]);
+      expect(keys).toEqual(expect.arrayContaining(['clientId', 'clientSecret', 'createdAt', 'grantTypes']));
+    });
+
     it('exits 2 for a provider domain the core refuses', async () => {
       const run = await cli(['provider', 'create', '--domain', 'not a host'], env);
       expect(run.code).toBe(EXIT_USAGE);
       expect(run.stderr).toMatch(/domain must be a host name/);
     });
+  });
+
+  describe('when REDIS_KEY_PREFIX names a prefix without kit data', () => {
+    let server: RedisServer;
+
+    beforeAll(async () => {
+      server = await startRedisServer();
+    }, 30_000);
+
+    afterAll(async () => {
+      await server?.stop();
+    });
+
+    it('warns on stderr, naming the prefixes that hold kit data, and still runs the command', async () => {
+      const used = { REDIS_URL: server.url, REDIS_KEY_PREFIX: 'billing:' };
+      // A fresh Redis: nothing anywhere, no warning.
+      expect(parse(await cli(['application', 'create', '--name', 'First'], used))).toMatchObject({
+        name: 'First',
+      });
+      expect(parse(await cli(['application', 'list'], used))).toHaveLength(1);
+
+      const typo = await cli(['application', 'list'], { REDIS_URL: server.url, REDIS_KEY_PREFIX: 'biling:' });
+      expect(typo.code).toBe(EXIT_OK);
+      expect(JSON.parse(typo.stdout)).toEqual([]);
+      expect(typo.stderr).toMatch(
+        /warning: key prefix "biling:" holds no express-token-kit data, but "billing:" does/,
+      );
+      expect(typo.stderr).toMatch(/set REDIS_KEY_PREFIX/);
+
+      const unset = await cli(['apikey', 'create', '--name', 'Lost'], { REDIS_URL: server.url });
+      expect(unset.code).toBe(EXIT_OK);
+      expect(unset.stderr).toMatch(
+        /key prefix "etk:" \(REDIS_KEY_PREFIX unset, the default\) holds no express-token-kit data, but "billing:" does/,
+      );
+
+      // Now both hold data: no warning for either.
+      expect((await cli(['apikey', 'list'], { REDIS_URL: server.url })).stderr).toBe('');
+      expect((await cli(['apikey', 'list'], used)).stderr).toBe('');
+      const other = await cli(['provider', 'list'], { REDIS_URL: server.url, REDIS_KEY_PREFIX: 'third:' });
+      expect(other.stderr).toMatch(/but "billing:", "etk:" do:/);
+    }, 30_000);
   });
 
   describe('done when: the CLI creates an application on Redis that the demo server (same REDIS_URL) accepts at once', () => {
@@ -385,6 +728,7 @@ describe('runCli', () => {
     beforeAll(async () => {
       redis = await connectTestRedis('cli-serve');
       env = { REDIS_URL: process.env.ETK_TEST_REDIS_URL, REDIS_KEY_PREFIX: redis.prefix, HOST: '127.0.0.1' };
+      expect((await cli(['apikey', 'create', '--name', 'setup'], env)).code).toBe(EXIT_OK);
     });
 
     afterAll(async () => {
