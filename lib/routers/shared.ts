@@ -36,14 +36,37 @@ export function copyParams(raw: object): Record<string, unknown> {
 /** A request body as a null-prototype copy of a JSON or form object. */
 export type Body = Readonly<Record<string, unknown>>;
 
-/** An Express router with helmet, no-store and no `X-Powered-By`. */
+const securityHeaders: RequestHandler = helmet();
+const KIT_HEADERS_SET = 'tokenKitHeadersSet';
+
+/**
+ * Helmet's headers and no-store on a response of the kit's own endpoints, once per request (a
+ * request that reaches a second route of the same path, such as the 405 route, keeps them).
+ */
+function kitHeaders(req: Request, res: Response, next: NextFunction): void {
+  if (res.locals[KIT_HEADERS_SET] === true) {
+    next();
+    return;
+  }
+  res.locals[KIT_HEADERS_SET] = true;
+  setNoStore(res);
+  securityHeaders(req, res, next);
+}
+
+/**
+ * An Express router whose routes answer with helmet's headers, no-store (RFC 6749 §5.1) and no
+ * `X-Powered-By`. The headers are added per route, never with `router.use`: a router mounted at
+ * `/` (or at a prefix the host app also uses) sees every request of the app, and the host's own
+ * routes must pass through it untouched. Every `router.get/post/all(path, …)` and
+ * `router.route(path)` gets them as its first handler.
+ */
 export function createBaseRouter(): Router {
   const router = express.Router();
-  router.use(helmet());
-  router.use(function noStore(_req: Request, res: Response, next: NextFunction) {
-    setNoStore(res);
-    next();
-  });
+  const route = router.route.bind(router);
+  // Router#get/post/all/… all create their route through `this.route(path)` (Express 4 and 5).
+  router.route = function kitRoute(path: Parameters<Router['route']>[0]) {
+    return route(path).all(kitHeaders);
+  };
   return router;
 }
 
