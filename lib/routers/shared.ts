@@ -70,12 +70,66 @@ export function createBaseRouter(): Router {
   return router;
 }
 
-/** JSON body parser: strict (objects and arrays only), size-capped, `application/json` only. */
-export const jsonParser: RequestHandler = express.json({
-  limit: BODY_LIMIT,
-  strict: true,
-  type: 'application/json',
-});
+/**
+ * One `; name=value` parameter of a media type (RFC 9110 §5.6.6), or an empty one (`;;`); the
+ * value is a token or a quoted-string (RFC 9110 §5.6.4).
+ */
+const MEDIA_TYPE_PARAMETER =
+  /[ \t]*;[ \t]*(?:([!#$%&'*+.^_`|~0-9A-Za-z-]+)=([!#$%&'*+.^_`|~0-9A-Za-z-]+|"(?:[\t\x20\x21\x23-\x5B\x5D-\x7E\x80-\xFF]|\\[\t\x20-\x7E\x80-\xFF])*"))?/y;
+
+/**
+ * The `charset` parameter of a `Content-Type` value, unquoted and lower-cased; `undefined` when
+ * there is none, `null` when it cannot be read for sure (given twice, or a malformed parameter
+ * list that mentions a charset).
+ */
+export function declaredCharset(contentType: string): string | null | undefined {
+  const start = contentType.indexOf(';');
+  if (start === -1) return undefined;
+  let charset: string | undefined;
+  MEDIA_TYPE_PARAMETER.lastIndex = start;
+  while (MEDIA_TYPE_PARAMETER.lastIndex < contentType.length) {
+    const at = MEDIA_TYPE_PARAMETER.lastIndex;
+    const match = MEDIA_TYPE_PARAMETER.exec(contentType);
+    if (match === null) {
+      if (/^[ \t]*$/.test(contentType.slice(at))) break;
+      return /charset/i.test(contentType.slice(start)) ? null : charset;
+    }
+    const [, name, raw] = match;
+    if (name === undefined || raw === undefined || name.toLowerCase() !== 'charset') continue;
+    if (charset !== undefined) return null;
+    charset = (raw.startsWith('"') ? raw.slice(1, -1).replace(/\\(.)/gs, '$1') : raw).toLowerCase();
+  }
+  return charset;
+}
+
+/**
+ * Wraps a body parser for `type` so that a body declared in any charset but UTF-8 is refused
+ * with 415 `unsupported_media_type` before it is decoded: JSON exchanged between systems is UTF-8
+ * (RFC 8259 §8.1), and so are `application/x-www-form-urlencoded` token requests (RFC 6749
+ * Appendix B). No charset, or `utf-8` in any case (quoted or not), is accepted.
+ */
+export function utf8Parser(type: string, parser: RequestHandler): RequestHandler {
+  return function utf8BodyParser(req: Request, res: Response, next: NextFunction): void {
+    const contentType = req.headers['content-type'];
+    if (contentType !== undefined && req.is(type)) {
+      const charset = declaredCharset(contentType);
+      if (charset !== undefined && charset !== 'utf-8') {
+        next(new TokenError('unsupported_media_type', 'The body must be UTF-8 (charset=utf-8 or none)'));
+        return;
+      }
+    }
+    parser(req, res, next);
+  };
+}
+
+/**
+ * JSON body parser: strict (objects and arrays only), size-capped, `application/json` only, UTF-8
+ * only (see {@link utf8Parser}).
+ */
+export const jsonParser: RequestHandler = utf8Parser(
+  'application/json',
+  express.json({ limit: BODY_LIMIT, strict: true, type: 'application/json' }),
+);
 
 /**
  * Returns the parsed body as a null-prototype object, or throws `invalid_request` for arrays,
