@@ -360,7 +360,9 @@ export function createOAuthRouter(options: Readonly<OAuthRouterOptions>): Router
       const { client, token } = await readTokenRequest(req);
       // Tokens of other clients are left alone and answered 200 like unknown ones (RFC 7009 §2.2).
       await kit.tokens.revokeToken(token, client.clientId);
-      res.status(200).end();
+      // RFC 7009 §2.2 only asks for a 200 (the body is ignored); an empty JSON object rather than
+      // no body, because common clients parse the answer as JSON and fail on an empty one.
+      res.status(200).json({});
     }),
   );
   router.all('/oauth/revoke', methodNotAllowed('POST', format));
