@@ -61,8 +61,18 @@ export function sendError(res: Response, err: unknown, format: ErrorFormatOption
     return;
   }
   res.set({ ...e.headers });
-  const body: ErrorBody = toBody(e, format);
-  res.status(e.status).json(body);
+  res.status(e.status).json(bodyOf(e, format));
+}
+
+/**
+ * The body of an error in a built-in format. In the OAuth format a request without any
+ * authentication information (`missing_token`) gets no error code, only its 401 and challenge:
+ * `missing_token` is no RFC 6750 code, and RFC 6750 §3.1 says such a request SHOULD NOT receive
+ * an error code or other error information. The other formats keep `missing_token`.
+ */
+function bodyOf(e: TokenError, format: ErrorFormat): ErrorBody | Record<string, never> {
+  if (format === 'oauth' && e.code === 'missing_token') return {};
+  return toBody(e, format);
 }
 
 /**

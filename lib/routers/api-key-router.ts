@@ -28,8 +28,10 @@ export interface ApiKeyRouterOptions {
   /** Access-token lifetime in seconds; @default 900. */
   readonly ttl?: number;
   /**
-   * Which entities an API key may bind tokens to; refused bindings answer 403 `insufficient_scope`.
-   * @default any well-formed entity (set this in production: without it any key can bind to any entity)
+   * Which entities an API key may bind tokens to; a refused binding answers 403 `insufficient_scope`
+   * and nothing is issued. It runs after the key is authenticated; a rejection (or throw) of the
+   * authorizer is 503 `service_unavailable`.
+   * @default none: every request with a `bound_entity` is refused (403), unbound requests are served
    */
   readonly authorizeBinding?: BindingAuthorizer;
   /** Error body format; @default `errors`. */
@@ -39,6 +41,11 @@ export interface ApiKeyRouterOptions {
    * of this router's own (in memory unless given a Redis store). @default `{}` (on, in memory)
    */
   readonly rateLimit?: RouterRateLimitOption;
+}
+
+/** The authorizer of a router without `authorizeBinding`: no key may bind to any entity. */
+function refuseEveryBinding(): boolean {
+  return false;
 }
 
 /**
@@ -60,10 +67,11 @@ export function createApiKeyRouter(options: Readonly<ApiKeyRouterOptions>): Rout
   if (!Number.isSafeInteger(ttl) || ttl <= 0 || ttl > MAX_ACCESS_TOKEN_LIFETIME) {
     throw new RangeError(`ttl must be a whole number of seconds from 1 to ${MAX_ACCESS_TOKEN_LIFETIME}`);
   }
-  const authorizeBinding = options.authorizeBinding;
-  if (authorizeBinding !== undefined && typeof authorizeBinding !== 'function') {
+  if (options.authorizeBinding !== undefined && typeof options.authorizeBinding !== 'function') {
     throw new TypeError('authorizeBinding must be a function');
   }
+  // Fail closed: without an authorizer no key may bind to any entity.
+  const authorizeBinding: BindingAuthorizer = options.authorizeBinding ?? refuseEveryBinding;
   const format = options.errorFormat ?? 'errors';
   assertErrorFormat(format);
 
@@ -103,7 +111,7 @@ export function createApiKeyRouter(options: Readonly<ApiKeyRouterOptions>): Rout
         ttl,
         prefix,
         ip: req.ip,
-        ...(authorizeBinding === undefined ? {} : { authorizeBinding }),
+        authorizeBinding,
       });
       res.status(200).json({
         access_token: issued.token,

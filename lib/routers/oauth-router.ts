@@ -32,6 +32,7 @@ import {
   jsonParser,
   methodNotAllowed,
   stringField,
+  utf8Parser,
   type Body,
 } from './shared';
 
@@ -76,9 +77,13 @@ const ROUTER_PATHS: ReadonlySet<string> = new Set([
 
 /**
  * Reads `application/x-www-form-urlencoded` bodies as text; they are parsed by {@link parseForm}
- * because `express.urlencoded` silently turns repeated parameters into arrays.
+ * because `express.urlencoded` silently turns repeated parameters into arrays. UTF-8 only
+ * (RFC 6749 Appendix B): a body declared in another charset is refused before it is decoded.
  */
-const formTextParser: RequestHandler = express.text({ type: FORM_TYPE, limit: BODY_LIMIT });
+const formTextParser: RequestHandler = utf8Parser(
+  FORM_TYPE,
+  express.text({ type: FORM_TYPE, limit: BODY_LIMIT, defaultCharset: 'utf-8' }),
+);
 
 /** The client of a request and how it authenticated. */
 interface ClientCredentials {
@@ -368,7 +373,9 @@ export function createOAuthRouter(options: Readonly<OAuthRouterOptions>): Router
       // Tokens of other clients are left alone and answered 200 like unknown ones (RFC 7009 §2.2).
       // A token issued before a credential rotation still belongs to the application.
       await kit.tokens.revokeToken(token, (owner) => kit.credentials.applicationOwns(client, owner));
-      res.status(200).end();
+      // RFC 7009 §2.2 only asks for a 200 (the body is ignored); an empty JSON object rather than
+      // no body, because common clients parse the answer as JSON and fail on an empty one.
+      res.status(200).json({});
     }),
   );
   router.all('/oauth/revoke', methodNotAllowed('POST', format));
@@ -465,10 +472,13 @@ export function createOAuthRouter(options: Readonly<OAuthRouterOptions>): Router
       return;
     }
     const mapped = toTokenError(err);
-    // A content type or charset the body parsers refuse is a malformed request here (RFC 6749 §3.2).
+    // A content type or charset the body parsers refuse is a malformed request here (RFC 6749 §3.2);
+    // the kit's own refusals (a charset other than UTF-8) keep their message.
     const oauthError =
       mapped instanceof TokenError && mapped.code === 'unsupported_media_type'
-        ? new TokenError('invalid_request', undefined, { cause: err })
+        ? new TokenError('invalid_request', err instanceof TokenError ? err.message : undefined, {
+            cause: err,
+          })
         : mapped;
     handleError(oauthError, req, res, next);
   });

@@ -36,23 +36,100 @@ export function copyParams(raw: object): Record<string, unknown> {
 /** A request body as a null-prototype copy of a JSON or form object. */
 export type Body = Readonly<Record<string, unknown>>;
 
-/** An Express router with helmet, no-store and no `X-Powered-By`. */
+const securityHeaders: RequestHandler = helmet();
+const KIT_HEADERS_SET = 'tokenKitHeadersSet';
+
+/**
+ * Helmet's headers and no-store on a response of the kit's own endpoints, once per request (a
+ * request that reaches a second route of the same path, such as the 405 route, keeps them).
+ */
+function kitHeaders(req: Request, res: Response, next: NextFunction): void {
+  if (res.locals[KIT_HEADERS_SET] === true) {
+    next();
+    return;
+  }
+  res.locals[KIT_HEADERS_SET] = true;
+  setNoStore(res);
+  securityHeaders(req, res, next);
+}
+
+/**
+ * An Express router whose routes answer with helmet's headers, no-store (RFC 6749 §5.1) and no
+ * `X-Powered-By`. The headers are added per route, never with `router.use`: a router mounted at
+ * `/` (or at a prefix the host app also uses) sees every request of the app, and the host's own
+ * routes must pass through it untouched. Every `router.get/post/all(path, …)` and
+ * `router.route(path)` gets them as its first handler.
+ */
 export function createBaseRouter(): Router {
   const router = express.Router();
-  router.use(helmet());
-  router.use(function noStore(_req: Request, res: Response, next: NextFunction) {
-    setNoStore(res);
-    next();
-  });
+  const route = router.route.bind(router);
+  // Router#get/post/all/… all create their route through `this.route(path)` (Express 4 and 5).
+  router.route = function kitRoute(path: Parameters<Router['route']>[0]) {
+    return route(path).all(kitHeaders);
+  };
   return router;
 }
 
-/** JSON body parser: strict (objects and arrays only), size-capped, `application/json` only. */
-export const jsonParser: RequestHandler = express.json({
-  limit: BODY_LIMIT,
-  strict: true,
-  type: 'application/json',
-});
+/**
+ * One `; name=value` parameter of a media type (RFC 9110 §5.6.6), or an empty one (`;;`); the
+ * value is a token or a quoted-string (RFC 9110 §5.6.4).
+ */
+const MEDIA_TYPE_PARAMETER =
+  /[ \t]*;[ \t]*(?:([!#$%&'*+.^_`|~0-9A-Za-z-]+)=([!#$%&'*+.^_`|~0-9A-Za-z-]+|"(?:[\t\x20\x21\x23-\x5B\x5D-\x7E\x80-\xFF]|\\[\t\x20-\x7E\x80-\xFF])*"))?/y;
+
+/**
+ * The `charset` parameter of a `Content-Type` value, unquoted and lower-cased; `undefined` when
+ * there is none, `null` when it cannot be read for sure (given twice, or a malformed parameter
+ * list that mentions a charset).
+ */
+export function declaredCharset(contentType: string): string | null | undefined {
+  const start = contentType.indexOf(';');
+  if (start === -1) return undefined;
+  let charset: string | undefined;
+  MEDIA_TYPE_PARAMETER.lastIndex = start;
+  while (MEDIA_TYPE_PARAMETER.lastIndex < contentType.length) {
+    const at = MEDIA_TYPE_PARAMETER.lastIndex;
+    const match = MEDIA_TYPE_PARAMETER.exec(contentType);
+    if (match === null) {
+      if (/^[ \t]*$/.test(contentType.slice(at))) break;
+      return /charset/i.test(contentType.slice(start)) ? null : charset;
+    }
+    const [, name, raw] = match;
+    if (name === undefined || raw === undefined || name.toLowerCase() !== 'charset') continue;
+    if (charset !== undefined) return null;
+    charset = (raw.startsWith('"') ? raw.slice(1, -1).replace(/\\(.)/gs, '$1') : raw).toLowerCase();
+  }
+  return charset;
+}
+
+/**
+ * Wraps a body parser for `type` so that a body declared in any charset but UTF-8 is refused
+ * with 415 `unsupported_media_type` before it is decoded: JSON exchanged between systems is UTF-8
+ * (RFC 8259 §8.1), and so are `application/x-www-form-urlencoded` token requests (RFC 6749
+ * Appendix B). No charset, or `utf-8` in any case (quoted or not), is accepted.
+ */
+export function utf8Parser(type: string, parser: RequestHandler): RequestHandler {
+  return function utf8BodyParser(req: Request, res: Response, next: NextFunction): void {
+    const contentType = req.headers['content-type'];
+    if (contentType !== undefined && req.is(type)) {
+      const charset = declaredCharset(contentType);
+      if (charset !== undefined && charset !== 'utf-8') {
+        next(new TokenError('unsupported_media_type', 'The body must be UTF-8 (charset=utf-8 or none)'));
+        return;
+      }
+    }
+    parser(req, res, next);
+  };
+}
+
+/**
+ * JSON body parser: strict (objects and arrays only), size-capped, `application/json` only, UTF-8
+ * only (see {@link utf8Parser}).
+ */
+export const jsonParser: RequestHandler = utf8Parser(
+  'application/json',
+  express.json({ limit: BODY_LIMIT, strict: true, type: 'application/json' }),
+);
 
 /**
  * Returns the parsed body as a null-prototype object, or throws `invalid_request` for arrays,

@@ -91,7 +91,10 @@ describe('audit events', () => {
 
     app = express();
     app.set('trust proxy', 1);
-    app.use('/v1/auth', createApiKeyRouter({ kit }));
+    app.use(
+      '/v1/auth',
+      createApiKeyRouter({ kit, authorizeBinding: (_key, entity) => entity.id === EMPLOYER }),
+    );
     app.use('/v1', createProviderRouter({ kit }));
     app.use('/api', createAuthRouter({ kit, passwordClientId: clientId }));
     app.get(

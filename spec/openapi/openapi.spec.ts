@@ -710,7 +710,17 @@ describe('the demo server answers as docs/openapi.yaml says', () => {
         .type('form')
         .send({ token });
       expect(revoked.status).toBe(200);
+      expect(revoked.headers['content-type']).toBe('application/json; charset=utf-8');
+      expect(revoked.body).toEqual({});
       expectDocumented(revoked, 'post', '/oauth/revoke');
+      const revokedUnknown = await request(app)
+        .post('/oauth/revoke')
+        .set('Authorization', testApp)
+        .type('form')
+        .send({ token: 'not-a-token' });
+      expect(revokedUnknown.status).toBe(200);
+      expect(revokedUnknown.body).toEqual({});
+      expectDocumented(revokedUnknown, 'post', '/oauth/revoke');
 
       const inactive = await request(app)
         .post('/oauth/introspect')

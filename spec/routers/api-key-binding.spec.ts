@@ -2,8 +2,17 @@ import express from 'express';
 import request from 'supertest';
 import type { BoundEntity } from '../../lib/types';
 import { createApiKeyRouter } from '../../lib/routers/api-key-router';
+import type { TokenEvent } from '../../lib/core/events';
 import { MemoryTokenStore } from '../../lib/stores/memory-token-store';
-import { makeKit, type TestKit } from '../helpers/kit';
+import {
+  countingStore,
+  makeKit,
+  storeFactories,
+  type StoreCalls,
+  type StoreHarness,
+  type TestKit,
+} from '../helpers/kit';
+import { expectF1 } from '../helpers/http';
 
 describe('createApiKeyRouter', () => {
   describe('when authorizeBinding decides which entities a key may bind to', () => {
@@ -79,6 +88,67 @@ describe('createApiKeyRouter', () => {
       expect(res.status).toBe(401);
       expect(res.body.errors[0].errorType).toBe('invalid_api_key');
       expect(seen.length).toBe(before);
+    });
+  });
+
+  describe.each(storeFactories)('when no authorizeBinding is configured (%s store)', (_name, factory) => {
+    let stores: StoreHarness;
+    let t: TestKit;
+    let calls: StoreCalls;
+    let key: string;
+    let app: express.Express;
+    let events: TokenEvent[];
+
+    beforeAll(async () => {
+      stores = await factory('api-key-binding');
+    });
+    afterAll(async () => {
+      await stores.cleanup();
+    });
+    beforeEach(async () => {
+      const counted = countingStore((await stores.create()).store);
+      calls = counted.calls;
+      events = [];
+      t = await makeKit({ store: counted.store, onEvent: (event) => events.push(event) });
+      key = (await t.kit.credentials.createApiKey({ name: 'Acme' })).key;
+      app = express();
+      app.use('/v1/auth', createApiKeyRouter({ kit: t.kit }));
+      calls.reset();
+      events.length = 0;
+    });
+
+    function exchange(body: object, apiKey = key): request.Test {
+      return request(app).post('/v1/auth/access-tokens').set('Authorization', `Bearer ${apiKey}`).send(body);
+    }
+
+    it.each([
+      ['an employer', { id: 'empr_Acme', type: 'employer' }],
+      ['an employee', { id: 'empl_Jane1', type: 'employee' }],
+    ])('responds 403 insufficient_scope for %s and issues and stores nothing', async (_what, entity) => {
+      const res = await exchange({ grant_type: 'client_credentials', bound_entity: entity });
+      expectF1(res, 403, 'insufficient_scope', 'The API key may not bind to this entity');
+      expect(calls.byMethod.get('saveAccessToken')).toBeUndefined();
+      expect(events.filter((e) => e.type === 'issued')).toEqual([]);
+      expect(events.filter((e) => e.type === 'binding_denied')).toHaveLength(1);
+    });
+
+    it('responds 401 invalid_api_key for a bad key with a bound_entity', async () => {
+      const res = await exchange(
+        { grant_type: 'client_credentials', bound_entity: { id: 'empr_Acme', type: 'employer' } },
+        'wrong-key',
+      );
+      expectF1(res, 401, 'invalid_api_key');
+      expect(calls.byMethod.get('saveAccessToken')).toBeUndefined();
+    });
+
+    it.each([
+      ['absent', { grant_type: 'client_credentials' }],
+      ['null', { grant_type: 'client_credentials', bound_entity: null }],
+    ])('responds 200 with an unbound token when bound_entity is %s', async (_what, body) => {
+      const res = await exchange(body);
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ token_type: 'Bearer', expires_in: 900, bound_entity: null });
+      expect(calls.byMethod.get('saveAccessToken')).toBe(1);
     });
   });
 });

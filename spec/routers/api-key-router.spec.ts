@@ -22,12 +22,21 @@ const OTHER_EMPLOYER = 'empr_Other42';
 const OTHER_EMPLOYEE = 'empl_Stranger7';
 /** The demo's employer → employees relation. */
 const EMPLOYEES: Readonly<Record<string, readonly string[]>> = { [EMPLOYER]: [EMPLOYEE] };
+/** The entities keys may bind to, as the demo allows those of its seed file. */
+const KNOWN_ENTITIES: ReadonlySet<string> = new Set([EMPLOYER, EMPLOYEE, OTHER_EMPLOYER, OTHER_EMPLOYEE]);
 
 /** Router A at the demo mount, a requireToken probe and the demo's bound resources. */
 function buildApp(kit: TokenKit, options: Partial<ApiKeyRouterOptions> = {}): Express {
   const app = express();
   app.set('env', 'development'); // Express's own handler would print stacks here
-  app.use('/v1/auth', createApiKeyRouter({ kit, ...options }));
+  app.use(
+    '/v1/auth',
+    createApiKeyRouter({
+      kit,
+      authorizeBinding: (_key, entity) => KNOWN_ENTITIES.has(entity.id),
+      ...options,
+    }),
+  );
   const guard = requireToken({ kit });
   app.get('/probe', guard, (req, res) => {
     const auth = req.auth!;

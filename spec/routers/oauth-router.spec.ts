@@ -698,13 +698,39 @@ describe('createOAuthRouter', () => {
     });
 
     describe('POST /oauth/revoke', () => {
+      /** RFC 7009 §2.2's 200, as a JSON `{}` that JSON-parsing clients can read. */
+      function expectRevokedAnswer(res: TestResponse): void {
+        expect(res.status).toBe(200);
+        expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+        expect(res.text).toBe('{}');
+        expectNoStore(res);
+      }
+
+      it('answers 200 application/json {} for known, unknown, foreign and already revoked tokens', async () => {
+        const own = await passwordGrant(clients.full);
+        const foreign = await passwordGrant(clients.full);
+        const { access_token: foreignAt } = await clientCredentials(clients.full);
+        const cases: readonly (readonly [string, string, TestClient])[] = [
+          ['a known access token', own.access_token, clients.full],
+          ['a known refresh token', own.refresh_token!, clients.full],
+          ['the same access token again', own.access_token, clients.full],
+          ['another client’s access token', foreignAt, clients.other],
+          ['another client’s refresh token', foreign.refresh_token!, clients.other],
+          ['an unknown refresh token', `etk_rt_${'A'.repeat(60)}`, clients.full],
+          ['garbage', 'not-a-token', clients.full],
+        ];
+        for (const [what, value, client] of cases) {
+          const res = await revoke(value, client);
+          expect({ what, status: res.status }).toEqual({ what, status: 200 });
+          expectRevokedAnswer(res);
+        }
+      });
+
       it('revokes an access token at once: requireToken rejects it and introspection says inactive', async () => {
         const { access_token: at } = await clientCredentials();
         expect((await probe(at)).status).toBe(200);
         const res = await revoke(at);
-        expect(res.status).toBe(200);
-        expect(res.text).toBe('');
-        expectNoStore(res);
+        expectRevokedAnswer(res);
         expectF1(await probe(at), 401, 'invalid_token');
         expect((await introspect(at)).body).toEqual({ active: false });
       });
