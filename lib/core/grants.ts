@@ -324,8 +324,9 @@ export class GrantService {
   }
 
   /**
-   * API key → short-lived opaque access token, optionally bound to an employer or employee. When
-   * `authorizeBinding` is given, a binding it refuses is 403 `insufficient_scope` and nothing is issued.
+   * API key → short-lived opaque access token, optionally bound to an employer or employee.
+   * `authorizeBinding` decides which bindings a key may have: a binding it refuses — or any binding when
+   * no authorizer is given (fail closed) — is 403 `insufficient_scope` and nothing is issued.
    */
   async exchangeApiKey(input: {
     apiKey: unknown;
@@ -345,10 +346,12 @@ export class GrantService {
       });
       throw new TokenError('invalid_api_key');
     }
-    if (input.boundEntity !== null && input.authorizeBinding) {
-      let allowed: boolean;
+    if (input.boundEntity !== null) {
+      // Fail closed: without an authorizer no key may bind a token to any entity.
+      const authorize = input.authorizeBinding;
+      let allowed = false;
       try {
-        allowed = (await input.authorizeBinding(key, input.boundEntity)) === true;
+        if (authorize !== undefined) allowed = (await authorize(key, input.boundEntity)) === true;
       } catch (err) {
         throw new TokenError('service_unavailable', undefined, {
           cause: err,

@@ -70,6 +70,28 @@ describe.each(storeFactories)('CredentialService with the %s store', (name, fact
       });
     });
 
+    it('refuses a bound token without an authorizer, and issues nothing (fail closed)', async () => {
+      const created = await t.kit.credentials.createApiKey({ name: 'k' });
+      await expect(
+        t.kit.grants.exchangeApiKey({
+          apiKey: created.key,
+          boundEntity: { id: 'empr_SGVsbG8', type: 'employer' },
+          ttl: 900,
+          prefix: 'vit_at_',
+        }),
+      ).rejects.toMatchObject({ code: 'insufficient_scope', status: 403 });
+      const allowed = await t.kit.grants.exchangeApiKey({
+        apiKey: created.key,
+        boundEntity: { id: 'empr_SGVsbG8', type: 'employer' },
+        ttl: 900,
+        prefix: 'vit_at_',
+        authorizeBinding: () => true,
+      });
+      await expect(t.kit.tokens.verifyAccessToken(allowed.token)).resolves.toMatchObject({
+        boundEntity: { id: 'empr_SGVsbG8', type: 'employer' },
+      });
+    });
+
     it.each([[''], [42], [null], ['x'.repeat(2000)], [['a']]])(
       'refuses to authenticate %p',
       async (value) => {
