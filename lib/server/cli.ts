@@ -19,6 +19,8 @@ import {
 import { createTokenKit, type TokenKit } from '../core/token-kit';
 import { KeySet } from '../keys/key-set';
 import { RedisTokenStore } from '../stores/redis-token-store';
+import type { CredentialStore } from '../stores/credential-store';
+import { credentialStoreFromEnv, migrateFromEnv } from './credential-store-env';
 import { waitForReady } from '../stores/redis-client';
 import { createRedisConnectionFromEnv, type RedisConnection } from '../stores/redis-connection';
 import { createRevocationAnnouncer, revocationChannel } from '../stores/redis-revocation-view';
@@ -89,6 +91,13 @@ const COMMANDS: readonly CommandDoc[] = [
       'those decoded bytes, not the text of "k").',
   },
   {
+    name: 'db migrate',
+    flags: '',
+    summary:
+      'Create or update the PostgreSQL credential schema that DATABASE_URL (and DATABASE_SCHEMA)\n' +
+      'name. Idempotent, and safe to run from several deploys at once. Prints the schema version.',
+  },
+  {
     name: 'apikey create',
     flags: '--name NAME',
     summary: 'Create a router A API key; the key is shown once.',
@@ -134,8 +143,8 @@ const COMMANDS: readonly CommandDoc[] = [
     name: 'application rotate',
     flags: '--id ID [--keep-tokens | --revoke-user-tokens]',
     summary:
-      'New client_id and client_secret; the old ones fail at once, and so do the application\'s own\n' +
-      '(client_credentials) tokens unless --keep-tokens. Users\' sessions survive and refresh with\n' +
+      "New client_id and client_secret; the old ones fail at once, and so do the application's own\n" +
+      "(client_credentials) tokens unless --keep-tokens. Users' sessions survive and refresh with\n" +
       'the new credentials, unless --revoke-user-tokens (full compromise: every token dies).',
     store: true,
   },
@@ -184,6 +193,9 @@ const ENVIRONMENT = `Environment:
   REDIS_SENTINELS, REDIS_SENTINEL_NAME   host:port,… and the primary's name — Sentinel instead
   REDIS_KEY_PREFIX               key prefix of the token store (default etk:); use the server's.
                                  A warning goes to stderr when it holds no kit data but another does
+  DATABASE_URL                   postgres://… — keep credentials (API keys, applications, providers,
+                                 clients) in PostgreSQL instead of Redis; needs the pg package
+  DATABASE_SCHEMA                the credential schema in that database (default token_kit)
   PORT, HOST, TOKEN_KIT_SEED, TOKEN_KIT_ISSUER   the demo server's settings (see docs/getting-started.md)`;
 
 const OUTPUT = `Output: results are JSON on stdout, with camelCase field names (clientId, createdAt) as the
@@ -495,7 +507,7 @@ async function openKit(
   env: NodeJS.ProcessEnv,
   io: CliIo,
   command: string,
-): Promise<{ kit: TokenKit; connection: RedisConnection }> {
+): Promise<{ kit: TokenKit; connection: RedisConnection; credentialStore: CredentialStore | undefined }> {
   let connection: RedisConnection | null;
   try {
     connection = createRedisConnectionFromEnv(env, {
@@ -517,15 +529,24 @@ async function openKit(
     throw new FailureError(`cannot reach Redis: ${(err as Error).message}`);
   }
   const keyPrefix = env.REDIS_KEY_PREFIX || undefined;
-  await warnOnForeignPrefix(connection.client, keyPrefix, io);
   const store = new RedisTokenStore({
     client: connection.client,
     ...(keyPrefix === undefined ? {} : { keyPrefix }),
   });
   // Admin commands sign nothing: a throwaway key satisfies the kit, the issuer only labels events.
   // Revocations are announced on the servers' channel, so their revocation views drop what they know.
+  let credentialStore: CredentialStore | undefined;
+  try {
+    credentialStore = credentialStoreFromEnv(env);
+  } catch (err) {
+    await connection.close();
+    throw new UsageError(`${command}: ${(err as Error).message}`);
+  }
+  // credentials in PostgreSQL leave the Redis prefix without credential sets: nothing to warn of
+  if (credentialStore === undefined) await warnOnForeignPrefix(connection.client, keyPrefix, io);
   const kit = createTokenKit({
     store,
+    ...(credentialStore === undefined ? {} : { credentialStore }),
     keys: await KeySet.generate('HS256'),
     issuer: env.TOKEN_KIT_ISSUER || 'http://127.0.0.1',
     revocationView: createRevocationAnnouncer({
@@ -533,7 +554,7 @@ async function openKit(
       channel: revocationChannel(keyPrefix),
     }),
   });
-  return { kit, connection };
+  return { kit, connection, credentialStore };
 }
 
 /** Runs an admin command on the store, mapping store failures to exit 1 and bad values to exit 2. */
@@ -543,7 +564,7 @@ async function withKit(
   command: string,
   run: (kit: TokenKit) => Promise<unknown>,
 ): Promise<number> {
-  const { kit, connection } = await openKit(env, io, command);
+  const { kit, connection, credentialStore } = await openKit(env, io, command);
   try {
     json(io, await run(kit));
     return EXIT_OK;
@@ -559,8 +580,23 @@ async function withKit(
     throw err;
   } finally {
     await kit.tokens.store.close().catch(() => undefined);
+    await credentialStore?.close().catch(() => undefined);
     await connection.close();
   }
+}
+
+/** `db migrate`: the PostgreSQL credential schema, created or brought up to date. */
+async function dbMigrate(args: readonly string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
+  parseFlags(args, {}, 'db migrate');
+  let result: Awaited<ReturnType<typeof migrateFromEnv>>;
+  try {
+    result = await migrateFromEnv(env);
+  } catch (err) {
+    if (err instanceof TypeError) throw new UsageError(`db migrate: ${err.message}`);
+    throw new FailureError(`db migrate: cannot migrate the credential schema (${(err as Error).message})`);
+  }
+  json(io, result);
+  return EXIT_OK;
 }
 
 function notFound(what: string, id: string): never {
@@ -837,6 +873,15 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io
           );
         }
         return await generateKey(rest.slice(1), io);
+      case 'db':
+        if (rest[0] !== 'migrate') {
+          throw new UsageError(
+            rest[0] === undefined
+              ? 'db: missing subcommand'
+              : `db: unknown subcommand ${JSON.stringify(rest[0])}`,
+          );
+        }
+        return await dbMigrate(rest.slice(1), env, io);
       case 'apikey':
       case 'application':
       case 'provider':
