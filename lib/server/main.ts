@@ -1,7 +1,8 @@
 /**
  * The demo server of `npm start` (CONTRACT §7), configured from the environment.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
+import express from 'express';
 import type { AddressInfo } from 'node:net';
 import type { Cluster } from 'ioredis';
 import { randomUUID } from 'node:crypto';
@@ -18,6 +19,7 @@ import { createJsonLineLogger, composeEventListeners, type LineSink } from '../c
 import { createRateLimits } from '../middleware/rate-limit';
 import { createMetrics } from '../middleware/metrics';
 import { createDemoApp } from './demo-app';
+import { requireToken } from '../middleware/require-token';
 import { loadSeedFile, parseSeed, SeedError, type Seed } from './seed';
 import {
   applySeed,
@@ -446,6 +448,65 @@ async function openStore(env: NodeJS.ProcessEnv, warn: (line: string) => void): 
   };
 }
 
+/** Requests of each kind the warm-up sends. */
+const WARM_UP_ROUNDS = 20;
+
+/**
+ * Runs the code of the first requests once before the server answers any (it answers 503 until
+ * then): a JWT signed and verified with the generated key (the store's revocation read included,
+ * on Redis its scripts), a `requireToken` route and the JWKS through Express on a private loopback
+ * listener. Without it the first requests under load pay for compiling this code and queue behind
+ * each other. Nothing is written to the store; the warm-up token lives 30 s and never leaves the
+ * process.
+ */
+async function warmUp(
+  demoApp: (req: IncomingMessage, res: ServerResponse) => void,
+  kit: TokenKit,
+  warn: (line: string) => void,
+): Promise<void> {
+  const issued = await kit.tokens.issueAccessToken({
+    subject: 'etk-warm-up',
+    clientId: 'etk-warm-up',
+    ttl: 30,
+  });
+  await kit.tokens.verifyAccessToken(issued.token);
+  const guarded = express();
+  guarded.get('/guarded', requireToken({ kit }), (_req, res) => {
+    res.json({ ok: true });
+  });
+  const probe = createServer((req, res) => (req.url === '/guarded' ? guarded : demoApp)(req, res));
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = probe.address() as AddressInfo;
+  const get = (path: string, headers: Record<string, string> = {}): Promise<number> =>
+    new Promise((resolve, reject) => {
+      request({ host: '127.0.0.1', port, path, headers, agent: false }, (res) => {
+        res.resume();
+        res.once('end', () => resolve(res.statusCode ?? 0));
+        res.once('error', reject);
+      })
+        .once('error', reject)
+        .end();
+    });
+  try {
+    for (let i = 0; i < WARM_UP_ROUNDS; i++) {
+      const statuses = [
+        await get('/.well-known/jwks.json'),
+        await get('/guarded', { Authorization: `Bearer ${issued.token}` }),
+      ];
+      if (statuses.some((status) => status !== 200)) {
+        warn(`express-token-kit: warning: warm-up requests answered ${statuses.join(', ')}`);
+        break;
+      }
+    }
+  } finally {
+    probe.closeAllConnections();
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+  }
+}
+
 /**
  * Starts the demo server from environment variables (`PORT`, `HOST`, `REDIS_URL`,
  * `REDIS_CLUSTER_NODES`, `REDIS_SENTINELS`/`REDIS_SENTINEL_NAME`, `REDIS_KEY_PREFIX`, `TOKEN_KIT_SEED`,
@@ -533,6 +594,8 @@ export async function startDemoServer(
     const actualPort = (server.address() as AddressInfo).port;
     const url = `http://${urlHost(host)}:${actualPort}`;
     const issuer = env.TOKEN_KIT_ISSUER || `http://${urlHost(host)}:${actualPort}`;
+    const events = composeEventListeners(audit, metrics?.onEvent);
+    let warming = true;
     const kit = createTokenKit({
       store,
       keys,
@@ -541,7 +604,10 @@ export async function startDemoServer(
       accessTokenTtl: lifetimes.accessTokenTtl,
       refreshAbsoluteTtl: lifetimes.refreshAbsoluteTtl,
       refreshIdleTtl: lifetimes.refreshIdleTtl,
-      onEvent: composeEventListeners(audit, metrics?.onEvent),
+      // The warm-up below is not an event of the service: keep it out of the audit log and metrics.
+      onEvent: (event) => {
+        if (!warming) events(event);
+      },
       ...(view ? { revocationView: view } : {}),
     });
     // On Redis the limits count in the same Redis (a Cluster too), so every instance shares one budget.
@@ -551,7 +617,7 @@ export async function startDemoServer(
         : {},
     );
     const applied = await applySeed(kit, seed);
-    app = createDemoApp({
+    const demoApp = createDemoApp({
       kit,
       seed,
       rateLimit,
@@ -563,6 +629,9 @@ export async function startDemoServer(
           `express-token-kit: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
         ),
     });
+    await warmUp(demoApp, kit, warn);
+    warming = false;
+    app = demoApp;
 
     log(`express-token-kit demo server listening on ${url}`);
     log(`  store: ${description}; issuer: ${issuer}; JWKS: ${url}/.well-known/jwks.json`);
