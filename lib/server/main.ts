@@ -1,5 +1,5 @@
 /**
- * The demo server of `npm start` (CONTRACT §7), configured from the environment.
+ * The demo server of `npm start`, configured from the environment (docs/getting-started.md).
  */
 import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import express from 'express';
@@ -510,7 +510,9 @@ async function warmUp(
 /**
  * Starts the demo server from environment variables (`PORT`, `HOST`, `REDIS_URL`,
  * `REDIS_CLUSTER_NODES`, `REDIS_SENTINELS`/`REDIS_SENTINEL_NAME`, `REDIS_KEY_PREFIX`, `TOKEN_KIT_SEED`,
- * `TOKEN_KIT_ISSUER`). A malformed seed file rejects with a {@link SeedError}, a malformed variable
+ * `TOKEN_KIT_ISSUER`, the lifetimes `TOKEN_KIT_*_TTL`, the HTTP limits `TOKEN_KIT_*_TIMEOUT_MS`,
+ * `TOKEN_KIT_MAX_CONNECTIONS`, `TOKEN_KIT_MAX_REQUESTS_PER_SOCKET`, and `TOKEN_KIT_HASH_CONCURRENCY`/
+ * `TOKEN_KIT_HASH_QUEUE`; see docs/getting-started.md). It warms up before it serves. A malformed seed file rejects with a {@link SeedError}, a malformed variable
  * with a {@link DemoConfigError} naming it, before anything listens. On Redis the token store, the
  * rate limits and a pub/sub revocation view (channel `<REDIS_KEY_PREFIX>revocations`) share it.
  *
