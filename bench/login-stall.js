@@ -95,9 +95,8 @@ function withIp(req) {
 function load(opts, t0) {
   const samples = [];
   return new Promise((resolve, reject) => {
-    const instance = autocannon(
-      { ...opts, pipelining: 1, duration: DURATION, timeout: 10 },
-      (err, result) => (err ? reject(err) : resolve({ result, samples })),
+    const instance = autocannon({ ...opts, pipelining: 1, duration: DURATION, timeout: 10 }, (err, result) =>
+      err ? reject(err) : resolve({ result, samples }),
     );
     instance.on('response', (_client, statusCode, _bytes, responseTime) => {
       samples.push({ at: Date.now() - t0, ms: responseTime, status: statusCode });
@@ -229,7 +228,17 @@ function row(label, s) {
 
 function tableFor(result) {
   return table(
-    ['stream', 'requests', 'p50 ms', 'p99 ms', 'max ms', '> 100 ms', '> 2 s', 'p99 ms, 1st second', 'non-2xx'],
+    [
+      'stream',
+      'requests',
+      'p50 ms',
+      'p99 ms',
+      'max ms',
+      '> 100 ms',
+      '> 2 s',
+      'p99 ms, 1st second',
+      'non-2xx',
+    ],
     [
       row(`password-grant logins (${result.loginConnections} connections)`, result.logins),
       row(`other requests (${result.otherConnections} connections)`, result.others),
