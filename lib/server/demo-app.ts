@@ -45,6 +45,8 @@ export interface DemoAppOptions {
   readonly trustProxyHops?: number;
   /** Prometheus metrics: served at `GET /metrics`, and the guarded routes are observed. @default none */
   readonly metrics?: TokenKitMetrics;
+  /** Lifetime of router A's access tokens in seconds (router A's `ttl`); @default router A's 900. */
+  readonly apiKeyTokenTtl?: number;
 }
 
 /** Sample plans served by `GET /api/plans/`. */
@@ -93,7 +95,13 @@ export function createDemoApp(options: Readonly<DemoAppOptions>): Express {
   const authorizeBinding = (_key: unknown, entity: { id: string }): boolean => knownEntities.has(entity.id);
   app.use(
     '/v1/auth',
-    createApiKeyRouter({ kit, tokenPrefix: DEMO_ACCESS_TOKEN_PREFIX, authorizeBinding, rateLimit }),
+    createApiKeyRouter({
+      kit,
+      tokenPrefix: DEMO_ACCESS_TOKEN_PREFIX,
+      authorizeBinding,
+      rateLimit,
+      ...(options.apiKeyTokenTtl === undefined ? {} : { ttl: options.apiKeyTokenTtl }),
+    }),
   );
   app.use('/v1', createProviderRouter({ kit, rateLimit }));
   app.use(

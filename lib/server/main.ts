@@ -1,7 +1,8 @@
 /**
- * The demo server of `npm start` (CONTRACT §7), configured from the environment.
+ * The demo server of `npm start`, configured from the environment (docs/getting-started.md).
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
+import express from 'express';
 import type { AddressInfo } from 'node:net';
 import type { Cluster } from 'ioredis';
 import { randomUUID } from 'node:crypto';
@@ -18,8 +19,22 @@ import { createJsonLineLogger, composeEventListeners, type LineSink } from '../c
 import { createRateLimits } from '../middleware/rate-limit';
 import { createMetrics } from '../middleware/metrics';
 import { createDemoApp } from './demo-app';
+import { requireToken } from '../middleware/require-token';
 import { loadSeedFile, parseSeed, SeedError, type Seed } from './seed';
-import { applySeed, createSeedUserVerifier } from './seed-kit';
+import {
+  applySeed,
+  createSeedUserVerifier,
+  defaultHashConcurrency,
+  HashQueue,
+  uvThreadpoolSize,
+} from './seed-kit';
+import {
+  DEFAULT_ACCESS_TOKEN_TTL,
+  DEFAULT_API_KEY_TOKEN_TTL,
+  DEFAULT_REFRESH_ABSOLUTE_TTL,
+  DEFAULT_REFRESH_IDLE_TTL,
+  MAX_ACCESS_TOKEN_LIFETIME,
+} from '../defaults';
 
 /** Milliseconds to wait for Redis at start. */
 const REDIS_READY_TIMEOUT_MS = 5000;
@@ -77,6 +92,190 @@ function parseTrustProxy(value: string | undefined): number {
     );
   }
   return Number(value);
+}
+
+/** A whole number from `min` to `max` read from `env[name]`, or `fallback` when unset or empty. */
+function parseWhole(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+  unit: string,
+): number {
+  const value = env[name];
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new DemoConfigError(
+      `${name} must be a whole number of ${unit} from ${min} to ${max}, got ${JSON.stringify(value)}`,
+    );
+  }
+  return n;
+}
+
+/** HTTP server limits of the demo server (Node's own defaults let a slow client hold a socket 300 s). */
+export interface DemoServerLimits {
+  /** `server.headersTimeout`: the whole request head must arrive within it (ms). */
+  readonly headersTimeoutMs: number;
+  /** `server.requestTimeout`: the whole request, body included, must arrive within it (ms). */
+  readonly requestTimeoutMs: number;
+  /** `server.keepAliveTimeout`: an idle keep-alive connection is closed after it (ms). */
+  readonly keepAliveTimeoutMs: number;
+  /** `server.maxConnections`: connections beyond it are closed at once. */
+  readonly maxConnections: number;
+  /** `server.maxRequestsPerSocket`: requests per keep-alive connection, 0 for no limit. */
+  readonly maxRequestsPerSocket: number;
+  /** How often Node checks the two timeouts above (ms): a quarter of the headers timeout, at most 1 s. */
+  readonly connectionsCheckingIntervalMs: number;
+}
+
+/** Defaults of {@link DemoServerLimits}. */
+export const DEMO_SERVER_LIMIT_DEFAULTS = Object.freeze({
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  maxConnections: 1_000,
+  maxRequestsPerSocket: 0,
+});
+
+/** Reads the `TOKEN_KIT_*` HTTP server limits; throws a {@link DemoConfigError} naming a bad one. */
+export function parseServerLimits(env: NodeJS.ProcessEnv): DemoServerLimits {
+  const d = DEMO_SERVER_LIMIT_DEFAULTS;
+  const hour = 3_600_000;
+  const headersTimeoutMs = parseWhole(
+    env,
+    'TOKEN_KIT_HEADERS_TIMEOUT_MS',
+    d.headersTimeoutMs,
+    100,
+    hour,
+    'ms',
+  );
+  const requestTimeoutMs = parseWhole(
+    env,
+    'TOKEN_KIT_REQUEST_TIMEOUT_MS',
+    Math.max(d.requestTimeoutMs, headersTimeoutMs),
+    100,
+    hour,
+    'ms',
+  );
+  const keepAliveTimeoutMs = parseWhole(
+    env,
+    'TOKEN_KIT_KEEP_ALIVE_TIMEOUT_MS',
+    Math.min(d.keepAliveTimeoutMs, headersTimeoutMs - 1),
+    1,
+    hour,
+    'ms',
+  );
+  const maxConnections = parseWhole(
+    env,
+    'TOKEN_KIT_MAX_CONNECTIONS',
+    d.maxConnections,
+    1,
+    1_000_000,
+    'connections',
+  );
+  const maxRequestsPerSocket = parseWhole(
+    env,
+    'TOKEN_KIT_MAX_REQUESTS_PER_SOCKET',
+    d.maxRequestsPerSocket,
+    0,
+    1_000_000,
+    'requests',
+  );
+  if (requestTimeoutMs < headersTimeoutMs) {
+    throw new DemoConfigError(
+      `TOKEN_KIT_REQUEST_TIMEOUT_MS (${requestTimeoutMs}) must be at least TOKEN_KIT_HEADERS_TIMEOUT_MS (${headersTimeoutMs})`,
+    );
+  }
+  // A keep-alive connection the server is about to close must not be mistaken for a slow request
+  // head, and Node requires headersTimeout above keepAliveTimeout for that.
+  if (keepAliveTimeoutMs >= headersTimeoutMs) {
+    throw new DemoConfigError(
+      `TOKEN_KIT_KEEP_ALIVE_TIMEOUT_MS (${keepAliveTimeoutMs}) must be below TOKEN_KIT_HEADERS_TIMEOUT_MS (${headersTimeoutMs})`,
+    );
+  }
+  return {
+    headersTimeoutMs,
+    requestTimeoutMs,
+    keepAliveTimeoutMs,
+    maxConnections,
+    maxRequestsPerSocket,
+    connectionsCheckingIntervalMs: Math.max(25, Math.min(1_000, Math.floor(headersTimeoutMs / 4))),
+  };
+}
+
+/** Longest refresh-family lifetime the demo server accepts from the environment (10 years, in seconds). */
+export const DEMO_MAX_REFRESH_TTL = 10 * 365 * 24 * 3600;
+
+/** Token lifetimes from the environment, in seconds; unset ones are the library's defaults. */
+export interface DemoTokenLifetimes {
+  /** `accessTokenTtl` of the kit: routers C and D. */
+  readonly accessTokenTtl: number;
+  /** `refreshAbsoluteTtl` of the kit. */
+  readonly refreshAbsoluteTtl: number;
+  /** `refreshIdleTtl` of the kit. */
+  readonly refreshIdleTtl: number;
+  /** `ttl` of router A. */
+  readonly apiKeyTokenTtl: number;
+}
+
+/** Reads the `TOKEN_KIT_*_TTL` variables; throws a {@link DemoConfigError} naming a bad one. */
+export function parseTokenLifetimes(env: NodeJS.ProcessEnv): DemoTokenLifetimes {
+  const s = 'seconds';
+  const accessTokenTtl = parseWhole(
+    env,
+    'TOKEN_KIT_ACCESS_TOKEN_TTL',
+    DEFAULT_ACCESS_TOKEN_TTL,
+    1,
+    MAX_ACCESS_TOKEN_LIFETIME,
+    s,
+  );
+  const apiKeyTokenTtl = parseWhole(
+    env,
+    'TOKEN_KIT_API_KEY_TOKEN_TTL',
+    DEFAULT_API_KEY_TOKEN_TTL,
+    1,
+    MAX_ACCESS_TOKEN_LIFETIME,
+    s,
+  );
+  const refreshAbsoluteTtl = parseWhole(
+    env,
+    'TOKEN_KIT_REFRESH_ABSOLUTE_TTL',
+    DEFAULT_REFRESH_ABSOLUTE_TTL,
+    1,
+    DEMO_MAX_REFRESH_TTL,
+    s,
+  );
+  const refreshIdleTtl = parseWhole(
+    env,
+    'TOKEN_KIT_REFRESH_IDLE_TTL',
+    Math.min(DEFAULT_REFRESH_IDLE_TTL, refreshAbsoluteTtl),
+    1,
+    DEMO_MAX_REFRESH_TTL,
+    s,
+  );
+  if (refreshIdleTtl > refreshAbsoluteTtl) {
+    throw new DemoConfigError(
+      `TOKEN_KIT_REFRESH_IDLE_TTL (${refreshIdleTtl}) must not exceed TOKEN_KIT_REFRESH_ABSOLUTE_TTL (${refreshAbsoluteTtl})`,
+    );
+  }
+  return { accessTokenTtl, refreshAbsoluteTtl, refreshIdleTtl, apiKeyTokenTtl };
+}
+
+/** Password hashing of the seed users: hashes at once, and hashes allowed to wait. */
+function parseHashQueue(env: NodeJS.ProcessEnv): HashQueue {
+  const threads = uvThreadpoolSize(env);
+  const concurrency = parseWhole(
+    env,
+    'TOKEN_KIT_HASH_CONCURRENCY',
+    defaultHashConcurrency(threads),
+    1,
+    1024,
+    'hashes',
+  );
+  const maxQueue = parseWhole(env, 'TOKEN_KIT_HASH_QUEUE', 256, 0, 100_000, 'waiting hashes');
+  return new HashQueue({ concurrency, maxQueue });
 }
 
 /** Generated demo credentials: one of each, random, never persisted. */
@@ -249,10 +448,71 @@ async function openStore(env: NodeJS.ProcessEnv, warn: (line: string) => void): 
   };
 }
 
+/** Requests of each kind the warm-up sends. */
+const WARM_UP_ROUNDS = 20;
+
+/**
+ * Runs the code of the first requests once before the server answers any (it answers 503 until
+ * then): a JWT signed and verified with the generated key (the store's revocation read included,
+ * on Redis its scripts), a `requireToken` route and the JWKS through Express on a private loopback
+ * listener. Without it the first requests under load pay for compiling this code and queue behind
+ * each other. Nothing is written to the store; the warm-up token lives 30 s and never leaves the
+ * process.
+ */
+async function warmUp(
+  demoApp: (req: IncomingMessage, res: ServerResponse) => void,
+  kit: TokenKit,
+  warn: (line: string) => void,
+): Promise<void> {
+  const issued = await kit.tokens.issueAccessToken({
+    subject: 'etk-warm-up',
+    clientId: 'etk-warm-up',
+    ttl: 30,
+  });
+  await kit.tokens.verifyAccessToken(issued.token);
+  const guarded = express();
+  guarded.get('/guarded', requireToken({ kit }), (_req, res) => {
+    res.json({ ok: true });
+  });
+  const probe = createServer((req, res) => (req.url === '/guarded' ? guarded : demoApp)(req, res));
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = probe.address() as AddressInfo;
+  const get = (path: string, headers: Record<string, string> = {}): Promise<number> =>
+    new Promise((resolve, reject) => {
+      request({ host: '127.0.0.1', port, path, headers, agent: false }, (res) => {
+        res.resume();
+        res.once('end', () => resolve(res.statusCode ?? 0));
+        res.once('error', reject);
+      })
+        .once('error', reject)
+        .end();
+    });
+  try {
+    for (let i = 0; i < WARM_UP_ROUNDS; i++) {
+      const statuses = [
+        await get('/.well-known/jwks.json'),
+        await get('/guarded', { Authorization: `Bearer ${issued.token}` }),
+      ];
+      if (statuses.some((status) => status !== 200)) {
+        warn(`express-token-kit: warning: warm-up requests answered ${statuses.join(', ')}`);
+        break;
+      }
+    }
+  } finally {
+    probe.closeAllConnections();
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+  }
+}
+
 /**
  * Starts the demo server from environment variables (`PORT`, `HOST`, `REDIS_URL`,
  * `REDIS_CLUSTER_NODES`, `REDIS_SENTINELS`/`REDIS_SENTINEL_NAME`, `REDIS_KEY_PREFIX`, `TOKEN_KIT_SEED`,
- * `TOKEN_KIT_ISSUER`). A malformed seed file rejects with a {@link SeedError}, a malformed variable
+ * `TOKEN_KIT_ISSUER`, the lifetimes `TOKEN_KIT_*_TTL`, the HTTP limits `TOKEN_KIT_*_TIMEOUT_MS`,
+ * `TOKEN_KIT_MAX_CONNECTIONS`, `TOKEN_KIT_MAX_REQUESTS_PER_SOCKET`, and `TOKEN_KIT_HASH_CONCURRENCY`/
+ * `TOKEN_KIT_HASH_QUEUE`; see docs/getting-started.md). It warms up before it serves. A malformed seed file rejects with a {@link SeedError}, a malformed variable
  * with a {@link DemoConfigError} naming it, before anything listens. On Redis the token store, the
  * rate limits and a pub/sub revocation view (channel `<REDIS_KEY_PREFIX>revocations`) share it.
  *
@@ -271,6 +531,9 @@ export async function startDemoServer(
   const warn = io.warn ?? ((line: string) => console.error(line));
   const port = parsePort(env.PORT);
   const trustProxyHops = parseTrustProxy(env.TOKEN_KIT_TRUST_PROXY);
+  const limits = parseServerLimits(env);
+  const lifetimes = parseTokenLifetimes(env);
+  const hashQueue = parseHashQueue(env);
   const metrics =
     env.TOKEN_KIT_METRICS === '1' || env.TOKEN_KIT_METRICS === 'true' ? createMetrics() : undefined;
   const audit = createJsonLineLogger(io.audit ?? process.stdout);
@@ -278,21 +541,36 @@ export async function startDemoServer(
   const seedPath = env.TOKEN_KIT_SEED || undefined;
   const generated = seedPath === undefined;
   const seed = seedPath === undefined ? generateDemoSeed() : await loadSeedFile(seedPath);
-  const verifyUser = await createSeedUserVerifier(seed.users);
+  const verifyUser = await createSeedUserVerifier(seed.users, { queue: hashQueue });
   const keys = await KeySet.generate('RS256');
   const { store, description, connection, view } = await openStore(env, warn);
 
   let app: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
-  const server = createServer((req, res) => {
-    if (app) {
-      app(req, res);
-      return;
-    }
-    res.writeHead(503, { 'Content-Type': 'application/json', 'Retry-After': '1' });
-    res.end(
-      JSON.stringify({ errors: [{ errorType: 'service_unavailable', message: 'Starting, retry shortly' }] }),
-    );
-  });
+  const server = createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      // Node checks the two timeouts above on this interval (30 s by default), so it bounds how late
+      // a slow client is cut.
+      connectionsCheckingInterval: limits.connectionsCheckingIntervalMs,
+    },
+    (req, res) => {
+      if (app) {
+        app(req, res);
+        return;
+      }
+      res.writeHead(503, { 'Content-Type': 'application/json', 'Retry-After': '1' });
+      res.end(
+        JSON.stringify({
+          errors: [{ errorType: 'service_unavailable', message: 'Starting, retry shortly' }],
+        }),
+      );
+    },
+  );
+  // Beyond the cap new connections are closed at once, so slow clients cannot use up file descriptors.
+  server.maxConnections = limits.maxConnections;
+  server.maxRequestsPerSocket = limits.maxRequestsPerSocket;
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closed ??= (async () => {
@@ -318,12 +596,20 @@ export async function startDemoServer(
     const actualPort = (server.address() as AddressInfo).port;
     const url = `http://${urlHost(host)}:${actualPort}`;
     const issuer = env.TOKEN_KIT_ISSUER || `http://${urlHost(host)}:${actualPort}`;
+    const events = composeEventListeners(audit, metrics?.onEvent);
+    let warming = true;
     const kit = createTokenKit({
       store,
       keys,
       issuer,
       verifyUser,
-      onEvent: composeEventListeners(audit, metrics?.onEvent),
+      accessTokenTtl: lifetimes.accessTokenTtl,
+      refreshAbsoluteTtl: lifetimes.refreshAbsoluteTtl,
+      refreshIdleTtl: lifetimes.refreshIdleTtl,
+      // The warm-up below is not an event of the service: keep it out of the audit log and metrics.
+      onEvent: (event) => {
+        if (!warming) events(event);
+      },
       ...(view ? { revocationView: view } : {}),
     });
     // On Redis the limits count in the same Redis (a Cluster too), so every instance shares one budget.
@@ -333,17 +619,21 @@ export async function startDemoServer(
         : {},
     );
     const applied = await applySeed(kit, seed);
-    app = createDemoApp({
+    const demoApp = createDemoApp({
       kit,
       seed,
       rateLimit,
       trustProxyHops,
+      apiKeyTokenTtl: lifetimes.apiKeyTokenTtl,
       ...(metrics ? { metrics } : {}),
       onError: (err) =>
         warn(
           `express-token-kit: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
         ),
     });
+    await warmUp(demoApp, kit, warn);
+    warming = false;
+    app = demoApp;
 
     log(`express-token-kit demo server listening on ${url}`);
     log(`  store: ${description}; issuer: ${issuer}; JWKS: ${url}/.well-known/jwks.json`);

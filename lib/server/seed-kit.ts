@@ -3,6 +3,7 @@
  * store.
  */
 import { randomBytes, scrypt as scryptCallback, timingSafeEqual } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import type { TokenKit } from '../core/token-kit';
 import type { UserVerifier, VerifiedUser } from '../core/grants';
 import type { Seed, SeedUser } from './seed';
@@ -22,17 +23,119 @@ interface StoredUser {
   readonly sub: string;
 }
 
+/** The libuv thread pool size of this process: `UV_THREADPOOL_SIZE` (1–1024), else libuv's 4. */
+export function uvThreadpoolSize(env: NodeJS.ProcessEnv = process.env): number {
+  const size = Number(env.UV_THREADPOOL_SIZE);
+  return Number.isSafeInteger(size) && size >= 1 && size <= 1024 ? size : 4;
+}
+
+/**
+ * How many password hashes may run at once by default: one less than the libuv thread pool (so
+ * file, DNS and other crypto work always finds a free thread) and one less than the CPUs this process
+ * may use (so the event loop keeps a core while logins queue), at least 1.
+ */
+export function defaultHashConcurrency(
+  threadpoolSize: number = uvThreadpoolSize(),
+  cpus: number = availableParallelism(),
+): number {
+  return Math.max(1, Math.min(threadpoolSize - 1, cpus - 1));
+}
+
+/** Thrown by {@link HashQueue.run} when the queue is full; the password grant answers it 503. */
+export class HashQueueFullError extends Error {
+  constructor(maxQueue: number) {
+    super(`more than ${maxQueue} password checks are waiting`);
+    this.name = 'HashQueueFullError';
+  }
+}
+
+/** Options of {@link HashQueue}. */
+export interface HashQueueOptions {
+  /** Hashes running at once; @default {@link defaultHashConcurrency}. */
+  readonly concurrency?: number;
+  /** Hashes allowed to wait; one more is refused with {@link HashQueueFullError}. @default 256 */
+  readonly maxQueue?: number;
+}
+
+/**
+ * A FIFO semaphore for password hashing. scrypt runs on the libuv thread pool (4 threads unless
+ * `UV_THREADPOOL_SIZE` says otherwise), and every hash keeps a CPU busy for tens of milliseconds: a
+ * burst of logins left unbounded takes every pool thread and every core, and unrelated requests
+ * wait behind it. With a queue, logins wait their turn and everything else keeps running.
+ */
+export class HashQueue {
+  /** Hashes running at once. */
+  readonly concurrency: number;
+  /** Hashes allowed to wait. */
+  readonly maxQueue: number;
+  #active = 0;
+  readonly #waiting: (() => void)[] = [];
+
+  constructor(options: Readonly<HashQueueOptions> = {}) {
+    const concurrency = options.concurrency ?? defaultHashConcurrency();
+    const maxQueue = options.maxQueue ?? 256;
+    if (!Number.isSafeInteger(concurrency) || concurrency < 1 || concurrency > 1024) {
+      throw new RangeError(`concurrency must be a whole number from 1 to 1024, got ${String(concurrency)}`);
+    }
+    if (!Number.isSafeInteger(maxQueue) || maxQueue < 0) {
+      throw new RangeError(`maxQueue must be a whole number from 0, got ${String(maxQueue)}`);
+    }
+    this.concurrency = concurrency;
+    this.maxQueue = maxQueue;
+  }
+
+  /** Hashes running now. */
+  get active(): number {
+    return this.#active;
+  }
+
+  /** Hashes waiting for a turn. */
+  get waiting(): number {
+    return this.#waiting.length;
+  }
+
+  /** Runs `task` when a slot is free (first come, first served); rejects at once when the queue is full. */
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.#active >= this.concurrency) {
+      if (this.#waiting.length >= this.maxQueue) throw new HashQueueFullError(this.maxQueue);
+      // The slot is handed over by the finishing task, so #active never drops between them.
+      await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    } else {
+      this.#active++;
+    }
+    try {
+      return await task();
+    } finally {
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#active--;
+    }
+  }
+}
+
+/** Options of {@link createSeedUserVerifier}. */
+export interface SeedUserVerifierOptions {
+  /** The queue password checks wait in; @default a new {@link HashQueue} with its defaults. */
+  readonly queue?: HashQueue;
+}
+
 /**
  * Builds the password-grant verifier for seeded users. Passwords are hashed once, here, with scrypt
  * and a random salt each, and compared in constant time. An unknown username runs the same scrypt
- * against a dummy hash, so it takes as long as a wrong password.
+ * against a dummy hash, so it takes as long as a wrong password. Every check is asynchronous (the
+ * event loop never hashes) and waits its turn in a {@link HashQueue}, so a burst of logins cannot
+ * take the whole libuv thread pool; a full queue makes the check throw (the grant answers 503).
  *
  * @example
  * ```ts
  * const kit = createTokenKit({ store, keys, issuer, verifyUser: await createSeedUserVerifier(seed.users) });
  * ```
  */
-export async function createSeedUserVerifier(users: readonly SeedUser[]): Promise<UserVerifier> {
+export async function createSeedUserVerifier(
+  users: readonly SeedUser[],
+  options: Readonly<SeedUserVerifierOptions> = {},
+): Promise<UserVerifier> {
+  const queue = options.queue ?? new HashQueue();
   const byName = new Map<string, StoredUser>();
   for (const user of users) {
     const salt = randomBytes(SALT_BYTES);
@@ -48,7 +151,7 @@ export async function createSeedUserVerifier(users: readonly SeedUser[]): Promis
   return async function verifySeedUser(username: string, password: string): Promise<VerifiedUser | null> {
     const user = byName.get(username);
     const stored = user ?? dummy;
-    const hash = await scrypt(password, stored.salt);
+    const hash = await queue.run(() => scrypt(password, stored.salt));
     const matches = timingSafeEqual(hash, stored.hash);
     return matches && user !== undefined ? { sub: user.sub } : null;
   };
