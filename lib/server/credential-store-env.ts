@@ -9,6 +9,11 @@ import {
   PostgresCredentialStore,
 } from '../stores/postgres-credential-store';
 
+/** The credential schema the environment names (`DATABASE_SCHEMA`, default `token_kit`). */
+export function credentialSchema(env: NodeJS.ProcessEnv): string {
+  return env.DATABASE_SCHEMA || DEFAULT_POSTGRES_SCHEMA;
+}
+
 /** The PostgreSQL credential store the environment names, or undefined when `DATABASE_URL` is unset. */
 export function credentialStoreFromEnv(env: NodeJS.ProcessEnv): PostgresCredentialStore | undefined {
   const url = env.DATABASE_URL;
@@ -41,7 +46,7 @@ export async function migrateFromEnv(
   const store = credentialStoreFromEnv(env);
   if (store === undefined) throw new TypeError('db migrate needs DATABASE_URL (postgres://…)');
   try {
-    const schema = env.DATABASE_SCHEMA || DEFAULT_POSTGRES_SCHEMA;
+    const schema = credentialSchema(env);
     const result = await migrateCredentialStore(store.pool, { schema });
     return { schema, ...result };
   } finally {

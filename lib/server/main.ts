@@ -13,6 +13,8 @@ import { MemoryTokenStore } from '../stores/memory-token-store';
 import { RedisTokenStore } from '../stores/redis-token-store';
 import { checkEvictionPolicy, waitForReady } from '../stores/redis-client';
 import { createRedisConnectionFromEnv, type RedisConnection } from '../stores/redis-connection';
+import { migrateCredentialStore } from '../stores/postgres-credential-store';
+import { credentialSchema, credentialStoreFromEnv } from './credential-store-env';
 import { RedisRevocationView, revocationChannel } from '../stores/redis-revocation-view';
 import type { TokenStore } from '../stores/token-store';
 import { createJsonLineLogger, composeEventListeners, type LineSink } from '../core/audit-log';
@@ -543,6 +545,23 @@ export async function startDemoServer(
   const seed = seedPath === undefined ? generateDemoSeed() : await loadSeedFile(seedPath);
   const verifyUser = await createSeedUserVerifier(seed.users, { queue: hashQueue });
   const keys = await KeySet.generate('RS256');
+  let credentialStore: ReturnType<typeof credentialStoreFromEnv>;
+  try {
+    credentialStore = credentialStoreFromEnv(env);
+  } catch (err) {
+    throw new DemoConfigError((err as Error).message);
+  }
+  if (credentialStore !== undefined) {
+    // The demo creates (or updates) its schema itself; production deploys run `db migrate` first.
+    try {
+      await migrateCredentialStore(credentialStore.pool, { schema: credentialSchema(env) });
+    } catch (err) {
+      await credentialStore.close().catch(() => undefined);
+      throw new DemoConfigError(
+        `DATABASE_URL: cannot prepare the credential schema (${(err as Error).message})`,
+      );
+    }
+  }
   const { store, description, connection, view } = await openStore(env, warn);
 
   let app: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
@@ -580,6 +599,7 @@ export async function startDemoServer(
       });
       await view?.close();
       await store.close();
+      await credentialStore?.close();
       await connection?.close();
     })();
     return closed;
@@ -600,6 +620,7 @@ export async function startDemoServer(
     let warming = true;
     const kit = createTokenKit({
       store,
+      ...(credentialStore === undefined ? {} : { credentialStore }),
       keys,
       issuer,
       verifyUser,
@@ -637,6 +658,7 @@ export async function startDemoServer(
 
     log(`express-token-kit demo server listening on ${url}`);
     log(`  store: ${description}; issuer: ${issuer}; JWKS: ${url}/.well-known/jwks.json`);
+    if (credentialStore !== undefined) log(`  credentials: PostgreSQL, schema ${credentialSchema(env)}`);
     if (view) {
       log(
         `  revocation view: redis pub/sub on ${revocationChannel(env.REDIS_KEY_PREFIX || DEFAULT_KEY_PREFIX)} (repeat checks skip Redis)`,
