@@ -38,6 +38,7 @@ import {
   SecretHasher,
 } from './opaque-token';
 import { assertBoundEntity } from './binding';
+import { IssuanceClock, issuedAtMsOf, uuidV7 } from './issuance';
 import { BoundedCache } from './bounded-cache';
 import type { RevocationNotice, RevocationView } from './revocation-view';
 
@@ -248,6 +249,8 @@ export class TokenService {
   readonly hasher: SecretHasher;
   readonly #onEvent: TokenEventListener | undefined;
   readonly #now: () => number;
+  /** Issuance and cut-off instants in ms, ordered on this instance (see {@link IssuanceClock}). */
+  readonly #issuance: IssuanceClock;
   readonly #opaquePrefixes = new Set<string>();
   readonly #view: RevocationView | undefined;
   readonly #verified: BoundedCache<string, VerifiedEntry> | undefined;
@@ -315,6 +318,7 @@ export class TokenService {
     );
     this.#onEvent = options.onEvent;
     this.#now = options.now ?? Date.now;
+    this.#issuance = new IssuanceClock(this.#now);
     this.#view = options.revocationView;
     const cacheSize = options.verifiedCacheSize ?? 10_000;
     if (!Number.isSafeInteger(cacheSize) || cacheSize < 0)
@@ -365,9 +369,12 @@ export class TokenService {
     const ttl = positiveInt(input.ttl, this.accessTokenTtl, 'ttl', this.maxTokenLifetime);
     const boundEntity = input.boundEntity ?? null;
     if (boundEntity !== null) assertBoundEntity(boundEntity);
-    const iat = this.now();
+    // The jti carries the issuance instant in ms (UUIDv7), ordering the token against cut-offs
+    // set in the same second; iat is that instant's second.
+    const issuedMs = this.#issuance.issue();
+    const iat = Math.floor(issuedMs / 1000);
     const exp = iat + ttl;
-    const jti = randomUUID();
+    const jti = uuidV7(issuedMs);
     const iss = input.issuer ?? this.issuer;
     const aud = audienceArray(input.audience, this.audiences);
     const scope = input.scope ?? '';
@@ -464,7 +471,8 @@ export class TokenService {
     const now = this.now();
     const { auth, query } = this.#verifyJwtCached(token, options, now);
     const state = await this.#revocationState(query, auth.expiresAt);
-    if (isRevoked(state, auth.issuedAt)) throw new TokenError('invalid_token', 'Access token revoked');
+    if (isRevoked(state, issuedAtMsOf(auth.jti, auth.issuedAt)))
+      throw new TokenError('invalid_token', 'Access token revoked');
     return auth;
   }
 
@@ -496,7 +504,7 @@ export class TokenService {
       if (auth === undefined) return undefined;
     }
     const state = view.lookup(query.jti, nowMs);
-    return state === undefined || isRevoked(state, auth.issuedAt) ? undefined : auth;
+    return state === undefined || isRevoked(state, issuedAtMsOf(auth.jti, auth.issuedAt)) ? undefined : auth;
   }
 
   /** The remembered verification of `token` for these options and this key set, unless it expired. */
@@ -594,7 +602,8 @@ export class TokenService {
       entry.options = options;
       entry.auth = auth;
     }
-    if (isRevoked(state, record.iat)) throw new TokenError('invalid_token', 'Access token revoked');
+    if (isRevoked(state, issuedAtMsOf(record.jti, record.iat)))
+      throw new TokenError('invalid_token', 'Access token revoked');
     if (!options.ignoreExpiration && this.#opaqueExpired(record, this.now()))
       throw new TokenError('expired_token');
     return auth;
@@ -638,7 +647,8 @@ export class TokenService {
 
   /** Starts a refresh-token family and returns its first refresh token. */
   async startRefreshFamily(input: Readonly<StartRefreshFamilyInput>): Promise<IssuedRefreshToken> {
-    const now = this.now();
+    const createdAtMs = this.#issuance.issue();
+    const now = Math.floor(createdAtMs / 1000);
     const familyId = randomBase62(ID_LENGTH);
     const refreshToken = formatOpaqueToken(this.refreshTokenPrefix, familyId + randomBase62(SECRET_LENGTH));
     const family: RefreshFamily = {
@@ -648,6 +658,7 @@ export class TokenService {
       scope: input.scope ?? '',
       boundEntity: input.boundEntity ?? null,
       createdAt: now,
+      createdAtMs,
       expiresAt: now + this.refreshAbsoluteTtl,
       lastUsedAt: now,
       ...(input.data === undefined ? {} : { data: input.data }),
@@ -774,16 +785,21 @@ export class TokenService {
     this.emit({ type: 'revoked', familyId, reason: 'family' });
   }
 
-  /** Revokes every token of a subject issued up to now ("log out everywhere"). */
+  /**
+   * Revokes every token of a subject issued up to now ("log out everywhere"), to the millisecond: a
+   * token issued after it (even in the same second) works.
+   */
   async revokeSubject(subject: string): Promise<void> {
-    await this.guard(() => this.store.setCutoff('subject', subject, this.now(), this.#cutoffTtl()));
+    const at = this.#issuance.cutoff();
+    await this.guard(() => this.store.setCutoff('subject', subject, at, this.#cutoffTtl()));
     await this.announce({ kind: 'subject', id: subject });
     this.emit({ type: 'revoked', subject, reason: 'subject' });
   }
 
-  /** Revokes every token of a client issued up to now. */
+  /** Revokes every token of a client issued up to now, to the millisecond (see {@link revokeSubject}). */
   async revokeClient(clientId: string): Promise<void> {
-    await this.guard(() => this.store.setCutoff('client', clientId, this.now(), this.#cutoffTtl()));
+    const at = this.#issuance.cutoff();
+    await this.guard(() => this.store.setCutoff('client', clientId, at, this.#cutoffTtl()));
     await this.announce({ kind: 'client', id: clientId });
     this.emit({ type: 'revoked', clientId, reason: 'client' });
   }
@@ -854,12 +870,13 @@ function revocationQuery(jti: string, subject: string, clientId: string, familyI
   return familyId === undefined ? { jti, subject, clientId } : { jti, subject, clientId, familyId };
 }
 
-function isRevoked(state: RevocationState, issuedAt: number): boolean {
+/** Revoked by the state, for a token issued at `issuedMs` (a cut-off at that very instant covers it). */
+function isRevoked(state: RevocationState, issuedMs: number): boolean {
   return (
     state.jtiRevoked ||
     state.familyRevoked ||
-    (state.subjectCutoff !== null && issuedAt <= state.subjectCutoff) ||
-    (state.clientCutoff !== null && issuedAt <= state.clientCutoff)
+    (state.subjectCutoffMs !== null && issuedMs <= state.subjectCutoffMs) ||
+    (state.clientCutoffMs !== null && issuedMs <= state.clientCutoffMs)
   );
 }
 

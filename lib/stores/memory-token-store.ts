@@ -3,7 +3,7 @@
  * deployments. Same semantics as the Redis store; every operation is atomic because it runs
  * synchronously.
  */
-import { MAX_REFRESH_GRACE_RETRIES, MAX_REFRESH_GRACE_SECONDS } from './token-store';
+import { assertCutoffMs, MAX_REFRESH_GRACE_RETRIES, MAX_REFRESH_GRACE_SECONDS } from './token-store';
 import type {
   AccessTokenRecord,
   CredentialKind,
@@ -65,7 +65,8 @@ interface FamilyState {
   readonly json: string;
   readonly sub: string;
   readonly clientId: string;
-  readonly createdAt: number;
+  /** Creation instant in ms, compared with cut-offs. */
+  readonly createdMs: number;
   readonly expiresAt: number;
   lastUsedAt: number;
   current: string;
@@ -173,8 +174,8 @@ export class MemoryTokenStore implements TokenStore {
     return {
       jtiRevoked: this.#revokedJtis.get(jti, now) !== undefined,
       familyRevoked: familyId !== undefined && this.#revokedFamilies.get(familyId, now) !== undefined,
-      subjectCutoff: this.#cutoff(this.#subjectCutoffs, subject),
-      clientCutoff: this.#cutoff(this.#clientCutoffs, clientId),
+      subjectCutoffMs: this.#cutoff(this.#subjectCutoffs, subject),
+      clientCutoffMs: this.#cutoff(this.#clientCutoffs, clientId),
     };
   }
 
@@ -182,7 +183,7 @@ export class MemoryTokenStore implements TokenStore {
     if (state.revoked || this.#revokedFamilies.get(familyId, this.#now()) !== undefined) return true;
     const cs = this.#cutoff(this.#subjectCutoffs, state.sub);
     const cc = this.#cutoff(this.#clientCutoffs, state.clientId);
-    return (cs !== null && cs >= state.createdAt) || (cc !== null && cc >= state.createdAt);
+    return (cs !== null && cs >= state.createdMs) || (cc !== null && cc >= state.createdMs);
   }
 
   #revokeFamily(familyId: string, ms: number): void {
@@ -204,7 +205,7 @@ export class MemoryTokenStore implements TokenStore {
     if (raw === undefined) {
       return {
         record: null,
-        state: { jtiRevoked: false, familyRevoked: false, subjectCutoff: null, clientCutoff: null },
+        state: { jtiRevoked: false, familyRevoked: false, subjectCutoffMs: null, clientCutoffMs: null },
       };
     }
     const record = JSON.parse(raw) as AccessTokenRecord;
@@ -226,7 +227,7 @@ export class MemoryTokenStore implements TokenStore {
   }
 
   async setCutoff(kind: 'subject' | 'client', id: string, at: number, ttlSeconds: number): Promise<void> {
-    if (!Number.isFinite(at)) throw new RangeError(`setCutoff: at must be finite, got ${String(at)}`);
+    assertCutoffMs(at);
     const map = kind === 'subject' ? this.#subjectCutoffs : this.#clientCutoffs;
     const now = this.#now();
     const current = map.get(id, now);
@@ -242,7 +243,7 @@ export class MemoryTokenStore implements TokenStore {
       json: JSON.stringify(stored),
       sub: family.sub,
       clientId: family.clientId,
-      createdAt: family.createdAt,
+      createdMs: family.createdAtMs ?? family.createdAt * 1000,
       expiresAt: family.expiresAt,
       lastUsedAt,
       current: hash,

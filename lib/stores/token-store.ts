@@ -36,16 +36,45 @@ export interface RevocationQuery {
   readonly familyId?: string;
 }
 
-/** Revocation state of one access token. Cut-offs are seconds since the epoch. */
+/**
+ * Revocation state of one access token. Cut-offs are instants in MILLISECONDS since the epoch, so
+ * a token issued in the same second but after a cut-off is not covered by it (see
+ * {@link TokenStore.setCutoff}).
+ */
 export interface RevocationState {
   /** The `jti` is on the denylist. */
   readonly jtiRevoked: boolean;
   /** The token's refresh family was revoked. */
   readonly familyRevoked: boolean;
-  /** Tokens of this subject issued at or before this time are revoked; null when none. */
-  readonly subjectCutoff: number | null;
-  /** Tokens of this client issued at or before this time are revoked; null when none. */
-  readonly clientCutoff: number | null;
+  /** Tokens of this subject issued at or before this instant (ms since the epoch) are revoked; null when none. */
+  readonly subjectCutoffMs: number | null;
+  /** Tokens of this client issued at or before this instant (ms since the epoch) are revoked; null when none. */
+  readonly clientCutoffMs: number | null;
+}
+
+/**
+ * The smallest cut-off instant a store accepts, in milliseconds since the epoch (1973-03-03). A
+ * smaller value is almost certainly a time in seconds and is refused with a RangeError; a smaller
+ * value found in a store (written by an older version, which stored whole seconds) is read as the
+ * last millisecond of that second, so it keeps covering every token of that second.
+ */
+export const MIN_CUTOFF_MS = 100_000_000_000;
+
+/**
+ * A stored cut-off value in milliseconds: values below {@link MIN_CUTOFF_MS} are whole seconds
+ * written by an older version and cover their whole second.
+ */
+export function cutoffMsOf(stored: number): number {
+  return stored < MIN_CUTOFF_MS ? stored * 1000 + 999 : stored;
+}
+
+/** Throws a RangeError unless `atMs` is a finite cut-off instant in milliseconds. */
+export function assertCutoffMs(atMs: number): void {
+  if (!Number.isFinite(atMs) || atMs < MIN_CUTOFF_MS) {
+    throw new RangeError(
+      `setCutoff: at must be milliseconds since the epoch (>= ${MIN_CUTOFF_MS}), got ${String(atMs)}`,
+    );
+  }
 }
 
 /** A refresh-token family: one grant, rotated on every use. */
@@ -57,6 +86,12 @@ export interface RefreshFamily {
   readonly boundEntity: BoundEntity | null;
   /** Creation time, seconds since the epoch. */
   readonly createdAt: number;
+  /**
+   * Creation instant, milliseconds since the epoch, compared with cut-offs (a cut-off at or after
+   * it covers the family). Absent on families written by older versions: `createdAt * 1000` is
+   * used then, so any cut-off in the creation second covers the family (fail closed).
+   */
+  readonly createdAtMs?: number;
   /** Absolute expiry of the whole family, seconds since the epoch. */
   readonly expiresAt: number;
   /** Last successful rotation (or creation), seconds since the epoch. */
@@ -157,10 +192,12 @@ export interface TokenStore {
    */
   revokeFamily(familyId: string, ttlSeconds: number): Promise<void>;
   /**
-   * Sets a cut-off: tokens of this subject (or client) issued at or before `at` are revoked.
-   * A later cut-off replaces an earlier one, never the reverse. Kept for `ttlSeconds`.
+   * Sets a cut-off: tokens of this subject (or client) issued at or before `atMs` (milliseconds
+   * since the epoch; a RangeError below {@link MIN_CUTOFF_MS}) are revoked, and so are refresh
+   * families created at or before it. A later cut-off replaces an earlier one, never the reverse.
+   * Kept for `ttlSeconds`.
    */
-  setCutoff(kind: 'subject' | 'client', id: string, at: number, ttlSeconds: number): Promise<void>;
+  setCutoff(kind: 'subject' | 'client', id: string, atMs: number, ttlSeconds: number): Promise<void>;
 
   // --- refresh families -----------------------------------------------------
   /** Creates a family whose current token is `hash`. The family lives until `family.expiresAt`. */

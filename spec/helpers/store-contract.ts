@@ -28,6 +28,8 @@ export interface StoreHarness {
 export type StoreHarnessFactory = () => Promise<StoreHarness>;
 
 const HOUR = 3600;
+/** An instant in milliseconds, for cut-offs. */
+const T0 = 1_700_000_000_000;
 const IDLE = 600;
 
 function accessRecord(overrides: Partial<AccessTokenRecord> = {}): AccessTokenRecord {
@@ -46,7 +48,7 @@ function accessRecord(overrides: Partial<AccessTokenRecord> = {}): AccessTokenRe
   };
 }
 
-const CLEAR = { jtiRevoked: false, familyRevoked: false, subjectCutoff: null, clientCutoff: null };
+const CLEAR = { jtiRevoked: false, familyRevoked: false, subjectCutoffMs: null, clientCutoffMs: null };
 
 /**
  * Registers the TokenStore conformance suite under `describe(name)`. `factory` runs before every
@@ -128,15 +130,15 @@ export function describeTokenStoreContract(name: string, factory: StoreHarnessFa
           await store.saveAccessToken('at-1', accessRecord(), HOUR);
           await store.revokeJti('jti-1', HOUR);
           await store.revokeFamily('fam-1', HOUR);
-          await store.setCutoff('subject', 'user-1', 1_700_000_100, HOUR);
-          await store.setCutoff('client', 'client-1', 1_700_000_200, HOUR);
+          await store.setCutoff('subject', 'user-1', 1_700_000_100_000, HOUR);
+          await store.setCutoff('client', 'client-1', 1_700_000_200_000, HOUR);
           await expect(store.lookupAccessToken('at-1')).resolves.toEqual({
             record: accessRecord(),
             state: {
               jtiRevoked: true,
               familyRevoked: true,
-              subjectCutoff: 1_700_000_100,
-              clientCutoff: 1_700_000_200,
+              subjectCutoffMs: 1_700_000_100_000,
+              clientCutoffMs: 1_700_000_200_000,
             },
           });
         });
@@ -199,12 +201,12 @@ export function describeTokenStoreContract(name: string, factory: StoreHarnessFa
 
       describe('when subject and client cut-offs are set', () => {
         it('reports both cut-offs', async () => {
-          await store.setCutoff('subject', 'user-1', 1_700_000_100, HOUR);
-          await store.setCutoff('client', 'client-1', 1_700_000_200, HOUR);
+          await store.setCutoff('subject', 'user-1', 1_700_000_100_000, HOUR);
+          await store.setCutoff('client', 'client-1', 1_700_000_200_000, HOUR);
           await expect(store.checkRevocation(query)).resolves.toEqual({
             ...CLEAR,
-            subjectCutoff: 1_700_000_100,
-            clientCutoff: 1_700_000_200,
+            subjectCutoffMs: 1_700_000_100_000,
+            clientCutoffMs: 1_700_000_200_000,
           });
           await expect(
             store.checkRevocation({ ...query, subject: 'user-2', clientId: 'client-2' }),
@@ -216,8 +218,8 @@ export function describeTokenStoreContract(name: string, factory: StoreHarnessFa
         it('reports a clear state again', async () => {
           await store.revokeJti('jti-1', 1);
           await store.revokeFamily('fam-1', 1);
-          await store.setCutoff('subject', 'user-1', 1_700_000_100, 1);
-          await store.setCutoff('client', 'client-1', 1_700_000_200, 1);
+          await store.setCutoff('subject', 'user-1', 1_700_000_100_000, 1);
+          await store.setCutoff('client', 'client-1', 1_700_000_200_000, 1);
           await h.advance(1);
           await expect(store.checkRevocation(query)).resolves.toEqual(CLEAR);
         });
@@ -241,32 +243,55 @@ export function describeTokenStoreContract(name: string, factory: StoreHarnessFa
 
       describe('when an earlier cut-off follows a later one', () => {
         it('keeps the later cut-off', async () => {
-          await store.setCutoff('subject', 'user-1', 2000, HOUR);
-          await store.setCutoff('subject', 'user-1', 1000, HOUR);
-          await store.setCutoff('client', 'client-1', 4000, HOUR);
-          await store.setCutoff('client', 'client-1', 3000, HOUR);
+          await store.setCutoff('subject', 'user-1', T0 + 2000, HOUR);
+          await store.setCutoff('subject', 'user-1', T0 + 1000, HOUR);
+          await store.setCutoff('client', 'client-1', T0 + 4000, HOUR);
+          await store.setCutoff('client', 'client-1', T0 + 3000, HOUR);
           await expect(store.checkRevocation(query)).resolves.toMatchObject({
-            subjectCutoff: 2000,
-            clientCutoff: 4000,
+            subjectCutoffMs: T0 + 2000,
+            clientCutoffMs: T0 + 4000,
           });
         });
       });
 
       describe('when a later cut-off follows an earlier one', () => {
         it('replaces the earlier cut-off', async () => {
-          await store.setCutoff('subject', 'user-1', 1000, HOUR);
-          await store.setCutoff('subject', 'user-1', 2000, HOUR);
-          await expect(store.checkRevocation(query)).resolves.toMatchObject({ subjectCutoff: 2000 });
+          await store.setCutoff('subject', 'user-1', T0 + 1000, HOUR);
+          await store.setCutoff('subject', 'user-1', T0 + 2000, HOUR);
+          await expect(store.checkRevocation(query)).resolves.toMatchObject({ subjectCutoffMs: T0 + 2000 });
         });
       });
 
       describe('when a cut-off is set again with a shorter ttl', () => {
         it('keeps it for the longer ttl', async () => {
-          await store.setCutoff('client', 'client-1', 1000, HOUR);
-          await store.setCutoff('client', 'client-1', 2000, 1);
+          await store.setCutoff('client', 'client-1', T0 + 1000, HOUR);
+          await store.setCutoff('client', 'client-1', T0 + 2000, 1);
           await h.advance(1);
-          await expect(store.checkRevocation(query)).resolves.toMatchObject({ clientCutoff: 2000 });
+          await expect(store.checkRevocation(query)).resolves.toMatchObject({ clientCutoffMs: T0 + 2000 });
         });
+      });
+
+      describe('when two cut-offs fall in the same second', () => {
+        it('keeps the later millisecond', async () => {
+          await store.setCutoff('subject', 'user-1', T0 + 900, HOUR);
+          await store.setCutoff('subject', 'user-1', T0 + 100, HOUR);
+          await store.setCutoff('client', 'client-1', T0 + 100, HOUR);
+          await store.setCutoff('client', 'client-1', T0 + 950, HOUR);
+          await expect(store.checkRevocation(query)).resolves.toMatchObject({
+            subjectCutoffMs: T0 + 900,
+            clientCutoffMs: T0 + 950,
+          });
+        });
+      });
+
+      describe('when the instant is not in milliseconds', () => {
+        it.each([1_700_000_000, Number.NaN, Number.POSITIVE_INFINITY])(
+          'rejects %p with a RangeError and writes nothing',
+          async (at) => {
+            await expect(store.setCutoff('subject', 'user-1', at, HOUR)).rejects.toBeInstanceOf(RangeError);
+            await expect(store.checkRevocation(query)).resolves.toMatchObject({ subjectCutoffMs: null });
+          },
+        );
       });
     });
 
@@ -309,7 +334,7 @@ export function describeTokenStoreContract(name: string, factory: StoreHarnessFa
           await store.createRefreshFamily(fam, 'rt-1');
           await store.createRefreshFamily({ ...fam, familyId: 'fam-2', sub: 'user-2' }, 'rt-9');
           await store.revokeFamily('fam-1', HOUR);
-          await store.setCutoff('subject', 'user-2', fam.createdAt, HOUR);
+          await store.setCutoff('subject', 'user-2', fam.createdAt * 1000, HOUR);
           await expect(store.inspectRefreshToken('fam-1', 'rt-1', h.now())).resolves.toEqual({
             family: fam,
             active: false,
@@ -449,10 +474,45 @@ export function describeTokenStoreContract(name: string, factory: StoreHarnessFa
           const fam = family();
           await store.createRefreshFamily(fam, 'rt-1');
           await store.createRefreshFamily({ ...fam, familyId: 'fam-2', clientId: 'client-2' }, 'rt-1');
-          await store.setCutoff('subject', 'user-1', fam.createdAt, HOUR);
-          await store.setCutoff('client', 'client-2', fam.createdAt + 1, HOUR);
+          await store.setCutoff('subject', 'user-1', fam.createdAt * 1000, HOUR);
+          await store.setCutoff('client', 'client-2', (fam.createdAt + 1) * 1000, HOUR);
           await expect(rotate()).resolves.toEqual({ status: 'revoked' });
           await expect(rotate({ familyId: 'fam-2' })).resolves.toEqual({ status: 'revoked' });
+        });
+      });
+
+      describe('when cut-offs fall in the second of the family creation', () => {
+        // The family was created at …000.950 ms; cut-offs at …000.900 (before) and …000.950 (the
+        // same instant: covered, fail closed) and …001.100 (after).
+        it('compares milliseconds: earlier cut-offs leave it working, later or equal ones revoke it', async () => {
+          const createdAt = Math.floor(h.now());
+          const fam = family({ createdAt, createdAtMs: createdAt * 1000 + 950 });
+          await store.createRefreshFamily(fam, 'rt-1');
+          await store.createRefreshFamily({ ...fam, familyId: 'fam-2', sub: 'user-2' }, 'rt-1');
+          await store.createRefreshFamily({ ...fam, familyId: 'fam-3', clientId: 'client-3' }, 'rt-1');
+          await store.setCutoff('subject', 'user-1', createdAt * 1000 + 900, HOUR);
+          await store.setCutoff('client', 'client-1', createdAt * 1000 + 900, HOUR);
+          await store.setCutoff('subject', 'user-2', createdAt * 1000 + 950, HOUR);
+          await store.setCutoff('client', 'client-3', createdAt * 1000 + 1100, HOUR);
+          await expect(store.inspectRefreshToken('fam-1', 'rt-1', h.now())).resolves.toMatchObject({
+            active: true,
+          });
+          await expect(store.inspectRefreshToken('fam-2', 'rt-1', h.now())).resolves.toMatchObject({
+            active: false,
+          });
+          await expect(store.inspectRefreshToken('fam-3', 'rt-1', h.now())).resolves.toMatchObject({
+            active: false,
+          });
+          await expect(rotate()).resolves.toMatchObject({ status: 'rotated' });
+          await expect(rotate({ familyId: 'fam-2' })).resolves.toEqual({ status: 'revoked' });
+          await expect(rotate({ familyId: 'fam-3' })).resolves.toEqual({ status: 'revoked' });
+        });
+
+        it('treats a family without a creation millisecond as created at the start of its second', async () => {
+          const fam = family();
+          await store.createRefreshFamily(fam, 'rt-1');
+          await store.setCutoff('subject', 'user-1', fam.createdAt * 1000 + 1, HOUR);
+          await expect(rotate()).resolves.toEqual({ status: 'revoked' });
         });
       });
 
@@ -460,8 +520,8 @@ export function describeTokenStoreContract(name: string, factory: StoreHarnessFa
         it('rotates', async () => {
           const fam = family();
           await store.createRefreshFamily(fam, 'rt-1');
-          await store.setCutoff('subject', 'user-1', fam.createdAt - 1, HOUR);
-          await store.setCutoff('client', 'client-1', fam.createdAt - 1, HOUR);
+          await store.setCutoff('subject', 'user-1', fam.createdAt * 1000 - 1, HOUR);
+          await store.setCutoff('client', 'client-1', fam.createdAt * 1000 - 1, HOUR);
           await expect(rotate()).resolves.toMatchObject({ status: 'rotated' });
         });
       });
