@@ -232,10 +232,23 @@ export function createAuthRouter(options: Readonly<AuthRouterOptions>): Router {
       // Only the application's own (client_credentials) token: a user's password-grant token carries
       // the same client_id but must never obtain the application's new secret.
       const auth = req.auth;
-      if (auth?.clientId !== app.clientId || auth.subject !== app.clientId || auth.familyId !== undefined) {
+      if (auth?.subject !== auth?.clientId || auth?.familyId !== undefined) {
         throw challenge(new TokenError('insufficient_scope'));
       }
-      const rotated = await kit.credentials.rotateApplication(app.id, { revokeTokens });
+      if (auth?.clientId !== app.clientId) {
+        // An application's own token whose client id no longer belongs to any application: a
+        // concurrent rotation replaced it (409); a token of another application: 403.
+        const owner =
+          auth === undefined ? null : await kit.credentials.findApplicationByClientId(auth.clientId);
+        throw owner === null && auth !== undefined
+          ? new TokenError('conflict')
+          : challenge(new TokenError('insufficient_scope'));
+      }
+      // Tied to the client id the caller authenticated as: of concurrent rotations exactly one wins.
+      const rotated = await kit.credentials.rotateApplication(app.id, {
+        revokeTokens,
+        expectedClientId: auth.clientId,
+      });
       if (rotated === null) throw new TokenError('not_found');
       res.status(200).json({
         id: rotated.id,
