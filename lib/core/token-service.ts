@@ -7,6 +7,7 @@ import type { KeySet } from '../keys/key-set';
 import type {
   AccessTokenRecord,
   RefreshFamily,
+  RefreshTokenProof,
   RevocationQuery,
   RevocationState,
   TokenStore,
@@ -38,6 +39,12 @@ import {
   SecretHasher,
 } from './opaque-token';
 import { assertBoundEntity } from './binding';
+import {
+  formatRefreshToken,
+  newFamilyProof,
+  parseRefreshToken,
+  type RefreshTokenParts,
+} from './refresh-token';
 import { IssuanceClock, issuedAtMsOf, uuidV7 } from './issuance';
 import { BoundedCache } from './bounded-cache';
 import type { RevocationNotice, RevocationView } from './revocation-view';
@@ -172,7 +179,6 @@ export type InspectedToken =
 /** One shared default, so the verified-token cache recognises calls without options. */
 const DEFAULT_VERIFY_OPTIONS: Readonly<VerifyAccessTokenOptions> = Object.freeze({});
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
-const REFRESH_BODY_LENGTH = ID_LENGTH + SECRET_LENGTH;
 
 function toKeyObject(value: KeyObject | Buffer | string, option: string): KeyObject {
   const key =
@@ -650,7 +656,8 @@ export class TokenService {
     const createdAtMs = this.#issuance.issue();
     const now = Math.floor(createdAtMs / 1000);
     const familyId = randomBase62(ID_LENGTH);
-    const refreshToken = formatOpaqueToken(this.refreshTokenPrefix, familyId + randomBase62(SECRET_LENGTH));
+    const proof = newFamilyProof();
+    const refreshToken = formatRefreshToken(this.refreshTokenPrefix, familyId, 1, proof);
     const family: RefreshFamily = {
       familyId,
       sub: input.subject,
@@ -663,12 +670,25 @@ export class TokenService {
       lastUsedAt: now,
       ...(input.data === undefined ? {} : { data: input.data }),
     };
-    await this.guard(() => this.store.createRefreshFamily(family, this.hasher.hash(refreshToken)));
+    await this.guard(() =>
+      this.store.createRefreshFamily(family, this.hasher.hash(refreshToken), this.hasher.hash(proof)),
+    );
     return { refreshToken, family };
   }
 
-  #parseRefreshToken(token: unknown): string | null {
-    return parseOpaqueToken(token, this.refreshTokenPrefix, REFRESH_BODY_LENGTH);
+  #parseRefreshToken(token: unknown): RefreshTokenParts | null {
+    return parseRefreshToken(token, this.refreshTokenPrefix);
+  }
+
+  /**
+   * The successor of a presented refresh token (next generation, same proof) and the proof the
+   * store checks. A legacy token carries no proof: its successor gets a new one, which the family
+   * adopts on rotation.
+   */
+  #successor(parts: RefreshTokenParts): { next: string; proof: RefreshTokenProof } {
+    const proof = parts.proof ?? newFamilyProof();
+    const next = formatRefreshToken(this.refreshTokenPrefix, parts.familyId, parts.generation + 1, proof);
+    return { next, proof: { generation: parts.generation, proofHash: this.hasher.hash(proof) } };
   }
 
   /**
@@ -676,15 +696,16 @@ export class TokenService {
    * rotated-out token revokes the whole family, access tokens included. Atomic across processes.
    */
   async refresh(refreshToken: string, input: Readonly<RefreshInput> = {}): Promise<IssuedRefreshToken> {
-    const body = this.#parseRefreshToken(refreshToken);
-    if (body === null) throw new TokenError('invalid_grant');
-    const familyId = body.slice(0, ID_LENGTH);
-    const next = formatOpaqueToken(this.refreshTokenPrefix, familyId + randomBase62(SECRET_LENGTH));
+    const parts = this.#parseRefreshToken(refreshToken);
+    if (parts === null) throw new TokenError('invalid_grant');
+    const { familyId } = parts;
+    const { next, proof } = this.#successor(parts);
     const result = await this.guard(() =>
       this.store.rotateRefreshToken({
         familyId,
         presentedHash: this.hasher.hash(refreshToken),
         nextHash: this.hasher.hash(next),
+        proof,
         now: this.now(),
         idleSeconds: this.refreshIdleTtl,
         ...(input.clientId === undefined ? {} : { expectedClientId: input.clientId }),
@@ -731,11 +752,12 @@ export class TokenService {
   async inspect(token: unknown): Promise<InspectedToken> {
     if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH)
       return { kind: 'unknown' };
-    const rtBody = this.#parseRefreshToken(token);
-    if (rtBody !== null) {
-      const familyId = rtBody.slice(0, ID_LENGTH);
+    const rt = this.#parseRefreshToken(token);
+    if (rt !== null) {
+      const proof =
+        rt.proof === null ? undefined : { generation: rt.generation, proofHash: this.hasher.hash(rt.proof) };
       const state = await this.guard(() =>
-        this.store.inspectRefreshToken(familyId, this.hasher.hash(token), this.now()),
+        this.store.inspectRefreshToken(rt.familyId, this.hasher.hash(token), this.now(), proof),
       );
       return state === null
         ? { kind: 'unknown' }

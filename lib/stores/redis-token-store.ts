@@ -33,6 +33,7 @@ import type {
   CredentialKind,
   CredentialRecord,
   RefreshFamily,
+  RefreshTokenProof,
   RefreshTokenState,
   RevocationQuery,
   RevocationState,
@@ -193,6 +194,21 @@ function covers(cutoff: number | null, createdMs: number): boolean {
   return cutoff !== null && cutoff >= createdMs;
 }
 
+/** The proof hash and generation script arguments ('' and '0' without a proof). */
+function proofArgs(proof: RefreshTokenProof | undefined): [string, string] {
+  if (proof === undefined) return ['', '0'];
+  if (
+    !Number.isSafeInteger(proof.generation) ||
+    proof.generation < 0 ||
+    typeof proof.proofHash !== 'string'
+  ) {
+    throw new RangeError(
+      'refresh token proof: generation must be a whole number >= 0 and proofHash a string',
+    );
+  }
+  return [proof.proofHash, String(proof.generation)];
+}
+
 /** A family's creation instant in ms (families of older versions: the start of its second). */
 function createdMsOf(family: RefreshFamily): number {
   return family.createdAtMs ?? family.createdAt * 1000;
@@ -234,9 +250,9 @@ function checkWaitOptions(
  * - `at:<hash>` opaque access token record (JSON), TTL = token lifetime;
  * - `rj:<jti>` denylisted jti; `rf:{<familyId>}` family-revoked marker; `cs:<sub>` / `cc:<clientId>`
  *   subject and client cut-offs (milliseconds; seconds when written by older versions) — all with TTLs;
- * - `fam:{<familyId>}` refresh family hash (`cur` current hash, `u:<hash>` rotated-out hashes, `lu`,
- *   `rv`, `pv`/`pa`/`gr` for the grace window, `d` JSON…), expiring at min(absolute expiry, last
- *   use + idle lifetime);
+ * - `fam:{<familyId>}` refresh family hash of constant size (`cur` current hash, `g` its
+ *   generation, `ph` proof hash, `lu`, `rv`, `pv`/`pa`/`gr` for the grace window, `d` JSON…),
+ *   expiring at min(absolute expiry, last use + idle lifetime);
  * - `cred:{<kind>}:<id>` credential hash (`v` version, `d` JSON), `cidx:{<kind>}:<indexKey>` → id,
  *   `cset:{<kind>}` set of ids — configuration, without TTL.
  *
@@ -498,7 +514,7 @@ export class RedisTokenStore implements TokenStore {
 
   // --- refresh families -------------------------------------------------------
 
-  async createRefreshFamily(family: RefreshFamily, hash: string): Promise<void> {
+  async createRefreshFamily(family: RefreshFamily, hash: string, proofHash?: string): Promise<void> {
     const { lastUsedAt, ...stored } = family;
     const key = this.#familyKey(family.familyId);
     return this.#call('createRefreshFamily', async () => {
@@ -515,6 +531,8 @@ export class RedisTokenStore implements TokenStore {
           cur: hash,
           rv: '0',
           d: JSON.stringify(stored),
+          g: '1',
+          ...(proofHash === undefined ? {} : { ph: proofHash }),
         })
         .pexpireat(key, Math.floor(family.expiresAt * 1000))
         .exec();
@@ -531,6 +549,7 @@ export class RedisTokenStore implements TokenStore {
       );
     }
     const keys = [this.#familyKey(input.familyId), this.#familyRevokedKey(input.familyId)];
+    const proof = proofArgs(input.proof);
     return this.#call('rotateRefreshToken', async () => {
       // Cluster: the cut-off keys live in other slots. Read them first (the family's subject and
       // client come from the caller's expectations, or from the family itself) and pass them in.
@@ -566,6 +585,7 @@ export class RedisTokenStore implements TokenStore {
         ...cutoffArgs,
         String(grace),
         String(MAX_REFRESH_GRACE_RETRIES),
+        ...proof,
       ];
       const reply = await this.#writeScript(ROTATE_REFRESH_TOKEN, keys, args, (r) => {
         const status = Array.isArray(r) ? (r as unknown[])[0] : undefined;
@@ -602,11 +622,17 @@ export class RedisTokenStore implements TokenStore {
     });
   }
 
-  async inspectRefreshToken(familyId: string, hash: string, now: number): Promise<RefreshTokenState | null> {
+  async inspectRefreshToken(
+    familyId: string,
+    hash: string,
+    now: number,
+    proof?: RefreshTokenProof,
+  ): Promise<RefreshTokenState | null> {
     const keys = [this.#familyKey(familyId), this.#familyRevokedKey(familyId)];
     const prefix = this.#cluster ? '' : this.#luaPrefix;
+    const args = [hash, String(now), prefix, ...proofArgs(proof)];
     return this.#call('inspectRefreshToken', async () => {
-      const reply = await this.#script(INSPECT_REFRESH_TOKEN, keys, [hash, String(now), prefix]);
+      const reply = await this.#script(INSPECT_REFRESH_TOKEN, keys, args);
       if (reply === null) return null;
       const [raw, lastUsedAt, active] = asArray(reply, 3, 'inspection reply');
       const family = parseFamily(raw, lastUsedAt);

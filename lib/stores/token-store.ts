@@ -100,6 +100,22 @@ export interface RefreshFamily {
   readonly data?: Readonly<Record<string, unknown>>;
 }
 
+/**
+ * What a refresh token proves about itself, beyond its hash: the generation it was issued as (1
+ * for a family's first token, one more on every rotation) and the hash of the family's proof, a
+ * random secret issued with the family and carried by every one of its tokens. A family keeps only
+ * the proof's hash, its current generation and its current and previous token hashes, so its
+ * record has a constant size however often it rotates, and yet every token it ever rotated out is
+ * recognised: the right proof with a generation at or below the family's is an authentic earlier
+ * token, and presenting it is reuse. A wrong proof is a forgery and changes nothing.
+ */
+export interface RefreshTokenProof {
+  /** Generation the presented token was issued as (>= 0; 0 for a token of the legacy format). */
+  readonly generation: number;
+  /** Hash of the family proof the presented token carries. */
+  readonly proofHash: string;
+}
+
 /** Input of {@link TokenStore.rotateRefreshToken}. */
 export interface RotateRefreshInput {
   readonly familyId: string;
@@ -107,6 +123,13 @@ export interface RotateRefreshInput {
   readonly presentedHash: string;
   /** Hash of the successor to install when the presented token is current. */
   readonly nextHash: string;
+  /**
+   * The presented token's generation and proof (see {@link RefreshTokenProof}). Without it, only
+   * the current and the immediately previous token are recognised. The successor must be issued as
+   * generation `proof.generation + 1` with the same proof. A family created without a proof adopts
+   * this one on its next normal rotation.
+   */
+  readonly proof?: RefreshTokenProof;
   /** Now, seconds since the epoch. */
   readonly now: number;
   /** Idle lifetime in seconds: a family unused this long is expired. */
@@ -140,7 +163,8 @@ export const MAX_REFRESH_GRACE_RETRIES = 3;
  * - `mismatch`: expectedClientId/expectedSubject did not match; nothing changed.
  * - `revoked`: the family was revoked before (or a client/subject cut-off covers it); nothing changed.
  * - `expired`: past the absolute or idle lifetime; the family has been revoked.
- * - `not_found`: no such family, or the hash was never part of it; nothing changed.
+ * - `not_found`: no such family, or the token is not provably of it (a wrong proof, a generation
+ *   ahead of the family's); nothing changed.
  */
 export type RotateRefreshResult =
   | { readonly status: 'rotated'; readonly family: RefreshFamily; readonly retried?: boolean }
@@ -200,12 +224,24 @@ export interface TokenStore {
   setCutoff(kind: 'subject' | 'client', id: string, atMs: number, ttlSeconds: number): Promise<void>;
 
   // --- refresh families -----------------------------------------------------
-  /** Creates a family whose current token is `hash`. The family lives until `family.expiresAt`. */
-  createRefreshFamily(family: RefreshFamily, hash: string): Promise<void>;
+  /**
+   * Creates a family whose current token is `hash`, generation 1, with the hash of its proof (see
+   * {@link RefreshTokenProof}). The family lives until `family.expiresAt`. Its record has a constant
+   * size: rotations never add to it.
+   */
+  createRefreshFamily(family: RefreshFamily, hash: string, proofHash?: string): Promise<void>;
   /** Atomically rotates (or detects reuse of) a refresh token. See {@link RotateRefreshResult}. */
   rotateRefreshToken(input: RotateRefreshInput): Promise<RotateRefreshResult>;
-  /** Reads a family and whether `hash` is its current token; null when the hash is not of the family. */
-  inspectRefreshToken(familyId: string, hash: string, now: number): Promise<RefreshTokenState | null>;
+  /**
+   * Reads a family and whether `hash` is its current token; null when the hash is not provably of
+   * the family (not current, not the previous token, and no matching `proof`).
+   */
+  inspectRefreshToken(
+    familyId: string,
+    hash: string,
+    now: number,
+    proof?: RefreshTokenProof,
+  ): Promise<RefreshTokenState | null>;
 
   // --- credentials ----------------------------------------------------------
   /**

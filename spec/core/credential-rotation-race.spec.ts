@@ -129,24 +129,30 @@ describe.each(storeFactories)('concurrent credential rotations on the %s store',
       }
     });
 
-    it(`lets exactly one of ${RACERS} parallel API-key and provider-key rotations win`, async () => {
-      const on = await kits(instances);
-      const key = await on[0]!.credentials.createApiKey({ name: 'k' });
-      const provider = await on[0]!.credentials.createProvider();
-      const keyResults = await Promise.allSettled(
-        Array.from({ length: RACERS }, (_, i) => on[i % on.length]!.credentials.rotateApiKey(key.id)),
-      );
-      const providerResults = await Promise.allSettled(
-        Array.from({ length: RACERS }, (_, i) =>
-          on[i % on.length]!.credentials.rotateProviderKey(provider.id),
-        ),
-      );
-      for (const results of [keyResults, providerResults]) {
-        expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-        for (const r of results) {
-          if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'conflict', status: 409 });
+    // API keys and provider keys have no caller-held credential to tie a rotation to: calls started
+    // together on one instance read the same version and exactly one wins; across instances a call
+    // may read after another finished, and is then a later rotation, not a concurrent one.
+    (instances === 1 ? it : it.skip)(
+      `lets exactly one of ${RACERS} parallel API-key and provider-key rotations win`,
+      async () => {
+        const on = await kits(instances);
+        const key = await on[0]!.credentials.createApiKey({ name: 'k' });
+        const provider = await on[0]!.credentials.createProvider();
+        const keyResults = await Promise.allSettled(
+          Array.from({ length: RACERS }, (_, i) => on[i % on.length]!.credentials.rotateApiKey(key.id)),
+        );
+        const providerResults = await Promise.allSettled(
+          Array.from({ length: RACERS }, (_, i) =>
+            on[i % on.length]!.credentials.rotateProviderKey(provider.id),
+          ),
+        );
+        for (const results of [keyResults, providerResults]) {
+          expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+          for (const r of results) {
+            if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'conflict', status: 409 });
+          }
         }
-      }
-    });
+      },
+    );
   });
 });
