@@ -16,7 +16,7 @@ export * from './core/grants';
 export * from './core/token-kit';
 export type * from './stores/token-store';
 export type { CredentialStore } from './stores/credential-store';
-export { MAX_REFRESH_GRACE_SECONDS, MAX_REFRESH_GRACE_RETRIES } from './stores/token-store';
+export { MAX_REFRESH_GRACE_SECONDS, MAX_REFRESH_GRACE_RETRIES, MIN_CUTOFF_MS } from './stores/token-store';
 export { createRedisConnectionFromEnv } from './stores/redis-connection';
 export type { RedisConnection, RedisConnectionOptions } from './stores/redis-connection';
 export { MemoryTokenStore } from './stores/memory-token-store';

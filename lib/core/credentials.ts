@@ -85,6 +85,14 @@ export interface RotateApplicationOptions {
    * @default false — users stay logged in and refresh with the new credentials.
    */
   readonly revokeUserTokens?: boolean;
+  /**
+   * Rotate only while the application still has this client id, typically the one the caller
+   * authenticated as; otherwise throw 409 `conflict`. Without it, a rotation that starts after
+   * another one finished rotates again; with it, every caller acting on the same credentials is
+   * tied to them, so exactly one of any number of concurrent rotations wins, on any number of
+   * instances.
+   */
+  readonly expectedClientId?: string;
 }
 
 /** Options of {@link CredentialService.rotateApiKey}. */
@@ -94,6 +102,14 @@ export interface RotateApiKeyOptions {
    * @default true
    */
   readonly revokeTokens?: boolean;
+  /**
+   * Rotate only while the application still has this client id, typically the one the caller
+   * authenticated as; otherwise throw 409 `conflict`. Without it, a rotation that starts after
+   * another one finished rotates again; with it, every caller acting on the same credentials is
+   * tied to them, so exactly one of any number of concurrent rotations wins, on any number of
+   * instances.
+   */
+  readonly expectedClientId?: string;
 }
 
 /** Options of {@link CredentialService}. */
@@ -456,6 +472,10 @@ export class CredentialService {
     const rec = await this.#get('application', id);
     if (rec === null) return null;
     const old = applicationInfo(rec);
+    // The compare-and-swap below is on the version read here; tie it to the caller's credentials too.
+    if (options.expectedClientId !== undefined && old.clientId !== options.expectedClientId) {
+      throw new TokenError('conflict');
+    }
     const clientId = randomBase62(24);
     const clientSecret = generateOpaqueToken(this.#clientSecretPrefix);
     const info: ApplicationInfo = { ...old, clientId };

@@ -27,6 +27,26 @@ export function randomBase62(length: number): string {
   return out;
 }
 
+/** `value` (a whole number >= 0) in base62, left-padded with '0' to `width` characters. */
+export function encodeBase62Int(value: number, width: number): string {
+  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`not a whole number >= 0: ${value}`);
+  let out = '';
+  for (let v = value; v > 0; v = Math.floor(v / 62)) out = BASE62[v % 62] + out;
+  if (out.length > width) throw new RangeError(`${value} needs more than ${width} base62 characters`);
+  return out.padStart(width, '0');
+}
+
+/** The whole number a base62 string encodes, or null when it has other characters. */
+export function decodeBase62Int(text: string): number | null {
+  let value = 0;
+  for (const char of text) {
+    const digit = BASE62.indexOf(char);
+    if (digit < 0) return null;
+    value = value * 62 + digit;
+  }
+  return Number.isSafeInteger(value) ? value : null;
+}
+
 const CRC_TABLE = (() => {
   const table = new Uint32Array(256);
   for (let n = 0; n < 256; n++) {

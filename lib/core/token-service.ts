@@ -7,6 +7,7 @@ import type { KeySet } from '../keys/key-set';
 import type {
   AccessTokenRecord,
   RefreshFamily,
+  RefreshTokenProof,
   RevocationQuery,
   RevocationState,
   TokenStore,
@@ -39,6 +40,13 @@ import {
 } from './opaque-token';
 import { assertIssueInputFields, customAccessTokenClaims, deepFreeze } from './access-token-claims';
 import { assertBoundEntity } from './binding';
+import {
+  formatRefreshToken,
+  newFamilyProof,
+  parseRefreshToken,
+  type RefreshTokenParts,
+} from './refresh-token';
+import { IssuanceClock, issuedAtMsOf, uuidV7 } from './issuance';
 import { BoundedCache } from './bounded-cache';
 import type { RevocationNotice, RevocationView } from './revocation-view';
 
@@ -216,7 +224,6 @@ export type InspectedToken =
 /** One shared default, so the verified-token cache recognises calls without options. */
 const DEFAULT_VERIFY_OPTIONS: Readonly<VerifyAccessTokenOptions> = Object.freeze({});
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
-const REFRESH_BODY_LENGTH = ID_LENGTH + SECRET_LENGTH;
 
 function toKeyObject(value: KeyObject | Buffer | string, option: string): KeyObject {
   const key =
@@ -293,6 +300,8 @@ export class TokenService {
   readonly hasher: SecretHasher;
   readonly #onEvent: TokenEventListener | undefined;
   readonly #now: () => number;
+  /** Issuance and cut-off instants in ms, ordered on this instance (see {@link IssuanceClock}). */
+  readonly #issuance: IssuanceClock;
   readonly #opaquePrefixes = new Set<string>();
   readonly #view: RevocationView | undefined;
   readonly #verified: BoundedCache<string, VerifiedEntry> | undefined;
@@ -360,6 +369,7 @@ export class TokenService {
     );
     this.#onEvent = options.onEvent;
     this.#now = options.now ?? Date.now;
+    this.#issuance = new IssuanceClock(this.#now);
     this.#view = options.revocationView;
     const cacheSize = options.verifiedCacheSize ?? 10_000;
     if (!Number.isSafeInteger(cacheSize) || cacheSize < 0)
@@ -412,9 +422,12 @@ export class TokenService {
     const ttl = positiveInt(input.ttl, this.accessTokenTtl, 'ttl', this.maxTokenLifetime);
     const boundEntity = input.boundEntity ?? null;
     if (boundEntity !== null) assertBoundEntity(boundEntity);
-    const iat = this.now();
+    // The jti carries the issuance instant in ms (UUIDv7), ordering the token against cut-offs
+    // set in the same second; iat is that instant's second.
+    const issuedMs = this.#issuance.issue();
+    const iat = Math.floor(issuedMs / 1000);
     const exp = iat + ttl;
-    const jti = randomUUID();
+    const jti = uuidV7(issuedMs);
     const iss = input.issuer ?? this.issuer;
     const aud = audienceArray(input.audience, this.audiences);
     const scope = input.scope ?? '';
@@ -517,7 +530,8 @@ export class TokenService {
     const now = this.now();
     const { auth, query } = this.#verifyJwtCached(token, options, now);
     const state = await this.#revocationState(query, auth.expiresAt);
-    if (isRevoked(state, auth.issuedAt)) throw new TokenError('invalid_token', 'Access token revoked');
+    if (isRevoked(state, issuedAtMsOf(auth.jti, auth.issuedAt)))
+      throw new TokenError('invalid_token', 'Access token revoked');
     return auth;
   }
 
@@ -549,7 +563,7 @@ export class TokenService {
       if (auth === undefined) return undefined;
     }
     const state = view.lookup(query.jti, nowMs);
-    return state === undefined || isRevoked(state, auth.issuedAt) ? undefined : auth;
+    return state === undefined || isRevoked(state, issuedAtMsOf(auth.jti, auth.issuedAt)) ? undefined : auth;
   }
 
   /** The remembered verification of `token` for these options and this key set, unless it expired. */
@@ -647,7 +661,8 @@ export class TokenService {
       entry.options = options;
       entry.auth = auth;
     }
-    if (isRevoked(state, record.iat)) throw new TokenError('invalid_token', 'Access token revoked');
+    if (isRevoked(state, issuedAtMsOf(record.jti, record.iat)))
+      throw new TokenError('invalid_token', 'Access token revoked');
     if (!options.ignoreExpiration && this.#opaqueExpired(record, this.now()))
       throw new TokenError('expired_token');
     return auth;
@@ -691,9 +706,11 @@ export class TokenService {
 
   /** Starts a refresh-token family and returns its first refresh token. */
   async startRefreshFamily(input: Readonly<StartRefreshFamilyInput>): Promise<IssuedRefreshToken> {
-    const now = this.now();
+    const createdAtMs = this.#issuance.issue();
+    const now = Math.floor(createdAtMs / 1000);
     const familyId = randomBase62(ID_LENGTH);
-    const refreshToken = formatOpaqueToken(this.refreshTokenPrefix, familyId + randomBase62(SECRET_LENGTH));
+    const proof = newFamilyProof();
+    const refreshToken = formatRefreshToken(this.refreshTokenPrefix, familyId, 1, proof);
     const family: RefreshFamily = {
       familyId,
       sub: input.subject,
@@ -701,17 +718,31 @@ export class TokenService {
       scope: input.scope ?? '',
       boundEntity: input.boundEntity ?? null,
       createdAt: now,
+      createdAtMs,
       expiresAt: now + this.refreshAbsoluteTtl,
       lastUsedAt: now,
       ...(input.data === undefined ? {} : { data: input.data }),
       ...(input.applicationId === undefined ? {} : { applicationId: input.applicationId }),
     };
-    await this.guard(() => this.store.createRefreshFamily(family, this.hasher.hash(refreshToken)));
+    await this.guard(() =>
+      this.store.createRefreshFamily(family, this.hasher.hash(refreshToken), this.hasher.hash(proof)),
+    );
     return { refreshToken, family };
   }
 
-  #parseRefreshToken(token: unknown): string | null {
-    return parseOpaqueToken(token, this.refreshTokenPrefix, REFRESH_BODY_LENGTH);
+  #parseRefreshToken(token: unknown): RefreshTokenParts | null {
+    return parseRefreshToken(token, this.refreshTokenPrefix);
+  }
+
+  /**
+   * The successor of a presented refresh token (next generation, same proof) and the proof the
+   * store checks. A legacy token carries no proof: its successor gets a new one, which the family
+   * adopts on rotation.
+   */
+  #successor(parts: RefreshTokenParts): { next: string; proof: RefreshTokenProof } {
+    const proof = parts.proof ?? newFamilyProof();
+    const next = formatRefreshToken(this.refreshTokenPrefix, parts.familyId, parts.generation + 1, proof);
+    return { next, proof: { generation: parts.generation, proofHash: this.hasher.hash(proof) } };
   }
 
   /**
@@ -724,11 +755,17 @@ export class TokenService {
    * family is the one checked (same client id and subject).
    */
   async refresh(refreshToken: string, input: Readonly<RefreshInput> = {}): Promise<IssuedRefreshToken> {
-    const body = this.#parseRefreshToken(refreshToken);
-    if (body === null) throw new TokenError('invalid_grant');
-    const familyId = body.slice(0, ID_LENGTH);
+    const parts = this.#parseRefreshToken(refreshToken);
+    if (parts === null) throw new TokenError('invalid_grant');
+    const { familyId } = parts;
     const presentedHash = this.hasher.hash(refreshToken);
-    const found = await this.guard(() => this.store.inspectRefreshToken(familyId, presentedHash, this.now()));
+    const { next, proof } = this.#successor(parts);
+    // An authentic rotated-out token is found through its proof, so that reuse still reaches the
+    // rotation (and revokes the family) once every check has passed.
+    const presentedProof = parts.proof === null ? undefined : proof;
+    const found = await this.guard(() =>
+      this.store.inspectRefreshToken(familyId, presentedHash, this.now(), presentedProof),
+    );
     if (found === null) throw new TokenError('invalid_grant', undefined, { cause: 'not_found' });
     const { family: read } = found;
     if (
@@ -738,12 +775,12 @@ export class TokenService {
       throw new TokenError('invalid_grant', undefined, { cause: 'mismatch' });
     }
     if (input.check) await input.check(read);
-    const next = formatOpaqueToken(this.refreshTokenPrefix, familyId + randomBase62(SECRET_LENGTH));
     const result = await this.guard(() =>
       this.store.rotateRefreshToken({
         familyId,
         presentedHash,
         nextHash: this.hasher.hash(next),
+        proof,
         now: this.now(),
         idleSeconds: this.refreshIdleTtl,
         expectedClientId: read.clientId,
@@ -790,11 +827,12 @@ export class TokenService {
   async inspect(token: unknown): Promise<InspectedToken> {
     if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH)
       return { kind: 'unknown' };
-    const rtBody = this.#parseRefreshToken(token);
-    if (rtBody !== null) {
-      const familyId = rtBody.slice(0, ID_LENGTH);
+    const rt = this.#parseRefreshToken(token);
+    if (rt !== null) {
+      const proof =
+        rt.proof === null ? undefined : { generation: rt.generation, proofHash: this.hasher.hash(rt.proof) };
       const state = await this.guard(() =>
-        this.store.inspectRefreshToken(familyId, this.hasher.hash(token), this.now()),
+        this.store.inspectRefreshToken(rt.familyId, this.hasher.hash(token), this.now(), proof),
       );
       return state === null
         ? { kind: 'unknown' }
@@ -853,16 +891,21 @@ export class TokenService {
     this.emit({ type: 'revoked', familyId, reason: 'family' });
   }
 
-  /** Revokes every token of a subject issued up to now ("log out everywhere"). */
+  /**
+   * Revokes every token of a subject issued up to now ("log out everywhere"), to the millisecond: a
+   * token issued after it (even in the same second) works.
+   */
   async revokeSubject(subject: string): Promise<void> {
-    await this.guard(() => this.store.setCutoff('subject', subject, this.now(), this.#cutoffTtl()));
+    const at = this.#issuance.cutoff();
+    await this.guard(() => this.store.setCutoff('subject', subject, at, this.#cutoffTtl()));
     await this.announce({ kind: 'subject', id: subject });
     this.emit({ type: 'revoked', subject, reason: 'subject' });
   }
 
-  /** Revokes every token of a client issued up to now. */
+  /** Revokes every token of a client issued up to now, to the millisecond (see {@link revokeSubject}). */
   async revokeClient(clientId: string): Promise<void> {
-    await this.guard(() => this.store.setCutoff('client', clientId, this.now(), this.#cutoffTtl()));
+    const at = this.#issuance.cutoff();
+    await this.guard(() => this.store.setCutoff('client', clientId, at, this.#cutoffTtl()));
     await this.announce({ kind: 'client', id: clientId });
     this.emit({ type: 'revoked', clientId, reason: 'client' });
   }
@@ -932,12 +975,13 @@ function revocationQuery(jti: string, subject: string, clientId: string, familyI
   return familyId === undefined ? { jti, subject, clientId } : { jti, subject, clientId, familyId };
 }
 
-function isRevoked(state: RevocationState, issuedAt: number): boolean {
+/** Revoked by the state, for a token issued at `issuedMs` (a cut-off at that very instant covers it). */
+function isRevoked(state: RevocationState, issuedMs: number): boolean {
   return (
     state.jtiRevoked ||
     state.familyRevoked ||
-    (state.subjectCutoff !== null && issuedAt <= state.subjectCutoff) ||
-    (state.clientCutoff !== null && issuedAt <= state.clientCutoff)
+    (state.subjectCutoffMs !== null && issuedMs <= state.subjectCutoffMs) ||
+    (state.clientCutoffMs !== null && issuedMs <= state.clientCutoffMs)
   );
 }
 

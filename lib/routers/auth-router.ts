@@ -267,7 +267,15 @@ export function createAuthRouter(options: Readonly<AuthRouterOptions>): Router {
       ) {
         throw challenge(new TokenError('insufficient_scope'));
       }
-      const rotated = await kit.credentials.rotateApplication(app.id, { revokeTokens, revokeUserTokens });
+      // A token of this application under a client id it no longer holds: a concurrent rotation
+      // replaced the credentials it was minted with.
+      if (auth.clientId !== app.clientId) throw new TokenError('conflict');
+      // Tied to the client id the caller authenticated as: of concurrent rotations exactly one wins.
+      const rotated = await kit.credentials.rotateApplication(app.id, {
+        revokeTokens,
+        revokeUserTokens,
+        expectedClientId: auth.clientId,
+      });
       if (rotated === null) throw new TokenError('not_found');
       res.status(200).json({
         id: rotated.id,

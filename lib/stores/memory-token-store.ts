@@ -3,12 +3,13 @@
  * deployments. Same semantics as the Redis store; every operation is atomic because it runs
  * synchronously.
  */
-import { MAX_REFRESH_GRACE_RETRIES, MAX_REFRESH_GRACE_SECONDS } from './token-store';
+import { assertCutoffMs, MAX_REFRESH_GRACE_RETRIES, MAX_REFRESH_GRACE_SECONDS } from './token-store';
 import type {
   AccessTokenRecord,
   CredentialKind,
   CredentialRecord,
   RefreshFamily,
+  RefreshTokenProof,
   RefreshTokenState,
   RevocationQuery,
   RevocationState,
@@ -54,6 +55,11 @@ class ExpiringMap<T> {
     }
   }
 
+  /** The values of the entries (call after a sweep for live ones only). */
+  *values(): IterableIterator<T> {
+    for (const entry of this.#entries.values()) yield entry.value;
+  }
+
   get size(): number {
     return this.#entries.size;
   }
@@ -65,11 +71,15 @@ interface FamilyState {
   readonly json: string;
   readonly sub: string;
   readonly clientId: string;
-  readonly createdAt: number;
+  /** Creation instant in ms, compared with cut-offs. */
+  readonly createdMs: number;
   readonly expiresAt: number;
   lastUsedAt: number;
   current: string;
-  readonly rotatedOut: Set<string>;
+  /** Hash of the family proof, or null for a family created without one (see RefreshTokenProof). */
+  proofHash: string | null;
+  /** Generation of the current token. */
+  generation: number;
   revoked: boolean;
   /** The token `current` replaced by a normal rotation, when (seconds), and grace retries since. */
   previous: string | null;
@@ -89,6 +99,20 @@ function ttlMs(seconds: number): number {
 
 function familyOf(state: FamilyState): RefreshFamily {
   return { ...(JSON.parse(state.json) as RefreshFamily), lastUsedAt: state.lastUsedAt };
+}
+
+/**
+ * True when a presented token that is not current is an authentic earlier token of the family:
+ * the previous one, or one carrying the family's proof with a generation at or below the current.
+ */
+function rotatedOut(state: FamilyState, hash: string, proof: RefreshTokenProof | undefined): boolean {
+  if (state.previous === hash) return true;
+  return (
+    proof !== undefined &&
+    state.proofHash !== null &&
+    proof.proofHash === state.proofHash &&
+    proof.generation <= state.generation
+  );
 }
 
 function credentialOf(id: string, stored: StoredCredential): CredentialRecord {
@@ -130,11 +154,15 @@ export class MemoryTokenStore implements TokenStore {
     this.#timer.unref();
   }
 
-  /** Number of live entries (token records, revocations, cut-offs, families, credentials, index keys). */
+  /**
+   * Number of live entries (token records, revocations, cut-offs, families, credentials, index
+   * keys), counting each refresh family once per token hash it keeps (current and previous).
+   */
   size(): number {
     this.#sweep();
     let n = 0;
     for (const m of this.#expiring()) n += m.size;
+    for (const family of this.#families.values()) if (family.previous !== null) n += 1;
     for (const m of this.#credentials.values()) n += m.size;
     for (const m of this.#indexes.values()) n += m.size;
     return n;
@@ -173,8 +201,8 @@ export class MemoryTokenStore implements TokenStore {
     return {
       jtiRevoked: this.#revokedJtis.get(jti, now) !== undefined,
       familyRevoked: familyId !== undefined && this.#revokedFamilies.get(familyId, now) !== undefined,
-      subjectCutoff: this.#cutoff(this.#subjectCutoffs, subject),
-      clientCutoff: this.#cutoff(this.#clientCutoffs, clientId),
+      subjectCutoffMs: this.#cutoff(this.#subjectCutoffs, subject),
+      clientCutoffMs: this.#cutoff(this.#clientCutoffs, clientId),
     };
   }
 
@@ -182,7 +210,7 @@ export class MemoryTokenStore implements TokenStore {
     if (state.revoked || this.#revokedFamilies.get(familyId, this.#now()) !== undefined) return true;
     const cs = this.#cutoff(this.#subjectCutoffs, state.sub);
     const cc = this.#cutoff(this.#clientCutoffs, state.clientId);
-    return (cs !== null && cs >= state.createdAt) || (cc !== null && cc >= state.createdAt);
+    return (cs !== null && cs >= state.createdMs) || (cc !== null && cc >= state.createdMs);
   }
 
   #revokeFamily(familyId: string, ms: number): void {
@@ -204,7 +232,7 @@ export class MemoryTokenStore implements TokenStore {
     if (raw === undefined) {
       return {
         record: null,
-        state: { jtiRevoked: false, familyRevoked: false, subjectCutoff: null, clientCutoff: null },
+        state: { jtiRevoked: false, familyRevoked: false, subjectCutoffMs: null, clientCutoffMs: null },
       };
     }
     const record = JSON.parse(raw) as AccessTokenRecord;
@@ -226,7 +254,7 @@ export class MemoryTokenStore implements TokenStore {
   }
 
   async setCutoff(kind: 'subject' | 'client', id: string, at: number, ttlSeconds: number): Promise<void> {
-    if (!Number.isFinite(at)) throw new RangeError(`setCutoff: at must be finite, got ${String(at)}`);
+    assertCutoffMs(at);
     const map = kind === 'subject' ? this.#subjectCutoffs : this.#clientCutoffs;
     const now = this.#now();
     const current = map.get(id, now);
@@ -236,17 +264,18 @@ export class MemoryTokenStore implements TokenStore {
 
   // --- refresh families -------------------------------------------------------
 
-  async createRefreshFamily(family: RefreshFamily, hash: string): Promise<void> {
+  async createRefreshFamily(family: RefreshFamily, hash: string, proofHash?: string): Promise<void> {
     const { lastUsedAt, ...stored } = family;
     const state: FamilyState = {
       json: JSON.stringify(stored),
       sub: family.sub,
       clientId: family.clientId,
-      createdAt: family.createdAt,
+      createdMs: family.createdAtMs ?? family.createdAt * 1000,
       expiresAt: family.expiresAt,
       lastUsedAt,
       current: hash,
-      rotatedOut: new Set(),
+      proofHash: proofHash ?? null,
+      generation: 1,
       revoked: false,
       previous: null,
       previousAt: 0,
@@ -272,8 +301,8 @@ export class MemoryTokenStore implements TokenStore {
     if (input.expectedSubject !== undefined && state.sub !== input.expectedSubject)
       return { status: 'mismatch' };
     const isCurrent = state.current === input.presentedHash;
-    // A hash that was never part of the family (forged) changes nothing.
-    if (!isCurrent && !state.rotatedOut.has(input.presentedHash)) return { status: 'not_found' };
+    // A token not provably of the family (forged: wrong proof) changes nothing.
+    if (!isCurrent && !rotatedOut(state, input.presentedHash, input.proof)) return { status: 'not_found' };
     if (this.#familyRevoked(input.familyId, state)) return { status: 'revoked' };
     const markerMs = Math.max((state.expiresAt - input.now) * 1000, 1000);
     const live = input.now < state.expiresAt && input.now - state.lastUsedAt < input.idleSeconds;
@@ -289,7 +318,8 @@ export class MemoryTokenStore implements TokenStore {
         input.now < state.previousAt + grace &&
         state.graceRetries < MAX_REFRESH_GRACE_RETRIES
       ) {
-        state.rotatedOut.add(state.current);
+        // The successor is issued as the same generation as the one it replaces, so the replaced
+        // one (proof, generation <= current) is still recognised as rotated out.
         state.current = input.nextHash;
         state.lastUsedAt = input.now;
         state.graceRetries += 1;
@@ -303,21 +333,27 @@ export class MemoryTokenStore implements TokenStore {
       this.#revokeFamily(input.familyId, markerMs);
       return { status: 'expired' };
     }
-    state.rotatedOut.add(state.current);
     state.previous = state.current;
     state.previousAt = input.now;
     state.graceRetries = 0;
     state.current = input.nextHash;
+    state.generation += 1;
+    if (state.proofHash === null && input.proof !== undefined) state.proofHash = input.proof.proofHash;
     state.lastUsedAt = input.now;
     entry.expiresAtMs = expiresAtMs;
     return { status: 'rotated', family: familyOf(state) };
   }
 
-  async inspectRefreshToken(familyId: string, hash: string, now: number): Promise<RefreshTokenState | null> {
+  async inspectRefreshToken(
+    familyId: string,
+    hash: string,
+    now: number,
+    proof?: RefreshTokenProof,
+  ): Promise<RefreshTokenState | null> {
     const state = this.#families.get(familyId, this.#now())?.value;
     if (state === undefined) return null;
     const isCurrent = state.current === hash;
-    if (!isCurrent && !state.rotatedOut.has(hash)) return null;
+    if (!isCurrent && !rotatedOut(state, hash, proof)) return null;
     const active = isCurrent && !this.#familyRevoked(familyId, state) && now < state.expiresAt;
     return { family: familyOf(state), active };
   }

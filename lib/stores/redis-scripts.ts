@@ -24,18 +24,20 @@ local function int(x)
   return string.format('%d', math.floor(x))
 end
 
--- Value of a cut-off key as a number, or nil when absent.
+-- Value of a cut-off key in milliseconds, or nil when absent. A value below 1e11 was written by an
+-- older version in whole seconds and covers its whole second (see MIN_CUTOFF_MS).
 local function cutoff(key)
   local v = redis.call('GET', key)
   if not v then return nil end
   local n = tonumber(v)
   if not n then corrupt('cut-off') end
+  if n < 100000000000 then n = n * 1000 + 999 end
   return n
 end
 
--- True when a subject or client cut-off covers a family created at 'createdAt'. With a key prefix
--- (single Redis) the cut-off keys are read here; with '' the cut-offs come as strings from the
--- caller ('' = none), read just before the script ran (Cluster).
+-- True when a subject or client cut-off (ms) covers a family created at 'createdAt' (ms). With a
+-- key prefix (single Redis) the cut-off keys are read here; with '' the cut-offs come as strings
+-- from the caller in ms ('' = none), read just before the script ran (Cluster).
 local function cutoffCovers(prefix, sub, cid, createdAt, givenCs, givenCc)
   local cs, cc
   if prefix ~= '' then
@@ -68,11 +70,15 @@ local function revokeFamily(markerKey, familyKey, ttlMs)
   if redis.call('EXISTS', familyKey) == 1 then redis.call('HSET', familyKey, 'rv', '1') end
 end
 
--- Fields of a family hash: sub, cid, ca, ea, lu, cur, rv, d, and for the grace window pv (the
--- token 'cur' replaced), pa (when it did) and gr (grace retries since). Nil when there is no family.
+-- Fields of a family hash: sub, cid, ca (created, s), cam (created, ms; absent on families of older
+-- versions: ca * 1000), ea, lu, cur, rv, d, ph (hash of the family proof) and g (generation of
+-- 'cur'), and for the grace window pv (the token 'cur' replaced), pa (when it did) and gr (grace
+-- retries since). A constant number of fields. Families of older versions may also hold
+-- 'u:<hash>' fields (rotated-out hashes), still read, never written. Nil when there is no family.
 local function readFamily(familyKey)
   if redis.call('EXISTS', familyKey) == 0 then return nil end
-  local f = redis.call('HMGET', familyKey, 'sub', 'cid', 'ca', 'ea', 'lu', 'cur', 'rv', 'd', 'pv', 'pa', 'gr')
+  local f = redis.call('HMGET', familyKey, 'sub', 'cid', 'ca', 'ea', 'lu', 'cur', 'rv', 'd', 'pv', 'pa', 'gr',
+    'cam', 'ph', 'g')
   local fam = {
     sub = f[1], cid = f[2], ca = tonumber(f[3]), ea = tonumber(f[4]), lu = tonumber(f[5]),
     luRaw = f[5], cur = f[6], revoked = f[7] == '1', d = f[8],
@@ -81,7 +87,19 @@ local function readFamily(familyKey)
   if not fam.sub or not fam.cid or not fam.ca or not fam.ea or not fam.lu or not fam.cur or not fam.d then
     corrupt('refresh family')
   end
+  fam.cam = tonumber(f[12]) or fam.ca * 1000
+  fam.ph = f[13]
+  fam.g = tonumber(f[14]) or 0
   return fam
+end
+
+-- True when a presented hash that is not current is an authentic earlier token of the family: the
+-- previous token, a token carrying the family's proof ('proof', '' = none) with a generation at or
+-- below the family's, or (families of older versions) a recorded rotated-out hash.
+local function rotatedOut(familyKey, fam, hash, proof, generation)
+  if fam.pv == hash then return true end
+  if proof ~= '' and fam.ph and fam.ph == proof and tonumber(generation) <= fam.g then return true end
+  return redis.call('HEXISTS', familyKey, 'u:' .. hash) == 1
 end
 `;
 
@@ -97,7 +115,7 @@ function script(name: string, body: string): StoreScript {
 
 /**
  * Single Redis only (reads keys of other slots). KEYS: at:<hash>. ARGV: full key prefix.
- * Returns nil, or { recordJson, jtiRevoked (0/1), familyRevoked (0/1), subjectCutoff|nil, clientCutoff|nil }.
+ * Returns nil, or { recordJson, jtiRevoked (0/1), familyRevoked (0/1), subjectCutoff (ms; seconds when old)|nil, clientCutoff|nil }.
  */
 export const LOOKUP_ACCESS_TOKEN = script(
   'LookupAccessToken',
@@ -125,7 +143,7 @@ return { raw, jti, fam, cs, cc }
 
 /**
  * Single Redis only (keys of several slots). KEYS: rj:<jti>, cs:<sub>, cc:<clientId>[, rf:{<familyId>}].
- * Returns { jtiRevoked (0/1), subjectCutoff|nil, clientCutoff|nil, familyRevoked (0/1) }.
+ * Returns { jtiRevoked (0/1), subjectCutoff (ms; seconds when old)|nil, clientCutoff|nil, familyRevoked (0/1) }.
  * A script rather than MGET: MGET answers nil for a key of another type, which would read as "not
  * revoked"; GET fails with WRONGTYPE instead.
  */
@@ -157,21 +175,22 @@ return 1
 );
 
 /**
- * KEYS: the cut-off key. ARGV: at (seconds), ttl in ms.
- * Keeps the later cut-off and the longer TTL.
+ * KEYS: the cut-off key. ARGV: at (ms since the epoch), ttl in ms.
+ * Keeps the later cut-off (a stored value in seconds is compared as its last millisecond, and
+ * rewritten in ms) and the longer TTL.
  */
 export const SET_CUTOFF = script(
   'SetCutoff',
   `
-local at = ARGV[1]
+local at = tonumber(ARGV[1])
 local ttl = tonumber(ARGV[2])
 local current = cutoff(KEYS[1])
 if current then
-  if current > tonumber(at) then at = redis.call('GET', KEYS[1]) end
+  if current > at then at = current end
   local pttl = redis.call('PTTL', KEYS[1])
   if pttl > ttl then ttl = pttl end
 end
-redis.call('SET', KEYS[1], at, 'PX', int(ttl))
+redis.call('SET', KEYS[1], int(at), 'PX', int(ttl))
 return 1
 `,
 );
@@ -180,7 +199,8 @@ return 1
  * KEYS: fam:{<familyId>}, rf:{<familyId>}.
  * ARGV: presentedHash, nextHash, now, idleSeconds, expectedClientId, hasExpectedClientId ('1'/'0'),
  * expectedSubject, hasExpectedSubject ('1'/'0'), full key prefix or '' (Cluster), subject cut-off
- * and client cut-off when the prefix is '' ('' = none), grace seconds ('0' = off), most grace retries.
+ * and client cut-off in ms when the prefix is '' ('' = none), grace seconds ('0' = off), most grace retries,
+ * proof hash of the presented token ('' = none), its generation.
  * Returns { status[, familyJson, lastUsedAt[, 'retried']] }.
  */
 export const ROTATE_REFRESH_TOKEN = script(
@@ -193,10 +213,10 @@ if ARGV[6] == '1' and fam.cid ~= ARGV[5] then return { 'mismatch' } end
 if ARGV[8] == '1' and fam.sub ~= ARGV[7] then return { 'mismatch' } end
 local presented = ARGV[1]
 local isCurrent = fam.cur == presented
--- A hash that was never part of the family (forged) changes nothing.
-if not isCurrent and redis.call('HEXISTS', KEYS[1], 'u:' .. presented) == 0 then return { 'not_found' } end
+-- A token not provably of the family (forged: wrong proof) changes nothing.
+if not isCurrent and not rotatedOut(KEYS[1], fam, presented, ARGV[14], ARGV[15]) then return { 'not_found' } end
 if fam.revoked or redis.call('EXISTS', KEYS[2]) == 1 then return { 'revoked' } end
-if cutoffCovers(ARGV[9], fam.sub, fam.cid, fam.ca, ARGV[10], ARGV[11]) then return { 'revoked' } end
+if cutoffCovers(ARGV[9], fam.sub, fam.cid, fam.cam, ARGV[10], ARGV[11]) then return { 'revoked' } end
 local now = tonumber(ARGV[3])
 local idle = tonumber(ARGV[4])
 local expiresAtMs = int(math.min(fam.ea, now + idle) * 1000)
@@ -205,11 +225,12 @@ local live = now < fam.ea and now - fam.lu < idle
 if not isCurrent then
   -- Grace: only the token 'cur' replaced, only while 'cur' is unused (using it would have moved pv
   -- on), only inside the window counted from that rotation, a bounded number of times. The unused
-  -- successor dies (it stays known as rotated-out, so presenting it later is reuse).
+  -- successor dies; its replacement has the same generation, so the dead one (proof, generation
+  -- <= g) is still recognised, and presenting it later is reuse.
   local grace = tonumber(ARGV[12]) or 0
   if grace > 0 and live and fam.pv == presented and fam.pa and now < fam.pa + grace
     and fam.gr < tonumber(ARGV[13]) then
-    redis.call('HSET', KEYS[1], 'cur', ARGV[2], 'u:' .. fam.cur, ARGV[3], 'lu', ARGV[3], 'gr', int(fam.gr + 1))
+    redis.call('HSET', KEYS[1], 'cur', ARGV[2], 'lu', ARGV[3], 'gr', int(fam.gr + 1))
     redis.call('PEXPIREAT', KEYS[1], expiresAtMs)
     return { 'rotated', fam.d, ARGV[3], 'retried' }
   end
@@ -220,15 +241,18 @@ if not live then
   revokeFamily(KEYS[2], KEYS[1], markerTtlMs)
   return { 'expired' }
 end
-redis.call('HSET', KEYS[1], 'cur', ARGV[2], 'u:' .. presented, ARGV[3], 'lu', ARGV[3],
-  'pv', presented, 'pa', ARGV[3], 'gr', '0')
+redis.call('HSET', KEYS[1], 'cur', ARGV[2], 'lu', ARGV[3], 'pv', presented, 'pa', ARGV[3], 'gr', '0',
+  'g', int(fam.g + 1))
+-- A family of an older version, created without a proof, adopts the presented one.
+if not fam.ph and ARGV[14] ~= '' then redis.call('HSET', KEYS[1], 'ph', ARGV[14]) end
 redis.call('PEXPIREAT', KEYS[1], expiresAtMs)
 return { 'rotated', fam.d, ARGV[3] }
 `,
 );
 
 /**
- * KEYS: fam:{<familyId>}, rf:{<familyId>}. ARGV: hash, now, full key prefix or '' (Cluster).
+ * KEYS: fam:{<familyId>}, rf:{<familyId>}. ARGV: hash, now, full key prefix or '' (Cluster), proof
+ * hash ('' = none), generation.
  * Returns nil when the hash is not of the family, else { familyJson, lastUsedAt, active (0/1) }.
  * With '' as prefix, `active` ignores cut-offs; the caller checks them.
  */
@@ -238,10 +262,10 @@ export const INSPECT_REFRESH_TOKEN = script(
 local fam = readFamily(KEYS[1])
 if not fam then return false end
 local isCurrent = fam.cur == ARGV[1]
-if not isCurrent and redis.call('HEXISTS', KEYS[1], 'u:' .. ARGV[1]) == 0 then return false end
+if not isCurrent and not rotatedOut(KEYS[1], fam, ARGV[1], ARGV[4], ARGV[5]) then return false end
 local active = 0
 if isCurrent and not fam.revoked and redis.call('EXISTS', KEYS[2]) == 0
-  and not cutoffCovers(ARGV[3], fam.sub, fam.cid, fam.ca, '', '') and tonumber(ARGV[2]) < fam.ea then
+  and not cutoffCovers(ARGV[3], fam.sub, fam.cid, fam.cam, '', '') and tonumber(ARGV[2]) < fam.ea then
   active = 1
 end
 return { fam.d, fam.luRaw, active }

@@ -22,12 +22,18 @@ import {
   STORE_SCRIPTS,
 } from './redis-scripts';
 import type { StoreScript } from './redis-scripts';
-import { MAX_REFRESH_GRACE_RETRIES, MAX_REFRESH_GRACE_SECONDS } from './token-store';
+import {
+  assertCutoffMs,
+  cutoffMsOf,
+  MAX_REFRESH_GRACE_RETRIES,
+  MAX_REFRESH_GRACE_SECONDS,
+} from './token-store';
 import type {
   AccessTokenRecord,
   CredentialKind,
   CredentialRecord,
   RefreshFamily,
+  RefreshTokenProof,
   RefreshTokenState,
   RevocationQuery,
   RevocationState,
@@ -95,8 +101,9 @@ function parseNumber(raw: unknown, what: string): number {
   return n;
 }
 
+/** A stored cut-off in ms (a legacy value in seconds covers its whole second; see `cutoffMsOf`). */
 function parseCutoff(raw: unknown): number | null {
-  return raw === null ? null : parseNumber(raw, 'cut-off');
+  return raw === null ? null : cutoffMsOf(parseNumber(raw, 'cut-off'));
 }
 
 function isBoundEntity(value: unknown): value is BoundEntity | null {
@@ -140,6 +147,7 @@ function parseFamily(raw: unknown, lastUsedAt: unknown): RefreshFamily {
     typeof f.scope !== 'string' ||
     !isBoundEntity(f.boundEntity) ||
     typeof f.createdAt !== 'number' ||
+    (f.createdAtMs !== undefined && typeof f.createdAtMs !== 'number') ||
     typeof f.expiresAt !== 'number' ||
     (f.data !== undefined && !isObject(f.data))
   ) {
@@ -172,8 +180,8 @@ interface ScriptPipeline {
 const CLEAR: RevocationState = Object.freeze({
   jtiRevoked: false,
   familyRevoked: false,
-  subjectCutoff: null,
-  clientCutoff: null,
+  subjectCutoffMs: null,
+  clientCutoffMs: null,
 });
 
 /** A marker key's value read with GET: set means revoked (GET fails with WRONGTYPE on a clobbered key). */
@@ -181,8 +189,29 @@ function isMarked(value: unknown): boolean {
   return value !== null && value !== undefined;
 }
 
-function covers(cutoff: number | null, createdAt: number): boolean {
-  return cutoff !== null && cutoff >= createdAt;
+/** True when a cut-off (ms) covers a family created at `createdMs`. */
+function covers(cutoff: number | null, createdMs: number): boolean {
+  return cutoff !== null && cutoff >= createdMs;
+}
+
+/** The proof hash and generation script arguments ('' and '0' without a proof). */
+function proofArgs(proof: RefreshTokenProof | undefined): [string, string] {
+  if (proof === undefined) return ['', '0'];
+  if (
+    !Number.isSafeInteger(proof.generation) ||
+    proof.generation < 0 ||
+    typeof proof.proofHash !== 'string'
+  ) {
+    throw new RangeError(
+      'refresh token proof: generation must be a whole number >= 0 and proofHash a string',
+    );
+  }
+  return [proof.proofHash, String(proof.generation)];
+}
+
+/** A family's creation instant in ms (families of older versions: the start of its second). */
+function createdMsOf(family: RefreshFamily): number {
+  return family.createdAtMs ?? family.createdAt * 1000;
 }
 
 function assertNoBraces(what: string, value: string): void {
@@ -220,10 +249,10 @@ function checkWaitOptions(
  * Key layout under `keyPrefix` (hashes and ids only, never raw tokens):
  * - `at:<hash>` opaque access token record (JSON), TTL = token lifetime;
  * - `rj:<jti>` denylisted jti; `rf:{<familyId>}` family-revoked marker; `cs:<sub>` / `cc:<clientId>`
- *   subject and client cut-offs (seconds) — all with TTLs;
- * - `fam:{<familyId>}` refresh family hash (`cur` current hash, `u:<hash>` rotated-out hashes, `lu`,
- *   `rv`, `pv`/`pa`/`gr` for the grace window, `d` JSON…), expiring at min(absolute expiry, last
- *   use + idle lifetime);
+ *   subject and client cut-offs (milliseconds; seconds when written by older versions) — all with TTLs;
+ * - `fam:{<familyId>}` refresh family hash of constant size (`cur` current hash, `g` its
+ *   generation, `ph` proof hash, `lu`, `rv`, `pv`/`pa`/`gr` for the grace window, `d` JSON…),
+ *   expiring at min(absolute expiry, last use + idle lifetime);
  * - `cred:{<kind>}:<id>` credential hash (`v` version, `d` JSON), `cidx:{<kind>}:<indexKey>` → id,
  *   `cset:{<kind>}` set of ids — configuration, without TTL.
  *
@@ -382,8 +411,8 @@ export class RedisTokenStore implements TokenStore {
     return {
       jtiRevoked: isMarked(jti),
       familyRevoked: isMarked(fam),
-      subjectCutoff: parseCutoff(cs),
-      clientCutoff: parseCutoff(cc),
+      subjectCutoffMs: parseCutoff(cs),
+      clientCutoffMs: parseCutoff(cc),
     };
   }
 
@@ -420,8 +449,8 @@ export class RedisTokenStore implements TokenStore {
         state: {
           jtiRevoked: jti === 1,
           familyRevoked: fam === 1,
-          subjectCutoff: parseCutoff(cs),
-          clientCutoff: parseCutoff(cc),
+          subjectCutoffMs: parseCutoff(cs),
+          clientCutoffMs: parseCutoff(cc),
         },
       };
     });
@@ -446,8 +475,8 @@ export class RedisTokenStore implements TokenStore {
       return {
         jtiRevoked: jti === 1,
         familyRevoked: fam === 1,
-        subjectCutoff: parseCutoff(cs),
-        clientCutoff: parseCutoff(cc),
+        subjectCutoffMs: parseCutoff(cs),
+        clientCutoffMs: parseCutoff(cc),
       };
     });
   }
@@ -475,7 +504,7 @@ export class RedisTokenStore implements TokenStore {
   }
 
   async setCutoff(kind: 'subject' | 'client', id: string, at: number, ttlSeconds: number): Promise<void> {
-    if (!Number.isFinite(at)) throw new RangeError(`setCutoff: at must be finite, got ${String(at)}`);
+    assertCutoffMs(at);
     const px = ttlMs(ttlSeconds);
     const key = this.#key(kind === 'subject' ? 'cs' : 'cc', id);
     return this.#call('setCutoff', async () => {
@@ -485,7 +514,7 @@ export class RedisTokenStore implements TokenStore {
 
   // --- refresh families -------------------------------------------------------
 
-  async createRefreshFamily(family: RefreshFamily, hash: string): Promise<void> {
+  async createRefreshFamily(family: RefreshFamily, hash: string, proofHash?: string): Promise<void> {
     const { lastUsedAt, ...stored } = family;
     const key = this.#familyKey(family.familyId);
     return this.#call('createRefreshFamily', async () => {
@@ -496,11 +525,14 @@ export class RedisTokenStore implements TokenStore {
           sub: family.sub,
           cid: family.clientId,
           ca: String(family.createdAt),
+          cam: String(createdMsOf(family)),
           ea: String(family.expiresAt),
           lu: String(lastUsedAt),
           cur: hash,
           rv: '0',
           d: JSON.stringify(stored),
+          g: '1',
+          ...(proofHash === undefined ? {} : { ph: proofHash }),
         })
         .pexpireat(key, Math.floor(family.expiresAt * 1000))
         .exec();
@@ -517,18 +549,27 @@ export class RedisTokenStore implements TokenStore {
       );
     }
     const keys = [this.#familyKey(input.familyId), this.#familyRevokedKey(input.familyId)];
+    const proof = proofArgs(input.proof);
     return this.#call('rotateRefreshToken', async () => {
       // Cluster: the cut-off keys live in other slots. Read them first (the family's subject and
       // client come from the caller's expectations, or from the family itself) and pass them in.
       let cutoffArgs: [string, string, string] = [this.#luaPrefix, '', ''];
-      let owner: { sub: string; cid: string; ca: number } | null = null;
+      let owner: { sub: string; cid: string; createdMs: number } | null = null;
       if (this.#cluster) {
-        const [sub = null, cid = null, ca = null] = await this.#client.hmget(keys[0]!, 'sub', 'cid', 'ca');
+        const [sub = null, cid = null, ca = null, cam = null] = await this.#client.hmget(
+          keys[0]!,
+          'sub',
+          'cid',
+          'ca',
+          'cam',
+        );
         if (sub === null || cid === null || ca === null) {
           if (sub === null && cid === null && ca === null) return { status: 'not_found' };
           throw corrupt('refresh family');
         }
-        owner = { sub, cid, ca: parseNumber(ca, 'refresh family') };
+        const createdMs =
+          cam === null ? parseNumber(ca, 'refresh family') * 1000 : parseNumber(cam, 'refresh family');
+        owner = { sub, cid, createdMs };
         const [cs, cc] = await this.#readCutoffs(sub, cid);
         cutoffArgs = ['', cs === null ? '' : String(cs), cc === null ? '' : String(cc)];
       }
@@ -544,6 +585,7 @@ export class RedisTokenStore implements TokenStore {
         ...cutoffArgs,
         String(grace),
         String(MAX_REFRESH_GRACE_RETRIES),
+        ...proof,
       ];
       const reply = await this.#writeScript(ROTATE_REFRESH_TOKEN, keys, args, (r) => {
         const status = Array.isArray(r) ? (r as unknown[])[0] : undefined;
@@ -557,7 +599,7 @@ export class RedisTokenStore implements TokenStore {
             // Cluster: a cut-off set between our read and the script is caught here; the family
             // is revoked before the successor is handed out.
             const [cs, cc] = await this.#readCutoffs(owner.sub, owner.cid);
-            if (covers(cs, owner.ca) || covers(cc, owner.ca)) {
+            if (covers(cs, owner.createdMs) || covers(cc, owner.createdMs)) {
               await this.#revokeFamilyNow(
                 input.familyId,
                 Math.max((family.expiresAt - input.now) * 1000, 1000),
@@ -580,18 +622,25 @@ export class RedisTokenStore implements TokenStore {
     });
   }
 
-  async inspectRefreshToken(familyId: string, hash: string, now: number): Promise<RefreshTokenState | null> {
+  async inspectRefreshToken(
+    familyId: string,
+    hash: string,
+    now: number,
+    proof?: RefreshTokenProof,
+  ): Promise<RefreshTokenState | null> {
     const keys = [this.#familyKey(familyId), this.#familyRevokedKey(familyId)];
     const prefix = this.#cluster ? '' : this.#luaPrefix;
+    const args = [hash, String(now), prefix, ...proofArgs(proof)];
     return this.#call('inspectRefreshToken', async () => {
-      const reply = await this.#script(INSPECT_REFRESH_TOKEN, keys, [hash, String(now), prefix]);
+      const reply = await this.#script(INSPECT_REFRESH_TOKEN, keys, args);
       if (reply === null) return null;
       const [raw, lastUsedAt, active] = asArray(reply, 3, 'inspection reply');
       const family = parseFamily(raw, lastUsedAt);
       if (active !== 1) return { family, active: false };
       if (this.#cluster) {
         const [cs, cc] = await this.#readCutoffs(family.sub, family.clientId);
-        if (covers(cs, family.createdAt) || covers(cc, family.createdAt)) return { family, active: false };
+        const createdMs = createdMsOf(family);
+        if (covers(cs, createdMs) || covers(cc, createdMs)) return { family, active: false };
       }
       return { family, active: true };
     });

@@ -37,16 +37,45 @@ export interface RevocationQuery {
   readonly familyId?: string;
 }
 
-/** Revocation state of one access token. Cut-offs are seconds since the epoch. */
+/**
+ * Revocation state of one access token. Cut-offs are instants in MILLISECONDS since the epoch, so
+ * a token issued in the same second but after a cut-off is not covered by it (see
+ * {@link TokenStore.setCutoff}).
+ */
 export interface RevocationState {
   /** The `jti` is on the denylist. */
   readonly jtiRevoked: boolean;
   /** The token's refresh family was revoked. */
   readonly familyRevoked: boolean;
-  /** Tokens of this subject issued at or before this time are revoked; null when none. */
-  readonly subjectCutoff: number | null;
-  /** Tokens of this client issued at or before this time are revoked; null when none. */
-  readonly clientCutoff: number | null;
+  /** Tokens of this subject issued at or before this instant (ms since the epoch) are revoked; null when none. */
+  readonly subjectCutoffMs: number | null;
+  /** Tokens of this client issued at or before this instant (ms since the epoch) are revoked; null when none. */
+  readonly clientCutoffMs: number | null;
+}
+
+/**
+ * The smallest cut-off instant a store accepts, in milliseconds since the epoch (1973-03-03). A
+ * smaller value is almost certainly a time in seconds and is refused with a RangeError; a smaller
+ * value found in a store (written by an older version, which stored whole seconds) is read as the
+ * last millisecond of that second, so it keeps covering every token of that second.
+ */
+export const MIN_CUTOFF_MS = 100_000_000_000;
+
+/**
+ * A stored cut-off value in milliseconds: values below {@link MIN_CUTOFF_MS} are whole seconds
+ * written by an older version and cover their whole second.
+ */
+export function cutoffMsOf(stored: number): number {
+  return stored < MIN_CUTOFF_MS ? stored * 1000 + 999 : stored;
+}
+
+/** Throws a RangeError unless `atMs` is a finite cut-off instant in milliseconds. */
+export function assertCutoffMs(atMs: number): void {
+  if (!Number.isFinite(atMs) || atMs < MIN_CUTOFF_MS) {
+    throw new RangeError(
+      `setCutoff: at must be milliseconds since the epoch (>= ${MIN_CUTOFF_MS}), got ${String(atMs)}`,
+    );
+  }
 }
 
 /** A refresh-token family: one grant, rotated on every use. */
@@ -58,6 +87,12 @@ export interface RefreshFamily {
   readonly boundEntity: BoundEntity | null;
   /** Creation time, seconds since the epoch. */
   readonly createdAt: number;
+  /**
+   * Creation instant, milliseconds since the epoch, compared with cut-offs (a cut-off at or after
+   * it covers the family). Absent on families written by older versions: `createdAt * 1000` is
+   * used then, so any cut-off in the creation second covers the family (fail closed).
+   */
+  readonly createdAtMs?: number;
   /** Absolute expiry of the whole family, seconds since the epoch. */
   readonly expiresAt: number;
   /** Last successful rotation (or creation), seconds since the epoch. */
@@ -71,6 +106,22 @@ export interface RefreshFamily {
   readonly applicationId?: string;
 }
 
+/**
+ * What a refresh token proves about itself, beyond its hash: the generation it was issued as (1
+ * for a family's first token, one more on every rotation) and the hash of the family's proof, a
+ * random secret issued with the family and carried by every one of its tokens. A family keeps only
+ * the proof's hash, its current generation and its current and previous token hashes, so its
+ * record has a constant size however often it rotates, and yet every token it ever rotated out is
+ * recognised: the right proof with a generation at or below the family's is an authentic earlier
+ * token, and presenting it is reuse. A wrong proof is a forgery and changes nothing.
+ */
+export interface RefreshTokenProof {
+  /** Generation the presented token was issued as (>= 0; 0 for a token of the legacy format). */
+  readonly generation: number;
+  /** Hash of the family proof the presented token carries. */
+  readonly proofHash: string;
+}
+
 /** Input of {@link TokenStore.rotateRefreshToken}. */
 export interface RotateRefreshInput {
   readonly familyId: string;
@@ -78,6 +129,13 @@ export interface RotateRefreshInput {
   readonly presentedHash: string;
   /** Hash of the successor to install when the presented token is current. */
   readonly nextHash: string;
+  /**
+   * The presented token's generation and proof (see {@link RefreshTokenProof}). Without it, only
+   * the current and the immediately previous token are recognised. The successor must be issued as
+   * generation `proof.generation + 1` with the same proof. A family created without a proof adopts
+   * this one on its next normal rotation.
+   */
+  readonly proof?: RefreshTokenProof;
   /** Now, seconds since the epoch. */
   readonly now: number;
   /** Idle lifetime in seconds: a family unused this long is expired. */
@@ -111,7 +169,8 @@ export const MAX_REFRESH_GRACE_RETRIES = 3;
  * - `mismatch`: expectedClientId/expectedSubject did not match; nothing changed.
  * - `revoked`: the family was revoked before (or a client/subject cut-off covers it); nothing changed.
  * - `expired`: past the absolute or idle lifetime; the family has been revoked.
- * - `not_found`: no such family, or the hash was never part of it; nothing changed.
+ * - `not_found`: no such family, or the token is not provably of it (a wrong proof, a generation
+ *   ahead of the family's); nothing changed.
  */
 export type RotateRefreshResult =
   | { readonly status: 'rotated'; readonly family: RefreshFamily; readonly retried?: boolean }
@@ -156,18 +215,32 @@ export interface TokenStore extends CredentialStore {
    */
   revokeFamily(familyId: string, ttlSeconds: number): Promise<void>;
   /**
-   * Sets a cut-off: tokens of this subject (or client) issued at or before `at` are revoked.
-   * A later cut-off replaces an earlier one, never the reverse. Kept for `ttlSeconds`.
+   * Sets a cut-off: tokens of this subject (or client) issued at or before `atMs` (milliseconds
+   * since the epoch; a RangeError below {@link MIN_CUTOFF_MS}) are revoked, and so are refresh
+   * families created at or before it. A later cut-off replaces an earlier one, never the reverse.
+   * Kept for `ttlSeconds`.
    */
-  setCutoff(kind: 'subject' | 'client', id: string, at: number, ttlSeconds: number): Promise<void>;
+  setCutoff(kind: 'subject' | 'client', id: string, atMs: number, ttlSeconds: number): Promise<void>;
 
   // --- refresh families -----------------------------------------------------
-  /** Creates a family whose current token is `hash`. The family lives until `family.expiresAt`. */
-  createRefreshFamily(family: RefreshFamily, hash: string): Promise<void>;
+  /**
+   * Creates a family whose current token is `hash`, generation 1, with the hash of its proof (see
+   * {@link RefreshTokenProof}). The family lives until `family.expiresAt`. Its record has a constant
+   * size: rotations never add to it.
+   */
+  createRefreshFamily(family: RefreshFamily, hash: string, proofHash?: string): Promise<void>;
   /** Atomically rotates (or detects reuse of) a refresh token. See {@link RotateRefreshResult}. */
   rotateRefreshToken(input: RotateRefreshInput): Promise<RotateRefreshResult>;
-  /** Reads a family and whether `hash` is its current token; null when the hash is not of the family. */
-  inspectRefreshToken(familyId: string, hash: string, now: number): Promise<RefreshTokenState | null>;
+  /**
+   * Reads a family and whether `hash` is its current token; null when the hash is not provably of
+   * the family (not current, not the previous token, and no matching `proof`).
+   */
+  inspectRefreshToken(
+    familyId: string,
+    hash: string,
+    now: number,
+    proof?: RefreshTokenProof,
+  ): Promise<RefreshTokenState | null>;
 
   // --- lifecycle ------------------------------------------------------------
   /** Releases timers and connections the store owns (not injected clients). */

@@ -10,7 +10,7 @@ import type { TokenStore } from '../../lib/stores/token-store';
 import { connectTestRedis, type TestRedis } from '../helpers/redis';
 import { countingStore, testKeySet } from '../helpers/kit';
 
-const NOT_REVOKED = { jtiRevoked: false, familyRevoked: false, subjectCutoff: null, clientCutoff: null };
+const NOT_REVOKED = { jtiRevoked: false, familyRevoked: false, subjectCutoffMs: null, clientCutoffMs: null };
 
 async function until(check: () => boolean | Promise<boolean>, attempts = 200): Promise<boolean> {
   for (let i = 0; i < attempts; i++) {

@@ -28,6 +28,8 @@ export interface StoreHarness {
 export type StoreHarnessFactory = () => Promise<StoreHarness>;
 
 const HOUR = 3600;
+/** An instant in milliseconds, for cut-offs. */
+const T0 = 1_700_000_000_000;
 const IDLE = 600;
 
 function accessRecord(overrides: Partial<AccessTokenRecord> = {}): AccessTokenRecord {
@@ -46,7 +48,13 @@ function accessRecord(overrides: Partial<AccessTokenRecord> = {}): AccessTokenRe
   };
 }
 
-const CLEAR = { jtiRevoked: false, familyRevoked: false, subjectCutoff: null, clientCutoff: null };
+/** The family proof hash every contract family is created with, and a token carrying it at generation 1. */
+const PROOF = 'proof-1';
+const PROVEN = { generation: 1, proofHash: PROOF } as const;
+/** A forgery: the right family id, a wrong proof. */
+const FORGED = { generation: 1, proofHash: 'wrong-proof' } as const;
+
+const CLEAR = { jtiRevoked: false, familyRevoked: false, subjectCutoffMs: null, clientCutoffMs: null };
 
 /**
  * Registers the TokenStore conformance suite under `describe(name)`. `factory` runs before every
@@ -96,6 +104,7 @@ export function describeTokenStoreContract(name: string, factory: StoreHarnessFa
         nextHash: 'rt-2',
         now: h.now(),
         idleSeconds: IDLE,
+        proof: PROVEN,
         ...input,
       });
     }
@@ -128,15 +137,15 @@ export function describeTokenStoreContract(name: string, factory: StoreHarnessFa
           await store.saveAccessToken('at-1', accessRecord(), HOUR);
           await store.revokeJti('jti-1', HOUR);
           await store.revokeFamily('fam-1', HOUR);
-          await store.setCutoff('subject', 'user-1', 1_700_000_100, HOUR);
-          await store.setCutoff('client', 'client-1', 1_700_000_200, HOUR);
+          await store.setCutoff('subject', 'user-1', 1_700_000_100_000, HOUR);
+          await store.setCutoff('client', 'client-1', 1_700_000_200_000, HOUR);
           await expect(store.lookupAccessToken('at-1')).resolves.toEqual({
             record: accessRecord(),
             state: {
               jtiRevoked: true,
               familyRevoked: true,
-              subjectCutoff: 1_700_000_100,
-              clientCutoff: 1_700_000_200,
+              subjectCutoffMs: 1_700_000_100_000,
+              clientCutoffMs: 1_700_000_200_000,
             },
           });
         });
@@ -199,12 +208,12 @@ export function describeTokenStoreContract(name: string, factory: StoreHarnessFa
 
       describe('when subject and client cut-offs are set', () => {
         it('reports both cut-offs', async () => {
-          await store.setCutoff('subject', 'user-1', 1_700_000_100, HOUR);
-          await store.setCutoff('client', 'client-1', 1_700_000_200, HOUR);
+          await store.setCutoff('subject', 'user-1', 1_700_000_100_000, HOUR);
+          await store.setCutoff('client', 'client-1', 1_700_000_200_000, HOUR);
           await expect(store.checkRevocation(query)).resolves.toEqual({
             ...CLEAR,
-            subjectCutoff: 1_700_000_100,
-            clientCutoff: 1_700_000_200,
+            subjectCutoffMs: 1_700_000_100_000,
+            clientCutoffMs: 1_700_000_200_000,
           });
           await expect(
             store.checkRevocation({ ...query, subject: 'user-2', clientId: 'client-2' }),
@@ -216,8 +225,8 @@ export function describeTokenStoreContract(name: string, factory: StoreHarnessFa
         it('reports a clear state again', async () => {
           await store.revokeJti('jti-1', 1);
           await store.revokeFamily('fam-1', 1);
-          await store.setCutoff('subject', 'user-1', 1_700_000_100, 1);
-          await store.setCutoff('client', 'client-1', 1_700_000_200, 1);
+          await store.setCutoff('subject', 'user-1', 1_700_000_100_000, 1);
+          await store.setCutoff('client', 'client-1', 1_700_000_200_000, 1);
           await h.advance(1);
           await expect(store.checkRevocation(query)).resolves.toEqual(CLEAR);
         });
@@ -241,32 +250,55 @@ export function describeTokenStoreContract(name: string, factory: StoreHarnessFa
 
       describe('when an earlier cut-off follows a later one', () => {
         it('keeps the later cut-off', async () => {
-          await store.setCutoff('subject', 'user-1', 2000, HOUR);
-          await store.setCutoff('subject', 'user-1', 1000, HOUR);
-          await store.setCutoff('client', 'client-1', 4000, HOUR);
-          await store.setCutoff('client', 'client-1', 3000, HOUR);
+          await store.setCutoff('subject', 'user-1', T0 + 2000, HOUR);
+          await store.setCutoff('subject', 'user-1', T0 + 1000, HOUR);
+          await store.setCutoff('client', 'client-1', T0 + 4000, HOUR);
+          await store.setCutoff('client', 'client-1', T0 + 3000, HOUR);
           await expect(store.checkRevocation(query)).resolves.toMatchObject({
-            subjectCutoff: 2000,
-            clientCutoff: 4000,
+            subjectCutoffMs: T0 + 2000,
+            clientCutoffMs: T0 + 4000,
           });
         });
       });
 
       describe('when a later cut-off follows an earlier one', () => {
         it('replaces the earlier cut-off', async () => {
-          await store.setCutoff('subject', 'user-1', 1000, HOUR);
-          await store.setCutoff('subject', 'user-1', 2000, HOUR);
-          await expect(store.checkRevocation(query)).resolves.toMatchObject({ subjectCutoff: 2000 });
+          await store.setCutoff('subject', 'user-1', T0 + 1000, HOUR);
+          await store.setCutoff('subject', 'user-1', T0 + 2000, HOUR);
+          await expect(store.checkRevocation(query)).resolves.toMatchObject({ subjectCutoffMs: T0 + 2000 });
         });
       });
 
       describe('when a cut-off is set again with a shorter ttl', () => {
         it('keeps it for the longer ttl', async () => {
-          await store.setCutoff('client', 'client-1', 1000, HOUR);
-          await store.setCutoff('client', 'client-1', 2000, 1);
+          await store.setCutoff('client', 'client-1', T0 + 1000, HOUR);
+          await store.setCutoff('client', 'client-1', T0 + 2000, 1);
           await h.advance(1);
-          await expect(store.checkRevocation(query)).resolves.toMatchObject({ clientCutoff: 2000 });
+          await expect(store.checkRevocation(query)).resolves.toMatchObject({ clientCutoffMs: T0 + 2000 });
         });
+      });
+
+      describe('when two cut-offs fall in the same second', () => {
+        it('keeps the later millisecond', async () => {
+          await store.setCutoff('subject', 'user-1', T0 + 900, HOUR);
+          await store.setCutoff('subject', 'user-1', T0 + 100, HOUR);
+          await store.setCutoff('client', 'client-1', T0 + 100, HOUR);
+          await store.setCutoff('client', 'client-1', T0 + 950, HOUR);
+          await expect(store.checkRevocation(query)).resolves.toMatchObject({
+            subjectCutoffMs: T0 + 900,
+            clientCutoffMs: T0 + 950,
+          });
+        });
+      });
+
+      describe('when the instant is not in milliseconds', () => {
+        it.each([1_700_000_000, Number.NaN, Number.POSITIVE_INFINITY])(
+          'rejects %p with a RangeError and writes nothing',
+          async (at) => {
+            await expect(store.setCutoff('subject', 'user-1', at, HOUR)).rejects.toBeInstanceOf(RangeError);
+            await expect(store.checkRevocation(query)).resolves.toMatchObject({ subjectCutoffMs: null });
+          },
+        );
       });
     });
 
@@ -274,8 +306,8 @@ export function describeTokenStoreContract(name: string, factory: StoreHarnessFa
       describe('when the hash is the current token of a live family', () => {
         it('returns the family as active', async () => {
           const fam = family();
-          await store.createRefreshFamily(fam, 'rt-1');
-          await expect(store.inspectRefreshToken('fam-1', 'rt-1', h.now())).resolves.toEqual({
+          await store.createRefreshFamily(fam, 'rt-1', PROOF);
+          await expect(store.inspectRefreshToken('fam-1', 'rt-1', h.now(), PROVEN)).resolves.toEqual({
             family: fam,
             active: true,
           });
@@ -284,20 +316,20 @@ export function describeTokenStoreContract(name: string, factory: StoreHarnessFa
 
       describe('when the hash or the family is unknown', () => {
         it('returns null', async () => {
-          await store.createRefreshFamily(family(), 'rt-1');
-          await expect(store.inspectRefreshToken('fam-1', 'forged', h.now())).resolves.toBeNull();
-          await expect(store.inspectRefreshToken('fam-2', 'rt-1', h.now())).resolves.toBeNull();
+          await store.createRefreshFamily(family(), 'rt-1', PROOF);
+          await expect(store.inspectRefreshToken('fam-1', 'forged', h.now(), FORGED)).resolves.toBeNull();
+          await expect(store.inspectRefreshToken('fam-2', 'rt-1', h.now(), PROVEN)).resolves.toBeNull();
         });
       });
 
       describe('when the hash was rotated out', () => {
         it('returns the family as inactive', async () => {
-          await store.createRefreshFamily(family(), 'rt-1');
+          await store.createRefreshFamily(family(), 'rt-1', PROOF);
           await rotate();
-          await expect(store.inspectRefreshToken('fam-1', 'rt-1', h.now())).resolves.toMatchObject({
+          await expect(store.inspectRefreshToken('fam-1', 'rt-1', h.now(), PROVEN)).resolves.toMatchObject({
             active: false,
           });
-          await expect(store.inspectRefreshToken('fam-1', 'rt-2', h.now())).resolves.toMatchObject({
+          await expect(store.inspectRefreshToken('fam-1', 'rt-2', h.now(), PROVEN)).resolves.toMatchObject({
             active: true,
           });
         });
@@ -306,15 +338,15 @@ export function describeTokenStoreContract(name: string, factory: StoreHarnessFa
       describe('when the family is revoked or covered by a cut-off', () => {
         it('returns the family as inactive', async () => {
           const fam = family();
-          await store.createRefreshFamily(fam, 'rt-1');
-          await store.createRefreshFamily({ ...fam, familyId: 'fam-2', sub: 'user-2' }, 'rt-9');
+          await store.createRefreshFamily(fam, 'rt-1', PROOF);
+          await store.createRefreshFamily({ ...fam, familyId: 'fam-2', sub: 'user-2' }, 'rt-9', PROOF);
           await store.revokeFamily('fam-1', HOUR);
-          await store.setCutoff('subject', 'user-2', fam.createdAt, HOUR);
-          await expect(store.inspectRefreshToken('fam-1', 'rt-1', h.now())).resolves.toEqual({
+          await store.setCutoff('subject', 'user-2', fam.createdAt * 1000, HOUR);
+          await expect(store.inspectRefreshToken('fam-1', 'rt-1', h.now(), PROVEN)).resolves.toEqual({
             family: fam,
             active: false,
           });
-          await expect(store.inspectRefreshToken('fam-2', 'rt-9', h.now())).resolves.toMatchObject({
+          await expect(store.inspectRefreshToken('fam-2', 'rt-9', h.now(), PROVEN)).resolves.toMatchObject({
             active: false,
           });
         });
@@ -323,8 +355,10 @@ export function describeTokenStoreContract(name: string, factory: StoreHarnessFa
       describe('when now is past the absolute expiry', () => {
         it('returns the family as inactive', async () => {
           const fam = family();
-          await store.createRefreshFamily(fam, 'rt-1');
-          await expect(store.inspectRefreshToken('fam-1', 'rt-1', fam.expiresAt)).resolves.toMatchObject({
+          await store.createRefreshFamily(fam, 'rt-1', PROOF);
+          await expect(
+            store.inspectRefreshToken('fam-1', 'rt-1', fam.expiresAt, PROVEN),
+          ).resolves.toMatchObject({
             active: false,
           });
         });
@@ -332,12 +366,12 @@ export function describeTokenStoreContract(name: string, factory: StoreHarnessFa
 
       describe('when the store clock passes the family expiry', () => {
         it('returns null, the family being gone', async () => {
-          await store.createRefreshFamily(family({ expiresAt: h.now() + 1 }), 'rt-1');
-          await expect(store.inspectRefreshToken('fam-1', 'rt-1', h.now())).resolves.toMatchObject({
+          await store.createRefreshFamily(family({ expiresAt: h.now() + 1 }), 'rt-1', PROOF);
+          await expect(store.inspectRefreshToken('fam-1', 'rt-1', h.now(), PROVEN)).resolves.toMatchObject({
             active: true,
           });
           await h.advance(1);
-          await expect(store.inspectRefreshToken('fam-1', 'rt-1', h.now())).resolves.toBeNull();
+          await expect(store.inspectRefreshToken('fam-1', 'rt-1', h.now(), PROVEN)).resolves.toBeNull();
         });
       });
     });
@@ -346,13 +380,13 @@ export function describeTokenStoreContract(name: string, factory: StoreHarnessFa
       describe('when the presented token is current', () => {
         it('rotates to the successor and returns the family', async () => {
           const fam = family();
-          await store.createRefreshFamily(fam, 'rt-1');
+          await store.createRefreshFamily(fam, 'rt-1', PROOF);
           const now = fam.createdAt + 10;
           await expect(rotate({ now })).resolves.toEqual({
             status: 'rotated',
             family: { ...fam, lastUsedAt: now },
           });
-          await expect(store.inspectRefreshToken('fam-1', 'rt-2', now)).resolves.toEqual({
+          await expect(store.inspectRefreshToken('fam-1', 'rt-2', now, PROVEN)).resolves.toEqual({
             family: { ...fam, lastUsedAt: now },
             active: true,
           });
@@ -367,7 +401,7 @@ export function describeTokenStoreContract(name: string, factory: StoreHarnessFa
       describe('when a rotated-out token is presented again', () => {
         it('reports reuse and revokes the family, successor included', async () => {
           const fam = family();
-          await store.createRefreshFamily(fam, 'rt-1');
+          await store.createRefreshFamily(fam, 'rt-1', PROOF);
           await rotate();
           await expect(rotate({ nextHash: 'rt-x' })).resolves.toEqual({
             status: 'reused',
@@ -376,10 +410,11 @@ export function describeTokenStoreContract(name: string, factory: StoreHarnessFa
           await expect(rotate({ presentedHash: 'rt-2', nextHash: 'rt-3' })).resolves.toEqual({
             status: 'revoked',
           });
-          await expect(store.inspectRefreshToken('fam-1', 'rt-2', h.now())).resolves.toMatchObject({
+          await expect(store.inspectRefreshToken('fam-1', 'rt-2', h.now(), PROVEN)).resolves.toMatchObject({
             active: false,
           });
-          await expect(store.inspectRefreshToken('fam-1', 'rt-x', h.now())).resolves.toBeNull();
+          // rt-x was never installed: it is not the current token
+          expect((await store.inspectRefreshToken('fam-1', 'rt-x', h.now(), PROVEN))?.active).not.toBe(true);
           const state = await store.checkRevocation({
             jti: 'j',
             subject: 'user-1',
@@ -392,7 +427,7 @@ export function describeTokenStoreContract(name: string, factory: StoreHarnessFa
 
       describe('when the expected client or subject does not match', () => {
         it('answers mismatch and consumes nothing', async () => {
-          await store.createRefreshFamily(family(), 'rt-1');
+          await store.createRefreshFamily(family(), 'rt-1', PROOF);
           await expect(rotate({ expectedClientId: 'client-2' })).resolves.toEqual({ status: 'mismatch' });
           await expect(rotate({ expectedSubject: 'user-2' })).resolves.toEqual({ status: 'mismatch' });
           await expect(
@@ -403,7 +438,7 @@ export function describeTokenStoreContract(name: string, factory: StoreHarnessFa
         });
 
         it('does not revoke the family for a rotated-out token of another client', async () => {
-          await store.createRefreshFamily(family(), 'rt-1');
+          await store.createRefreshFamily(family(), 'rt-1', PROOF);
           await rotate();
           await expect(rotate({ nextHash: 'rt-x', expectedClientId: 'client-2' })).resolves.toEqual({
             status: 'mismatch',
@@ -416,8 +451,10 @@ export function describeTokenStoreContract(name: string, factory: StoreHarnessFa
 
       describe('when the hash was never part of a known family', () => {
         it('answers not_found and leaves the family working', async () => {
-          await store.createRefreshFamily(family(), 'rt-1');
-          await expect(rotate({ presentedHash: 'forged' })).resolves.toEqual({ status: 'not_found' });
+          await store.createRefreshFamily(family(), 'rt-1', PROOF);
+          await expect(rotate({ presentedHash: 'forged', proof: FORGED })).resolves.toEqual({
+            status: 'not_found',
+          });
           await expect(rotate()).resolves.toMatchObject({ status: 'rotated' });
           const state = await store.checkRevocation({
             jti: 'j',
@@ -429,6 +466,70 @@ export function describeTokenStoreContract(name: string, factory: StoreHarnessFa
         });
       });
 
+      describe('when a token carries the wrong proof or a generation ahead of the family', () => {
+        it('answers not_found and leaves the family working', async () => {
+          await store.createRefreshFamily(family(), 'rt-1', PROOF);
+          await rotate({ nextHash: 'rt-2' });
+          await expect(rotate({ presentedHash: 'old-1', proof: FORGED })).resolves.toEqual({
+            status: 'not_found',
+          });
+          await expect(
+            rotate({ presentedHash: 'ahead', proof: { ...PROVEN, generation: 3 } }),
+          ).resolves.toEqual({ status: 'not_found' });
+          await expect(store.inspectRefreshToken('fam-1', 'old-1', h.now(), FORGED)).resolves.toBeNull();
+          await expect(
+            rotate({ presentedHash: 'rt-2', nextHash: 'rt-3', proof: { ...PROVEN, generation: 2 } }),
+          ).resolves.toMatchObject({ status: 'rotated' });
+        });
+      });
+
+      describe('when any earlier generation is presented, long after it was rotated out', () => {
+        it('recognises it by its proof and generation, reports reuse and revokes the family', async () => {
+          await store.createRefreshFamily(family(), 'rt-1', PROOF);
+          for (let g = 1; g <= 5; g++) {
+            await expect(
+              rotate({
+                presentedHash: `rt-${g}`,
+                nextHash: `rt-${g + 1}`,
+                proof: { ...PROVEN, generation: g },
+              }),
+            ).resolves.toMatchObject({ status: 'rotated' });
+          }
+          await expect(
+            store.inspectRefreshToken('fam-1', 'rt-2', h.now(), { ...PROVEN, generation: 2 }),
+          ).resolves.toMatchObject({
+            active: false,
+          });
+          await expect(
+            rotate({ presentedHash: 'rt-2', nextHash: 'rt-x', proof: { ...PROVEN, generation: 2 } }),
+          ).resolves.toMatchObject({ status: 'reused' });
+          await expect(
+            rotate({ presentedHash: 'rt-6', nextHash: 'rt-7', proof: { ...PROVEN, generation: 6 } }),
+          ).resolves.toEqual({ status: 'revoked' });
+        });
+      });
+
+      describe('when a token without a proof is presented', () => {
+        it('recognises only the current and the previous token', async () => {
+          await store.createRefreshFamily(family(), 'rt-1');
+          await rotate({ proof: undefined });
+          await rotate({ presentedHash: 'rt-2', nextHash: 'rt-3', proof: undefined });
+          await expect(
+            rotate({ presentedHash: 'rt-1', nextHash: 'rt-x', proof: undefined }),
+          ).resolves.toEqual({
+            status: 'not_found',
+          });
+          await expect(store.inspectRefreshToken('fam-1', 'rt-2', h.now())).resolves.toMatchObject({
+            active: false,
+          });
+          await expect(
+            rotate({ presentedHash: 'rt-2', nextHash: 'rt-x', proof: undefined }),
+          ).resolves.toMatchObject({
+            status: 'reused',
+          });
+        });
+      });
+
       describe('when the family is unknown', () => {
         it('answers not_found', async () => {
           await expect(rotate()).resolves.toEqual({ status: 'not_found' });
@@ -437,31 +538,69 @@ export function describeTokenStoreContract(name: string, factory: StoreHarnessFa
 
       describe('when the family was revoked', () => {
         it('answers revoked and installs no successor', async () => {
-          await store.createRefreshFamily(family(), 'rt-1');
+          await store.createRefreshFamily(family(), 'rt-1', PROOF);
           await store.revokeFamily('fam-1', HOUR);
           await expect(rotate()).resolves.toEqual({ status: 'revoked' });
-          await expect(store.inspectRefreshToken('fam-1', 'rt-2', h.now())).resolves.toBeNull();
+          // rt-2 would have been generation 2
+          await expect(
+            store.inspectRefreshToken('fam-1', 'rt-2', h.now(), { ...PROVEN, generation: 2 }),
+          ).resolves.toBeNull();
         });
       });
 
       describe('when a subject or client cut-off covers the family creation', () => {
         it('answers revoked', async () => {
           const fam = family();
-          await store.createRefreshFamily(fam, 'rt-1');
-          await store.createRefreshFamily({ ...fam, familyId: 'fam-2', clientId: 'client-2' }, 'rt-1');
-          await store.setCutoff('subject', 'user-1', fam.createdAt, HOUR);
-          await store.setCutoff('client', 'client-2', fam.createdAt + 1, HOUR);
+          await store.createRefreshFamily(fam, 'rt-1', PROOF);
+          await store.createRefreshFamily({ ...fam, familyId: 'fam-2', clientId: 'client-2' }, 'rt-1', PROOF);
+          await store.setCutoff('subject', 'user-1', fam.createdAt * 1000, HOUR);
+          await store.setCutoff('client', 'client-2', (fam.createdAt + 1) * 1000, HOUR);
           await expect(rotate()).resolves.toEqual({ status: 'revoked' });
           await expect(rotate({ familyId: 'fam-2' })).resolves.toEqual({ status: 'revoked' });
+        });
+      });
+
+      describe('when cut-offs fall in the second of the family creation', () => {
+        // The family was created at …000.950 ms; cut-offs at …000.900 (before) and …000.950 (the
+        // same instant: covered, fail closed) and …001.100 (after).
+        it('compares milliseconds: earlier cut-offs leave it working, later or equal ones revoke it', async () => {
+          const createdAt = Math.floor(h.now());
+          const fam = family({ createdAt, createdAtMs: createdAt * 1000 + 950 });
+          await store.createRefreshFamily(fam, 'rt-1', PROOF);
+          await store.createRefreshFamily({ ...fam, familyId: 'fam-2', sub: 'user-2' }, 'rt-1', PROOF);
+          await store.createRefreshFamily({ ...fam, familyId: 'fam-3', clientId: 'client-3' }, 'rt-1', PROOF);
+          await store.setCutoff('subject', 'user-1', createdAt * 1000 + 900, HOUR);
+          await store.setCutoff('client', 'client-1', createdAt * 1000 + 900, HOUR);
+          await store.setCutoff('subject', 'user-2', createdAt * 1000 + 950, HOUR);
+          await store.setCutoff('client', 'client-3', createdAt * 1000 + 1100, HOUR);
+          await expect(store.inspectRefreshToken('fam-1', 'rt-1', h.now(), PROVEN)).resolves.toMatchObject({
+            active: true,
+          });
+          await expect(store.inspectRefreshToken('fam-2', 'rt-1', h.now(), PROVEN)).resolves.toMatchObject({
+            active: false,
+          });
+          await expect(store.inspectRefreshToken('fam-3', 'rt-1', h.now(), PROVEN)).resolves.toMatchObject({
+            active: false,
+          });
+          await expect(rotate()).resolves.toMatchObject({ status: 'rotated' });
+          await expect(rotate({ familyId: 'fam-2' })).resolves.toEqual({ status: 'revoked' });
+          await expect(rotate({ familyId: 'fam-3' })).resolves.toEqual({ status: 'revoked' });
+        });
+
+        it('treats a family without a creation millisecond as created at the start of its second', async () => {
+          const fam = family();
+          await store.createRefreshFamily(fam, 'rt-1', PROOF);
+          await store.setCutoff('subject', 'user-1', fam.createdAt * 1000 + 1, HOUR);
+          await expect(rotate()).resolves.toEqual({ status: 'revoked' });
         });
       });
 
       describe('when the cut-offs predate the family creation', () => {
         it('rotates', async () => {
           const fam = family();
-          await store.createRefreshFamily(fam, 'rt-1');
-          await store.setCutoff('subject', 'user-1', fam.createdAt - 1, HOUR);
-          await store.setCutoff('client', 'client-1', fam.createdAt - 1, HOUR);
+          await store.createRefreshFamily(fam, 'rt-1', PROOF);
+          await store.setCutoff('subject', 'user-1', fam.createdAt * 1000 - 1, HOUR);
+          await store.setCutoff('client', 'client-1', fam.createdAt * 1000 - 1, HOUR);
           await expect(rotate()).resolves.toMatchObject({ status: 'rotated' });
         });
       });
@@ -469,7 +608,7 @@ export function describeTokenStoreContract(name: string, factory: StoreHarnessFa
       describe('when now is past the absolute expiry', () => {
         it('answers expired and revokes the family', async () => {
           const fam = family();
-          await store.createRefreshFamily(fam, 'rt-1');
+          await store.createRefreshFamily(fam, 'rt-1', PROOF);
           await rotate({ now: fam.createdAt + 1 });
           await expect(
             rotate({ presentedHash: 'rt-2', nextHash: 'rt-3', now: fam.expiresAt }),
@@ -487,14 +626,14 @@ export function describeTokenStoreContract(name: string, factory: StoreHarnessFa
       describe('when the family was idle for the idle lifetime', () => {
         it('answers expired and revokes the family', async () => {
           const fam = family();
-          await store.createRefreshFamily(fam, 'rt-1');
+          await store.createRefreshFamily(fam, 'rt-1', PROOF);
           await expect(rotate({ now: fam.lastUsedAt + IDLE })).resolves.toEqual({ status: 'expired' });
           await expect(rotate({ now: fam.lastUsedAt + 1 })).resolves.toEqual({ status: 'revoked' });
         });
 
         it('measures idleness from the last rotation', async () => {
           const fam = family();
-          await store.createRefreshFamily(fam, 'rt-1');
+          await store.createRefreshFamily(fam, 'rt-1', PROOF);
           await rotate({ now: fam.createdAt + IDLE - 1 });
           await expect(
             rotate({ presentedHash: 'rt-2', nextHash: 'rt-3', now: fam.createdAt + 2 * IDLE - 2 }),
@@ -504,7 +643,7 @@ export function describeTokenStoreContract(name: string, factory: StoreHarnessFa
 
       describe('when 20 rotations of one token race', () => {
         it('rotates exactly once and leaves no usable successor', async () => {
-          await store.createRefreshFamily(family(), 'rt-1');
+          await store.createRefreshFamily(family(), 'rt-1', PROOF);
           const stores = h.twin === undefined ? [store] : [store, h.twin];
           const results = await Promise.all(
             Array.from({ length: 20 }, (_, i) =>
@@ -531,14 +670,14 @@ export function describeTokenStoreContract(name: string, factory: StoreHarnessFa
       /** rt-1 rotated to rt-2 at `at`; returns `at`. */
       async function rotatedOnce(): Promise<number> {
         const fam = family();
-        await store.createRefreshFamily(fam, 'rt-1');
+        await store.createRefreshFamily(fam, 'rt-1', PROOF);
         const at = fam.createdAt + 1;
         await expect(rotate({ now: at, graceSeconds: GRACE })).resolves.toMatchObject({ status: 'rotated' });
         return at;
       }
 
       async function active(hash: string, now: number): Promise<boolean | null> {
-        const state = await store.inspectRefreshToken('fam-1', hash, now);
+        const state = await store.inspectRefreshToken('fam-1', hash, now, PROVEN);
         return state === null ? null : state.active;
       }
 
@@ -662,7 +801,7 @@ export function describeTokenStoreContract(name: string, factory: StoreHarnessFa
         it.each([-1, MAX_REFRESH_GRACE_SECONDS + 1, Number.NaN])(
           'rejects graceSeconds %p with a RangeError',
           async (g) => {
-            await store.createRefreshFamily(family(), 'rt-1');
+            await store.createRefreshFamily(family(), 'rt-1', PROOF);
             await expect(rotate({ graceSeconds: g })).rejects.toBeInstanceOf(RangeError);
           },
         );

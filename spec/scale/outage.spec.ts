@@ -18,7 +18,7 @@ import { requireToken } from '../../lib/middleware/require-token';
 import { createAuthRouter } from '../../lib/routers/auth-router';
 import { createRedisClient, waitForReady } from '../../lib/stores/redis-client';
 import { RedisTokenStore } from '../../lib/stores/redis-token-store';
-import type { RotateRefreshInput, TokenStore } from '../../lib/stores/token-store';
+import type { RefreshTokenProof, RotateRefreshInput, TokenStore } from '../../lib/stores/token-store';
 import { TEST_ISSUER, testKeySet } from '../helpers/kit';
 import { startRedisServer, waitUntil, type RedisServer } from '../helpers/redis-server';
 
@@ -166,10 +166,17 @@ describe('an app on Redis', () => {
 
   describe('when the reply of a refresh is lost in a timeout', () => {
     /** The store, with a hook that pauses Redis just before the next rotation is sent. */
-    function pausingStore(prefix: string): { store: TokenStore; pauseNextRotation(): void; lost: string[] } {
+    function pausingStore(prefix: string): {
+      store: TokenStore;
+      pauseNextRotation(): void;
+      lost: string[];
+      lostProofs: (RefreshTokenProof | undefined)[];
+    } {
       const real = new RedisTokenStore({ client, keyPrefix: prefix });
       let pause = false;
       const lost: string[] = [];
+      /** The generation and proof the lost successor carries (the presented token's, one generation on). */
+      const lostProofs: (RefreshTokenProof | undefined)[] = [];
       const store = new Proxy(real, {
         get(target, property, receiver) {
           if (property !== 'rotateRefreshToken') {
@@ -180,6 +187,9 @@ describe('an app on Redis', () => {
             if (pause) {
               pause = false;
               lost.push(input.nextHash);
+              lostProofs.push(
+                input.proof && { generation: input.proof.generation + 1, proofHash: input.proof.proofHash },
+              );
               // Longer than the command timeout: the client gives up, Redis runs the script later.
               await client.call('CLIENT', 'PAUSE', String(COMMAND_TIMEOUT_MS * 3), 'ALL');
             }
@@ -187,11 +197,11 @@ describe('an app on Redis', () => {
           };
         },
       });
-      return { store, pauseNextRotation: () => (pause = true), lost };
+      return { store, pauseNextRotation: () => (pause = true), lost, lostProofs };
     }
 
     async function scenario(graceSeconds: number) {
-      const { store, pauseNextRotation, lost } = pausingStore(`grace-${graceSeconds}:`);
+      const { store, pauseNextRotation, lost, lostProofs } = pausingStore(`grace-${graceSeconds}:`);
       const kit = createTokenKit({
         store,
         keys: await testKeySet(),
@@ -223,6 +233,7 @@ describe('an app on Redis', () => {
         familyId.family.familyId,
         lost[0]!,
         kit.tokens.now(),
+        lostProofs[0],
       );
       return { app, kit, login, retry, lostSuccessor };
     }

@@ -37,7 +37,7 @@ describe('MemoryTokenStore', () => {
       for (let i = 0; i < 50; i++) {
         await store.saveAccessToken(`at-${i}`, accessRecord(`jti-${i}`), 60);
         await store.revokeJti(`jti-${i}`, 120);
-        await store.setCutoff('subject', `user-${i}`, now, 300);
+        await store.setCutoff('subject', `user-${i}`, clock, 300);
         await store.revokeFamily(`fam-${i}`, 90);
         await store.createRefreshFamily(
           {

@@ -11,7 +11,12 @@ describe('createRedisClient', () => {
         const published = client.publish('etk-test:order', 'x');
         const store = new RedisTokenStore({ client, keyPrefix: 'etk-test:order:' });
         const query = { jti: 'j', subject: 's', clientId: 'c' };
-        const expected = { jtiRevoked: false, familyRevoked: false, subjectCutoff: null, clientCutoff: null };
+        const expected = {
+          jtiRevoked: false,
+          familyRevoked: false,
+          subjectCutoffMs: null,
+          clientCutoffMs: null,
+        };
         await expect(store.checkRevocation(query)).resolves.toEqual(expected);
         await published;
         await new Promise((r) => setTimeout(r, 10));

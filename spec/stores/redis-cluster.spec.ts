@@ -182,7 +182,7 @@ describe('RedisTokenStore on a Redis Cluster', () => {
         familyId: 'fam-c',
       };
       await store.saveAccessToken('at-c', record, 60);
-      await store.setCutoff('subject', 'user-c', now, 60);
+      await store.setCutoff('subject', 'user-c', now * 1000, 60);
       await expect(
         store.rotateRefreshToken({
           familyId: 'fam-c',
@@ -194,7 +194,7 @@ describe('RedisTokenStore on a Redis Cluster', () => {
       ).resolves.toEqual({ status: 'revoked' });
       await expect(store.lookupAccessToken('at-c')).resolves.toMatchObject({
         record,
-        state: { subjectCutoff: now },
+        state: { subjectCutoffMs: now * 1000 },
       });
       await expect(store.inspectRefreshToken('fam-c', 'rt-1', now)).resolves.toMatchObject({ active: false });
     });
@@ -210,7 +210,7 @@ describe('RedisTokenStore on a Redis Cluster', () => {
       for (const write of [
         () => waiting.revokeJti('jti-w', 60),
         () => waiting.revokeFamily('fam-w', 60),
-        () => waiting.setCutoff('subject', 'user-w', 1, 60),
+        () => waiting.setCutoff('subject', 'user-w', 1_700_000_000_000, 60),
       ]) {
         const err = await write().catch((e: unknown) => e);
         expect(err).toBeInstanceOf(StoreUnavailableError);
@@ -233,7 +233,12 @@ describe('RedisTokenStore on a Redis Cluster', () => {
   });
 
   describe('RedisRevocationView', () => {
-    const NOT_REVOKED = { jtiRevoked: false, familyRevoked: false, subjectCutoff: null, clientCutoff: null };
+    const NOT_REVOKED = {
+      jtiRevoked: false,
+      familyRevoked: false,
+      subjectCutoffMs: null,
+      clientCutoffMs: null,
+    };
     let views: RedisRevocationView[];
 
     beforeEach(() => {

@@ -122,8 +122,8 @@ describe('RedisTokenStore', () => {
       await store.saveAccessToken('at-hash', record, 60);
       await store.revokeJti('jti-1', 60);
       await store.revokeFamily('fam-2', 60);
-      await store.setCutoff('subject', 'user-2', now, 60);
-      await store.setCutoff('client', 'client-2', now, 60);
+      await store.setCutoff('subject', 'user-2', Math.floor(now * 1000), 60);
+      await store.setCutoff('client', 'client-2', Math.floor(now * 1000), 60);
       await store.createRefreshFamily(family(now), 'rt-1');
       await store.rotateRefreshToken({
         familyId: 'fam-1',
@@ -233,7 +233,7 @@ describe('RedisTokenStore', () => {
       [
         'a non-numeric cut-off being raised',
         (p) => redis.client.set(`${p}cs:u`, 'x', 'EX', 60),
-        (s) => s.setCutoff('subject', 'u', 5, 60),
+        (s) => s.setCutoff('subject', 'u', 1_700_000_000_000, 60),
       ],
       [
         'a family hash missing fields',
@@ -270,19 +270,43 @@ describe('RedisTokenStore', () => {
     });
   });
 
+  describe('when a cut-off was written in whole seconds by an older version', () => {
+    it('covers that whole second, and a later cut-off in milliseconds replaces it', async () => {
+      const second = Math.floor(Date.now() / 1000);
+      await redis.client.set(`${keyPrefix}cs:user-1`, String(second), 'EX', 60);
+      const query = { jti: 'jti-1', subject: 'user-1', clientId: 'client-1' };
+      await expect(store.checkRevocation(query)).resolves.toMatchObject({
+        subjectCutoffMs: second * 1000 + 999,
+      });
+      await store.createRefreshFamily({ ...family(second), createdAtMs: second * 1000 + 998 }, 'rt-1');
+      await expect(store.inspectRefreshToken('fam-1', 'rt-1', second)).resolves.toMatchObject({
+        active: false,
+      });
+      await store.setCutoff('subject', 'user-1', second * 1000 + 500, 60);
+      await expect(store.checkRevocation(query)).resolves.toMatchObject({
+        subjectCutoffMs: second * 1000 + 999,
+      });
+      await store.setCutoff('subject', 'user-1', second * 1000 + 1500, 60);
+      await expect(store.checkRevocation(query)).resolves.toMatchObject({
+        subjectCutoffMs: second * 1000 + 1500,
+      });
+      await expect(redis.client.get(`${keyPrefix}cs:user-1`)).resolves.toBe(String(second * 1000 + 1500));
+    });
+  });
+
   describe('when two stores use different key prefixes', () => {
     it('keeps their revocations and records apart', async () => {
       const other = new RedisTokenStore({ client: redis.client, keyPrefix: `${keyPrefix}other:` });
       const query = { jti: 'jti-1', subject: 'user-1', clientId: 'client-1', familyId: 'fam-1' };
       await other.revokeJti('jti-1', 60);
       await other.revokeFamily('fam-1', 60);
-      await other.setCutoff('subject', 'user-1', 5, 60);
+      await other.setCutoff('subject', 'user-1', 1_700_000_000_000, 60);
       await other.saveAccessToken('at-hash', record, 60);
       await expect(store.checkRevocation(query)).resolves.toEqual({
         jtiRevoked: false,
         familyRevoked: false,
-        subjectCutoff: null,
-        clientCutoff: null,
+        subjectCutoffMs: null,
+        clientCutoffMs: null,
       });
       await expect(store.lookupAccessToken('at-hash')).resolves.toMatchObject({ record: null });
       await expect(other.checkRevocation(query)).resolves.toMatchObject({
@@ -312,7 +336,7 @@ describe('RedisTokenStore', () => {
       const writes: [string, () => Promise<unknown>][] = [
         ['revokeJti', () => waiting.revokeJti('jti-1', 60)],
         ['revokeFamily', () => waiting.revokeFamily('fam-2', 60)],
-        ['setCutoff', () => waiting.setCutoff('client', 'c', now, 60)],
+        ['setCutoff', () => waiting.setCutoff('client', 'c', Math.floor(now * 1000), 60)],
         ['createCredential', () => waiting.createCredential('api_key', 'k', {}, ['h'])],
         [
           'rotateRefreshToken',
@@ -341,7 +365,7 @@ describe('RedisTokenStore', () => {
         waiting.checkRevocation({ jti: 'jti-1', subject: 's', clientId: 'c' }),
       ).resolves.toMatchObject({
         jtiRevoked: true,
-        clientCutoff: now,
+        clientCutoffMs: Math.floor(now * 1000),
       });
       // Outcomes that write nothing do not wait.
       await expect(
@@ -397,7 +421,7 @@ describe('RedisTokenStore', () => {
       ['saveAccessToken', (s) => s.saveAccessToken('h', record, 60)],
       ['revokeJti', (s) => s.revokeJti('j', 60)],
       ['revokeFamily', (s) => s.revokeFamily('f', 60)],
-      ['setCutoff', (s) => s.setCutoff('client', 'c', 1, 60)],
+      ['setCutoff', (s) => s.setCutoff('client', 'c', 1_700_000_000_000, 60)],
       ['createRefreshFamily', (s) => s.createRefreshFamily(family(1), 'rt')],
       [
         'rotateRefreshToken',
