@@ -33,6 +33,15 @@ async function deploy(storeOptions: Partial<RedisTokenStoreOptions> = {}): Promi
   if (connection === null || connection.kind !== 'sentinel')
     throw new Error('expected a sentinel connection');
   await waitForReady(connection.client, 10_000);
+  // The replica must be in sync before a spec counts on WAIT: on a loaded machine the first
+  // synchronisation can take longer than a short WAIT timeout.
+  const inSync = await waitUntil(
+    async () =>
+      /slave0:.*state=online/.test(await redisCli(['-p', String(setup.primary.port), 'info', 'replication'])),
+    20_000,
+    100,
+  );
+  if (!inSync) throw new Error('the replica never came online');
   const store = new RedisTokenStore({ client: connection.client, keyPrefix: KEY_PREFIX, ...storeOptions });
   running = { setup, connection, store };
   return running;
@@ -75,7 +84,16 @@ describe('RedisTokenStore behind Sentinel', () => {
   describe('when the primary is killed during revocation traffic, with waitForReplicas', () => {
     it('loses no acknowledged revocation and fails closed while no replica can acknowledge', async () => {
       const d = await deploy({ waitForReplicas: { replicas: 1, timeoutMs: 100 } });
-      await d.store.revokeJti('jti-first', 60);
+      // Idempotent: retried while a loaded machine delays the first acknowledgement past WAIT's 100 ms.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await d.store.revokeJti('jti-first', 60);
+          break;
+        } catch (err) {
+          if (attempt >= 20 || !(err instanceof StoreUnavailableError)) throw err;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
       const onReplica = await redisCli([
         '-p',
         String(d.setup.replica.port),
