@@ -18,13 +18,13 @@ function distDir() {
   return process.env.BENCH_DIST || path.join(ROOT, 'dist');
 }
 
-/** `require` of the compiled library (see {@link distDir}). */
+/** `require` of the compiled library (see {@link distDir}): the main entry and `express-token-kit/redis`. */
 function loadKit() {
   const dir = distDir();
   if (!fs.existsSync(path.join(dir, 'index.js'))) {
     throw new Error(`${path.relative(ROOT, dir)}/index.js not found: run \`npm run build\` first`);
   }
-  return require(dir);
+  return { ...require(dir), ...require(path.join(dir, 'redis')) };
 }
 
 /**

@@ -1,63 +1,107 @@
 /**
- * express-token-kit: the public API. Named exports only.
+ * express-token-kit: the public API. Every export is listed by name (no `export *`): what is not
+ * listed here is internal. Redis lives in `express-token-kit/redis`, PostgreSQL in
+ * `express-token-kit/postgres`, the store conformance suites in `express-token-kit/testing`.
  */
-export * from './types';
-export * from './errors';
-export * from './defaults';
+
+// The kit: token, credential and grant services over one store and one key set.
+export { createTokenKit } from './core/token-kit';
+export type { TokenKitOptions, TokenKit } from './core/token-kit';
+export { TokenService } from './core/token-service';
+export type {
+  TokenServiceOptions,
+  IssueAccessTokenInput,
+  IssuedAccessToken,
+  VerifyAccessTokenOptions,
+  IssuedRefreshToken,
+  StartRefreshFamilyInput,
+  RefreshInput,
+  TokenOwner,
+  TokenOwnerCheck,
+  InspectedToken,
+} from './core/token-service';
+export { CredentialService } from './core/credentials';
+export type {
+  ApiKeyInfo,
+  ApplicationInfo,
+  ProviderInfo,
+  ProviderClientInfo,
+  CreateApplicationInput,
+  RotateApplicationOptions,
+  RotateApiKeyOptions,
+  CredentialServiceOptions,
+} from './core/credentials';
+export { GrantService } from './core/grants';
+export type {
+  VerifiedUser,
+  UserVerifier,
+  BindingAuthorizer,
+  GrantServiceOptions,
+  GrantResult,
+  ClientCredentialsInput,
+  PasswordGrantInput,
+  RefreshGrantInput,
+  ProviderTokenInput,
+} from './core/grants';
+export type { BoundEntityType, BoundEntity, AccessTokenFormat, AuthInfo, SigningAlgorithm } from './types';
+
+// Signing keys.
 export { KeySet, createKeySet } from './keys/key-set';
 export type { JwkInput, KeyInput } from './keys/key-set';
-export * from './core/events';
-export * from './core/audit-log';
-export { isEntityId, parseBoundEntity } from './core/binding';
-export { generateOpaqueToken, parseOpaqueToken, SecretHasher } from './core/opaque-token';
-export * from './core/token-service';
-export * from './core/credentials';
-export * from './core/grants';
-export * from './core/token-kit';
-export type * from './stores/token-store';
-export type { CredentialStore } from './stores/credential-store';
-export { MAX_REFRESH_GRACE_SECONDS, MAX_REFRESH_GRACE_RETRIES, MIN_CUTOFF_MS } from './stores/token-store';
-export { createRedisConnectionFromEnv } from './stores/redis-connection';
-export type { RedisConnection, RedisConnectionOptions } from './stores/redis-connection';
+
+// Errors.
+export { TokenError, StoreUnavailableError, isTokenError } from './errors';
+export type { TokenErrorCode, ErrorFormat, TokenErrorOptions, ErrorBody } from './errors';
+export type { ErrorFormatOption, ErrorFormatter } from './middleware/error-response';
+
+// Stores: the contracts and the memory store (Redis: `express-token-kit/redis`).
 export { MemoryTokenStore } from './stores/memory-token-store';
-export { RedisTokenStore } from './stores/redis-token-store';
-export type { RedisTokenStoreOptions } from './stores/redis-token-store';
-export { createRedisClient, waitForReady, checkEvictionPolicy } from './stores/redis-client';
-export type { RedisClientOptions } from './stores/redis-client';
-export {
-  RedisRevocationView,
-  createRevocationAnnouncer,
-  revocationChannel,
-} from './stores/redis-revocation-view';
-export type { RedisRevocationViewOptions, RevocationAnnouncerOptions } from './stores/redis-revocation-view';
+export { MAX_REFRESH_GRACE_RETRIES } from './stores/token-store';
+export type {
+  TokenStore,
+  AccessTokenRecord,
+  RevocationQuery,
+  RevocationState,
+  RefreshFamily,
+  RotateRefreshInput,
+  RotateRefreshResult,
+  RefreshTokenState,
+  RefreshTokenProof,
+} from './stores/token-store';
+export type { CredentialStore, CredentialKind, CredentialRecord } from './stores/credential-store';
 export type { RevocationView, RevocationNotice } from './core/revocation-view';
-export * from './middleware/require-token';
-export * from './middleware/guards';
-export {
-  createRateLimits,
-  isRateLimits,
-  DEFAULT_FAILURES_PER_CREDENTIAL_AND_IP,
-  DEFAULT_FAILURES_PER_CREDENTIAL,
-  DEFAULT_TRUSTED_ADDRESS_MS,
-  DEFAULT_FAILURES_PER_IP,
-  DEFAULT_FAILURE_WINDOW_MS,
-  DEFAULT_REQUESTS_PER_IP,
-  DEFAULT_REQUEST_WINDOW_MS,
-  DEFAULT_RATE_LIMIT_KEY_PREFIX,
-  type RateLimits,
-  type RateLimitOptions,
-  type ResolvedRateLimitOptions,
-  type RateLimitStoreFactory,
-  type RateLimitStoreOption,
-  type RateLimiterName,
-  type RedisCommandCaller,
-  type RedisCommandSender,
-  type RouterRateLimitOption,
+
+// Middleware.
+export { requireToken } from './middleware/require-token';
+export type { RequireTokenOptions } from './middleware/require-token';
+export { requireScope, requireBinding } from './middleware/guards';
+export type { EmployerResolver, GuardOptions, RequireBindingOptions } from './middleware/guards';
+export { createRateLimits } from './middleware/rate-limit';
+export type {
+  RateLimits,
+  RateLimitOptions,
+  ResolvedRateLimitOptions,
+  RateLimitStoreFactory,
+  RateLimitStoreOption,
+  RateLimiterName,
+  RedisCommandCaller,
+  RedisCommandSender,
+  RouterRateLimitOption,
 } from './middleware/rate-limit';
-export * from './middleware/metrics';
-export { setNoStore, type ErrorFormatOption, type ErrorFormatter } from './middleware/error-response';
-export { extractBearerToken } from './middleware/bearer';
-export * from './routers/api-key-router';
-export * from './routers/provider-router';
-export * from './routers/auth-router';
-export * from './routers/oauth-router';
+export { createMetrics } from './middleware/metrics';
+export type { MetricsRegistry, MetricsOptions, TokenKitMetrics } from './middleware/metrics';
+
+// Audit events.
+export type { TokenEventType, TokenEvent, TokenEventListener } from './core/events';
+export { createJsonLineLogger, composeEventListeners } from './core/audit-log';
+export type { LineSink, JsonLineLoggerOptions } from './core/audit-log';
+
+// Routers.
+export { createApiKeyRouter } from './routers/api-key-router';
+export type { ApiKeyRouterOptions } from './routers/api-key-router';
+export { createProviderRouter } from './routers/provider-router';
+export type { ProviderRouterOptions } from './routers/provider-router';
+export { createAuthRouter } from './routers/auth-router';
+export type { AuthRouterOptions } from './routers/auth-router';
+export { createOAuthRouter } from './routers/oauth-router';
+export type { OAuthRouterOptions } from './routers/oauth-router';

@@ -18,12 +18,16 @@ import {
 } from '../core/credentials';
 import { createTokenKit, type TokenKit } from '../core/token-kit';
 import { KeySet } from '../keys/key-set';
-import { RedisTokenStore } from '../stores/redis-token-store';
 import type { CredentialStore } from '../stores/credential-store';
 import { credentialStoreFromEnv, migrateFromEnv } from './credential-store-env';
-import { waitForReady } from '../stores/redis-client';
-import { createRedisConnectionFromEnv, type RedisConnection } from '../stores/redis-connection';
-import { createRevocationAnnouncer, revocationChannel } from '../stores/redis-revocation-view';
+import {
+  createRedisConnectionFromEnv,
+  createRevocationAnnouncer,
+  RedisTokenStore,
+  revocationChannel,
+  waitForReady,
+  type RedisConnection,
+} from './optional-redis';
 import type { SigningAlgorithm } from '../types';
 import { startDemoServer, type DemoServer } from './main';
 import { SeedError } from './seed';

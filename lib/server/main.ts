@@ -10,12 +10,17 @@ import { KeySet } from '../keys/key-set';
 import { createTokenKit, type TokenKit } from '../core/token-kit';
 import { randomBase62 } from '../core/opaque-token';
 import { MemoryTokenStore } from '../stores/memory-token-store';
-import { RedisTokenStore } from '../stores/redis-token-store';
-import { checkEvictionPolicy, waitForReady } from '../stores/redis-client';
-import { createRedisConnectionFromEnv, type RedisConnection } from '../stores/redis-connection';
+import {
+  checkEvictionPolicy,
+  createRedisConnectionFromEnv,
+  RedisRevocationView,
+  RedisTokenStore,
+  revocationChannel,
+  waitForReady,
+  type RedisConnection,
+} from './optional-redis';
 import { migrateCredentialStore } from '../stores/postgres-credential-store';
 import { credentialSchema, credentialStoreFromEnv } from './credential-store-env';
-import { RedisRevocationView, revocationChannel } from '../stores/redis-revocation-view';
 import type { TokenStore } from '../stores/token-store';
 import { createJsonLineLogger, composeEventListeners, type LineSink } from '../core/audit-log';
 import { createRateLimits } from '../middleware/rate-limit';

@@ -1,6 +1,7 @@
 /**
- * `npm run docs:api`: typedoc + typedoc-plugin-markdown render the API reference of everything
- * lib/index.ts exports, and every exported symbol has a TSDoc summary.
+ * `npm run docs:api`: typedoc + typedoc-plugin-markdown render the API reference of everything the
+ * entry points export (lib/index.ts, lib/redis.ts, lib/postgres.ts, lib/testing/index.ts), and
+ * every exported symbol has a TSDoc summary.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -43,8 +44,23 @@ describe('npm run docs:api', () => {
     if (out) await rm(out, { recursive: true, force: true });
   });
 
-  it('documents every export of lib/index.ts with a TSDoc summary', () => {
+  it('documents every export of every entry point with a TSDoc summary', () => {
     expect(warnings.filter((line) => TOP_LEVEL.test(line))).toEqual([]);
+  });
+
+  it('renders none of the internals the main entry no longer exports', () => {
+    for (const internal of [
+      'storeUnavailable',
+      'bearerChallenge',
+      'SecretHasher',
+      'isUuid',
+      'DEFAULT_REALM',
+    ]) {
+      expect([internal, new RegExp(`^#+ .*\\b${internal}\\b`, 'm').test(markdown)]).toEqual([
+        internal,
+        false,
+      ]);
+    }
   });
 
   it.each([
@@ -54,6 +70,9 @@ describe('npm run docs:api', () => {
     'createOAuthRouter',
     'RedisTokenStore',
     'TokenError',
+    'PostgresCredentialStore',
+    'describeTokenStoreContract',
+    'describeCredentialStoreContract',
   ])('renders %s as Markdown', (symbol) => {
     expect(markdown).toMatch(new RegExp(`^#+ .*\\b${symbol}\\b`, 'm'));
   });

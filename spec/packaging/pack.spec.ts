@@ -1,6 +1,8 @@
 /**
  * The published package: `npm pack` output installed into small consumer projects — CommonJS,
- * ESM and TypeScript — on Express 4.21 and Express 5, as a user would install it.
+ * ESM and TypeScript — on Express 4.21 and Express 5, as a user would install it: one with the
+ * optional peers ioredis and pg, using every entry point (`express-token-kit`, `/redis`,
+ * `/postgres`, `/testing`), and one without them, on the memory store.
  *
  * Slow (a build and two `npm install`s, from the npm cache when it can): also runs alone as
  * `npm run test:packaging`.
@@ -27,14 +29,20 @@ async function run(
   args: readonly string[],
   cwd: string,
   timeout = 3 * MINUTE,
+  extraEnv: Readonly<Record<string, string>> = {},
 ): Promise<{ stdout: string; stderr: string }> {
   try {
     return await execFileAsync(command, [...args], {
       cwd,
       timeout,
       maxBuffer: 32 * 1024 * 1024,
-      // A clean environment for npm: no inherited npm_config_* of the `npm test` that runs jest.
-      env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k))),
+      // A clean environment for npm: no inherited npm_config_* (nor REDIS_*) of the `npm test` that runs jest.
+      env: {
+        ...Object.fromEntries(
+          Object.entries(process.env).filter(([k]) => !/^(npm_|REDIS_|DATABASE_)/i.test(k)),
+        ),
+        ...extraEnv,
+      },
     });
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string; message: string };
@@ -119,6 +127,7 @@ console.log(JSON.stringify({
 
 /** Type-checks against the package's declarations: options, req.auth, error codes, routers. */
 const TS_GOOD = `import express, { type Request, type Response } from 'express';
+import { describeTokenStoreContract, type StoreHarnessFactory } from 'express-token-kit/testing';
 import {
   createApiKeyRouter,
   createAuthRouter,
@@ -163,6 +172,72 @@ export async function buildApp(): Promise<express.Express> {
   const secret: string = app2.clientSecret;
   void secret;
   return app;
+}
+
+// A store author's contract run: the testing entry's types need neither jest's nor ioredis' types.
+export const harness: StoreHarnessFactory = async () => {
+  const store = new MemoryTokenStore();
+  return { store, now: () => Date.now() / 1000, advance: async () => undefined, cleanup: () => store.close() };
+};
+export const registerContract: (name: string, factory: StoreHarnessFactory) => void = describeTokenStoreContract;
+`;
+
+/** The entry points: their value exports from CommonJS, and the testing suite outside jest. */
+const SUBPATHS_CJS = `'use strict';
+const entries = ['express-token-kit', 'express-token-kit/redis', 'express-token-kit/postgres', 'express-token-kit/testing'];
+const names = Object.fromEntries(entries.map((e) => [e, Object.keys(require(e)).sort()]));
+const { RedisTokenStore, createRedisClient } = require('express-token-kit/redis');
+const { PostgresCredentialStore } = require('express-token-kit/postgres');
+const { describeTokenStoreContract } = require('express-token-kit/testing');
+let outsideJest = null;
+try {
+  describeTokenStoreContract('x', async () => ({}));
+} catch (err) {
+  outsideJest = err.message;
+}
+console.log(JSON.stringify({
+  exports: names,
+  kinds: [typeof RedisTokenStore, typeof createRedisClient, typeof PostgresCredentialStore, typeof describeTokenStoreContract],
+  outsideJest,
+}));
+`;
+
+const SUBPATHS_ESM = `import * as main from 'express-token-kit';
+import * as redis from 'express-token-kit/redis';
+import * as postgres from 'express-token-kit/postgres';
+import * as testing from 'express-token-kit/testing';
+const keys = (m) => Object.keys(m).filter((k) => !['default', 'module.exports', '__esModule'].includes(k)).sort();
+console.log(JSON.stringify({ exports: {
+  'express-token-kit': keys(main),
+  'express-token-kit/redis': keys(redis),
+  'express-token-kit/postgres': keys(postgres),
+  'express-token-kit/testing': keys(testing),
+} }));
+`;
+
+/** Type-checks every entry point's declarations, with ioredis installed and pg's types not. */
+const TS_SUBPATHS = `import { createTokenKit, KeySet, type TokenStore } from 'express-token-kit';
+import {
+  createRedisClient,
+  RedisRevocationView,
+  RedisTokenStore,
+  type RedisClientOptions,
+  type RedisTokenStoreOptions,
+} from 'express-token-kit/redis';
+import { PostgresCredentialStore, type PostgresCredentialStoreOptions } from 'express-token-kit/postgres';
+import { describeCredentialStoreContract, type CredentialStoreHarness } from 'express-token-kit/testing';
+
+export async function build(url: string): Promise<void> {
+  const clientOptions: RedisClientOptions = { url };
+  const client = createRedisClient(clientOptions);
+  const options: RedisTokenStoreOptions = { client };
+  const store: TokenStore = new RedisTokenStore(options);
+  const pgOptions: PostgresCredentialStoreOptions = { connectionString: 'postgres://localhost/db' };
+  const credentialStore = new PostgresCredentialStore(pgOptions);
+  const revocationView = await RedisRevocationView.start({ client, channel: 'etk:revocations' });
+  createTokenKit({ store, credentialStore, revocationView, keys: await KeySet.generate('ES256'), issuer: 'https://a.test' });
+  const harness: CredentialStoreHarness = { store: credentialStore, cleanup: async () => undefined };
+  describeCredentialStoreContract('pg', async () => harness);
 }
 `;
 
@@ -289,15 +364,18 @@ describe('npm pack output', () => {
   });
 
   describe.each([
-    { express: '4.21.2', label: 'Express 4.21', typescript: false },
-    { express: '^5.1.0', label: 'Express 5', typescript: true },
-  ])('installed next to $label', ({ express, typescript }) => {
+    { express: '4.21.2', label: 'Express 4.21, ioredis and pg', typescript: false, peers: true },
+    { express: '^5.1.0', label: 'Express 5, without ioredis or pg', typescript: true, peers: false },
+  ])('installed next to $label', ({ express, typescript, peers }) => {
     let dir: string;
 
     beforeAll(async () => {
       dir = path.join(work, `consumer-express-${express.replace(/[^0-9]/g, '')}`);
       await mkdir(dir, { recursive: true });
-      const devDependencies = typescript ? { '@types/express': '^5.0.6', '@types/node': '^20.19.0' } : {};
+      const devDependencies =
+        typescript || peers ? { '@types/express': '^5.0.6', '@types/node': '^20.19.0' } : {};
+      // The optional peers, at the ranges package.json names; the other consumer goes without them.
+      const peerDependencies = peers ? { ioredis: '^5.9.2', pg: '^8.11.0' } : {};
       await writeFile(
         path.join(dir, 'package.json'),
         JSON.stringify(
@@ -305,7 +383,7 @@ describe('npm pack output', () => {
             name: 'etk-consumer',
             version: '1.0.0',
             private: true,
-            dependencies: { 'express-token-kit': `file:${tarball}`, express },
+            dependencies: { 'express-token-kit': `file:${tarball}`, express, ...peerDependencies },
             devDependencies,
           },
           null,
@@ -314,6 +392,8 @@ describe('npm pack output', () => {
       );
       await writeFile(path.join(dir, 'app.cjs'), CJS_APP);
       await writeFile(path.join(dir, 'app.mjs'), ESM_APP);
+      await writeFile(path.join(dir, 'subpaths.cjs'), SUBPATHS_CJS);
+      await writeFile(path.join(dir, 'subpaths.mjs'), SUBPATHS_ESM);
       await npmInstall(dir);
     }, 5 * MINUTE);
 
@@ -337,9 +417,89 @@ describe('npm pack output', () => {
         expect(result.exports).toEqual(
           expect.arrayContaining(['requireToken', 'createTokenKit', 'createOAuthRouter', 'TokenError']),
         );
+        // Redis has its own entry; internals are not exported.
+        const internals = [
+          'RedisTokenStore',
+          'createRedisClient',
+          'storeUnavailable',
+          'SecretHasher',
+          'isUuid',
+        ];
+        expect((result.exports as string[]).filter((name) => internals.includes(name))).toEqual([]);
       },
       MINUTE,
     );
+
+    if (peers) {
+      it(
+        'require()s and imports express-token-kit/redis, /postgres and /testing, the same names from both',
+        async () => {
+          const cjs = await runApp('subpaths.cjs');
+          expect(cjs.kinds).toEqual(['function', 'function', 'function', 'function']);
+          expect(cjs.outsideJest).toMatch(/run them under jest/);
+          const exported = cjs.exports as Record<string, string[]>;
+          expect(exported['express-token-kit/redis']).toEqual(
+            expect.arrayContaining([
+              'RedisTokenStore',
+              'createRedisClient',
+              'RedisRevocationView',
+              'waitForReady',
+            ]),
+          );
+          expect(exported['express-token-kit/postgres']).toEqual(
+            expect.arrayContaining(['PostgresCredentialStore', 'migrateCredentialStore']),
+          );
+          expect(exported['express-token-kit/testing']).toEqual([
+            'describeCredentialStoreContract',
+            'describeTokenStoreContract',
+          ]);
+          const esm = await runApp('subpaths.mjs');
+          expect(esm.exports).toEqual(cjs.exports);
+        },
+        MINUTE,
+      );
+
+      it.each(['nodenext', 'bundler'])(
+        'type-checks every entry point with skipLibCheck false (%s)',
+        async (resolution) => {
+          expect(existsSync(path.join(dir, 'node_modules', 'ioredis'))).toBe(true);
+          const tsDir = path.join(dir, `ts-subpaths-${resolution}`);
+          await mkdir(tsDir, { recursive: true });
+          const compilerOptions = {
+            strict: true,
+            noEmit: true,
+            skipLibCheck: false,
+            esModuleInterop: true,
+            target: 'ES2022',
+            types: ['node'],
+            ...(resolution === 'nodenext'
+              ? { module: 'nodenext', moduleResolution: 'nodenext' }
+              : { module: 'esnext', moduleResolution: 'bundler' }),
+          };
+          await writeFile(path.join(tsDir, 'subpaths.ts'), TS_SUBPATHS);
+          await writeFile(
+            path.join(tsDir, 'tsconfig.json'),
+            JSON.stringify({ compilerOptions, files: ['subpaths.ts'] }),
+          );
+          await run(process.execPath, [TSC, '-p', 'tsconfig.json'], tsDir, MINUTE);
+        },
+        MINUTE,
+      );
+    } else {
+      it(
+        'runs the main entry without ioredis or pg installed; express-token-kit/redis names the missing peer',
+        async () => {
+          for (const pkg of ['ioredis', 'pg', 'rate-limit-redis/node_modules/ioredis']) {
+            expect([pkg, existsSync(path.join(dir, 'node_modules', pkg))]).toEqual([pkg, false]);
+          }
+          // app.cjs and app.mjs above ran on the memory store; the Redis entry needs its peer.
+          await expect(
+            run(process.execPath, ['-e', "require('express-token-kit/redis')"], dir, MINUTE),
+          ).rejects.toThrow(/Cannot find module 'ioredis'/);
+        },
+        MINUTE,
+      );
+    }
 
     it(
       'imports named exports from ESM, the same names as CommonJS',
@@ -365,16 +525,25 @@ describe('npm pack output', () => {
         await expect(run(bin, ['application', 'create', '--name', 'x'], dir, MINUTE)).rejects.toThrow(
           /REDIS_URL/,
         );
+        if (!peers) {
+          // Redis configured without its client library: a usage error naming the fix.
+          const withRedis = run(bin, ['application', 'create', '--name', 'x'], dir, MINUTE, {
+            REDIS_URL: 'redis://127.0.0.1:1',
+          });
+          await expect(withRedis).rejects.toThrow(/ioredis package is not installed: npm install ioredis/);
+        }
       },
       MINUTE,
     );
 
     if (typescript) {
       it.each(['nodenext', 'bundler'])(
-        'type-checks a TypeScript consumer with skipLibCheck false and no prom-client installed (%s)',
+        'type-checks a TypeScript consumer with skipLibCheck false and no prom-client, ioredis or pg installed (%s)',
         async (resolution) => {
-          // An optional peer is not installed: the consumer has no prom-client anywhere.
-          expect(existsSync(path.join(dir, 'node_modules', 'prom-client'))).toBe(false);
+          // The optional peers are not installed: the consumer has no prom-client, ioredis or pg anywhere.
+          for (const pkg of ['prom-client', 'ioredis', 'pg', '@types/pg']) {
+            expect([pkg, existsSync(path.join(dir, 'node_modules', pkg))]).toEqual([pkg, false]);
+          }
           const tsDir = path.join(dir, `ts-strict-libs-${resolution}`);
           await mkdir(tsDir, { recursive: true });
           const compilerOptions = {

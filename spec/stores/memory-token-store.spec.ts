@@ -1,6 +1,9 @@
 import { MemoryTokenStore } from '../../lib/stores/memory-token-store';
-import { describeCredentialStoreContract } from '../helpers/credential-store-contract';
-import { describeTokenStoreContract, type StoreHarnessFactory } from '../helpers/store-contract';
+import {
+  describeCredentialStoreContract,
+  describeTokenStoreContract,
+  type StoreHarnessFactory,
+} from '../../lib/testing';
 
 const harness: StoreHarnessFactory = async () => {
   let clock = Date.UTC(2026, 0, 1);

@@ -5,7 +5,7 @@ import {
   PostgresCredentialStore,
   POSTGRES_SCHEMA_VERSION,
 } from '../../lib/stores/postgres-credential-store';
-import { describeCredentialStoreContract } from '../helpers/credential-store-contract';
+import { describeCredentialStoreContract } from '../../lib/testing';
 import { createTestSchema, freshSchemaName, testDatabaseUrl } from '../helpers/postgres';
 import type { TestSchema } from '../helpers/postgres';
 import { startTcpProxy } from '../helpers/tcp-proxy';

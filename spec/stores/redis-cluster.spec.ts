@@ -11,8 +11,11 @@ import { RedisRevocationView } from '../../lib/stores/redis-revocation-view';
 import { RedisTokenStore } from '../../lib/stores/redis-token-store';
 import { startRedisCluster, waitUntil } from '../helpers/redis-server';
 import type { RedisCluster } from '../helpers/redis-server';
-import { describeCredentialStoreContract } from '../helpers/credential-store-contract';
-import { describeTokenStoreContract, type StoreHarnessFactory } from '../helpers/store-contract';
+import {
+  describeCredentialStoreContract,
+  describeTokenStoreContract,
+  type StoreHarnessFactory,
+} from '../../lib/testing';
 
 const CONFIG_KEY = /^(cred|cidx|cset):/;
 

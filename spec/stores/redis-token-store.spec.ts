@@ -13,8 +13,11 @@ import { connectTestRedis, deleteKeysWithPrefix, keysWithPrefix } from '../helpe
 import type { TestRedis } from '../helpers/redis';
 import { startRedisServer } from '../helpers/redis-server';
 import type { RedisServer } from '../helpers/redis-server';
-import { describeCredentialStoreContract } from '../helpers/credential-store-contract';
-import { describeTokenStoreContract, type StoreHarnessFactory } from '../helpers/store-contract';
+import {
+  describeCredentialStoreContract,
+  describeTokenStoreContract,
+  type StoreHarnessFactory,
+} from '../../lib/testing';
 
 /** Credential keys are configuration and carry no TTL; everything else must. */
 const CONFIG_KEY = /^(cred|cidx|cset):/;

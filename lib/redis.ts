@@ -1,0 +1,16 @@
+/**
+ * express-token-kit/redis: the token store, the revocation view and the connection helpers on
+ * Redis (standalone, Sentinel or Cluster). Needs the optional peer dependency `ioredis`.
+ */
+export { RedisTokenStore } from './stores/redis-token-store';
+export type { RedisTokenStoreOptions } from './stores/redis-token-store';
+export { createRedisClient, waitForReady, checkEvictionPolicy } from './stores/redis-client';
+export type { RedisClientOptions } from './stores/redis-client';
+export { createRedisConnectionFromEnv } from './stores/redis-connection';
+export type { RedisConnection, RedisConnectionOptions } from './stores/redis-connection';
+export {
+  RedisRevocationView,
+  createRevocationAnnouncer,
+  revocationChannel,
+} from './stores/redis-revocation-view';
+export type { RedisRevocationViewOptions, RevocationAnnouncerOptions } from './stores/redis-revocation-view';
