@@ -2,9 +2,9 @@
  * Named, documented defaults. Lifetimes are in seconds.
  */
 
-/** Access-token lifetime of router C and router D (seed 002: one hour). */
+/** Access-token lifetime of router C and router D (one hour). */
 export const DEFAULT_ACCESS_TOKEN_TTL = 3600;
-/** Access-token lifetime of router A (seed 000: 15 minutes). */
+/** Access-token lifetime of router A (15 minutes). */
 export const DEFAULT_API_KEY_TOKEN_TTL = 900;
 /** Default access-token lifetime of router B when `expiresIn` is absent or 0. */
 export const DEFAULT_PROVIDER_TOKEN_TTL = 3600;

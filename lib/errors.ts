@@ -27,7 +27,7 @@ export type TokenErrorCode =
   | 'server_error';
 
 /**
- * Body formats (CONTRACT §2): `errors` is `{"errors":[{"errorType","message"}]}`, `code` is
+ * Body formats: `errors` is `{"errors":[{"errorType","message"}]}`, `code` is
  * `{"code","message"}`, `oauth` is RFC 6749 §5.2 `{"error","error_description"}`.
  */
 export type ErrorFormat = 'errors' | 'code' | 'oauth';

@@ -3,7 +3,7 @@
  *
  * `jsonwebtoken` checks the signature only. Everything it lets through on its own — unknown `crit`
  * headers, non-object payloads, missing or infinite `exp`, future `iat`, any `typ`, expiry reported
- * before a wrong audience — is checked here, in the order CONTRACT §8 fixes: size and form, header,
+ * before a wrong audience — is checked here, in this fixed order: size and form, header,
  * key by (kid, alg), signature, payload, `typ`, `iss`, `aud`, required claims, and time last.
  *
  * @see RFC 8725 (JWT best current practices), RFC 9068 (JWT access tokens)
@@ -131,7 +131,7 @@ export function audienceList(aud: unknown): string[] | null {
  *
  * @throws TokenError `invalid_token` (generic message, the reason in `cause`) or `expired_token`
  *   (`Access token expired`). A `TypeError` only for invalid `options`.
- * @see RFC 8725 §3, RFC 9068 §4, CONTRACT §8
+ * @see RFC 8725 §3, RFC 9068 §4
  */
 export function verifyJwt(keys: KeySet, token: string, options: VerifyJwtOptions): VerifiedJwt {
   assertOptions(options);

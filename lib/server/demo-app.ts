@@ -1,6 +1,6 @@
 /**
- * The demo Express app of `npm start`: routers A–D at the paths of CONTRACT §3–§6 and the guarded
- * sample resources of §7.
+ * The demo Express app of `npm start`: the four routers at the paths docs/getting-started.md lists
+ * and the guarded sample resources of docs/require-token.md ("The demo server's guarded routes").
  */
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { TokenError } from '../errors';
@@ -17,7 +17,7 @@ import { createOAuthRouter } from '../routers/oauth-router';
 import { seedEmployerResolver, type Seed } from './seed';
 import { seedPasswordClientId } from './seed-kit';
 
-/** Prefix of router A's access tokens in the demo (seed 000). */
+/** Prefix of router A's access tokens in the demo (`vit_at_`, as docs/router-a-api-keys.md shows). */
 export const DEMO_ACCESS_TOKEN_PREFIX = 'vit_at_';
 
 /** Options of {@link createDemoApp}. */

@@ -412,7 +412,7 @@ function describeConnection(env: NodeJS.ProcessEnv, connection: RedisConnection)
 async function openStore(env: NodeJS.ProcessEnv, warn: (line: string) => void): Promise<StoreHandle> {
   let connection: RedisConnection | null;
   try {
-    // REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS + REDIS_SENTINEL_NAME (CONTRACT §7).
+    // REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS + REDIS_SENTINEL_NAME (docs/operations.md).
     connection = createRedisConnectionFromEnv(env, {
       onError: (err) => warn(`express-token-kit: redis: ${err.message}`),
     });

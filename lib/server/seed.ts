@@ -1,5 +1,6 @@
 /**
- * The demo server's seed file (CONTRACT §7): parsed and validated strictly, once, at start.
+ * The demo server's seed file (`TOKEN_KIT_SEED`; docs/getting-started.md, "Seed file"): parsed and
+ * validated strictly, once, at start.
  */
 import { readFile } from 'node:fs/promises';
 import { isEntityId } from '../core/binding';
@@ -238,8 +239,8 @@ function parseProvider(
 }
 
 /**
- * Validates a parsed seed file (CONTRACT §7) and returns a normalised copy: UUIDs lowercased,
- * absent sections as empty lists, `grantTypes` defaulted to `['client_credentials']`.
+ * Validates a parsed seed file (docs/getting-started.md, "Seed file") and returns a normalised copy:
+ * UUIDs lowercased, absent sections as empty lists, `grantTypes` defaulted to `['client_credentials']`.
  *
  * @throws SeedError naming the bad field, e.g. `applications[0].clientSecret must be a non-empty string`.
  * @example

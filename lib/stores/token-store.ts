@@ -155,10 +155,10 @@ export interface RotateRefreshInput {
   readonly graceSeconds?: number;
 }
 
-/** The longest refresh grace window a store accepts, in seconds (SECURITY #88). */
+/** The longest refresh grace window a store accepts, in seconds (docs/operations.md, grace window). */
 export const MAX_REFRESH_GRACE_SECONDS = 60;
 
-/** Grace retries allowed per generation; one more is reuse (SECURITY #90). */
+/** Grace retries allowed per generation; one more is reuse (docs/operations.md, grace window). */
 export const MAX_REFRESH_GRACE_RETRIES = 3;
 
 /**

@@ -1,5 +1,5 @@
 /**
- * Assertions on HTTP responses shared by the router specs: error body formats (CONTRACT §2) and
+ * Assertions on HTTP responses shared by the router specs: the three error body formats and
  * the no-store headers every token response carries.
  */
 import type { Response } from 'supertest';
@@ -17,7 +17,7 @@ export function expectCleanJson(res: Response): void {
 }
 
 /**
- * Asserts an F1 error: status, `{"errors":[{"errorType","message"}]}` and nothing else, no-store.
+ * Asserts an error in the `errors` format: status, `{"errors":[{"errorType","message"}]}` and nothing else, no-store.
  * `message` is checked exactly when given, else only as a non-empty string.
  */
 export function expectF1(res: Response, status: number, errorType: string, message?: string): void {
@@ -30,8 +30,8 @@ export function expectF1(res: Response, status: number, errorType: string, messa
 }
 
 /**
- * Asserts an F2 error: status, `{"code","message"}` and nothing else, no-store. `message` is checked
- * exactly when given.
+ * Asserts an error in the `code` format: status, `{"code","message"}` and nothing else, no-store.
+ * `message` is checked exactly when given.
  */
 export function expectF2(res: Response, status: number, code: string, message?: string): void {
   expect({ status: res.status, body: res.body as unknown }).toEqual({

@@ -118,7 +118,7 @@ describe('createApiKeyRouter', () => {
     }
 
     describe('when the API key is valid and bound_entity is absent', () => {
-      it('responds 200 with an unbound vit_at_ token for 900 seconds (seed 000)', async () => {
+      it('responds 200 with an unbound vit_at_ token for 900 seconds', async () => {
         const res = await issue({ grant_type: 'client_credentials' });
         expect(res.status).toBe(200);
         expect(res.body).toEqual({
@@ -151,7 +151,7 @@ describe('createApiKeyRouter', () => {
       });
     });
 
-    describe('when bound_entity names an employer (seed 000 example)', () => {
+    describe('when bound_entity names an employer', () => {
       it('responds 200 echoing the binding', async () => {
         const res = await issue({
           grant_type: 'client_credentials',
@@ -246,7 +246,7 @@ describe('createApiKeyRouter', () => {
         expect((await request(app).get('/probe').set('Authorization', `Bearer ${token}`)).status).toBe(200);
       });
 
-      it('responds 401 expired_token with the seed body once 900 seconds have passed', async () => {
+      it('responds 401 expired_token with the expired_token body once 900 seconds have passed', async () => {
         const token = await tokenFor();
         clock.advance(900);
         const res = await request(app).get('/probe').set('Authorization', `Bearer ${token}`);
@@ -398,7 +398,7 @@ describe('createApiKeyRouter', () => {
     });
 
     describe('when the body is hostile', () => {
-      it('responds 400 invalid_request in F1 for malformed JSON, without HTML or a stack', async () => {
+      it('responds 400 invalid_request in {"errors":[…]} for malformed JSON, without HTML or a stack', async () => {
         expectF1(await issue('{"grant_type":'), 400, 'invalid_request');
       });
 

@@ -130,7 +130,7 @@ describe('createAuthRouter', () => {
 
     describe('POST /api/auth/tokens/', () => {
       describe('when client_credentials comes with valid credentials', () => {
-        it('responds 200 with exactly access_token, token_type and expires_in 3600 (seed 002)', async () => {
+        it('responds 200 with exactly access_token, token_type and expires_in 3600', async () => {
           const res = await post(TOKENS, {
             grant_type: 'client_credentials',
             client_id: testApp.clientId,
@@ -269,7 +269,7 @@ describe('createAuthRouter', () => {
       });
 
       describe('when password comes with valid user credentials', () => {
-        it('responds 200 with id_token, access_token, refresh_token and sub (seed 002)', async () => {
+        it('responds 200 with id_token, access_token, refresh_token and sub', async () => {
           const res = await post(TOKENS, {
             grant_type: 'password',
             username: 'alice',
@@ -367,7 +367,7 @@ describe('createAuthRouter', () => {
       });
 
       describe('when the body is hostile', () => {
-        it('responds 400 invalid_request in F1 for malformed JSON, without HTML or a stack', async () => {
+        it('responds 400 invalid_request in {"errors":[…]} for malformed JSON, without HTML or a stack', async () => {
           expectF1(await post(TOKENS, '{"grant_type":"client_credentials",'), 400, 'invalid_request');
         });
 
@@ -634,7 +634,7 @@ describe('createAuthRouter', () => {
       }
 
       describe("when the bearer token is the application's own", () => {
-        it('responds 200 with id, name, organization, new client_id and secret, application_types (seed 002)', async () => {
+        it('responds 200 with id, name, organization, new client_id and secret, application_types', async () => {
           const res = await rotate(testApp.id, await clientToken());
           expect(res.status).toBe(200);
           expect(res.body).toEqual({

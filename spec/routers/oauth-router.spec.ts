@@ -40,7 +40,7 @@ function buildApp(kit: TokenKit, options: Partial<OAuthRouterOptions> = {}): Exp
   return app;
 }
 
-/** Asserts an F3 error: status, `{"error","error_description"}` and nothing else, no-store. */
+/** Asserts an error in the `oauth` format (RFC 6749 §5.2): status, `{"error","error_description"}` and nothing else, no-store. */
 function expectF3(res: TestResponse, status: number, error: string): void {
   expect({ status: res.status, body: res.body as unknown }).toEqual({
     status,
@@ -1064,7 +1064,7 @@ describe('createOAuthRouter', () => {
   });
 
   describe('when errorFormat is errors', () => {
-    it('formats errors as F1', async () => {
+    it('formats errors as {"errors":[…]}', async () => {
       const { kit } = await makeKit({ store: new MemoryTokenStore() });
       const res = await request(buildApp(kit, { errorFormat: 'errors' }))
         .post('/oauth/token')

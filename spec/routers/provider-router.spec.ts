@@ -124,7 +124,7 @@ describe('createProviderRouter', () => {
     }
 
     describe('when the provider key and ids are valid and there is no body', () => {
-      it('responds 201 with accessToken, expiresAt and type (seed 001)', async () => {
+      it('responds 201 with accessToken, expiresAt and type', async () => {
         const res = await create();
         expect(res.status).toBe(201);
         expect(res.body).toEqual({
@@ -380,7 +380,7 @@ describe('createProviderRouter', () => {
     });
 
     describe('when the body is hostile', () => {
-      it('responds 400 invalid_request in F2 for malformed JSON, without HTML or a stack', async () => {
+      it('responds 400 invalid_request in {"code","message"} for malformed JSON, without HTML or a stack', async () => {
         expectF2(await create('{"expiresIn": 60,'), 400, 'invalid_request');
       });
 

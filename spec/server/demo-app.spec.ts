@@ -194,7 +194,7 @@ describe.each(STORES)('createDemoApp on $name', (storeCase) => {
     });
   });
 
-  describe('router A (seed 000): POST /v1/auth/access-tokens', () => {
+  describe('createApiKeyRouter: POST /v1/auth/access-tokens', () => {
     it('issues an unbound vit_at_ token for the documented request', async () => {
       const res = await request(app)
         .post('/v1/auth/access-tokens')
@@ -276,7 +276,7 @@ describe.each(STORES)('createDemoApp on $name', (storeCase) => {
     });
   });
 
-  describe('router B (seed 001): POST /v1/providers/:providerId/clients/:clientId/tokens', () => {
+  describe('createProviderRouter: POST /v1/providers/:providerId/clients/:clientId/tokens', () => {
     const url = `/v1/providers/${PROVIDER_ID}/clients/${PROVIDER_CLIENT_ID}/tokens`;
 
     it('answers the documented request 201 with accessToken, expiresAt and type', async () => {
@@ -361,7 +361,7 @@ describe.each(STORES)('createDemoApp on $name', (storeCase) => {
     });
   });
 
-  describe('router C (seed 002)', () => {
+  describe('createAuthRouter', () => {
     it('answers client_credentials with access_token, token_type and expires_in 3600', async () => {
       const res = await request(app).post('/api/auth/tokens/').set('Content-Type', 'application/json').send({
         grant_type: 'client_credentials',
@@ -525,7 +525,7 @@ describe.each(STORES)('createDemoApp on $name', (storeCase) => {
   });
 
   describe('expired tokens', () => {
-    it('answers exactly the seed 002 body for an expired router A token', async () => {
+    it('answers exactly the expired_token body for an expired router A token', async () => {
       const token = await apiKeyToken(null);
       clock += 901_000;
       const res = await request(app).get('/api/plans/').set('Authorization', `Bearer ${token}`);
@@ -536,7 +536,7 @@ describe.each(STORES)('createDemoApp on $name', (storeCase) => {
       );
     });
 
-    it('answers exactly the seed 002 body for an expired router C token, on a resource and on validate', async () => {
+    it('answers exactly the expired_token body for an expired router C token, on a resource and on validate', async () => {
       const token = await clientToken();
       clock += 3601_000;
       const plans = await request(app).get('/api/plans/').set('Authorization', `Bearer ${token}`);

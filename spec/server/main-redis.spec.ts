@@ -1,5 +1,5 @@
 /**
- * The demo server on every Redis deployment CONTRACT §7 names: a real 3-primary Redis Cluster
+ * The demo server on every Redis deployment docs/operations.md names: a real 3-primary Redis Cluster
  * (`REDIS_CLUSTER_NODES`), a Sentinel setup (`REDIS_SENTINELS` + `REDIS_SENTINEL_NAME`) and a single
  * Redis (`REDIS_URL`). Token store, rate limits and the pub/sub revocation view all live on it.
  */
