@@ -13,6 +13,8 @@ import express, {
 import { TokenError } from '../errors';
 import type { ApplicationInfo } from '../core/credentials';
 import type { GrantResult } from '../core/grants';
+import { grantContext } from '../core/grants/context';
+import { findGrant, supportedGrantTypes } from '../core/grants/registry';
 import type { TokenKit } from '../core/token-kit';
 import { DEFAULT_REALM } from '../defaults';
 import { authorizationValues } from '../middleware/bearer';
@@ -226,6 +228,7 @@ export function createOAuthRouter(options: Readonly<OAuthRouterOptions>): Router
     options.baseUrl === undefined ? 'issuer' : 'baseUrl',
   );
   const basicChallenge = `Basic realm="${realm}"`;
+  const grants = grantContext(kit.grants);
 
   /** Adds the Basic challenge to `invalid_client` when the client used Basic (RFC 6749 §5.2). */
   function withChallenge(err: unknown, credentials: ClientCredentials | undefined): unknown {
@@ -278,12 +281,12 @@ export function createOAuthRouter(options: Readonly<OAuthRouterOptions>): Router
   const clientCredential = identifyCredential('client', (req) => {
     const body = readParams(req);
     const { clientId } = readClientCredentials(req, body);
-    const grantType = req.path.toLowerCase().startsWith('/oauth/token')
-      ? stringField(body, 'grant_type')
+    const grant = req.path.toLowerCase().startsWith('/oauth/token')
+      ? findGrant(stringField(body, 'grant_type'))
       : undefined;
-    const username = grantType === 'password' ? stringField(body, 'username') : undefined;
+    const username = grant?.user?.({ param: (name) => stringField(body, name) });
     // A refresh grant's invalid_grant is about the refresh token, a password grant's about the user.
-    const clientAuthOnly = grantType === 'refresh_token' || username !== undefined;
+    const clientAuthOnly = grant?.ownsFailures === true || username !== undefined;
     return [
       ...(clientId === undefined
         ? []
@@ -307,57 +310,18 @@ export function createOAuthRouter(options: Readonly<OAuthRouterOptions>): Router
       const grantType = stringField(body, 'grant_type');
       const scope = stringField(body, 'scope');
       try {
-        switch (grantType) {
-          case undefined:
-            throw new TokenError('invalid_request', 'grant_type is required');
-          case 'client_credentials': {
-            const result = await kit.grants.clientCredentials({
-              clientId: credentials.clientId,
-              clientSecret: credentials.clientSecret,
-              scope,
-              enforceGrantTypes: true,
-              ip: req.ip,
-            });
-            // RFC 6749 §4.4.3: no refresh token for client credentials.
-            tokenResponse(res, { ...result, refreshToken: undefined });
-            return;
-          }
-          case 'password': {
-            const username = stringField(body, 'username');
-            const password = stringField(body, 'password');
-            const client = await authenticate(req, credentials);
-            const result = await kit.grants.password({
-              username,
-              password,
-              client,
-              scope,
-              enforceGrantTypes: true,
-              ip: req.ip,
-            });
-            tokenResponse(res, result);
-            return;
-          }
-          case 'refresh_token': {
-            const refreshToken = stringField(body, 'refresh_token');
-            if (refreshToken === undefined)
-              throw new TokenError('invalid_request', 'refresh_token is required');
-            const client = await authenticate(req, credentials);
-            // An application's grantTypes limit router D, refresh included; like every other check,
-            // before the refresh token is consumed (RFC 6749 §6). A family issued before a
-            // credential rotation belongs to the application and refreshes with its new credentials.
-            const result = await kit.grants.refresh({
-              refreshToken,
-              client,
-              scope,
-              enforceGrantTypes: true,
-              ip: req.ip,
-            });
-            tokenResponse(res, result);
-            return;
-          }
-          default:
-            throw new TokenError('unsupported_grant_type');
-        }
+        if (grantType === undefined) throw new TokenError('invalid_request', 'grant_type is required');
+        const grant = findGrant(grantType);
+        if (grant === undefined) throw new TokenError('unsupported_grant_type');
+        const result = await grant.token(grants, {
+          param: (name) => stringField(body, name),
+          scope,
+          clientId: credentials.clientId,
+          clientSecret: credentials.clientSecret,
+          authenticate: () => authenticate(req, credentials),
+          ip: req.ip,
+        });
+        tokenResponse(res, result);
       } catch (err) {
         throw withChallenge(err, credentials);
       }
@@ -452,9 +416,7 @@ export function createOAuthRouter(options: Readonly<OAuthRouterOptions>): Router
       revocation_endpoint: `${baseUrl}/oauth/revoke`,
       introspection_endpoint: `${baseUrl}/oauth/introspect`,
       jwks_uri: `${baseUrl}/.well-known/jwks.json`,
-      grant_types_supported: kit.grants.passwordGrantEnabled
-        ? ['client_credentials', 'password', 'refresh_token']
-        : ['client_credentials', 'refresh_token'],
+      grant_types_supported: supportedGrantTypes(grants),
       // No authorization endpoint, hence no response types (RFC 8414 §2).
       response_types_supported: [],
       token_endpoint_auth_methods_supported: AUTH_METHODS,
