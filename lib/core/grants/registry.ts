@@ -3,8 +3,14 @@
  * metadata (`grant_types_supported`, RFC 8414 §2), and the validation of an application's
  * `grantTypes` everywhere: `CredentialService`, the seed file and the CLI's `--grant-types`.
  *
- * Adding a grant: one module under this folder exporting an {@link OAuthGrant}, its spec, and one
- * line in {@link GRANTS} (docs: the recipe in the registry spec's header).
+ * Adding a grant type:
+ * 1. a module `lib/core/grants/<name>.ts` with the grant's logic (a function of a
+ *    {@link GrantContext} and its input) and an {@link OAuthGrant}: `token` runs a parsed token
+ *    request (read parameters with `request.param`, authenticate with `request.authenticate()`),
+ *    `enabled` when the grant depends on a kit option, `user`/`ownsFailures` for the rate limits;
+ * 2. its spec, `spec/core/grant-modules.spec.ts` style (memory store and Redis);
+ * 3. one line in {@link GRANTS}: `'<grant_type value>': <theGrant>,`.
+ * Router D, its metadata, `CredentialService`, the seed file and the CLI then accept it.
  */
 import { clientCredentialsGrant } from './client-credentials';
 import type { GrantContext } from './context';
