@@ -9,6 +9,7 @@ import { DEFAULT_API_KEY_PREFIX, DEFAULT_CLIENT_SECRET_PREFIX } from '../default
 import { BoundedCache } from './bounded-cache';
 import { generateOpaqueToken, randomBase62 } from './opaque-token';
 import type { TokenOwner, TokenService } from './token-service';
+import { DEFAULT_GRANT_TYPES, isGrantType } from './grants/registry';
 
 /** A stored API key, without its secret. */
 export interface ApiKeyInfo {
@@ -125,7 +126,6 @@ export interface CredentialServiceOptions {
   readonly credentialStore?: CredentialStore;
 }
 
-const GRANT_TYPES = new Set(['client_credentials', 'password', 'refresh_token']);
 /** Longest time a credential found on the authentication path is remembered (ms). */
 export const CREDENTIAL_CACHE_MS = 30_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -362,8 +362,8 @@ export class CredentialService {
   ): Promise<ApplicationInfo & { clientSecret: string }> {
     const id = canonicalUuid(input.id ?? randomUUID());
     if (id === null) throw new TypeError('application id must be a UUID');
-    const grantTypes = stringList(input.grantTypes, ['client_credentials'], 'grantTypes');
-    const unknown = grantTypes.find((g) => !GRANT_TYPES.has(g));
+    const grantTypes = stringList(input.grantTypes, [...DEFAULT_GRANT_TYPES], 'grantTypes');
+    const unknown = grantTypes.find((g) => !isGrantType(g));
     if (unknown !== undefined)
       throw new TypeError(`grantTypes has an unknown grant ${JSON.stringify(unknown)}`);
     const clientId =

@@ -1,5 +1,5 @@
 /**
- * Router A — API key exchange (seed 000): `POST <mount>/access-tokens`.
+ * Router A — API key exchange: `POST <mount>/access-tokens` (docs/router-a-api-keys.md).
  */
 import type { Request, Response, Router } from 'express';
 import { TokenError } from '../errors';
@@ -7,17 +7,23 @@ import { parseBoundEntity } from '../core/binding';
 import type { TokenKit } from '../core/token-kit';
 import type { BindingAuthorizer } from '../core/grants';
 import { assertTokenPrefix } from '../core/opaque-token';
+import type { IssuedAccessToken } from '../core/token-service';
 import { DEFAULT_API_KEY_TOKEN_TTL, MAX_ACCESS_TOKEN_LIFETIME } from '../defaults';
-import { authorizationValues, extractBearerToken } from '../middleware/bearer';
 import { assertErrorFormat, type ErrorFormatOption } from '../middleware/error-response';
-import { identifyCredential, routerRateLimits, type RouterRateLimitOption } from '../middleware/rate-limit';
+import { identifyCredential, type RouterRateLimitOption } from '../middleware/rate-limit';
+import type { BoundEntity } from '../types';
 import {
   asyncHandler,
+  bearerCredential,
   createBaseRouter,
   finishRouter,
   jsonParser,
+  kitRateLimits,
   methodNotAllowed,
   readBody,
+  requireBearerCredential,
+  assertKit,
+  type Body,
 } from './shared';
 
 /** Options of {@link createApiKeyRouter}. */
@@ -48,18 +54,37 @@ function refuseEveryBinding(): boolean {
   return false;
 }
 
-/**
- * Router A: exchanges an API key (`Authorization: Bearer <key>`) for a short-lived opaque access
- * token, optionally bound to an employer or employee.
- *
- * @example
- * ```ts
- * app.use('/v1/auth', createApiKeyRouter({ kit }));
- * ```
- */
-export function createApiKeyRouter(options: Readonly<ApiKeyRouterOptions>): Router {
-  if (!options?.kit?.grants) throw new TypeError('createApiKeyRouter needs { kit }');
-  const { kit } = options;
+/** The binding a `client_credentials` exchange body asks for (null: unbound). */
+function parseExchange(body: Body): BoundEntity | null {
+  const grantType = body.grant_type;
+  if (grantType === undefined || grantType === null || grantType === '') {
+    throw new TokenError('invalid_request', 'grant_type is required');
+  }
+  if (typeof grantType !== 'string') throw new TokenError('invalid_request', 'grant_type must be a string');
+  if (grantType !== 'client_credentials') throw new TokenError('unsupported_grant_type');
+  const boundEntity = parseBoundEntity(body.bound_entity);
+  if (boundEntity === undefined) {
+    throw new TokenError(
+      'invalid_request',
+      'bound_entity must be {id, type} with an empr_/empl_ id matching type',
+    );
+  }
+  return boundEntity;
+}
+
+/** The answer to a successful exchange. */
+function exchangeResponse(issued: IssuedAccessToken, boundEntity: BoundEntity | null): object {
+  return {
+    access_token: issued.token,
+    token_type: 'Bearer',
+    expires_in: issued.expiresIn,
+    bound_entity: boundEntity,
+  };
+}
+
+/** The checked options of {@link createApiKeyRouter}. */
+function resolveOptions(options: Readonly<ApiKeyRouterOptions>) {
+  const kit = assertKit(options, 'createApiKeyRouter');
   const prefix = options.tokenPrefix ?? 'vit_at_';
   assertTokenPrefix(prefix, 'tokenPrefix');
   kit.tokens.registerAccessTokenPrefix(prefix);
@@ -74,37 +99,29 @@ export function createApiKeyRouter(options: Readonly<ApiKeyRouterOptions>): Rout
   const authorizeBinding: BindingAuthorizer = options.authorizeBinding ?? refuseEveryBinding;
   const format = options.errorFormat ?? 'errors';
   assertErrorFormat(format);
+  return { kit, prefix, ttl, authorizeBinding, format };
+}
 
-  const limitStages = routerRateLimits(options.rateLimit, (event) => kit.tokens.emit(event));
-
+/**
+ * Router A: exchanges an API key (`Authorization: Bearer <key>`) for a short-lived opaque access
+ * token, optionally bound to an employer or employee.
+ *
+ * @example
+ * ```ts
+ * app.use('/v1/auth', createApiKeyRouter({ kit }));
+ * ```
+ */
+export function createApiKeyRouter(options: Readonly<ApiKeyRouterOptions>): Router {
+  const { kit, prefix, ttl, authorizeBinding, format } = resolveOptions(options);
   const router = createBaseRouter();
   router.post(
     '/access-tokens',
     jsonParser,
-    identifyCredential('api_key', (req) => extractBearerToken({ authorization: authorizationValues(req) })),
-    ...limitStages,
+    identifyCredential('api_key', bearerCredential),
+    ...kitRateLimits(kit, options.rateLimit),
     asyncHandler(async function issueAccessToken(req: Request, res: Response) {
-      let apiKey: string;
-      try {
-        apiKey = extractBearerToken({ authorization: authorizationValues(req) });
-      } catch {
-        throw new TokenError('invalid_api_key');
-      }
-      const body = readBody(req);
-      const grantType = body.grant_type;
-      if (grantType === undefined || grantType === null || grantType === '') {
-        throw new TokenError('invalid_request', 'grant_type is required');
-      }
-      if (typeof grantType !== 'string')
-        throw new TokenError('invalid_request', 'grant_type must be a string');
-      if (grantType !== 'client_credentials') throw new TokenError('unsupported_grant_type');
-      const boundEntity = parseBoundEntity(body.bound_entity);
-      if (boundEntity === undefined) {
-        throw new TokenError(
-          'invalid_request',
-          'bound_entity must be {id, type} with an empr_/empl_ id matching type',
-        );
-      }
+      const apiKey = requireBearerCredential(req, 'invalid_api_key');
+      const boundEntity = parseExchange(readBody(req));
       const issued = await kit.grants.exchangeApiKey({
         apiKey,
         boundEntity,
@@ -113,12 +130,7 @@ export function createApiKeyRouter(options: Readonly<ApiKeyRouterOptions>): Rout
         ip: req.ip,
         authorizeBinding,
       });
-      res.status(200).json({
-        access_token: issued.token,
-        token_type: 'Bearer',
-        expires_in: issued.expiresIn,
-        bound_entity: boundEntity,
-      });
+      res.status(200).json(exchangeResponse(issued, boundEntity));
     }),
   );
   router.all('/access-tokens', methodNotAllowed('POST', format));

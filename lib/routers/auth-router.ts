@@ -1,24 +1,31 @@
 /**
- * Router C — auth tokens (seed 002): client credentials and password grants, refresh, validate and
- * credential rotation, with `{"errors":[…]}` bodies.
+ * Router C — auth tokens: client credentials and password grants, refresh, validate and
+ * credential rotation, with `{"errors":[…]}` bodies (docs/router-c-auth-tokens.md).
  */
 import type { Request, Response, Router } from 'express';
 import { TokenError } from '../errors';
+import type { ApplicationInfo } from '../core/credentials';
+import type { GrantResult } from '../core/grants';
 import type { TokenKit } from '../core/token-kit';
 import type { AuthInfo } from '../types';
 import { DEFAULT_REALM } from '../defaults';
-import { authorizationValues, extractBearerToken } from '../middleware/bearer';
+import { authorizationValues } from '../middleware/bearer';
 import { assertErrorFormat, type ErrorFormatOption } from '../middleware/error-response';
-import { identifyCredential, routerRateLimits, type RouterRateLimitOption } from '../middleware/rate-limit';
+import { identifyCredential, type RouterRateLimitOption } from '../middleware/rate-limit';
 import { bearerChallenge, requireToken } from '../middleware/require-token';
 import {
+  assertKit,
   asyncHandler,
+  bearerCredential,
   createBaseRouter,
   finishRouter,
   jsonParser,
+  kitRateLimits,
+  mapRejection,
   methodNotAllowed,
   readBody,
   stringField,
+  type Body,
 } from './shared';
 
 /** Options of {@link createAuthRouter}. */
@@ -54,23 +61,96 @@ export interface AuthRouterOptions {
   readonly rateLimit?: RouterRateLimitOption;
 }
 
-/** Router C answers `invalid_grant` with 401 (CONTRACT §5). */
+/** Router C answers `invalid_grant` with 401 (docs/router-c-auth-tokens.md). */
 function asUnauthorized(err: unknown): unknown {
   return err instanceof TokenError && err.code === 'invalid_grant' ? err.with({ status: 401 }) : err;
 }
 
+/** Two string fields that must both be present, else `invalid_request` naming both. */
+function requiredPair(body: Body, first: string, second: string): [string, string] {
+  const a = stringField(body, first);
+  const b = stringField(body, second);
+  if (a === undefined || b === undefined)
+    throw new TokenError('invalid_request', `${first} and ${second} are required`);
+  return [a, b];
+}
+
+/** The answer to a client credentials grant. */
+function clientTokenResponse(result: GrantResult): object {
+  return {
+    access_token: result.accessToken.token,
+    token_type: 'Bearer',
+    expires_in: result.accessToken.expiresIn,
+  };
+}
+
+/** The answer to a password grant: ID, access and refresh tokens. */
+function userTokenResponse(result: GrantResult): object {
+  return {
+    id_token: result.idToken,
+    access_token: result.accessToken.token,
+    refresh_token: result.refreshToken,
+    sub: result.subject,
+    token_type: 'Bearer',
+    expires_in: result.accessToken.expiresIn,
+  };
+}
+
+/** The answer to a refresh. */
+function refreshResponse(result: GrantResult): object {
+  return {
+    access_token: result.accessToken.token,
+    refresh_token: result.refreshToken,
+    token_type: 'Bearer',
+    expires_in: result.accessToken.expiresIn,
+    sub: result.subject,
+  };
+}
+
+/** The answer to a validation: the token's claims and its seconds left. */
+function validateResponse(auth: AuthInfo, now: number): object {
+  return {
+    valid: true,
+    sub: auth.subject,
+    client_id: auth.clientId,
+    scope: auth.scopes.join(' '),
+    bound_entity: auth.boundEntity,
+    expires_in: Math.max(0, auth.expiresAt - now),
+  };
+}
+
+/** The answer to a credential rotation: the application with its new secret, shown once. */
+function rotationResponse(rotated: ApplicationInfo & { clientSecret: string }): object {
+  return {
+    id: rotated.id,
+    name: rotated.name,
+    organization: rotated.organization,
+    client_id: rotated.clientId,
+    client_secret: rotated.clientSecret,
+    application_types: rotated.applicationTypes,
+  };
+}
+
 /**
- * Router C: mount at `/api` to serve `/api/auth/tokens/`, `/api/auth/tokens/refresh/`,
- * `/api/auth/tokens/validate/` and `/api/applications/rotate_credentials/`.
- *
- * @example
- * ```ts
- * app.use('/api', createAuthRouter({ kit }));
- * ```
+ * The client (client_credentials) or the user, and its client if any (password) a token request
+ * names: the same kinds as router D's, so that a credential has one budget on both.
  */
-export function createAuthRouter(options: Readonly<AuthRouterOptions>): Router {
-  if (!options?.kit?.grants) throw new TypeError('createAuthRouter needs { kit }');
-  const { kit } = options;
+const tokenRequestCredential = identifyCredential('client', (req) => {
+  const body = readBody(req);
+  const clientId = stringField(body, 'client_id');
+  if (stringField(body, 'grant_type') !== 'password') return clientId;
+  const username = stringField(body, 'username');
+  return [
+    ...(clientId === undefined ? [] : [{ id: clientId, failures: 'client-auth' as const }]),
+    ...(username === undefined
+      ? []
+      : [{ kind: 'user' as const, id: username, failures: 'not-client-auth' as const }]),
+  ];
+});
+
+/** The checked options of {@link createAuthRouter}. */
+function resolveOptions(options: Readonly<AuthRouterOptions>) {
+  const kit = assertKit(options, 'createAuthRouter');
   const format = options.errorFormat ?? 'errors';
   assertErrorFormat(format);
   const realm = options.realm ?? DEFAULT_REALM;
@@ -83,39 +163,59 @@ export function createAuthRouter(options: Readonly<AuthRouterOptions>): Router {
     throw new TypeError('revokeTokensOnRotation and revokeUserTokensOnRotation must be booleans');
   if (revokeUserTokens && !revokeTokens)
     throw new TypeError('revokeUserTokensOnRotation needs revokeTokensOnRotation');
+  return { kit, format, realm, passwordClientId, revokeTokens, revokeUserTokens };
+}
+
+/**
+ * Router C: mount at `/api` to serve `/api/auth/tokens/`, `/api/auth/tokens/refresh/`,
+ * `/api/auth/tokens/validate/` and `/api/applications/rotate_credentials/`.
+ *
+ * @example
+ * ```ts
+ * app.use('/api', createAuthRouter({ kit }));
+ * ```
+ */
+export function createAuthRouter(options: Readonly<AuthRouterOptions>): Router {
+  const { kit, format, realm, passwordClientId, revokeTokens, revokeUserTokens } = resolveOptions(options);
   const guard = requireToken({ kit, realm, errorFormat: format });
+  const limitStages = kitRateLimits(kit, options.rateLimit);
 
   /** The bearer token of a request, verified; expired tokens accepted when `ignoreExpiration`. */
   async function bearerAuth(req: Request, ignoreExpiration: boolean): Promise<AuthInfo | undefined> {
-    const values = authorizationValues(req);
-    if (values.length === 0) return undefined;
-    const token = extractBearerToken({ authorization: values });
-    return kit.tokens.verifyAccessToken(token, { ignoreExpiration });
+    if (authorizationValues(req).length === 0) return undefined;
+    return kit.tokens.verifyAccessToken(bearerCredential(req), { ignoreExpiration });
   }
 
+  /** Adds the RFC 6750 §3 `WWW-Authenticate: Bearer` challenge of `err`, if it has one. */
   function challenge(err: unknown): unknown {
     if (!(err instanceof TokenError)) return err;
     const value = bearerChallenge(err, realm);
     return value === undefined ? err : err.with({ headers: { 'WWW-Authenticate': value } });
   }
 
-  const limitStages = routerRateLimits(options.rateLimit, (event) => kit.tokens.emit(event));
-  /**
-   * The client (client_credentials) or the user, and its client if any (password) a token request
-   * names: the same kinds as router D's, so that a credential has one budget on both.
-   */
-  const tokenRequestCredential = identifyCredential('client', (req) => {
-    const body = readBody(req);
+  /** client_credentials: a token for the client itself. */
+  async function clientToken(body: Body, ip: string | undefined): Promise<object> {
+    const [clientId, clientSecret] = requiredPair(body, 'client_id', 'client_secret');
+    const scope = stringField(body, 'scope');
+    return clientTokenResponse(await kit.grants.clientCredentials({ clientId, clientSecret, scope, ip }));
+  }
+
+  /** password: the user's tokens, issued to the named client or to `passwordClientId`. */
+  async function userToken(body: Body, ip: string | undefined): Promise<object> {
+    const [username, password] = requiredPair(body, 'username', 'password');
     const clientId = stringField(body, 'client_id');
-    if (stringField(body, 'grant_type') !== 'password') return clientId;
-    const username = stringField(body, 'username');
-    return [
-      ...(clientId === undefined ? [] : [{ id: clientId, failures: 'client-auth' as const }]),
-      ...(username === undefined
-        ? []
-        : [{ kind: 'user' as const, id: username, failures: 'not-client-auth' as const }]),
-    ];
-  });
+    const clientSecret = stringField(body, 'client_secret');
+    const client =
+      clientId === undefined && clientSecret === undefined
+        ? { clientId: passwordClientId }
+        : await kit.grants.authenticateClient(clientId, clientSecret, ip);
+    const scope = stringField(body, 'scope');
+    const result = await mapRejection(
+      kit.grants.password({ username, password, client, scope, ip }),
+      asUnauthorized,
+    );
+    return userTokenResponse(result);
+  }
 
   const router = createBaseRouter();
 
@@ -128,59 +228,9 @@ export function createAuthRouter(options: Readonly<AuthRouterOptions>): Router {
       const body = readBody(req);
       const grantType = stringField(body, 'grant_type');
       if (grantType === undefined) throw new TokenError('invalid_request', 'grant_type is required');
-      if (grantType === 'client_credentials') {
-        const clientId = stringField(body, 'client_id');
-        const clientSecret = stringField(body, 'client_secret');
-        if (clientId === undefined || clientSecret === undefined) {
-          throw new TokenError('invalid_request', 'client_id and client_secret are required');
-        }
-        const result = await kit.grants.clientCredentials({
-          clientId,
-          clientSecret,
-          scope: stringField(body, 'scope'),
-          ip: req.ip,
-        });
-        res.status(200).json({
-          access_token: result.accessToken.token,
-          token_type: 'Bearer',
-          expires_in: result.accessToken.expiresIn,
-        });
-        return;
-      }
-      if (grantType === 'password') {
-        const username = stringField(body, 'username');
-        const password = stringField(body, 'password');
-        if (username === undefined || password === undefined) {
-          throw new TokenError('invalid_request', 'username and password are required');
-        }
-        const clientId = stringField(body, 'client_id');
-        const clientSecret = stringField(body, 'client_secret');
-        const client =
-          clientId === undefined && clientSecret === undefined
-            ? { clientId: passwordClientId }
-            : await kit.grants.authenticateClient(clientId, clientSecret, req.ip);
-        try {
-          const result = await kit.grants.password({
-            username,
-            password,
-            client,
-            scope: stringField(body, 'scope'),
-            ip: req.ip,
-          });
-          res.status(200).json({
-            id_token: result.idToken,
-            access_token: result.accessToken.token,
-            refresh_token: result.refreshToken,
-            sub: result.subject,
-            token_type: 'Bearer',
-            expires_in: result.accessToken.expiresIn,
-          });
-        } catch (err) {
-          throw asUnauthorized(err);
-        }
-        return;
-      }
-      throw new TokenError('unsupported_grant_type');
+      if (grantType === 'client_credentials') res.status(200).json(await clientToken(body, req.ip));
+      else if (grantType === 'password') res.status(200).json(await userToken(body, req.ip));
+      else throw new TokenError('unsupported_grant_type');
     }),
   );
   router.all('/auth/tokens', methodNotAllowed('POST', format));
@@ -191,31 +241,15 @@ export function createAuthRouter(options: Readonly<AuthRouterOptions>): Router {
     // Refresh tokens carry 256 random bits: only the per-IP failure budget applies here.
     ...limitStages,
     asyncHandler(async function refreshTokens(req: Request, res: Response) {
-      let auth: AuthInfo | undefined;
-      try {
-        auth = await bearerAuth(req, true);
-      } catch (err) {
-        throw challenge(err);
-      }
-      const body = readBody(req);
-      const refreshToken = stringField(body, 'refresh_token');
+      const auth = await mapRejection(bearerAuth(req, true), challenge);
+      const refreshToken = stringField(readBody(req), 'refresh_token');
       if (refreshToken === undefined) throw new TokenError('invalid_request', 'refresh_token is required');
-      try {
-        const result = await kit.grants.refresh({
-          refreshToken,
-          ...(auth === undefined ? {} : { subject: auth.subject }),
-          ip: req.ip,
-        });
-        res.status(200).json({
-          access_token: result.accessToken.token,
-          refresh_token: result.refreshToken,
-          token_type: 'Bearer',
-          expires_in: result.accessToken.expiresIn,
-          sub: result.subject,
-        });
-      } catch (err) {
-        throw asUnauthorized(err);
-      }
+      const subject = auth === undefined ? {} : { subject: auth.subject };
+      const result = await mapRejection(
+        kit.grants.refresh({ refreshToken, ...subject, ip: req.ip }),
+        asUnauthorized,
+      );
+      res.status(200).json(refreshResponse(result));
     }),
   );
   router.all('/auth/tokens/refresh', methodNotAllowed('POST', format));
@@ -223,24 +257,17 @@ export function createAuthRouter(options: Readonly<AuthRouterOptions>): Router {
   router.get(
     '/auth/tokens/validate',
     asyncHandler(async function validateToken(req: Request, res: Response) {
-      let auth: AuthInfo | undefined;
-      try {
-        auth = await bearerAuth(req, false);
-      } catch (err) {
-        // CONTRACT §5: anything but an expired token is `invalid_token` here, another scheme included.
-        const invalid =
-          err instanceof TokenError && (err.code === 'invalid_request' || err.code === 'missing_token');
-        throw challenge(invalid ? new TokenError('invalid_token') : err);
-      }
+      // Anything but an expired token is `invalid_token` here, another scheme included
+      // (docs/router-c-auth-tokens.md).
+      const auth = await mapRejection(bearerAuth(req, false), (err) =>
+        challenge(
+          err instanceof TokenError && (err.code === 'invalid_request' || err.code === 'missing_token')
+            ? new TokenError('invalid_token')
+            : err,
+        ),
+      );
       if (auth === undefined) throw challenge(new TokenError('invalid_token'));
-      res.status(200).json({
-        valid: true,
-        sub: auth.subject,
-        client_id: auth.clientId,
-        scope: auth.scopes.join(' '),
-        bound_entity: auth.boundEntity,
-        expires_in: Math.max(0, auth.expiresAt - kit.tokens.now()),
-      });
+      res.status(200).json(validateResponse(auth, kit.tokens.now()));
     }),
   );
   router.all('/auth/tokens/validate', methodNotAllowed('GET', format));
@@ -250,23 +277,13 @@ export function createAuthRouter(options: Readonly<AuthRouterOptions>): Router {
     guard,
     jsonParser,
     asyncHandler(async function rotateCredentials(req: Request, res: Response) {
-      const body = readBody(req);
-      const applicationId = stringField(body, 'application_id');
+      const applicationId = stringField(readBody(req), 'application_id');
       if (applicationId === undefined) throw new TokenError('invalid_request', 'application_id is required');
       const app = await kit.credentials.getApplication(applicationId.toLowerCase());
       if (app === null) throw new TokenError('not_found');
-      // Only the application's own (client_credentials) token — subject = client id, no family —
-      // under its current client id or one it held before a rotation: a user's password-grant
-      // token belongs to the application too, but must never obtain the application's new secret.
-      const auth = req.auth;
-      if (
-        auth === undefined ||
-        auth.subject !== auth.clientId ||
-        auth.familyId !== undefined ||
-        !(await kit.credentials.applicationOwns(app, { clientId: auth.clientId }))
-      ) {
+      if (!(await isOwnClientToken(kit, app, req.auth)))
         throw challenge(new TokenError('insufficient_scope'));
-      }
+      const auth = req.auth!;
       // A token of this application under a client id it no longer holds: a concurrent rotation
       // replaced the credentials it was minted with.
       if (auth.clientId !== app.clientId) throw new TokenError('conflict');
@@ -277,17 +294,28 @@ export function createAuthRouter(options: Readonly<AuthRouterOptions>): Router {
         expectedClientId: auth.clientId,
       });
       if (rotated === null) throw new TokenError('not_found');
-      res.status(200).json({
-        id: rotated.id,
-        name: rotated.name,
-        organization: rotated.organization,
-        client_id: rotated.clientId,
-        client_secret: rotated.clientSecret,
-        application_types: rotated.applicationTypes,
-      });
+      res.status(200).json(rotationResponse(rotated));
     }),
   );
   router.all('/applications/rotate_credentials', methodNotAllowed('POST', format));
 
   return finishRouter(router, format);
+}
+
+/**
+ * Only the application's own (client_credentials) token — subject = client id, no family — under
+ * its current client id or one it held before a rotation: a user's password-grant token belongs to
+ * the application too, but must never obtain the application's new secret.
+ */
+async function isOwnClientToken(
+  kit: TokenKit,
+  app: ApplicationInfo,
+  auth: AuthInfo | undefined,
+): Promise<boolean> {
+  return (
+    auth !== undefined &&
+    auth.subject === auth.clientId &&
+    auth.familyId === undefined &&
+    (await kit.credentials.applicationOwns(app, { clientId: auth.clientId }))
+  );
 }

@@ -1,21 +1,28 @@
 /**
- * Router B — provider client tokens (seed 001), `{code, message}` errors.
+ * Router B — provider client tokens, `{code, message}` errors (docs/router-b-providers.md).
  */
 import type { Request, Response, Router } from 'express';
 import { TokenError } from '../errors';
 import type { TokenKit } from '../core/token-kit';
 import { isUuid } from '../core/credentials';
-import { authorizationValues, extractBearerToken } from '../middleware/bearer';
+import type { ProviderTokenInput } from '../core/grants';
+import type { IssuedAccessToken } from '../core/token-service';
 import { assertErrorFormat, type ErrorFormatOption } from '../middleware/error-response';
-import { identifyCredential, routerRateLimits, type RouterRateLimitOption } from '../middleware/rate-limit';
+import { identifyCredential, type RouterRateLimitOption } from '../middleware/rate-limit';
 import {
   asyncHandler,
+  assertKit,
+  bearerCredential,
+  booleanField,
   createBaseRouter,
+  defined,
   finishRouter,
   isoSeconds,
   jsonParser,
+  kitRateLimits,
   methodNotAllowed,
   readBody,
+  requireBearerCredential,
   type Body,
 } from './shared';
 
@@ -31,13 +38,6 @@ export interface ProviderRouterOptions {
   readonly rateLimit?: RouterRateLimitOption;
 }
 
-function optionalBoolean(body: Body, name: string): boolean | undefined {
-  const value = body[name];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'boolean') throw new TokenError('invalid_request', `${name} must be a boolean`);
-  return value;
-}
-
 function optionalExpiresIn(body: Body): number | undefined {
   const value = body.expiresIn;
   if (value === undefined || value === null) return undefined;
@@ -45,6 +45,29 @@ function optionalExpiresIn(body: Body): number | undefined {
     throw new TokenError('invalid_request', 'expiresIn must be a non-negative whole number of seconds');
   }
   return value;
+}
+
+/** The provider, client and token options of a request (everything but the key). */
+function parseClientTokenRequest(req: Request): Omit<ProviderTokenInput, 'apiKey' | 'ip'> {
+  const providerId = String(req.params.providerId);
+  const clientId = String(req.params.clientId);
+  if (!isUuid(providerId) || !isUuid(clientId)) {
+    throw new TokenError('invalid_request', 'providerId and clientId must be UUIDs');
+  }
+  const body = readBody(req, true);
+  return {
+    providerId: providerId.toLowerCase(),
+    clientId: clientId.toLowerCase(),
+    ...defined('expiresIn', optionalExpiresIn(body)),
+    ...defined('useJwtType', booleanField(body, 'useJwtType')),
+    ...defined('audienceAsArray', booleanField(body, 'audienceAsArray')),
+    ...defined('forceDefaultDomain', booleanField(body, 'forceDefaultDomain')),
+  };
+}
+
+/** The answer to a successful request (`expiresAt` in ISO 8601 UTC). */
+function clientTokenResponse(issued: IssuedAccessToken): object {
+  return { accessToken: issued.token, expiresAt: isoSeconds(issued.expiresAt), type: 'Bearer' };
 }
 
 /**
@@ -57,52 +80,21 @@ function optionalExpiresIn(body: Body): number | undefined {
  * ```
  */
 export function createProviderRouter(options: Readonly<ProviderRouterOptions>): Router {
-  if (!options?.kit?.grants) throw new TypeError('createProviderRouter needs { kit }');
-  const { kit } = options;
+  const kit = assertKit(options, 'createProviderRouter');
   const format = options.errorFormat ?? 'code';
   assertErrorFormat(format);
-
-  const limitStages = routerRateLimits(options.rateLimit, (event) => kit.tokens.emit(event));
-
   const router = createBaseRouter();
   const path = '/providers/:providerId/clients/:clientId/tokens';
   router.post(
     path,
     jsonParser,
-    identifyCredential('provider_key', (req) =>
-      extractBearerToken({ authorization: authorizationValues(req) }),
-    ),
-    ...limitStages,
+    identifyCredential('provider_key', bearerCredential),
+    ...kitRateLimits(kit, options.rateLimit),
     asyncHandler(async function createClientToken(req: Request, res: Response) {
-      let apiKey: string;
-      try {
-        apiKey = extractBearerToken({ authorization: authorizationValues(req) });
-      } catch {
-        throw new TokenError('unauthorized');
-      }
-      const providerId = String(req.params.providerId);
-      const clientId = String(req.params.clientId);
-      if (!isUuid(providerId) || !isUuid(clientId)) {
-        throw new TokenError('invalid_request', 'providerId and clientId must be UUIDs');
-      }
-      const body = readBody(req, true);
-      const expiresIn = optionalExpiresIn(body);
-      const useJwtType = optionalBoolean(body, 'useJwtType');
-      const audienceAsArray = optionalBoolean(body, 'audienceAsArray');
-      const forceDefaultDomain = optionalBoolean(body, 'forceDefaultDomain');
-      const issued = await kit.grants.providerToken({
-        apiKey,
-        providerId: providerId.toLowerCase(),
-        clientId: clientId.toLowerCase(),
-        ...(expiresIn === undefined ? {} : { expiresIn }),
-        ...(useJwtType === undefined ? {} : { useJwtType }),
-        ...(audienceAsArray === undefined ? {} : { audienceAsArray }),
-        ...(forceDefaultDomain === undefined ? {} : { forceDefaultDomain }),
-        ip: req.ip,
-      });
-      res
-        .status(201)
-        .json({ accessToken: issued.token, expiresAt: isoSeconds(issued.expiresAt), type: 'Bearer' });
+      const apiKey = requireBearerCredential(req, 'unauthorized');
+      const input = parseClientTokenRequest(req);
+      const issued = await kit.grants.providerToken({ apiKey, ...input, ip: req.ip });
+      res.status(201).json(clientTokenResponse(issued));
     }),
   );
   router.all(path, methodNotAllowed('POST', format));

@@ -10,7 +10,10 @@ import express, {
   type Router,
 } from 'express';
 import helmet from 'helmet';
-import { TokenError } from '../errors';
+import { TokenError, type TokenErrorCode } from '../errors';
+import type { TokenKit } from '../core/token-kit';
+import { authorizationValues, extractBearerToken } from '../middleware/bearer';
+import { routerRateLimits, type RouterRateLimitOption } from '../middleware/rate-limit';
 import {
   createErrorHandler,
   sendError,
@@ -183,4 +186,54 @@ export function finishRouter(router: Router, format: ErrorFormatOption): Router 
 /** Seconds since the epoch as ISO 8601 UTC without milliseconds (`2024-01-01T00:00:00Z`). */
 export function isoSeconds(epochSeconds: number): string {
   return new Date(epochSeconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** Throws the `TypeError` of a router factory called without a kit. */
+export function assertKit(options: { readonly kit?: TokenKit } | undefined, factory: string): TokenKit {
+  if (!options?.kit?.grants) throw new TypeError(`${factory} needs { kit }`);
+  return options.kit;
+}
+
+/** The brute-force limit stages of a router, reporting to the kit's events. */
+export function kitRateLimits(
+  kit: TokenKit,
+  option: RouterRateLimitOption | undefined,
+): ReturnType<typeof routerRateLimits> {
+  return routerRateLimits(option, (event) => kit.tokens.emit(event));
+}
+
+/** The bearer credential of a request (RFC 6750 §2.1); throws when there is none or several. */
+export function bearerCredential(req: Request): string {
+  return extractBearerToken({ authorization: authorizationValues(req) });
+}
+
+/** The bearer credential of a request, or the `code` error when it has none (or a malformed one). */
+export function requireBearerCredential(req: Request, code: TokenErrorCode): string {
+  try {
+    return bearerCredential(req);
+  } catch {
+    throw new TokenError(code);
+  }
+}
+
+/** A boolean field: undefined when absent or null, `invalid_request` when of another type. */
+export function booleanField(body: Body, name: string): boolean | undefined {
+  const value = body[name];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'boolean') throw new TokenError('invalid_request', `${name} must be a boolean`);
+  return value;
+}
+
+/** `{ [name]: value }` when value is defined, else `{}`: for optional inputs under `exactOptionalPropertyTypes`. */
+export function defined<K extends string, V>(name: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [name]: value }) as { [P in K]?: V };
+}
+
+/** Awaits `promise`; a rejection is replaced by `map(err)` (a status or a challenge added). */
+export async function mapRejection<T>(promise: Promise<T>, map: (err: unknown) => unknown): Promise<T> {
+  try {
+    return await promise;
+  } catch (err) {
+    throw map(err);
+  }
 }

@@ -17,6 +17,7 @@ import {
   type ProviderInfo,
 } from '../core/credentials';
 import { createTokenKit, type TokenKit } from '../core/token-kit';
+import { DEFAULT_GRANT_TYPES, GRANT_TYPES, isGrantType } from '../core/grants/registry';
 import { KeySet } from '../keys/key-set';
 import type { CredentialStore } from '../stores/credential-store';
 import { credentialStoreFromEnv, migrateFromEnv } from './credential-store-env';
@@ -57,7 +58,6 @@ export interface CliIo {
 /** Milliseconds the admin commands wait for Redis before giving up. */
 const REDIS_READY_TIMEOUT_MS = 5000;
 const ALGORITHMS: readonly SigningAlgorithm[] = ['RS256', 'ES256', 'HS256'];
-const GRANT_TYPES = ['client_credentials', 'password', 'refresh_token'];
 
 /** One command of the CLI, for the global help and its own `--help`. */
 interface CommandDoc {
@@ -132,7 +132,7 @@ const COMMANDS: readonly CommandDoc[] = [
     flags: '--name NAME [--organization ORG] [--grant-types a,b] [--scopes x,y]',
     summary:
       'Create an application (routers C and D); the client secret is shown once. Grant types:\n' +
-      'client_credentials (default), password, refresh_token.',
+      `${GRANT_TYPES.map((g) => (DEFAULT_GRANT_TYPES.includes(g) ? `${g} (default)` : g)).join(', ')}.`,
     store: true,
   },
   {
@@ -689,7 +689,7 @@ async function admin(
       const name = required(values, 'name', command);
       const organization = values.organization === undefined ? undefined : String(values.organization);
       const grantTypes = list(optional(values, 'grant-types', command), 'grant-types', command);
-      const unknown = grantTypes?.find((g) => !GRANT_TYPES.includes(g));
+      const unknown = grantTypes?.find((g) => !isGrantType(g));
       if (unknown !== undefined) {
         throw new UsageError(
           `${command}: unknown grant type ${JSON.stringify(unknown)} (expected ${GRANT_TYPES.join(', ')})`,

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { Cluster } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { KeySet } from '../keys/key-set';
+import { GRANT_TYPES } from '../core/grants/registry';
 import { createTokenKit, type TokenKit } from '../core/token-kit';
 import { randomBase62 } from '../core/opaque-token';
 import { MemoryTokenStore } from '../stores/memory-token-store';
@@ -298,7 +299,7 @@ export function generateDemoSeed(): Seed {
         clientId: randomBase62(24),
         clientSecret: `demo_cs_${randomBase62(32)}`,
         applicationTypes: ['API'],
-        grantTypes: ['client_credentials', 'password', 'refresh_token'],
+        grantTypes: [...GRANT_TYPES],
       },
     ],
     users: [{ username: 'demo', password: randomBase62(16), sub: `user_${randomBase62(12)}` }],

@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { isEntityId } from '../core/binding';
 import { isUuid } from '../core/credentials';
+import { DEFAULT_GRANT_TYPES, GRANT_TYPES, isGrantType, type GrantType } from '../core/grants/registry';
 
 /** An API key for router A. */
 export interface SeedApiKey {
@@ -65,8 +66,8 @@ export interface Seed {
   readonly providers: readonly SeedProvider[];
 }
 
-/** Grants an application may list in `grantTypes`. */
-export type SeedGrantType = 'client_credentials' | 'password' | 'refresh_token';
+/** Grants an application may list in `grantTypes`: the grant registry's types. */
+export type SeedGrantType = GrantType;
 
 /** A malformed seed file; the message names the bad field, e.g. `applications[0].clientSecret`. */
 export class SeedError extends Error {
@@ -80,7 +81,6 @@ export class SeedError extends Error {
   }
 }
 
-const GRANT_TYPES: readonly SeedGrantType[] = ['client_credentials', 'password', 'refresh_token'];
 const HOST_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/i;
 const SECTIONS = ['apiKeys', 'employers', 'applications', 'users', 'providers'] as const;
 const MAX_KEY_LENGTH = 1024;
@@ -183,15 +183,14 @@ function parseApplication(value: unknown, path: string, ids: Unique, clientIds: 
   clientIds.add(clientId, `${path}.clientId`);
   const clientSecret = string(f.clientSecret, `${path}.clientSecret`, MAX_KEY_LENGTH);
   const applicationTypes = stringList(f.applicationTypes, `${path}.applicationTypes`);
-  let grantTypes: SeedGrantType[] = ['client_credentials'];
+  let grantTypes: SeedGrantType[] = [...DEFAULT_GRANT_TYPES];
   if (f.grantTypes !== undefined) {
     const seen = new Unique('grant');
     grantTypes = array(f.grantTypes, `${path}.grantTypes`, { nonEmpty: true }).map((g, j) => {
       const p = `${path}.grantTypes[${j}]`;
-      if (!GRANT_TYPES.includes(g as SeedGrantType))
-        throw new SeedError(p, `must be one of: ${GRANT_TYPES.join(', ')}`);
-      seen.add(g as string, p);
-      return g as SeedGrantType;
+      if (!isGrantType(g)) throw new SeedError(p, `must be one of: ${GRANT_TYPES.join(', ')}`);
+      seen.add(g, p);
+      return g;
     });
   }
   return { id, name, organization: f.organization, clientId, clientSecret, applicationTypes, grantTypes };

@@ -1,0 +1,39 @@
+/**
+ * The client credentials grant (RFC 6749 §4.4): an access token for the client itself.
+ */
+import type { ClientCredentialsInput, GrantResult } from '../grants';
+import { assertGrantAllowed, authenticateClient, type GrantContext } from './context';
+import type { OAuthGrant } from './oauth-grant';
+import { grantScope } from './scope';
+
+/** client_credentials: an access token for the client itself; never a refresh token. */
+export async function clientCredentials(
+  context: GrantContext,
+  input: Readonly<ClientCredentialsInput>,
+): Promise<GrantResult> {
+  const app = await authenticateClient(context, input.clientId, input.clientSecret, input.ip);
+  assertGrantAllowed(app, 'client_credentials', input.enforceGrantTypes);
+  const scope = grantScope(input.scope, app.scopes);
+  const accessToken = await context.tokens.issueAccessToken({
+    subject: app.clientId,
+    clientId: app.clientId,
+    scope,
+    format: context.format,
+  });
+  return { accessToken, subject: app.clientId, scope, client: app };
+}
+
+/** The client credentials grant of router D's token endpoint. */
+export const clientCredentialsGrant: OAuthGrant = {
+  async token(context, request) {
+    const result = await clientCredentials(context, {
+      clientId: request.clientId,
+      clientSecret: request.clientSecret,
+      scope: request.scope,
+      enforceGrantTypes: true,
+      ip: request.ip,
+    });
+    // RFC 6749 §4.4.3: no refresh token for client credentials.
+    return { ...result, refreshToken: undefined };
+  },
+};

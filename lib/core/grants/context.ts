@@ -1,0 +1,66 @@
+/**
+ * What every grant module runs on: the token and credential services, the password verifier and
+ * the access-token format of the kit's {@link GrantService}. Internal: not part of the public API.
+ */
+import { TokenError } from '../../errors';
+import type { AccessTokenFormat } from '../../types';
+import type { ApplicationInfo, CredentialService } from '../credentials';
+import type { UserVerifier } from '../grants';
+import type { TokenService } from '../token-service';
+
+/** The services and settings a grant runs with. */
+export interface GrantContext {
+  readonly tokens: TokenService;
+  readonly credentials: CredentialService;
+  /** The password grant's verifier; undefined when that grant is disabled. */
+  readonly verifyUser: UserVerifier | undefined;
+  /** Format of access tokens from the OAuth grants. */
+  readonly format: AccessTokenFormat;
+}
+
+const contexts = new WeakMap<object, GrantContext>();
+
+/** Remembers the context of a grant service, for {@link grantContext}. */
+export function bindGrantContext(service: object, context: GrantContext): void {
+  contexts.set(service, context);
+}
+
+/** The context of a grant service built by the kit; a `TypeError` for anything else. */
+export function grantContext(service: object): GrantContext {
+  const context = contexts.get(service);
+  if (context === undefined) throw new TypeError('kit.grants must be the GrantService of a token kit');
+  return context;
+}
+
+/** Authenticates a client or throws `invalid_client`, with an `auth_failed` event. */
+export async function authenticateClient(
+  context: GrantContext,
+  clientId: unknown,
+  clientSecret: unknown,
+  ip?: string,
+): Promise<ApplicationInfo> {
+  const app = await context.credentials.authenticateClient(clientId, clientSecret);
+  if (app === null) {
+    context.tokens.emit({
+      type: 'auth_failed',
+      ...(typeof clientId === 'string' && clientId.length <= 128 ? { clientId } : {}),
+      ...(ip === undefined ? {} : { ip }),
+      reason: 'client',
+    });
+    throw new TokenError('invalid_client');
+  }
+  return app;
+}
+
+/**
+ * Refuses a client whose `grantTypes` lack `grant` when `enforce` (router D): `unauthorized_client`
+ * (RFC 6749 §5.2). A configured public client id (no `grantTypes`) is not limited.
+ */
+export function assertGrantAllowed(
+  app: ApplicationInfo | { readonly scopes?: readonly string[] },
+  grant: string,
+  enforce: boolean | undefined,
+): void {
+  if (enforce && 'grantTypes' in app && !app.grantTypes.includes(grant))
+    throw new TokenError('unauthorized_client');
+}

@@ -1,0 +1,142 @@
+/**
+ * Router D's options, checked once, and what its endpoints share: the kit, the error format, the
+ * absolute base URL, and client authentication with the `WWW-Authenticate: Basic` challenge.
+ */
+import type { Request } from 'express';
+import { TokenError } from '../../errors';
+import type { ApplicationInfo } from '../../core/credentials';
+import { grantContext, type GrantContext } from '../../core/grants/context';
+import type { TokenKit } from '../../core/token-kit';
+import { DEFAULT_REALM } from '../../defaults';
+import { assertErrorFormat, type ErrorFormatOption } from '../../middleware/error-response';
+import type { RouterRateLimitOption } from '../../middleware/rate-limit';
+import { stringField } from '../shared';
+import { readClientCredentials, type ClientCredentials } from './client-auth';
+import { readParams } from './form';
+
+/** Options of {@link createOAuthRouter}. */
+export interface OAuthRouterOptions {
+  readonly kit: TokenKit;
+  /** Error body format; @default `oauth` (`{"error","error_description"}`, RFC 6749 §5.2). */
+  readonly errorFormat?: ErrorFormatOption;
+  /** `max-age` of the JWKS response, in seconds (0–86400); @default 300. */
+  readonly jwksMaxAge?: number;
+  /**
+   * Absolute URL the router is mounted at, used for the endpoint URLs in the metadata document
+   * (`${baseUrl}/oauth/token`…); @default the kit's issuer.
+   */
+  readonly baseUrl?: string;
+  /** Realm in the `WWW-Authenticate: Basic` challenge; @default `api`. */
+  readonly realm?: string;
+  /**
+   * Brute-force limits of the token, revocation and introspection endpoints: shared
+   * {@link RateLimits} from `createRateLimits()`, or options for limits of this router's own (in
+   * memory unless given a Redis store). Give router C the same object: a client id or a username
+   * then has one failure budget on both (docs/production.md). @default `{}` (on, in memory)
+   */
+  readonly rateLimit?: RouterRateLimitOption;
+}
+
+/** What router D's endpoints share. */
+export interface OAuthContext {
+  readonly kit: TokenKit;
+  /** The grants' context, for the registry's grants. */
+  readonly grants: GrantContext;
+  readonly format: ErrorFormatOption;
+  readonly jwksMaxAge: number;
+  /** Absolute, without a trailing slash. */
+  readonly baseUrl: string;
+  /** Adds the Basic challenge to `invalid_client` when the client used Basic (RFC 6749 §5.2). */
+  withChallenge(err: unknown, credentials: ClientCredentials | undefined): unknown;
+  /** Authenticates the request's client or throws `invalid_client` (with the challenge when Basic). */
+  authenticate(req: Request, credentials: ClientCredentials): Promise<ApplicationInfo>;
+}
+
+const QUOTABLE = /^[\x20\x21\x23-\x5B\x5D-\x7E]*$/;
+const MAX_JWKS_MAX_AGE = 86_400;
+const TOKEN_TYPE_HINTS = new Set(['access_token', 'refresh_token']);
+
+function assertAbsoluteUrl(value: unknown, option: string): string {
+  let url: URL;
+  try {
+    url = new URL(String(value));
+  } catch {
+    throw new TypeError(`${option} must be an absolute http(s) URL, got ${JSON.stringify(value)}`);
+  }
+  if (
+    typeof value !== 'string' ||
+    (url.protocol !== 'https:' && url.protocol !== 'http:') ||
+    url.search ||
+    url.hash
+  ) {
+    throw new TypeError(
+      `${option} must be an absolute http(s) URL without query or fragment, got ${JSON.stringify(value)}`,
+    );
+  }
+  return value.replace(/\/+$/, '');
+}
+
+/** Checks the options of router D once (a `TypeError` or `RangeError` names the bad one). */
+export function createOAuthContext(options: Readonly<OAuthRouterOptions>): OAuthContext {
+  if (!options?.kit?.grants) throw new TypeError('createOAuthRouter needs { kit }');
+  const { kit } = options;
+  const format = options.errorFormat ?? 'oauth';
+  assertErrorFormat(format);
+  const jwksMaxAge = options.jwksMaxAge ?? 300;
+  if (!Number.isSafeInteger(jwksMaxAge) || jwksMaxAge < 0 || jwksMaxAge > MAX_JWKS_MAX_AGE) {
+    throw new RangeError(
+      `jwksMaxAge must be a whole number of seconds from 0 to ${MAX_JWKS_MAX_AGE}, got ${String(jwksMaxAge)}`,
+    );
+  }
+  const realm = options.realm ?? DEFAULT_REALM;
+  if (typeof realm !== 'string' || !QUOTABLE.test(realm))
+    throw new TypeError('realm must be printable ASCII without quotes');
+  const baseUrl = assertAbsoluteUrl(
+    options.baseUrl ?? kit.tokens.issuer,
+    options.baseUrl === undefined ? 'issuer' : 'baseUrl',
+  );
+  const basicChallenge = `Basic realm="${realm}"`;
+  const grants = grantContext(kit.grants);
+
+  function withChallenge(err: unknown, credentials: ClientCredentials | undefined): unknown {
+    if (credentials?.basic && err instanceof TokenError && err.code === 'invalid_client') {
+      return err.with({ headers: { 'WWW-Authenticate': basicChallenge } });
+    }
+    return err;
+  }
+
+  return {
+    kit,
+    grants,
+    format,
+    jwksMaxAge,
+    baseUrl,
+    withChallenge,
+    async authenticate(req, credentials) {
+      try {
+        return await kit.grants.authenticateClient(credentials.clientId, credentials.clientSecret, req.ip);
+      } catch (err) {
+        throw withChallenge(err, credentials);
+      }
+    },
+  };
+}
+
+/**
+ * Revocation and introspection requests: the authenticated client and the `token` parameter;
+ * a `token_type_hint` must be known (RFC 7009 §2.2.1) but is otherwise unused, since the core
+ * recognises every token it issued.
+ */
+export async function readTokenRequest(
+  context: OAuthContext,
+  req: Request,
+): Promise<{ client: ApplicationInfo; token: string }> {
+  const body = readParams(req);
+  const credentials = readClientCredentials(req, body);
+  const token = stringField(body, 'token');
+  const hint = stringField(body, 'token_type_hint');
+  const client = await context.authenticate(req, credentials);
+  if (token === undefined) throw new TokenError('invalid_request', 'token is required');
+  if (hint !== undefined && !TOKEN_TYPE_HINTS.has(hint)) throw new TokenError('unsupported_token_type');
+  return { client, token };
+}

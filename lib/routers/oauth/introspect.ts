@@ -1,0 +1,71 @@
+/** `POST /oauth/introspect` (RFC 7662): the state of a token of the authenticated client. */
+import type { Request, RequestHandler, Response } from 'express';
+import type { ApplicationInfo } from '../../core/credentials';
+import type { TokenKit } from '../../core/token-kit';
+import { asyncHandler } from '../shared';
+import { readTokenRequest, type OAuthContext } from './context';
+
+type Inspected = Awaited<ReturnType<TokenKit['tokens']['inspect']>>;
+
+/** True when `found` is active and belongs to `client`'s application (rotations included). */
+async function ownedActive(kit: TokenKit, client: ApplicationInfo, found: Inspected): Promise<boolean> {
+  if (found.kind === 'access' && found.active)
+    return kit.credentials.applicationOwns(client, { clientId: found.auth.clientId });
+  if (found.kind === 'refresh' && found.active) {
+    const { family } = found;
+    return kit.credentials.applicationOwns(
+      client,
+      family.applicationId === undefined
+        ? { clientId: family.clientId }
+        : { clientId: family.clientId, applicationId: family.applicationId },
+    );
+  }
+  return false;
+}
+
+/** The RFC 7662 §2.2 members of an active token. */
+function activeResponse(kit: TokenKit, found: Inspected): Record<string, unknown> | null {
+  if (found.kind === 'access' && found.active) {
+    const { auth } = found;
+    return {
+      active: true,
+      ...(auth.scopes.length > 0 ? { scope: auth.scopes.join(' ') } : {}),
+      client_id: auth.clientId,
+      sub: auth.subject,
+      exp: auth.expiresAt,
+      iat: auth.issuedAt,
+      iss: auth.issuer,
+      aud: auth.audience.length === 1 ? auth.audience[0] : [...auth.audience],
+      jti: auth.jti,
+      token_type: 'Bearer',
+      ...(auth.boundEntity === null ? {} : { bound_entity: auth.boundEntity }),
+    };
+  }
+  if (found.kind === 'refresh' && found.active) {
+    const { family } = found;
+    return {
+      active: true,
+      ...(family.scope ? { scope: family.scope } : {}),
+      client_id: family.clientId,
+      sub: family.sub,
+      exp: Math.min(family.expiresAt, family.lastUsedAt + kit.tokens.refreshIdleTtl),
+      iat: family.createdAt,
+      iss: kit.tokens.issuer,
+      token_type: 'refresh_token',
+      ...(family.boundEntity === null ? {} : { bound_entity: family.boundEntity }),
+    };
+  }
+  return null;
+}
+
+/** The introspection endpoint's handler. */
+export function introspectEndpoint(context: OAuthContext): RequestHandler {
+  const { kit } = context;
+  return asyncHandler(async function oauthIntrospect(req: Request, res: Response) {
+    const { client, token } = await readTokenRequest(context, req);
+    const found = await kit.tokens.inspect(token);
+    // RFC 7662 §2.2: inactive, unknown and other clients' tokens all get the same bare answer.
+    const active = (await ownedActive(kit, client, found)) ? activeResponse(kit, found) : null;
+    res.status(200).json(active ?? { active: false });
+  });
+}

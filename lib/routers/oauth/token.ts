@@ -1,0 +1,49 @@
+/**
+ * `POST /oauth/token` (RFC 6749 §3.2): parses the request, runs the registry's grant, and answers
+ * the RFC 6749 §5.1 token response.
+ */
+import type { Request, RequestHandler, Response } from 'express';
+import { TokenError } from '../../errors';
+import type { GrantResult } from '../../core/grants';
+import { findGrant } from '../../core/grants/registry';
+import { asyncHandler, stringField } from '../shared';
+import { readClientCredentials } from './client-auth';
+import type { OAuthContext } from './context';
+import { readParams } from './form';
+
+/** The RFC 6749 §5.1 answer to a successful grant. */
+function tokenResponse(res: Response, result: GrantResult): void {
+  res.status(200).json({
+    access_token: result.accessToken.token,
+    token_type: 'Bearer',
+    expires_in: result.accessToken.expiresIn,
+    ...(result.scope ? { scope: result.scope } : {}),
+    ...(result.refreshToken === undefined ? {} : { refresh_token: result.refreshToken }),
+  });
+}
+
+/** The token endpoint's handler; the grant types are those of the grant registry. */
+export function tokenEndpoint(context: OAuthContext): RequestHandler {
+  return asyncHandler(async function oauthToken(req: Request, res: Response) {
+    const body = readParams(req);
+    const credentials = readClientCredentials(req, body);
+    const grantType = stringField(body, 'grant_type');
+    const scope = stringField(body, 'scope');
+    try {
+      if (grantType === undefined) throw new TokenError('invalid_request', 'grant_type is required');
+      const grant = findGrant(grantType);
+      if (grant === undefined) throw new TokenError('unsupported_grant_type');
+      const result = await grant.token(context.grants, {
+        param: (name) => stringField(body, name),
+        scope,
+        clientId: credentials.clientId,
+        clientSecret: credentials.clientSecret,
+        authenticate: () => context.authenticate(req, credentials),
+        ip: req.ip,
+      });
+      tokenResponse(res, result);
+    } catch (err) {
+      throw context.withChallenge(err, credentials);
+    }
+  });
+}
