@@ -9,18 +9,18 @@ import { createClock, TEST_ISSUER, testKeySet } from '../helpers/kit';
 import { connectTestRedis, keysWithPrefix, type TestRedis } from '../helpers/redis';
 import { waitUntil } from '../helpers/redis-server';
 
-/**
- * Short lifetimes: access tokens 6 s (+1 s record retention), families 7 s. Long enough that the
- * churn below (seconds on a loaded machine, on the real Redis clock) ends before its first keys
- * expire, so the peak count sees them all.
- */
-const SHORT = {
-  accessTokenTtl: 6,
-  expiredRecordRetention: 1,
-  maxTokenLifetime: 7,
-  refreshAbsoluteTtl: 7,
-  refreshIdleTtl: 7,
-} as const;
+/** Short lifetimes of `ttl` seconds: access tokens (+1 s record retention) and families (+1 s). */
+function shortLifetimes(ttl: number) {
+  return {
+    accessTokenTtl: ttl,
+    expiredRecordRetention: 1,
+    maxTokenLifetime: ttl + 1,
+    refreshAbsoluteTtl: ttl + 1,
+    refreshIdleTtl: ttl + 1,
+  } as const;
+}
+
+const SHORT = shortLifetimes(6);
 
 /** Runs `count` tasks, `width` at a time. */
 async function inBatches(count: number, width: number, task: (i: number) => Promise<unknown>): Promise<void> {
@@ -33,8 +33,8 @@ async function inBatches(count: number, width: number, task: (i: number) => Prom
  * 1000 opaque access tokens, 1000 refresh families each rotated once, 1000 JWTs revoked by jti:
  * 3000 short-lived tokens and every key kind they write.
  */
-async function churn(kit: TokenKit): Promise<void> {
-  await inBatches(1000, 50, async (i) => {
+async function churn(kit: TokenKit, count = 1000): Promise<void> {
+  await inBatches(count, 50, async (i) => {
     await kit.tokens.issueAccessToken({ subject: `user-${i}`, clientId: 'c', format: 'opaque' });
     const { refreshToken } = await kit.tokens.startRefreshFamily({ subject: `user-${i}`, clientId: 'c' });
     await kit.tokens.refresh(refreshToken);
@@ -54,11 +54,24 @@ describe('memory bounds', () => {
     afterAll(() => redis.cleanup());
 
     it('returns the key count under its prefix to the baseline once they expire', async () => {
+      // Redis expires keys on its own (real) clock, so the lifetimes must outlast the churn for the
+      // peak to see every key: time a tenth of the churn first (under another prefix) and give the
+      // tokens three times the estimated churn, from 6 s (a quiet machine) up to 30 s (a loaded one).
+      const probePrefix = `${redis.prefix.slice(0, -1)}-probe:`; // beside the prefix counted, not under it
+      const probe = createTokenKit({
+        store: new RedisTokenStore({ client: redis.client, keyPrefix: probePrefix }),
+        keys: await testKeySet(),
+        issuer: TEST_ISSUER,
+        ...SHORT,
+      });
+      const started = Date.now();
+      await churn(probe, 100);
+      const ttl = Math.min(30, Math.max(6, Math.ceil((3 * 10 * (Date.now() - started)) / 1000)));
       const kit = createTokenKit({
         store: new RedisTokenStore({ client: redis.client, keyPrefix: redis.prefix }),
         keys: await testKeySet(),
         issuer: TEST_ISSUER,
-        ...SHORT,
+        ...shortLifetimes(ttl),
       });
       await kit.credentials.createApplication({ name: 'Baseline', organization: '1' });
       const baseline = (await keysWithPrefix(redis.client, redis.prefix)).length;
@@ -68,11 +81,11 @@ describe('memory bounds', () => {
       // SCAN skips (and deletes) expired keys, so the count falls as soon as the TTLs run out.
       const drained = await waitUntil(
         async () => (await keysWithPrefix(redis.client, redis.prefix)).length === baseline,
-        30_000,
+        (ttl + 2) * 1000 + 15_000,
         250,
       );
       expect(drained).toBe(true);
-    }, 60_000);
+    }, 120_000);
   });
 
   describe('when 3000 short-lived tokens go through a memory store', () => {

@@ -25,7 +25,8 @@ import { startRedisServer, waitUntil, type RedisServer } from '../helpers/redis-
 const TOKENS = '/api/auth/tokens/';
 const REFRESH = '/api/auth/tokens/refresh/';
 const PLANS = '/api/plans/';
-const COMMAND_TIMEOUT_MS = 200;
+// Generous enough that a loaded 2-core machine (fsync on every write) answers in time before the kill.
+const COMMAND_TIMEOUT_MS = 1000;
 const UNAVAILABLE = {
   errors: [{ errorType: 'service_unavailable', message: 'Service temporarily unavailable' }],
 };
@@ -156,7 +157,7 @@ describe('an app on Redis', () => {
       expect(after.length).toBeGreaterThan(100);
       expect(after.every((s) => s.status === 200)).toBe(true);
       // No hang: nothing waited much longer than the command timeout, even while Redis was down.
-      expect(Math.max(...inside.map((s) => s.ms))).toBeLessThan(2000);
+      expect(Math.max(...inside.map((s) => s.ms))).toBeLessThan(COMMAND_TIMEOUT_MS * 5);
       // The revocation written before the crash survived it (AOF, fsync always).
       expect((await request(base).get(PLANS).set('Authorization', `Bearer ${revoked.token}`)).status).toBe(
         401,
