@@ -241,7 +241,7 @@ interface RedisTopology {
   /**
    * True when one script may declare all of `keys`: always on a single Redis; on a Cluster when
    * they share one hash tag (`{…}`), so one slot. False may be a false negative on a Cluster
-   * (keys without a tag can still hash alike); callers then use {@link RedisTopology.getAll}.
+   * (keys without a tag can still hash alike); callers then use `getAll`.
    */
   sameSlot(keys: readonly string[]): boolean;
   /**
@@ -337,11 +337,13 @@ function checkWaitOptions(
  * - `cred:{<kind>}:<id>` credential hash (`v` version, `d` JSON), `cidx:{<kind>}:<indexKey>` → id,
  *   `cset:{<kind>}` set of ids — configuration, without TTL.
  *
- * Every script keeps its keys in one cluster slot (`{familyId}`, `{kind}` hash tags). Reads that
- * span slots (the revocation state of an access token, the cut-offs of a family) are one script
- * on a single Redis; on a Cluster they are parallel single-key GETs (one round trip of latency,
- * two for an opaque token: its record names the keys), and the cut-offs are passed into the family
- * script and checked again after a rotation (see docs/stores.md, "Cluster").
+ * Every script declares its keys in KEYS, all in one cluster slot (`{familyId}`, `{kind}` hash
+ * tags). What differs between a single Redis and a Cluster is one `RedisTopology`, chosen in
+ * the constructor: reads that span slots (the revocation state of an access token, the cut-offs of
+ * a family) are one script on a single Redis, parallel single-key GETs on a Cluster (one round trip
+ * of latency; an opaque token's record is read first, it names the keys); the rotation script gets
+ * the cut-off keys as KEYS on a single Redis, and on a Cluster the cut-offs as values, checked again
+ * after a rotation (see docs/stores.md, "Redis key layout", and docs/operations.md, "Cluster notes").
  *
  * @example
  * const client = createRedisClient({ url: process.env.REDIS_URL });
