@@ -236,8 +236,6 @@ type RunScript = (
  * one slot, and a Cluster pipeline goes to the node owning it.
  */
 interface RedisTopology {
-  /** `'single'` or `'cluster'`, for messages. */
-  readonly kind: 'single' | 'cluster';
   /**
    * True when one script may declare all of `keys`: always on a single Redis; on a Cluster when
    * they share one hash tag (`{…}`), so one slot. False may be a false negative on a Cluster
@@ -262,7 +260,6 @@ function hashTag(key: string): string | null {
 
 function singleNodeTopology(run: RunScript): RedisTopology {
   return {
-    kind: 'single',
     sameSlot: () => true,
     async getAll(keys) {
       if (keys.length === 0) return [];
@@ -274,7 +271,6 @@ function singleNodeTopology(run: RunScript): RedisTopology {
 
 function clusterTopology(client: Redis | Cluster): RedisTopology {
   return {
-    kind: 'cluster',
     sameSlot(keys) {
       if (keys.length <= 1) return true;
       const tag = hashTag(keys[0]!);
