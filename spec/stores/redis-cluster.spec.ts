@@ -262,6 +262,21 @@ describe('RedisTokenStore on a Redis Cluster', () => {
     });
   });
 
+  describe('when a family hash is missing its subject and client', () => {
+    it('fails closed on rotation, as on a single Redis', async () => {
+      await client.hset(`${keyPrefix}fam:{fam-x}`, 'cur', 'rt-1');
+      await expect(
+        store.rotateRefreshToken({
+          familyId: 'fam-x',
+          presentedHash: 'rt-1',
+          nextHash: 'rt-2',
+          now: 1,
+          idleSeconds: 60,
+        }),
+      ).rejects.toBeInstanceOf(StoreUnavailableError);
+    });
+  });
+
   describe('when waitForReplicas asks for a replica the cluster does not have', () => {
     it('runs WAIT on the node of the written key and fails closed', async () => {
       const waiting = new RedisTokenStore({
