@@ -6,12 +6,27 @@
  * Conventions: every script is called with the number of keys first (no fixed `numberOfKeys`).
  * A corrupt value is answered with an `ETK_CORRUPT` error reply, never with "not revoked".
  *
- * Cluster: every key a script declares or builds shares one hash tag (`{<familyId>}` for a family,
- * `{<kind>}` for credentials), so no script touches two slots. Two scripts may read keys of other
- * slots, and only on a single Redis (standalone or Sentinel): LOOKUP_ACCESS_TOKEN and
- * CHECK_REVOCATION (one round trip for requireToken), and the cut-off reads of ROTATE/INSPECT when
- * they are given a key prefix. On a Cluster the store reads those keys itself and passes the
- * cut-offs to the family script as ARGV (see `RedisTokenStore`).
+ * Keys: every key a script touches is declared in KEYS; no script builds a key name (from ARGV, a
+ * prefix or a stored value), as Redis Cluster requires (spec/stores/redis-scripts.spec.ts checks
+ * the sources). Where a key depends on stored data (the owner of an index key, the ids of a set),
+ * the store reads that data first and passes the keys in; the script checks that the data did not
+ * change in between and answers "stale" (-1, or `{ 'stale' }`) when it did, and the store retries.
+ * On a Cluster the store only passes keys of one hash slot to a script (see `RedisTopology` in
+ * redis-token-store.ts); on a single Redis (standalone or Sentinel) any keys.
+ *
+ * | script                  | KEYS                                                                 | ARGV                                                        |
+ * | ----------------------- | -------------------------------------------------------------------- | ----------------------------------------------------------- |
+ * | READ_VALUES             | any string keys (single Redis only when they span slots)             | —                                                           |
+ * | REVOKE_JTI              | `rj:<jti>`                                                           | ttl ms                                                      |
+ * | REVOKE_FAMILY           | `rf:{<familyId>}`, `fam:{<familyId>}`                                | ttl ms                                                      |
+ * | SET_CUTOFF              | `cs:<sub>` or `cc:<clientId>`                                        | at ms, ttl ms                                               |
+ * | ROTATE_REFRESH_TOKEN    | `fam:{<f>}`, `rf:{<f>}`[, `cs:<sub>`, `cc:<clientId>`]                 | see the script (17 values)                                  |
+ * | INSPECT_REFRESH_TOKEN   | `fam:{<f>}`, `rf:{<f>}`                                              | hash, now, proof hash, generation                           |
+ * | CREATE_CREDENTIAL       | `cred:{<k>}:<id>`, `cset:{<k>}`, n × `cidx:{<k>}:…`, owners' `cred:` | id, dataJson, n, n × owner id read before ('' = none)       |
+ * | FIND_CREDENTIAL         | `cidx:{<k>}:<indexKey>`, `cred:{<k>}:<id>`                           | id read before from the index key                           |
+ * | LIST_CREDENTIALS        | `cset:{<k>}`, `cred:{<k>}:<id>` per id                               | the ids read before from the set                            |
+ * | REPLACE_CREDENTIAL      | `cred:{<k>}:<id>`, r removed + a added `cidx:`, owners' `cred:`      | id, version, dataJson, r, a × owner id read before          |
+ * | DELETE_CREDENTIAL       | `cred:{<k>}:<id>`, `cset:{<k>}`, `cidx:{<k>}:…`                      | id                                                          |
  */
 
 /** Helpers shared by the scripts; prepended to each one. */
@@ -35,20 +50,25 @@ local function cutoff(key)
   return n
 end
 
--- True when a subject or client cut-off (ms) covers a family created at 'createdAt' (ms). With a
--- key prefix (single Redis) the cut-off keys are read here; with '' the cut-offs come as strings
--- from the caller in ms ('' = none), read just before the script ran (Cluster).
-local function cutoffCovers(prefix, sub, cid, createdAt, givenCs, givenCc)
+-- True when a subject or client cut-off (ms) covers the family 'fam', nil (stale) when the caller
+-- named another owner ('sub', 'cid') than the family's or none. source 'keys': KEYS[3] and KEYS[4]
+-- are the cut-off keys of that subject and client (single Redis); 'values': the caller read them
+-- just before the script ran, in ms ('' = none; Cluster: they live in other slots); 'none': the
+-- caller does not know the owner yet.
+local function cutoffCovers(fam, source, sub, cid, givenCs, givenCc)
+  if source == 'none' or fam.sub ~= sub or fam.cid ~= cid then return nil end
   local cs, cc
-  if prefix ~= '' then
-    cs = cutoff(prefix .. 'cs:' .. sub)
-    cc = cutoff(prefix .. 'cc:' .. cid)
-  else
+  if source == 'keys' then
+    cs = cutoff(KEYS[3])
+    cc = cutoff(KEYS[4])
+  elseif source == 'values' then
     cs = tonumber(givenCs)
     cc = tonumber(givenCc)
+  else
+    corrupt('cut-off source')
   end
-  if cs and cs >= createdAt then return true end
-  if cc and cc >= createdAt then return true end
+  if cs and cs >= fam.cam then return true end
+  if cc and cc >= fam.cam then return true end
   return false
 end
 
@@ -114,45 +134,16 @@ function script(name: string, body: string): StoreScript {
 }
 
 /**
- * Single Redis only (reads keys of other slots). KEYS: at:<hash>. ARGV: full key prefix.
- * Returns nil, or { recordJson, jtiRevoked (0/1), familyRevoked (0/1), subjectCutoff (ms; seconds when old)|nil, clientCutoff|nil }.
- */
-export const LOOKUP_ACCESS_TOKEN = script(
-  'LookupAccessToken',
-  `
-local raw = redis.call('GET', KEYS[1])
-if not raw then return false end
-local ok, rec = pcall(cjson.decode, raw)
-if not ok or type(rec) ~= 'table' or type(rec.jti) ~= 'string' or type(rec.sub) ~= 'string'
-  or type(rec.clientId) ~= 'string' then
-  corrupt('access token record')
-end
-local prefix = ARGV[1]
-local fam = 0
-if type(rec.familyId) == 'string' then
-  fam = marker(prefix .. 'rf:{' .. rec.familyId .. '}')
-elseif rec.familyId ~= nil and rec.familyId ~= cjson.null then
-  corrupt('access token record')
-end
-local jti = marker(prefix .. 'rj:' .. rec.jti)
-local cs = redis.call('GET', prefix .. 'cs:' .. rec.sub)
-local cc = redis.call('GET', prefix .. 'cc:' .. rec.clientId)
-return { raw, jti, fam, cs, cc }
-`,
-);
-
-/**
- * Single Redis only (keys of several slots). KEYS: rj:<jti>, cs:<sub>, cc:<clientId>[, rf:{<familyId>}].
- * Returns { jtiRevoked (0/1), subjectCutoff (ms; seconds when old)|nil, clientCutoff|nil, familyRevoked (0/1) }.
+ * KEYS: string keys (on a Cluster, of one slot). Returns the value of each (nil when absent).
  * A script rather than MGET: MGET answers nil for a key of another type, which would read as "not
  * revoked"; GET fails with WRONGTYPE instead.
  */
-export const CHECK_REVOCATION = script(
-  'CheckRevocation',
+export const READ_VALUES = script(
+  'ReadValues',
   `
-local fam = 0
-if KEYS[4] then fam = marker(KEYS[4]) end
-return { marker(KEYS[1]), redis.call('GET', KEYS[2]), redis.call('GET', KEYS[3]), fam }
+local out = {}
+for i = 1, #KEYS do out[i] = redis.call('GET', KEYS[i]) end
+return out
 `,
 );
 
@@ -196,12 +187,15 @@ return 1
 );
 
 /**
- * KEYS: fam:{<familyId>}, rf:{<familyId>}.
+ * KEYS: fam:{<familyId>}, rf:{<familyId>}[, cs:<owner subject>, cc:<owner client>] (the cut-off
+ * keys only with source 'keys').
  * ARGV: presentedHash, nextHash, now, idleSeconds, expectedClientId, hasExpectedClientId ('1'/'0'),
- * expectedSubject, hasExpectedSubject ('1'/'0'), full key prefix or '' (Cluster), subject cut-off
- * and client cut-off in ms when the prefix is '' ('' = none), grace seconds ('0' = off), most grace retries,
- * proof hash of the presented token ('' = none), its generation.
- * Returns { status[, familyJson, lastUsedAt[, 'retried']] }.
+ * expectedSubject, hasExpectedSubject ('1'/'0'), cut-off source ('keys' | 'values' | 'none'),
+ * subject cut-off and client cut-off in ms with 'values' ('' = none), grace seconds ('0' = off),
+ * most grace retries, proof hash of the presented token ('' = none), its generation, owner subject
+ * and owner client of the family as the caller knows them ('' with 'none').
+ * Returns { status[, familyJson, lastUsedAt[, 'retried']] }; { 'stale' } (nothing written) when
+ * the owner is not the family's, so the caller reads it and calls again.
  */
 export const ROTATE_REFRESH_TOKEN = script(
   'RotateRefreshToken',
@@ -216,7 +210,9 @@ local isCurrent = fam.cur == presented
 -- A token not provably of the family (forged: wrong proof) changes nothing.
 if not isCurrent and not rotatedOut(KEYS[1], fam, presented, ARGV[14], ARGV[15]) then return { 'not_found' } end
 if fam.revoked or redis.call('EXISTS', KEYS[2]) == 1 then return { 'revoked' } end
-if cutoffCovers(ARGV[9], fam.sub, fam.cid, fam.cam, ARGV[10], ARGV[11]) then return { 'revoked' } end
+local covered = cutoffCovers(fam, ARGV[9], ARGV[16], ARGV[17], ARGV[10], ARGV[11])
+if covered == nil then return { 'stale' } end
+if covered then return { 'revoked' } end
 local now = tonumber(ARGV[3])
 local idle = tonumber(ARGV[4])
 local expiresAtMs = int(math.min(fam.ea, now + idle) * 1000)
@@ -251,10 +247,9 @@ return { 'rotated', fam.d, ARGV[3] }
 );
 
 /**
- * KEYS: fam:{<familyId>}, rf:{<familyId>}. ARGV: hash, now, full key prefix or '' (Cluster), proof
- * hash ('' = none), generation.
+ * KEYS: fam:{<familyId>}, rf:{<familyId>}. ARGV: hash, now, proof hash ('' = none), generation.
  * Returns nil when the hash is not of the family, else { familyJson, lastUsedAt, active (0/1) }.
- * With '' as prefix, `active` ignores cut-offs; the caller checks them.
+ * `active` ignores cut-offs; the caller checks them.
  */
 export const INSPECT_REFRESH_TOKEN = script(
   'InspectRefreshToken',
@@ -262,10 +257,9 @@ export const INSPECT_REFRESH_TOKEN = script(
 local fam = readFamily(KEYS[1])
 if not fam then return false end
 local isCurrent = fam.cur == ARGV[1]
-if not isCurrent and not rotatedOut(KEYS[1], fam, ARGV[1], ARGV[4], ARGV[5]) then return false end
+if not isCurrent and not rotatedOut(KEYS[1], fam, ARGV[1], ARGV[3], ARGV[4]) then return false end
 local active = 0
-if isCurrent and not fam.revoked and redis.call('EXISTS', KEYS[2]) == 0
-  and not cutoffCovers(ARGV[3], fam.sub, fam.cid, fam.cam, '', '') and tonumber(ARGV[2]) < fam.ea then
+if isCurrent and not fam.revoked and redis.call('EXISTS', KEYS[2]) == 0 and tonumber(ARGV[2]) < fam.ea then
   active = 1
 end
 return { fam.d, fam.luRaw, active }
@@ -273,52 +267,65 @@ return { fam.d, fam.luRaw, active }
 );
 
 /**
- * KEYS: cred:{<kind>}:<id>, cset:{<kind>}, cidx:{<kind>}:<indexKey>...
- * ARGV: id, dataJson, prefix of credential keys of the kind (`<prefix>cred:{<kind>}:`).
- * Returns 1 when created, 0 when the id or an index key (of a live credential) is taken.
+ * KEYS: cred:{<kind>}:<id>, cset:{<kind>}, n index keys cidx:{<kind>}:<indexKey>, then
+ * cred:{<kind>}:<owner> for each index key that had an owner when the caller read it, in order.
+ * ARGV: id, dataJson, n, then per index key the owner id the caller read ('' = none).
+ * Returns 1 when created, 0 when the id or an index key (of a live credential) is taken, -1
+ * (nothing written) when an index key's owner changed since the caller read it.
  */
 export const CREATE_CREDENTIAL = script(
   'CreateCredential',
   `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-for i = 3, #KEYS do
-  local owner = redis.call('GET', KEYS[i])
-  if owner and redis.call('EXISTS', ARGV[3] .. owner) == 1 then return 0 end
+local n = tonumber(ARGV[3])
+local owners = 0
+for i = 1, n do
+  local owner = redis.call('GET', KEYS[2 + i]) or ''
+  if owner ~= ARGV[3 + i] then return -1 end
+  if owner ~= '' then
+    owners = owners + 1
+    if redis.call('EXISTS', KEYS[2 + n + owners]) == 1 then return 0 end
+  end
 end
 redis.call('HSET', KEYS[1], 'v', '1', 'd', ARGV[2])
-for i = 3, #KEYS do redis.call('SET', KEYS[i], ARGV[1]) end
+for i = 3, 2 + n do redis.call('SET', KEYS[i], ARGV[1]) end
 redis.call('SADD', KEYS[2], ARGV[1])
 return 1
 `,
 );
 
 /**
- * KEYS: cidx:{<kind>}:<indexKey>. ARGV: prefix of credential keys of the kind.
- * Returns nil or { id, version, dataJson }.
+ * KEYS: cidx:{<kind>}:<indexKey>, cred:{<kind>}:<id>. ARGV: the id the caller read from the index key.
+ * Returns nil, { id, version, dataJson }, or -1 when the index key no longer holds that id.
  */
 export const FIND_CREDENTIAL = script(
   'FindCredential',
   `
 local id = redis.call('GET', KEYS[1])
 if not id then return false end
-local r = redis.call('HMGET', ARGV[1] .. id, 'v', 'd')
+if id ~= ARGV[1] then return -1 end
+local r = redis.call('HMGET', KEYS[2], 'v', 'd')
 if not r[1] and not r[2] then return false end
 return { id, r[1], r[2] }
 `,
 );
 
 /**
- * KEYS: cset:{<kind>}. ARGV: prefix of credential keys of the kind.
- * Returns a flat list of { id, version, dataJson } triples.
+ * KEYS: cset:{<kind>}, then cred:{<kind>}:<id> per id. ARGV: the ids the caller read from the set.
+ * Returns a flat list of { id, version, dataJson } triples, or -1 when the set changed since.
  */
 export const LIST_CREDENTIALS = script(
   'ListCredentials',
   `
+if redis.call('SCARD', KEYS[1]) ~= #ARGV then return -1 end
+for i = 1, #ARGV do
+  if redis.call('SISMEMBER', KEYS[1], ARGV[i]) == 0 then return -1 end
+end
 local out = {}
-for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local r = redis.call('HMGET', ARGV[1] .. id, 'v', 'd')
+for i = 1, #ARGV do
+  local r = redis.call('HMGET', KEYS[1 + i], 'v', 'd')
   if r[1] or r[2] then
-    out[#out + 1] = id
+    out[#out + 1] = ARGV[i]
     out[#out + 1] = r[1]
     out[#out + 1] = r[2]
   end
@@ -328,9 +335,11 @@ return out
 );
 
 /**
- * KEYS: cred:{<kind>}:<id>, then the index keys to remove, then the index keys to add.
- * ARGV: id, expectedVersion, dataJson, number of keys to remove, prefix of credential keys of the kind.
- * Returns the new version, or nil when the version moved on, the record is gone or an added key is taken.
+ * KEYS: cred:{<kind>}:<id>, r index keys to remove, a index keys to add, then cred:{<kind>}:<owner>
+ * for each added key that had an owner other than the id when the caller read it, in order.
+ * ARGV: id, expectedVersion, dataJson, r, then per added key the owner id the caller read ('' = none).
+ * Returns the new version; nil when the version moved on, the record is gone or an added key is
+ * taken; -1 (nothing written) when an added key's owner changed since the caller read it.
  */
 export const REPLACE_CREDENTIAL = script(
   'ReplaceCredential',
@@ -341,14 +350,20 @@ local version = tonumber(v)
 if not version then corrupt('credential') end
 if version ~= tonumber(ARGV[2]) then return false end
 local firstAdd = 2 + tonumber(ARGV[4])
-for i = firstAdd, #KEYS do
-  local owner = redis.call('GET', KEYS[i])
-  if owner and owner ~= ARGV[1] and redis.call('EXISTS', ARGV[5] .. owner) == 1 then return false end
+local adds = #ARGV - 4
+local owners = 0
+for i = 1, adds do
+  local owner = redis.call('GET', KEYS[firstAdd - 1 + i]) or ''
+  if owner ~= ARGV[4 + i] then return -1 end
+  if owner ~= '' and owner ~= ARGV[1] then
+    owners = owners + 1
+    if redis.call('EXISTS', KEYS[firstAdd - 1 + adds + owners]) == 1 then return false end
+  end
 end
 for i = 2, firstAdd - 1 do
   if redis.call('GET', KEYS[i]) == ARGV[1] then redis.call('DEL', KEYS[i]) end
 end
-for i = firstAdd, #KEYS do redis.call('SET', KEYS[i], ARGV[1]) end
+for i = firstAdd, firstAdd - 1 + adds do redis.call('SET', KEYS[i], ARGV[1]) end
 redis.call('HSET', KEYS[1], 'v', int(version + 1), 'd', ARGV[3])
 return version + 1
 `,
@@ -372,8 +387,7 @@ return 1
 
 /** Every script of the store. */
 export const STORE_SCRIPTS: readonly StoreScript[] = [
-  LOOKUP_ACCESS_TOKEN,
-  CHECK_REVOCATION,
+  READ_VALUES,
   REVOKE_JTI,
   REVOKE_FAMILY,
   SET_CUTOFF,

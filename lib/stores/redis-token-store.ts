@@ -7,13 +7,12 @@ import type { Cluster, Redis } from 'ioredis';
 import { StoreUnavailableError } from '../errors';
 import type { BoundEntity } from '../types';
 import {
-  CHECK_REVOCATION,
   CREATE_CREDENTIAL,
   DELETE_CREDENTIAL,
   FIND_CREDENTIAL,
   INSPECT_REFRESH_TOKEN,
   LIST_CREDENTIALS,
-  LOOKUP_ACCESS_TOKEN,
+  READ_VALUES,
   REPLACE_CREDENTIAL,
   REVOKE_FAMILY,
   REVOKE_JTI,
@@ -222,6 +221,84 @@ function assertNoBraces(what: string, value: string): void {
   }
 }
 
+/** Runs one of the store's scripts with its KEYS and ARGV. */
+type RunScript = (
+  s: StoreScript,
+  keys: readonly string[],
+  args: readonly (string | number)[],
+) => Promise<unknown>;
+
+/**
+ * What differs between a single Redis (standalone or Sentinel) and a Redis Cluster, chosen once in
+ * the constructor; every store method has one code path on top of it. The key layout is the same on
+ * both (existing data keeps working); only the way keys of different slots are combined differs.
+ * Pipelines (a write script followed by `WAIT`) are the same on both: every write script touches
+ * one slot, and a Cluster pipeline goes to the node owning it.
+ */
+interface RedisTopology {
+  /**
+   * True when one script may declare all of `keys`: always on a single Redis; on a Cluster when
+   * they share one hash tag (`{…}`), so one slot. False may be a false negative on a Cluster
+   * (keys without a tag can still hash alike); callers then use `getAll`.
+   */
+  sameSlot(keys: readonly string[]): boolean;
+  /**
+   * The values of string keys of any slots, failing on a key of another type: a single Redis reads
+   * them in one script (one round trip, one snapshot); a Cluster with parallel GETs, each routed to
+   * its key's slot (one round trip of latency, no common snapshot).
+   */
+  getAll(keys: readonly string[]): Promise<(string | null)[]>;
+}
+
+/** The hash tag of a key as Redis Cluster reads it: the text between the first `{` and the next `}`, when not empty. */
+function hashTag(key: string): string | null {
+  const open = key.indexOf('{');
+  if (open < 0) return null;
+  const close = key.indexOf('}', open + 1);
+  return close > open + 1 ? key.slice(open + 1, close) : null;
+}
+
+function singleNodeTopology(run: RunScript): RedisTopology {
+  return {
+    sameSlot: () => true,
+    async getAll(keys) {
+      if (keys.length === 0) return [];
+      const reply = asArray(await run(READ_VALUES, keys, []), keys.length, 'values reply');
+      return reply.map((v) => (typeof v === 'string' ? v : null));
+    },
+  };
+}
+
+function clusterTopology(client: Redis | Cluster): RedisTopology {
+  return {
+    sameSlot(keys) {
+      if (keys.length <= 1) return true;
+      const tag = hashTag(keys[0]!);
+      return tag !== null && keys.every((k) => hashTag(k) === tag);
+    },
+    getAll: (keys) => Promise.all(keys.map((k) => client.get(k))),
+  };
+}
+
+/** The subject and client a refresh family belongs to (they name its cut-off keys). */
+interface FamilyOwner {
+  readonly sub: string;
+  readonly cid: string;
+}
+
+/** How the rotate script gets the cut-offs (see `ROTATE_REFRESH_TOKEN`): its KEYS and two ARGV values. */
+interface CutoffSource {
+  readonly name: 'keys' | 'values' | 'none';
+  readonly keys: readonly string[];
+  readonly values: readonly [string, string];
+}
+
+/** How many times an optimistic read-then-script is retried when the data moved on in between. */
+const STALE_ATTEMPTS = 5;
+
+/** The answer of an optimistic attempt whose script found the data it was given out of date. */
+const STALE: unique symbol = Symbol('stale');
+
 function checkWaitOptions(
   options: Readonly<WaitForReplicasOptions> | undefined,
 ): WaitForReplicasOptions | null {
@@ -256,11 +333,13 @@ function checkWaitOptions(
  * - `cred:{<kind>}:<id>` credential hash (`v` version, `d` JSON), `cidx:{<kind>}:<indexKey>` → id,
  *   `cset:{<kind>}` set of ids — configuration, without TTL.
  *
- * Every script keeps its keys in one cluster slot (`{familyId}`, `{kind}` hash tags). Reads that
- * span slots (the revocation state of an access token, the cut-offs of a family) are one script
- * on a single Redis; on a Cluster they are parallel single-key GETs (one round trip of latency,
- * two for an opaque token: its record names the keys), and the cut-offs are passed into the family
- * script and checked again after a rotation (see docs/stores.md, "Cluster").
+ * Every script declares its keys in KEYS, all in one cluster slot (`{familyId}`, `{kind}` hash
+ * tags). What differs between a single Redis and a Cluster is one `RedisTopology`, chosen in
+ * the constructor: reads that span slots (the revocation state of an access token, the cut-offs of
+ * a family) are one script on a single Redis, parallel single-key GETs on a Cluster (one round trip
+ * of latency; an opaque token's record is read first, it names the keys); the rotation script gets
+ * the cut-off keys as KEYS on a single Redis, and on a Cluster the cut-offs as values, checked again
+ * after a rotation (see docs/stores.md, "Redis key layout", and docs/operations.md, "Cluster notes").
  *
  * @example
  * const client = createRedisClient({ url: process.env.REDIS_URL });
@@ -269,12 +348,10 @@ function checkWaitOptions(
  */
 export class RedisTokenStore implements TokenStore {
   readonly #client: Redis | Cluster;
-  readonly #cluster: boolean;
+  readonly #topology: RedisTopology;
   readonly #wait: WaitForReplicasOptions | null;
-  /** Our prefix, as given; ioredis adds the client's own `keyPrefix` to KEYS. */
+  /** Our prefix, as given; ioredis adds the client's own `keyPrefix` to every key, KEYS included. */
   readonly #prefix: string;
-  /** Full prefix (client's `keyPrefix` + ours) for keys built inside Lua. */
-  readonly #luaPrefix: string;
 
   constructor(options: Readonly<RedisTokenStoreOptions>) {
     const client = options.client as Redis | Cluster | undefined;
@@ -295,10 +372,12 @@ export class RedisTokenStore implements TokenStore {
     const clientPrefix = (client.options as { keyPrefix?: string } | undefined)?.keyPrefix ?? '';
     assertNoBraces("the client's keyPrefix", clientPrefix);
     this.#client = client;
-    this.#cluster = (client as { isCluster?: boolean }).isCluster === true;
+    this.#topology =
+      (client as { isCluster?: boolean }).isCluster === true
+        ? clusterTopology(client)
+        : singleNodeTopology((s, keys, args) => this.#script(s, keys, args));
     this.#wait = checkWaitOptions(options.waitForReplicas);
     this.#prefix = prefix;
-    this.#luaPrefix = clientPrefix + prefix;
     for (const s of STORE_SCRIPTS) client.defineCommand(s.name, { lua: s.lua });
   }
 
@@ -322,11 +401,6 @@ export class RedisTokenStore implements TokenStore {
 
   #credentialSetKey(kind: CredentialKind): string {
     return `${this.#prefix}cset:{${kind}}`;
-  }
-
-  /** Prefix of credential keys of a kind, for keys built inside Lua. */
-  #credentialLuaPrefix(kind: CredentialKind): string {
-    return `${this.#luaPrefix}cred:{${kind}}:`;
   }
 
   #indexKeys(kind: CredentialKind, indexKeys: readonly string[]): string[] {
@@ -388,32 +462,42 @@ export class RedisTokenStore implements TokenStore {
     return reply;
   }
 
-  /** Parallel GETs of single keys (Cluster: each routed to its own slot; one round trip of latency). */
-  #getAll(keys: readonly string[]): Promise<(string | null)[]> {
-    return Promise.all(keys.map((k) => this.#client.get(k)));
-  }
-
-  /** Cut-offs of a subject and a client, read with parallel GETs (Cluster). */
+  /** Cut-offs of a subject and a client, read through the topology. */
   async #readCutoffs(sub: string, clientId: string): Promise<[number | null, number | null]> {
-    const [cs, cc] = await this.#getAll([this.#key('cs', sub), this.#key('cc', clientId)]);
+    const [cs = null, cc = null] = await this.#topology.getAll([
+      this.#key('cs', sub),
+      this.#key('cc', clientId),
+    ]);
     return [parseCutoff(cs), parseCutoff(cc)];
   }
 
-  /** The revocation state with parallel single-key GETs (Cluster). */
-  async #revocationByGets(query: RevocationQuery): Promise<RevocationState> {
+  /** The revocation state: keys of several slots, read through the topology. */
+  async #readRevocation(query: RevocationQuery): Promise<RevocationState> {
     const keys = [
       this.#key('rj', query.jti),
       this.#key('cs', query.subject),
       this.#key('cc', query.clientId),
     ];
     if (query.familyId !== undefined) keys.push(this.#familyRevokedKey(query.familyId));
-    const [jti, cs, cc, fam] = await this.#getAll(keys);
+    const [jti, cs, cc, fam] = await this.#topology.getAll(keys);
     return {
       jtiRevoked: isMarked(jti),
       familyRevoked: isMarked(fam),
-      subjectCutoffMs: parseCutoff(cs),
-      clientCutoffMs: parseCutoff(cc),
+      subjectCutoffMs: parseCutoff(cs ?? null),
+      clientCutoffMs: parseCutoff(cc ?? null),
     };
+  }
+
+  /**
+   * Runs `attempt` until it does not answer {@link STALE} (the data it read before its script moved
+   * on), at most {@link STALE_ATTEMPTS} times; then fails closed.
+   */
+  async #untilFresh<T>(what: string, attempt: (n: number) => Promise<T | typeof STALE>): Promise<T> {
+    for (let i = 0; i < STALE_ATTEMPTS; i++) {
+      const result = await attempt(i);
+      if (result !== STALE) return result;
+    }
+    throw new StoreUnavailableError(`redis token store: ${what} kept changing, gave up`);
   }
 
   // --- opaque access tokens ---------------------------------------------------
@@ -429,56 +513,24 @@ export class RedisTokenStore implements TokenStore {
     hash: string,
   ): Promise<{ record: AccessTokenRecord | null; state: RevocationState }> {
     return this.#call('lookupAccessToken', async () => {
-      if (this.#cluster) {
-        const raw = await this.#client.get(this.#key('at', hash));
-        if (raw === null) return { record: null, state: { ...CLEAR } };
-        const record = parseAccessTokenRecord(raw);
-        const state = await this.#revocationByGets({
-          jti: record.jti,
-          subject: record.sub,
-          clientId: record.clientId,
-          ...(record.familyId === undefined ? {} : { familyId: record.familyId }),
-        });
-        return { record, state };
-      }
-      const reply = await this.#script(LOOKUP_ACCESS_TOKEN, [this.#key('at', hash)], [this.#luaPrefix]);
-      if (reply === null) return { record: null, state: { ...CLEAR } };
-      const [raw, jti, fam, cs, cc] = asArray(reply, 5, 'access token reply');
-      return {
-        record: parseAccessTokenRecord(raw),
-        state: {
-          jtiRevoked: jti === 1,
-          familyRevoked: fam === 1,
-          subjectCutoffMs: parseCutoff(cs),
-          clientCutoffMs: parseCutoff(cc),
-        },
-      };
+      // The record names the revocation keys, so they are read second (two round trips).
+      const raw = await this.#client.get(this.#key('at', hash));
+      if (raw === null) return { record: null, state: { ...CLEAR } };
+      const record = parseAccessTokenRecord(raw);
+      const state = await this.#readRevocation({
+        jti: record.jti,
+        subject: record.sub,
+        clientId: record.clientId,
+        ...(record.familyId === undefined ? {} : { familyId: record.familyId }),
+      });
+      return { record, state };
     });
   }
 
   // --- revocation -------------------------------------------------------------
 
   async checkRevocation(query: RevocationQuery): Promise<RevocationState> {
-    return this.#call('checkRevocation', async () => {
-      if (this.#cluster) return this.#revocationByGets(query);
-      const keys = [
-        this.#key('rj', query.jti),
-        this.#key('cs', query.subject),
-        this.#key('cc', query.clientId),
-      ];
-      if (query.familyId !== undefined) keys.push(this.#familyRevokedKey(query.familyId));
-      const [jti, cs, cc, fam] = asArray(
-        await this.#script(CHECK_REVOCATION, keys, []),
-        4,
-        'revocation reply',
-      );
-      return {
-        jtiRevoked: jti === 1,
-        familyRevoked: fam === 1,
-        subjectCutoffMs: parseCutoff(cs),
-        clientCutoffMs: parseCutoff(cc),
-      };
-    });
+    return this.#call('checkRevocation', () => this.#readRevocation(query));
   }
 
   async revokeJti(jti: string, ttlSeconds: number): Promise<void> {
@@ -548,78 +600,102 @@ export class RedisTokenStore implements TokenStore {
         `rotateRefreshToken: graceSeconds must be from 0 to ${MAX_REFRESH_GRACE_SECONDS}, got ${String(grace)}`,
       );
     }
-    const keys = [this.#familyKey(input.familyId), this.#familyRevokedKey(input.familyId)];
+    const familyKeys = [this.#familyKey(input.familyId), this.#familyRevokedKey(input.familyId)];
     const proof = proofArgs(input.proof);
-    return this.#call('rotateRefreshToken', async () => {
-      // Cluster: the cut-off keys live in other slots. Read them first (the family's subject and
-      // client come from the caller's expectations, or from the family itself) and pass them in.
-      let cutoffArgs: [string, string, string] = [this.#luaPrefix, '', ''];
-      let owner: { sub: string; cid: string; createdMs: number } | null = null;
-      if (this.#cluster) {
-        const [sub = null, cid = null, ca = null, cam = null] = await this.#client.hmget(
-          keys[0]!,
-          'sub',
-          'cid',
-          'ca',
-          'cam',
-        );
-        if (sub === null || cid === null || ca === null) {
-          if (sub === null && cid === null && ca === null) return { status: 'not_found' };
-          throw corrupt('refresh family');
-        }
-        const createdMs =
-          cam === null ? parseNumber(ca, 'refresh family') * 1000 : parseNumber(cam, 'refresh family');
-        owner = { sub, cid, createdMs };
-        const [cs, cc] = await this.#readCutoffs(sub, cid);
-        cutoffArgs = ['', cs === null ? '' : String(cs), cc === null ? '' : String(cc)];
-      }
-      const args = [
-        input.presentedHash,
-        input.nextHash,
-        String(input.now),
-        String(input.idleSeconds),
-        input.expectedClientId ?? '',
-        input.expectedClientId === undefined ? '0' : '1',
-        input.expectedSubject ?? '',
-        input.expectedSubject === undefined ? '0' : '1',
-        ...cutoffArgs,
-        String(grace),
-        String(MAX_REFRESH_GRACE_RETRIES),
-        ...proof,
-      ];
-      const reply = await this.#writeScript(ROTATE_REFRESH_TOKEN, keys, args, (r) => {
-        const status = Array.isArray(r) ? (r as unknown[])[0] : undefined;
-        return status === 'rotated' || status === 'reused' || status === 'expired';
-      });
-      const [status, raw, lastUsedAt, retried] = asArray(reply, 1, 'rotation reply');
-      switch (status) {
-        case 'rotated': {
-          const family = parseFamily(raw, lastUsedAt);
-          if (owner !== null) {
-            // Cluster: a cut-off set between our read and the script is caught here; the family
-            // is revoked before the successor is handed out.
-            const [cs, cc] = await this.#readCutoffs(owner.sub, owner.cid);
-            if (covers(cs, owner.createdMs) || covers(cc, owner.createdMs)) {
-              await this.#revokeFamilyNow(
-                input.familyId,
-                Math.max((family.expiresAt - input.now) * 1000, 1000),
-              );
-              return { status: 'revoked' };
+    const head = [
+      input.presentedHash,
+      input.nextHash,
+      String(input.now),
+      String(input.idleSeconds),
+      input.expectedClientId ?? '',
+      input.expectedClientId === undefined ? '0' : '1',
+      input.expectedSubject ?? '',
+      input.expectedSubject === undefined ? '0' : '1',
+    ];
+    // The cut-off keys are named by the family's owner: the caller's expectations when it has both
+    // (the script answers 'mismatch' before it reads a cut-off when they are not the family's),
+    // else read from the family. The script answers 'stale' when the owner is not the family's.
+    let owner: FamilyOwner | null =
+      input.expectedSubject !== undefined && input.expectedClientId !== undefined
+        ? { sub: input.expectedSubject, cid: input.expectedClientId }
+        : null;
+    return this.#call('rotateRefreshToken', () =>
+      this.#untilFresh('refresh family', async (attempt) => {
+        if (owner === null || attempt > 0) owner = await this.#familyOwner(familyKeys[0]!);
+        const source = await this.#cutoffSource(familyKeys, owner);
+        const args = [
+          ...head,
+          source.name,
+          ...source.values,
+          String(grace),
+          String(MAX_REFRESH_GRACE_RETRIES),
+          ...proof,
+          owner?.sub ?? '',
+          owner?.cid ?? '',
+        ];
+        const reply = await this.#writeScript(ROTATE_REFRESH_TOKEN, source.keys, args, (r) => {
+          const status = Array.isArray(r) ? (r as unknown[])[0] : undefined;
+          return status === 'rotated' || status === 'reused' || status === 'expired';
+        });
+        const [status, raw, lastUsedAt, retried] = asArray(reply, 1, 'rotation reply');
+        switch (status) {
+          case 'rotated': {
+            const family = parseFamily(raw, lastUsedAt);
+            if (source.name === 'values' && owner !== null) {
+              // Cut-offs read before the script: one set in between is caught here, and the
+              // family is revoked before the successor is handed out.
+              const [cs, cc] = await this.#readCutoffs(owner.sub, owner.cid);
+              const createdMs = createdMsOf(family);
+              if (covers(cs, createdMs) || covers(cc, createdMs)) {
+                await this.#revokeFamilyNow(
+                  input.familyId,
+                  Math.max((family.expiresAt - input.now) * 1000, 1000),
+                );
+                return { status: 'revoked' } as const;
+              }
             }
+            return retried === 'retried'
+              ? ({ status, family, retried: true } as const)
+              : ({ status, family } as const);
           }
-          return retried === 'retried' ? { status, family, retried: true } : { status, family };
+          case 'reused':
+            return { status, family: parseFamily(raw, lastUsedAt) } as const;
+          case 'mismatch':
+          case 'revoked':
+          case 'expired':
+          case 'not_found':
+            return { status } as const;
+          case 'stale':
+            return STALE;
+          default:
+            throw corrupt('rotation reply');
         }
-        case 'reused':
-          return { status, family: parseFamily(raw, lastUsedAt) };
-        case 'mismatch':
-        case 'revoked':
-        case 'expired':
-        case 'not_found':
-          return { status };
-        default:
-          throw corrupt('rotation reply');
-      }
-    });
+      }),
+    );
+  }
+
+  /** The subject and client of a family, or null when it has none (absent, or corrupt: its script says which). */
+  async #familyOwner(familyKey: string): Promise<FamilyOwner | null> {
+    const [sub = null, cid = null] = await this.#client.hmget(familyKey, 'sub', 'cid');
+    return sub === null || cid === null ? null : { sub, cid };
+  }
+
+  /**
+   * How the rotate script learns the cut-offs of `owner`: as KEYS when the topology lets them share
+   * the script with the family's keys (single Redis: atomic with the rotation), else read just
+   * before and passed as values (Cluster: they live in other slots; the caller checks again after).
+   */
+  async #cutoffSource(familyKeys: readonly string[], owner: FamilyOwner | null): Promise<CutoffSource> {
+    if (owner === null) return { name: 'none', keys: familyKeys, values: ['', ''] };
+    const cutoffKeys = [this.#key('cs', owner.sub), this.#key('cc', owner.cid)];
+    const keys = [...familyKeys, ...cutoffKeys];
+    if (this.#topology.sameSlot(keys)) return { name: 'keys', keys, values: ['', ''] };
+    const [cs, cc] = await this.#readCutoffs(owner.sub, owner.cid);
+    return {
+      name: 'values',
+      keys: familyKeys,
+      values: [cs === null ? '' : String(cs), cc === null ? '' : String(cc)],
+    };
   }
 
   async inspectRefreshToken(
@@ -629,19 +705,17 @@ export class RedisTokenStore implements TokenStore {
     proof?: RefreshTokenProof,
   ): Promise<RefreshTokenState | null> {
     const keys = [this.#familyKey(familyId), this.#familyRevokedKey(familyId)];
-    const prefix = this.#cluster ? '' : this.#luaPrefix;
-    const args = [hash, String(now), prefix, ...proofArgs(proof)];
+    const args = [hash, String(now), ...proofArgs(proof)];
     return this.#call('inspectRefreshToken', async () => {
       const reply = await this.#script(INSPECT_REFRESH_TOKEN, keys, args);
       if (reply === null) return null;
       const [raw, lastUsedAt, active] = asArray(reply, 3, 'inspection reply');
       const family = parseFamily(raw, lastUsedAt);
       if (active !== 1) return { family, active: false };
-      if (this.#cluster) {
-        const [cs, cc] = await this.#readCutoffs(family.sub, family.clientId);
-        const createdMs = createdMsOf(family);
-        if (covers(cs, createdMs) || covers(cc, createdMs)) return { family, active: false };
-      }
+      // The script names the owner; its cut-offs are read after it (a read only).
+      const [cs, cc] = await this.#readCutoffs(family.sub, family.clientId);
+      const createdMs = createdMsOf(family);
+      if (covers(cs, createdMs) || covers(cc, createdMs)) return { family, active: false };
       return { family, active: true };
     });
   }
@@ -654,21 +728,22 @@ export class RedisTokenStore implements TokenStore {
     data: Record<string, unknown>,
     indexKeys: readonly string[],
   ): Promise<boolean> {
-    const keys = [
-      this.#credentialKey(kind, id),
-      this.#credentialSetKey(kind),
-      ...this.#indexKeys(kind, indexKeys),
-    ];
+    const head = [this.#credentialKey(kind, id), this.#credentialSetKey(kind)];
+    const index = this.#indexKeys(kind, indexKeys);
     const json = JSON.stringify(data);
-    return this.#call('createCredential', async () => {
-      const reply = await this.#writeScript(
-        CREATE_CREDENTIAL,
-        keys,
-        [id, json, this.#credentialLuaPrefix(kind)],
-        (r) => r === 1,
-      );
-      return reply === 1;
-    });
+    return this.#call('createCredential', () =>
+      this.#untilFresh('credential index', async () => {
+        // The owners of the index keys name keys the script must check; read them first.
+        const owners = await this.#owners(index);
+        const reply = await this.#writeScript(
+          CREATE_CREDENTIAL,
+          [...head, ...index, ...this.#ownerKeys(kind, owners, id, false)],
+          [id, json, String(index.length), ...owners],
+          (r) => r === 1,
+        );
+        return reply === -1 ? STALE : reply === 1;
+      }),
+    );
   }
 
   async getCredential(kind: CredentialKind, id: string): Promise<CredentialRecord | null> {
@@ -680,32 +755,36 @@ export class RedisTokenStore implements TokenStore {
   }
 
   async findCredential(kind: CredentialKind, indexKey: string): Promise<CredentialRecord | null> {
-    const keys = this.#indexKeys(kind, [indexKey]);
-    return this.#call('findCredential', async () => {
-      const reply = await this.#script(FIND_CREDENTIAL, keys, [this.#credentialLuaPrefix(kind)]);
-      if (reply === null) return null;
-      const [id, version, data] = asArray(reply, 3, 'credential reply');
-      return parseCredential(id, version, data);
-    });
+    const [key] = this.#indexKeys(kind, [indexKey]) as [string];
+    return this.#call('findCredential', () =>
+      this.#untilFresh('credential index', async () => {
+        const id = await this.#client.get(key);
+        if (id === null) return null;
+        const reply = await this.#script(FIND_CREDENTIAL, [key, this.#credentialKey(kind, id)], [id]);
+        if (reply === -1) return STALE;
+        if (reply === null) return null;
+        const [found, version, data] = asArray(reply, 3, 'credential reply');
+        return parseCredential(found, version, data);
+      }),
+    );
   }
 
   async listCredentials(kind: CredentialKind): Promise<CredentialRecord[]> {
-    return this.#call('listCredentials', async () => {
-      const reply = asArray(
-        await this.#script(
-          LIST_CREDENTIALS,
-          [this.#credentialSetKey(kind)],
-          [this.#credentialLuaPrefix(kind)],
-        ),
-        0,
-        'credential list',
-      );
-      const records: CredentialRecord[] = [];
-      for (let i = 0; i + 2 < reply.length; i += 3) {
-        records.push(parseCredential(reply[i], reply[i + 1], reply[i + 2]));
-      }
-      return records;
-    });
+    const setKey = this.#credentialSetKey(kind);
+    return this.#call('listCredentials', () =>
+      this.#untilFresh('credential set', async () => {
+        const ids = await this.#client.smembers(setKey);
+        const keys = [setKey, ...ids.map((i) => this.#credentialKey(kind, i))];
+        const reply = await this.#script(LIST_CREDENTIALS, keys, ids);
+        if (reply === -1) return STALE;
+        const values = asArray(reply, 0, 'credential list');
+        const records: CredentialRecord[] = [];
+        for (let i = 0; i + 2 < values.length; i += 3) {
+          records.push(parseCredential(values[i], values[i + 1], values[i + 2]));
+        }
+        return records;
+      }),
+    );
   }
 
   async replaceCredential(
@@ -716,24 +795,45 @@ export class RedisTokenStore implements TokenStore {
     removeIndexKeys: readonly string[],
     addIndexKeys: readonly string[],
   ): Promise<CredentialRecord | null> {
-    const keys = [
-      this.#credentialKey(kind, id),
-      ...this.#indexKeys(kind, removeIndexKeys),
-      ...this.#indexKeys(kind, addIndexKeys),
-    ];
+    const remove = this.#indexKeys(kind, removeIndexKeys);
+    const add = this.#indexKeys(kind, addIndexKeys);
     const json = JSON.stringify(data);
-    const args = [
-      id,
-      String(expectedVersion),
-      json,
-      String(removeIndexKeys.length),
-      this.#credentialLuaPrefix(kind),
-    ];
-    return this.#call('replaceCredential', async () => {
-      const reply = await this.#writeScript(REPLACE_CREDENTIAL, keys, args, (r) => r !== null);
-      if (reply === null) return null;
-      return parseCredential(id, reply, json);
-    });
+    const head = [id, String(expectedVersion), json, String(remove.length)];
+    return this.#call('replaceCredential', () =>
+      this.#untilFresh('credential index', async () => {
+        const owners = await this.#owners(add);
+        const keys = [
+          this.#credentialKey(kind, id),
+          ...remove,
+          ...add,
+          ...this.#ownerKeys(kind, owners, id, true),
+        ];
+        const reply = await this.#writeScript(
+          REPLACE_CREDENTIAL,
+          keys,
+          [...head, ...owners],
+          (r) => r !== null && r !== -1,
+        );
+        if (reply === -1) return STALE;
+        if (reply === null) return null;
+        return parseCredential(id, reply, json);
+      }),
+    );
+  }
+
+  /**
+   * The ids index keys point at ('' = none), read before a script that checks them. MGET is fine
+   * here: the script reads each key again with GET (WRONGTYPE on a clobbered key) and compares.
+   * The index keys of a kind share one slot.
+   */
+  async #owners(indexKeys: readonly string[]): Promise<string[]> {
+    if (indexKeys.length === 0) return [];
+    return (await this.#client.mget(...indexKeys)).map((v) => v ?? '');
+  }
+
+  /** The credential keys of `owners` (skipping '' and, when `skipSelf`, `id`), in order. */
+  #ownerKeys(kind: CredentialKind, owners: readonly string[], id: string, skipSelf: boolean): string[] {
+    return owners.filter((o) => o !== '' && !(skipSelf && o === id)).map((o) => this.#credentialKey(kind, o));
   }
 
   async deleteCredential(kind: CredentialKind, id: string, indexKeys: readonly string[]): Promise<boolean> {

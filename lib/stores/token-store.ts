@@ -199,7 +199,7 @@ export interface TokenStore extends CredentialStore {
   /** Stores an opaque access token record under its hash, for `ttlSeconds`. */
   saveAccessToken(hash: string, record: AccessTokenRecord, ttlSeconds: number): Promise<void>;
   /**
-   * Reads an opaque token record and its revocation state in one round trip.
+   * Reads an opaque token record and its revocation state (the record names the keys to check).
    * `record` is null when unknown or expired; `state` is then all-false.
    */
   lookupAccessToken(hash: string): Promise<{ record: AccessTokenRecord | null; state: RevocationState }>;

@@ -77,6 +77,27 @@ async function keysWithoutTtl(prefix: string): Promise<string[]> {
   return missing;
 }
 
+/** The cluster client, with `method` wrapped once: `between` runs after its reply, before the caller sees it. */
+function interceptOnce(method: 'get' | 'mget' | 'hmget', between: () => Promise<unknown>): Cluster {
+  let done = false;
+  return new Proxy(client, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target) as unknown;
+      if (typeof value !== 'function') return value;
+      const fn = value as (...a: unknown[]) => unknown;
+      if (prop === method && !done) {
+        return async (...args: unknown[]) => {
+          done = true;
+          const reply = await fn.apply(target, args);
+          await between();
+          return reply;
+        };
+      }
+      return fn.bind(target);
+    },
+  });
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -200,6 +221,62 @@ describe('RedisTokenStore on a Redis Cluster', () => {
         state: { subjectCutoffMs: now * 1000 },
       });
       await expect(store.inspectRefreshToken('fam-c', 'rt-1', now)).resolves.toMatchObject({ active: false });
+    });
+  });
+
+  describe('when the data a script depends on changes between the store reading it and the script', () => {
+    it("checks the cut-offs of the family's owner, not of the one it read", async () => {
+      const now = Math.floor(Date.now() / 1000);
+      const fam = {
+        familyId: 'fam-o',
+        sub: 'user-1',
+        clientId: 'client-o',
+        scope: '',
+        boundEntity: null,
+        createdAt: now,
+        createdAtMs: now * 1000,
+        expiresAt: now + 60,
+        lastUsedAt: now,
+      };
+      await store.createRefreshFamily(fam, 'rt-1');
+      await store.setCutoff('subject', 'user-2', now * 1000 + 500, 60);
+      const racing = new RedisTokenStore({
+        client: interceptOnce('hmget', () => store.createRefreshFamily({ ...fam, sub: 'user-2' }, 'rt-1')),
+        keyPrefix,
+      });
+      await expect(
+        racing.rotateRefreshToken({
+          familyId: 'fam-o',
+          presentedHash: 'rt-1',
+          nextHash: 'rt-2',
+          now,
+          idleSeconds: 60,
+        }),
+      ).resolves.toEqual({ status: 'revoked' });
+    });
+
+    it('sees a credential index key taken in between', async () => {
+      const racing = new RedisTokenStore({
+        client: interceptOnce('mget', () => store.createCredential('api_key', 'b', { n: 2 }, ['h'])),
+        keyPrefix,
+      });
+      await expect(racing.createCredential('api_key', 'a', { n: 1 }, ['h'])).resolves.toBe(false);
+      await expect(store.findCredential('api_key', 'h')).resolves.toMatchObject({ id: 'b' });
+    });
+  });
+
+  describe('when a family hash is missing its subject and client', () => {
+    it('fails closed on rotation, as on a single Redis', async () => {
+      await client.hset(`${keyPrefix}fam:{fam-x}`, 'cur', 'rt-1');
+      await expect(
+        store.rotateRefreshToken({
+          familyId: 'fam-x',
+          presentedHash: 'rt-1',
+          nextHash: 'rt-2',
+          now: 1,
+          idleSeconds: 60,
+        }),
+      ).rejects.toBeInstanceOf(StoreUnavailableError);
     });
   });
 

@@ -78,6 +78,34 @@ function family(now: number) {
   };
 }
 
+/**
+ * The client, with `method` wrapped once: after the real command answered, `between` runs before the
+ * caller sees the answer (what another instance could do between a store's read and its script).
+ */
+function interceptOnce(
+  client: Redis,
+  method: 'get' | 'mget' | 'hmget' | 'smembers',
+  between: () => Promise<unknown>,
+): Redis {
+  let done = false;
+  return new Proxy(client, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target) as unknown;
+      if (typeof value !== 'function') return value;
+      const fn = value as (...a: unknown[]) => unknown;
+      if (prop === method && !done) {
+        return async (...args: unknown[]) => {
+          done = true;
+          const reply = await fn.apply(target, args);
+          await between();
+          return reply;
+        };
+      }
+      return fn.bind(target);
+    },
+  });
+}
+
 let redis: TestRedis;
 let twinClient: Redis;
 let storeCount = 0;
@@ -193,6 +221,70 @@ describe('RedisTokenStore', () => {
       await expect(store.checkRevocation({ jti: 'j', subject: 's', clientId: 'c' })).resolves.toMatchObject({
         jtiRevoked: false,
       });
+    });
+  });
+
+  describe('when the data a script depends on changes between the store reading it and the script', () => {
+    const other = () => new RedisTokenStore({ client: redis.client, keyPrefix });
+    const on = (method: 'get' | 'mget' | 'hmget' | 'smembers', between: () => Promise<unknown>) =>
+      new RedisTokenStore({ client: interceptOnce(redis.client, method, between), keyPrefix });
+
+    it('createCredential sees an index key taken in between', async () => {
+      const racing = on('mget', () => other().createCredential('api_key', 'b', { n: 2 }, ['h']));
+      await expect(racing.createCredential('api_key', 'a', { n: 1 }, ['h'])).resolves.toBe(false);
+      await expect(store.getCredential('api_key', 'a')).resolves.toBeNull();
+      await expect(store.findCredential('api_key', 'h')).resolves.toMatchObject({ id: 'b' });
+    });
+
+    it('replaceCredential sees an added index key taken in between', async () => {
+      await store.createCredential('api_key', 'a', { n: 1 }, ['ha']);
+      const racing = on('mget', () => other().createCredential('api_key', 'b', { n: 2 }, ['hb']));
+      await expect(racing.replaceCredential('api_key', 'a', 1, { n: 3 }, ['ha'], ['hb'])).resolves.toBeNull();
+      await expect(store.getCredential('api_key', 'a')).resolves.toMatchObject({
+        version: 1,
+        data: { n: 1 },
+      });
+      await expect(store.findCredential('api_key', 'hb')).resolves.toMatchObject({ id: 'b' });
+      await expect(store.findCredential('api_key', 'ha')).resolves.toMatchObject({ id: 'a' });
+    });
+
+    it('findCredential answers the credential the index key points at after the change', async () => {
+      await store.createCredential('api_key', 'a', { n: 1 }, ['h']);
+      const racing = on('get', async () => {
+        await other().deleteCredential('api_key', 'a', ['h']);
+        await other().createCredential('api_key', 'b', { n: 2 }, ['h']);
+      });
+      await expect(racing.findCredential('api_key', 'h')).resolves.toEqual({
+        id: 'b',
+        version: 1,
+        data: { n: 2 },
+      });
+    });
+
+    it('listCredentials lists a credential created in between', async () => {
+      await store.createCredential('user', 'a', { n: 1 }, []);
+      const racing = on('smembers', () => other().createCredential('user', 'b', { n: 2 }, []));
+      const ids = (await racing.listCredentials('user')).map((r) => r.id).sort();
+      expect(ids).toEqual(['a', 'b']);
+    });
+
+    it("rotateRefreshToken checks the cut-offs of the family's owner, not of the one it read", async () => {
+      const now = Math.floor(Date.now() / 1000);
+      await store.createRefreshFamily(family(now), 'rt-1');
+      await store.setCutoff('subject', 'user-2', now * 1000 + 500, 60);
+      // The family is replaced by one of another subject, covered by that subject's cut-off.
+      const racing = on('hmget', () =>
+        other().createRefreshFamily({ ...family(now), sub: 'user-2', createdAtMs: now * 1000 }, 'rt-1'),
+      );
+      await expect(
+        racing.rotateRefreshToken({
+          familyId: 'fam-1',
+          presentedHash: 'rt-1',
+          nextHash: 'rt-2',
+          now,
+          idleSeconds: 60,
+        }),
+      ).resolves.toEqual({ status: 'revoked' });
     });
   });
 
