@@ -212,4 +212,61 @@ describe('lib/ import graph', () => {
     );
     expect(upward).toEqual([]);
   });
+
+  describe('the token core', () => {
+    const VERBS = ['issue', 'verify', 'verify-cache', 'auth-info', 'refresh', 'revoke'].map(
+      (name) => `lib/core/token/${name}.ts`,
+    );
+    /** Each verb module may import only the ones listed (besides the context); nothing upward. */
+    const ALLOWED: Record<string, readonly string[]> = {
+      'lib/core/token/auth-info.ts': [],
+      'lib/core/token/verify-cache.ts': [],
+      'lib/core/token/verify.ts': ['lib/core/token/auth-info.ts', 'lib/core/token/verify-cache.ts'],
+      'lib/core/token/issue.ts': [],
+      'lib/core/token/refresh.ts': [],
+      'lib/core/token/revoke.ts': [
+        'lib/core/token/refresh.ts',
+        'lib/core/token/verify.ts',
+        'lib/core/token/verify-cache.ts',
+      ],
+    };
+
+    it('is split by verb over one context, behind the facade', () => {
+      for (const file of ['lib/core/token/context.ts', 'lib/core/token-options.ts', ...VERBS]) {
+        expect(graph.has(file)).toBe(true);
+      }
+      expect(graph.get('lib/core/token-service.ts')).toEqual(
+        expect.arrayContaining(['lib/core/token/context.ts', 'lib/core/token-options.ts']),
+      );
+    });
+
+    it('has a context and option module that import no verb module and not the facade', () => {
+      for (const file of ['lib/core/token/context.ts', 'lib/core/token-options.ts']) {
+        expect({
+          file,
+          imports: (graph.get(file) ?? []).filter((t) => t.startsWith('lib/core/token')),
+        }).toEqual({
+          file,
+          imports: file === 'lib/core/token/context.ts' ? ['lib/core/token-options.ts'] : [],
+        });
+      }
+    });
+
+    it('has verb modules that import the context and each other only downward, never the facade', () => {
+      for (const file of VERBS) {
+        const local = (graph.get(file) ?? []).filter(
+          (t) => t.startsWith('lib/core/token/') || t === 'lib/core/token-service.ts',
+        );
+        const extra = local.filter((t) => t !== 'lib/core/token/context.ts' && !ALLOWED[file]!.includes(t));
+        expect({ file, extra }).toEqual({ file, extra: [] });
+      }
+    });
+
+    it('is the only place lib/core builds a service_unavailable error', () => {
+      const builders = [...graph.keys()]
+        .filter((file) => file.startsWith('lib/core/token') && file.endsWith('.ts'))
+        .filter((file) => /new TokenError\(\s*'service_unavailable'/.test(code(join(ROOT, file))));
+      expect(builders).toEqual(['lib/core/token/context.ts']);
+    });
+  });
 });
