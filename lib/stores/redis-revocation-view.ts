@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import { LocalRevocationMemory, type RevocationNotice, type RevocationView } from '../core/revocation-view';
+import { LocalRevocationMemory, type RevocationNotice, type RevocationView } from './revocation-view';
 import type { RevocationState } from './token-store';
 import { waitForReady } from './redis-client';
 

@@ -1,0 +1,231 @@
+/**
+ * Verifying access tokens (RFC 9068 JWTs and opaque tokens), revocation included: at most one store
+ * round trip, none on repeats while a revocation view is live.
+ */
+import { TokenError } from '../../errors';
+import { MAX_TOKEN_LENGTH } from '../../defaults';
+import type { RevocationQuery, RevocationState } from '../../stores/token-store';
+import type { AuthInfo } from '../../types';
+import { issuedAtMsOf } from '../issuance';
+import { verifyJwt } from '../jwt';
+import { parseOpaqueToken, SECRET_LENGTH } from '../opaque-token';
+import { authFromClaims, authFromRecord, freezeAuth } from './auth-info';
+import type { TokenContext } from './context';
+import {
+  opaqueExpired,
+  rememberedJwt,
+  type OpaqueEntry,
+  type VerifiedEntry,
+  type VerifyCaches,
+} from './verify-cache';
+
+/** Per-call verification options. */
+export interface VerifyAccessTokenOptions {
+  /** Accepted issuers; @default the service's issuer and trusted issuers. */
+  readonly issuers?: readonly string[];
+  /** Accepted audiences; @default the service's audiences. */
+  readonly audiences?: readonly string[];
+  /** Accepted JWT `typ` values; @default `['at+jwt']`. */
+  readonly typ?: readonly string[];
+  /** Accept expired tokens (signature, claims and revocation still checked). @default false */
+  readonly ignoreExpiration?: boolean;
+}
+
+/** One shared default, so the verified-token cache recognises calls without options. */
+export const DEFAULT_VERIFY_OPTIONS: Readonly<VerifyAccessTokenOptions> = Object.freeze({});
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+
+/** What the store is asked about a token: its jti, subject, client and family. */
+export function revocationQuery(
+  jti: string,
+  subject: string,
+  clientId: string,
+  familyId?: string,
+): RevocationQuery {
+  return familyId === undefined ? { jti, subject, clientId } : { jti, subject, clientId, familyId };
+}
+
+/** Revoked by the state, for a token issued at `issuedMs` (a cut-off at that very instant covers it). */
+export function isRevoked(state: RevocationState, issuedMs: number): boolean {
+  return (
+    state.jtiRevoked ||
+    state.familyRevoked ||
+    (state.subjectCutoffMs !== null && issuedMs <= state.subjectCutoffMs) ||
+    (state.clientCutoffMs !== null && issuedMs <= state.clientCutoffMs)
+  );
+}
+
+/**
+ * Verifies an access token (JWT or opaque) including revocation: one store round trip at most.
+ * Throws `TokenError` `invalid_token`, `expired_token` or `service_unavailable`.
+ */
+export async function verifyAccessToken(
+  ctx: TokenContext,
+  caches: VerifyCaches,
+  token: string,
+  options: Readonly<VerifyAccessTokenOptions>,
+): Promise<AuthInfo> {
+  if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
+    throw new TokenError('invalid_token');
+  }
+  const prefix = ctx.opaquePrefixes.of(token);
+  if (prefix !== undefined) return verifyOpaque(ctx, caches, token, prefix, options);
+  if (!JWT_SHAPE.test(token)) throw new TokenError('invalid_token');
+  const now = ctx.now();
+  const { auth, query } = verifyJwtCached(ctx, caches, token, options, now);
+  const state = await revocationState(ctx, query, auth.expiresAt);
+  if (isRevoked(state, issuedAtMsOf(auth.jti, auth.issuedAt)))
+    throw new TokenError('invalid_token', 'Access token revoked');
+  return auth;
+}
+
+/**
+ * The synchronous fast path of {@link verifyAccessToken}: the identity of a token verified before,
+ * when its verification is remembered (same options object, same key set, not expired) and a live
+ * revocation view knows it is not revoked; else undefined. Never throws; allocates nothing.
+ */
+export function verifyRemembered(
+  ctx: TokenContext,
+  caches: VerifyCaches,
+  token: string,
+  options: Readonly<VerifyAccessTokenOptions>,
+): AuthInfo | undefined {
+  const view = ctx.view;
+  if (view === undefined || !view.ready || options.ignoreExpiration) return undefined;
+  const nowMs = ctx.nowMs();
+  let auth: AuthInfo | undefined;
+  let query: RevocationQuery;
+  const jwt = rememberedJwt(ctx, caches, token, options, nowMs);
+  if (jwt !== undefined) {
+    ({ auth, query } = jwt);
+  } else {
+    const opaque = caches.records?.get(token, nowMs);
+    if (opaque === undefined || opaque.options !== options) return undefined;
+    if (opaqueExpired(ctx, opaque.record, Math.floor(nowMs / 1000))) return undefined;
+    ({ auth, query } = opaque);
+    if (auth === undefined) return undefined;
+  }
+  const state = view.lookup(query.jti, nowMs);
+  return state === undefined || isRevoked(state, issuedAtMsOf(auth.jti, auth.issuedAt)) ? undefined : auth;
+}
+
+/**
+ * Signature and claims, remembered per exact token string (and options object, and key-set
+ * version) until `exp`, so repeats skip the signature. Expired tokens are always re-verified.
+ * The remembered {@link AuthInfo} is deeply frozen: no request can change what the next one sees.
+ */
+function verifyJwtCached(
+  ctx: TokenContext,
+  caches: VerifyCaches,
+  token: string,
+  options: Readonly<VerifyAccessTokenOptions>,
+  now: number,
+): VerifiedEntry {
+  const hit = rememberedJwt(ctx, caches, token, options, now * 1000);
+  if (hit !== undefined) return hit;
+  const { keys } = ctx;
+  const { issuers, audiences, clockTolerance, maxTokenLifetime } = ctx.options;
+  const cache = options.ignoreExpiration ? undefined : caches.verified;
+  const { claims } = verifyJwt(keys, token, {
+    issuers: options.issuers ?? issuers,
+    audiences: options.audiences ?? audiences,
+    typ: options.typ ?? ['at+jwt'],
+    clockToleranceSeconds: clockTolerance,
+    maxLifetimeSeconds: maxTokenLifetime,
+    now,
+    ignoreExpiration: options.ignoreExpiration ?? false,
+  });
+  const auth = freezeAuth(authFromClaims(claims));
+  const entry: VerifiedEntry = {
+    auth,
+    query: revocationQuery(auth.jti, auth.subject, auth.clientId, auth.familyId),
+    options,
+    keys: keys.version,
+  };
+  cache?.set(token, entry, (auth.expiresAt + clockTolerance) * 1000);
+  return entry;
+}
+
+/** Revocation state: from the view when it is live, else one store round trip (remembered). */
+async function revocationState(
+  ctx: TokenContext,
+  query: RevocationQuery,
+  expiresAt: number,
+): Promise<RevocationState> {
+  const { view, store } = ctx;
+  if (view === undefined || !view.ready) return ctx.guard(() => store.checkRevocation(query));
+  const nowMs = ctx.nowMs();
+  const known = view.lookup(query.jti, nowMs);
+  if (known !== undefined) return known;
+  const generation = view.generation;
+  const state = await ctx.guard(() => store.checkRevocation(query));
+  view.remember(query.jti, state, (expiresAt + ctx.options.clockTolerance) * 1000, generation);
+  return state;
+}
+
+async function verifyOpaque(
+  ctx: TokenContext,
+  caches: VerifyCaches,
+  token: string,
+  prefix: string,
+  options: Readonly<VerifyAccessTokenOptions>,
+): Promise<AuthInfo> {
+  const { entry, state } = await lookupOpaque(ctx, caches, token, prefix);
+  if (entry === null) throw new TokenError('invalid_token');
+  const { record } = entry;
+  let auth = entry.options === options ? entry.auth : undefined;
+  if (auth === undefined) {
+    const issuers = options.issuers ?? ctx.options.issuers;
+    const audiences = options.audiences ?? ctx.options.audiences;
+    if (!issuers.includes(record.iss) || !record.aud.some((a) => audiences.includes(a))) {
+      throw new TokenError('invalid_token');
+    }
+    auth = authFromRecord(record);
+    // the last options object seen for the token: requireToken passes the same one every time
+    entry.options = options;
+    entry.auth = auth;
+  }
+  if (isRevoked(state, issuedAtMsOf(record.jti, record.iat)))
+    throw new TokenError('invalid_token', 'Access token revoked');
+  if (!options.ignoreExpiration && opaqueExpired(ctx, record, ctx.now()))
+    throw new TokenError('expired_token');
+  return auth;
+}
+
+/**
+ * An opaque token's record and revocation state. With a live revocation view, records (which never
+ * change) are remembered per exact token string and the state comes from the view; otherwise the
+ * token's shape and checksum are checked and the store asked, in one round trip.
+ */
+async function lookupOpaque(
+  ctx: TokenContext,
+  caches: VerifyCaches,
+  token: string,
+  prefix: string,
+): Promise<{ entry: OpaqueEntry | null; state: RevocationState }> {
+  const { records } = caches;
+  const { view } = ctx;
+  if (records !== undefined && view?.ready) {
+    const cached = records.get(token, ctx.nowMs());
+    if (cached !== undefined) {
+      const state = await revocationState(ctx, cached.query, cached.record.exp);
+      return { entry: cached, state };
+    }
+  }
+  if (parseOpaqueToken(token, prefix, SECRET_LENGTH) === null) throw new TokenError('invalid_token');
+  const generation = view?.generation;
+  const found = await ctx.guard(() => ctx.store.lookupAccessToken(ctx.hasher.hash(token)));
+  if (found.record === null) return { entry: null, state: found.state };
+  const { record } = found;
+  const entry: OpaqueEntry = {
+    record,
+    query: revocationQuery(record.jti, record.sub, record.clientId, record.familyId),
+    options: undefined,
+    auth: undefined,
+  };
+  if (records !== undefined && view !== undefined && generation !== undefined) {
+    records.set(token, entry, record.exp * 1000);
+    view.remember(record.jti, found.state, (record.exp + ctx.options.clockTolerance) * 1000, generation);
+  }
+  return { entry, state: found.state };
+}
