@@ -11,44 +11,8 @@ import { generateOpaqueToken, randomBase62 } from './opaque-token';
 import type { TokenOwner, TokenService } from './token-service';
 import { DEFAULT_GRANT_TYPES, isGrantType } from './grants/registry';
 
-/** A stored API key, without its secret. */
-export interface ApiKeyInfo {
-  readonly id: string;
-  readonly name: string;
-  /** The first characters of the key, for recognising it; never the key. */
-  readonly hint: string;
-  readonly createdAt: number;
-}
-
-/** An application (OAuth client) without its secret. */
-export interface ApplicationInfo {
-  readonly id: string;
-  readonly name: string;
-  readonly organization: string;
-  readonly clientId: string;
-  readonly applicationTypes: readonly string[];
-  /** Grants router D lets this client use. */
-  readonly grantTypes: readonly string[];
-  /** Scopes the client may request; empty means no scopes. */
-  readonly scopes: readonly string[];
-  readonly createdAt: number;
-}
-
-/** A provider (router B) without its API keys. */
-export interface ProviderInfo {
-  readonly id: string;
-  /** Custom domain used as issuer (`https://<domain>`), or null. */
-  readonly domain: string | null;
-  readonly createdAt: number;
-}
-
-/** A provider's client (router B). */
-export interface ProviderClientInfo {
-  readonly id: string;
-  readonly providerId: string;
-  readonly audience: string;
-  readonly createdAt: number;
-}
+export type { ApiKeyInfo, ApplicationInfo, ProviderInfo, ProviderClientInfo } from './credential-types';
+import type { ApiKeyInfo, ApplicationInfo, ProviderInfo, ProviderClientInfo } from './credential-types';
 
 /** Input of {@link CredentialService.createApplication}. */
 export interface CreateApplicationInput {

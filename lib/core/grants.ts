@@ -3,8 +3,7 @@
  * tokens. Each grant is written once, in its module under `./grants/` (the OAuth ones listed in
  * `./grants/registry.ts`); routers only parse requests, call these, and format the answers.
  */
-import type { AccessTokenFormat, BoundEntity } from '../types';
-import type { ApiKeyInfo, ApplicationInfo, CredentialService } from './credentials';
+import type { CredentialService } from './credentials';
 import type { IssuedAccessToken, TokenService } from './token-service';
 import { exchangeApiKey } from './grants/api-key-exchange';
 import { clientCredentials } from './grants/client-credentials';
@@ -13,103 +12,28 @@ import { password } from './grants/password';
 import { providerToken } from './grants/provider-token';
 import { refresh } from './grants/refresh-token';
 
-/** What a user verifier answers for good credentials. */
-export interface VerifiedUser {
-  /** The user's subject identifier. */
-  readonly sub: string;
-  /** Optional binding of the user's tokens. */
-  readonly boundEntity?: BoundEntity | null;
-}
-
-/**
- * Application-supplied password check for the password grant. Resolve null for any failure
- * (unknown user, wrong password, locked account) and take comparable time in each case.
- */
-export type UserVerifier = (username: string, password: string) => Promise<VerifiedUser | null>;
-
-/**
- * Application-supplied check at issuance: may this API key bind tokens to this entity? Resolve
- * true to allow. Throwing answers 503, never a pass.
- */
-export type BindingAuthorizer = (apiKey: ApiKeyInfo, entity: BoundEntity) => boolean | Promise<boolean>;
-
-/** Options of {@link GrantService}. */
-export interface GrantServiceOptions {
-  /** Enables the password grant; without it the grant answers `unsupported_grant_type`. */
-  readonly verifyUser?: UserVerifier;
-  /** Format of access tokens from client credentials, password and refresh grants; @default `jwt`. */
-  readonly accessTokenFormat?: AccessTokenFormat;
-}
-
-/** Result of a grant that returns an access token and maybe a refresh token. */
-export interface GrantResult {
-  readonly accessToken: IssuedAccessToken;
-  readonly refreshToken?: string;
-  readonly idToken?: string;
-  readonly subject: string;
-  readonly scope: string;
-  readonly client: ApplicationInfo | null;
-}
-
-/** Input of {@link GrantService.clientCredentials}. */
-export interface ClientCredentialsInput {
-  readonly clientId: unknown;
-  readonly clientSecret: unknown;
-  readonly scope?: unknown;
-  /** Refuse clients whose `grantTypes` lack the grant (router D). @default false */
-  readonly enforceGrantTypes?: boolean;
-  /** The caller's address, for `auth_failed` audit events. */
-  readonly ip?: string | undefined;
-}
-
-/** Input of {@link GrantService.password}. */
-export interface PasswordGrantInput {
-  readonly username: unknown;
-  readonly password: unknown;
-  /** The client the tokens are issued to (already authenticated by the caller, or a configured public id). */
-  readonly client: ApplicationInfo | { readonly clientId: string; readonly scopes?: readonly string[] };
-  readonly scope?: unknown;
-  readonly enforceGrantTypes?: boolean;
-  /** The caller's address, for `auth_failed` audit events. */
-  readonly ip?: string | undefined;
-}
-
-/** Input of {@link GrantService.refresh}. */
-export interface RefreshGrantInput {
-  readonly refreshToken: unknown;
-  /**
-   * The authenticated client (router D); the family must belong to its application — whatever
-   * client id that application held when the family was issued — and the new access token is
-   * issued to its current client id.
-   */
-  readonly client?: ApplicationInfo;
-  /**
-   * The family must belong to this client id: issued under it, or to the application that holds
-   * it now. Prefer `client`.
-   */
-  readonly clientId?: string;
-  /** The family must belong to this subject. */
-  readonly subject?: string;
-  readonly scope?: unknown;
-  /** Refuse a `client` whose `grantTypes` lack `refresh_token` (router D). @default false */
-  readonly enforceGrantTypes?: boolean;
-  /** The caller's address, for `auth_failed` audit events. */
-  readonly ip?: string | undefined;
-}
-
-/** Input of {@link GrantService.providerToken}. */
-export interface ProviderTokenInput {
-  readonly apiKey: unknown;
-  readonly providerId: string;
-  readonly clientId: string;
-  /** Seconds; 0 or absent → 3600; at most 172800. */
-  readonly expiresIn?: number;
-  readonly useJwtType?: boolean;
-  readonly audienceAsArray?: boolean;
-  readonly forceDefaultDomain?: boolean;
-  /** The caller's address, for `auth_failed` audit events. */
-  readonly ip?: string | undefined;
-}
+export type {
+  VerifiedUser,
+  UserVerifier,
+  BindingAuthorizer,
+  GrantServiceOptions,
+  GrantResult,
+  ClientCredentialsInput,
+  PasswordGrantInput,
+  RefreshGrantInput,
+  ProviderTokenInput,
+} from './grants/types';
+import type { BoundEntity } from '../types';
+import type { ApplicationInfo } from './credential-types';
+import type {
+  BindingAuthorizer,
+  GrantServiceOptions,
+  GrantResult,
+  ClientCredentialsInput,
+  PasswordGrantInput,
+  RefreshGrantInput,
+  ProviderTokenInput,
+} from './grants/types';
 
 /**
  * Runs every grant of the library on top of {@link TokenService} and {@link CredentialService}.

@@ -4,7 +4,7 @@
  */
 import { TokenError } from '../../errors';
 import type { BoundEntity } from '../../types';
-import type { BindingAuthorizer } from '../grants';
+import type { BindingAuthorizer } from './types';
 import type { IssuedAccessToken } from '../token-service';
 import type { GrantContext } from './context';
 

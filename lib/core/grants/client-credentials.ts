@@ -1,7 +1,7 @@
 /**
  * The client credentials grant (RFC 6749 §4.4): an access token for the client itself.
  */
-import type { ClientCredentialsInput, GrantResult } from '../grants';
+import type { ClientCredentialsInput, GrantResult } from './types';
 import { assertGrantAllowed, authenticateClient, type GrantContext } from './context';
 import type { OAuthGrant } from './oauth-grant';
 import { grantScope } from './scope';

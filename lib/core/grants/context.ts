@@ -4,14 +4,27 @@
  */
 import { TokenError } from '../../errors';
 import type { AccessTokenFormat } from '../../types';
-import type { ApplicationInfo, CredentialService } from '../credentials';
-import type { UserVerifier } from '../grants';
-import type { TokenService } from '../token-service';
+import type { ApiKeyInfo, ApplicationInfo, ProviderClientInfo, ProviderInfo } from '../credential-types';
+import type { UserVerifier } from './types';
+import type { TokenOwner, TokenService } from '../token-service';
+
+/**
+ * What the grants use of the credentials admin API (`CredentialService`), named here so that the
+ * grants never import the credential module (which validates grant types through the registry).
+ */
+export interface GrantCredentials {
+  authenticateClient(clientId: unknown, clientSecret: unknown): Promise<ApplicationInfo | null>;
+  authenticateApiKey(key: unknown): Promise<ApiKeyInfo | null>;
+  authenticateProviderKey(key: unknown): Promise<ProviderInfo | null>;
+  getProviderClient(id: string): Promise<ProviderClientInfo | null>;
+  findApplicationOf(owner: TokenOwner): Promise<ApplicationInfo | null>;
+  applicationOwns(app: ApplicationInfo, owner: TokenOwner): Promise<boolean>;
+}
 
 /** The services and settings a grant runs with. */
 export interface GrantContext {
   readonly tokens: TokenService;
-  readonly credentials: CredentialService;
+  readonly credentials: GrantCredentials;
   /** The password grant's verifier; undefined when that grant is disabled. */
   readonly verifyUser: UserVerifier | undefined;
   /** Format of access tokens from the OAuth grants. */

@@ -2,8 +2,8 @@
  * The shape of one OAuth grant of the registry: how router D's token endpoint runs it
  * (RFC 6749 §4–§6), whether it is offered, and what its requests name for the rate limits.
  */
-import type { ApplicationInfo } from '../credentials';
-import type { GrantResult } from '../grants';
+import type { ApplicationInfo } from '../credential-types';
+import type { GrantResult } from './types';
 import type { GrantContext } from './context';
 
 /** One token-endpoint request, as router D has parsed it (RFC 6749 §3.2). */

@@ -3,7 +3,7 @@
  * `verifyUser`: access, refresh and ID tokens for a user the application's verifier accepts.
  */
 import { TokenError } from '../../errors';
-import type { GrantResult, PasswordGrantInput, VerifiedUser } from '../grants';
+import type { GrantResult, PasswordGrantInput, VerifiedUser } from './types';
 import { assertGrantAllowed, type GrantContext } from './context';
 import type { OAuthGrant } from './oauth-grant';
 import { grantScope } from './scope';

@@ -4,7 +4,7 @@
  */
 import { TokenError } from '../../errors';
 import { DEFAULT_PROVIDER_TOKEN_TTL, MAX_PROVIDER_TOKEN_TTL } from '../../defaults';
-import type { ProviderTokenInput } from '../grants';
+import type { ProviderTokenInput } from './types';
 import type { IssuedAccessToken } from '../token-service';
 import type { GrantContext } from './context';
 

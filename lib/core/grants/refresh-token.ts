@@ -4,8 +4,8 @@
  */
 import { TokenError } from '../../errors';
 import type { RefreshFamily } from '../../stores/token-store';
-import type { ApplicationInfo } from '../credentials';
-import type { GrantResult, RefreshGrantInput } from '../grants';
+import type { ApplicationInfo } from '../credential-types';
+import type { GrantResult, RefreshGrantInput } from './types';
 import type { TokenOwner, TokenService } from '../token-service';
 import { assertGrantAllowed, type GrantContext } from './context';
 import type { OAuthGrant } from './oauth-grant';
