@@ -423,7 +423,7 @@ function document({ summary, propagation, env }) {
   );
   if (rs256) {
     lines.push(
-      `SECURITY.md §3.1 target: JWT + Redis denylist ≥ 5k req/s per core. Measured here: ` +
+      `Target: JWT + Redis denylist ≥ 5k req/s per core. Measured here: ` +
         `**${fmt(rs256.rps)} req/s** for requireToken RS256 + Redis on one core, against ${fmt(row('bare')?.rps)} ` +
         `req/s for a bare Express route on the same core.`,
       '',

@@ -1,5 +1,5 @@
 /**
- * A fail-fast ioredis client for the token store (CONTRACT §8): a dead or slow Redis costs a request
+ * A fail-fast ioredis client for the token store: a dead or slow Redis costs a request
  * at most the command timeout, and the client reconnects by itself forever.
  */
 import { Redis } from 'ioredis';

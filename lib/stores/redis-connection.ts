@@ -1,5 +1,5 @@
 /**
- * A fail-fast Redis connection built from environment variables (CONTRACT §7): a single Redis
+ * A fail-fast Redis connection built from environment variables: a single Redis
  * (`REDIS_URL`), a Redis Cluster (`REDIS_CLUSTER_NODES`) or a primary found through Sentinel
  * (`REDIS_SENTINELS` + `REDIS_SENTINEL_NAME`).
  */
