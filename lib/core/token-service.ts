@@ -39,7 +39,7 @@ import {
   SecretHasher,
 } from './opaque-token';
 import { assertIssueInputFields, customAccessTokenClaims, deepFreeze } from './access-token-claims';
-import { assertBoundEntity } from './binding';
+import { toBindingProfile, type BindingProfile, type BindingProfileOptions } from './binding';
 import {
   formatRefreshToken,
   newFamilyProof,
@@ -88,6 +88,8 @@ export interface TokenServiceOptions {
   readonly pepper?: KeyObject | Buffer | string;
   /** Audit-event listener. */
   readonly onEvent?: TokenEventListener;
+  /** Bound-entity types (`createBindingProfile`); @default employer (`empr_`) / employee (`empl_`). */
+  readonly binding?: BindingProfile | BindingProfileOptions;
   /**
    * A revocation view (e.g. `RedisRevocationView`) that remembers revocation answers and is cleared
    * by announcements, so repeat checks need no store round trip. @default none: one round trip per check.
@@ -298,6 +300,8 @@ export class TokenService {
   readonly refreshGraceSeconds: number;
   readonly expiredRecordRetention: number;
   readonly hasher: SecretHasher;
+  /** The bound-entity types tokens may be bound to. */
+  readonly binding: BindingProfile;
   readonly #onEvent: TokenEventListener | undefined;
   readonly #now: () => number;
   /** Issuance and cut-off instants in ms, ordered on this instance (see {@link IssuanceClock}). */
@@ -318,6 +322,7 @@ export class TokenService {
     this.store = store;
     this.keys = keys;
     this.issuer = issuer;
+    this.binding = toBindingProfile(options.binding);
     this.audiences = audienceArray(options.audience, [issuer]);
     this.issuers = [issuer, ...(options.trustedIssuers ?? [])];
     this.maxTokenLifetime = positiveInt(
@@ -421,7 +426,7 @@ export class TokenService {
     const custom = customAccessTokenClaims(input.claims, input.format);
     const ttl = positiveInt(input.ttl, this.accessTokenTtl, 'ttl', this.maxTokenLifetime);
     const boundEntity = input.boundEntity ?? null;
-    if (boundEntity !== null) assertBoundEntity(boundEntity);
+    if (boundEntity !== null) this.binding.assertBoundEntity(boundEntity);
     // The jti carries the issuance instant in ms (UUIDv7), ordering the token against cut-offs
     // set in the same second; iat is that instant's second.
     const issuedMs = this.#issuance.issue();
@@ -599,6 +604,7 @@ export class TokenService {
       maxLifetimeSeconds: this.maxTokenLifetime,
       now,
       ignoreExpiration: options.ignoreExpiration ?? false,
+      binding: this.binding,
     });
     const auth = freezeAuth(authFromClaims(claims));
     const entry: VerifiedEntry = {

@@ -6,6 +6,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { StoreUnavailableError } from '../errors';
 import type { BoundEntity } from '../types';
+import { isEntityTypeName } from '../core/binding';
 import {
   CHECK_REVOCATION,
   CREATE_CREDENTIAL,
@@ -107,12 +108,7 @@ function parseCutoff(raw: unknown): number | null {
 }
 
 function isBoundEntity(value: unknown): value is BoundEntity | null {
-  return (
-    value === null ||
-    (isObject(value) &&
-      typeof value.id === 'string' &&
-      (value.type === 'employer' || value.type === 'employee'))
-  );
+  return value === null || (isObject(value) && typeof value.id === 'string' && isEntityTypeName(value.type));
 }
 
 function parseAccessTokenRecord(raw: unknown): AccessTokenRecord {
