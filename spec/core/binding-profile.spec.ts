@@ -15,8 +15,11 @@ import type { TokenEvent } from '../../lib/core/events';
 import { requireBinding } from '../../lib/middleware/guards';
 import { requireToken } from '../../lib/middleware/require-token';
 import { createApiKeyRouter } from '../../lib/routers/api-key-router';
+import { StoreUnavailableError } from '../../lib/errors';
 import { MemoryTokenStore } from '../../lib/stores/memory-token-store';
+import { RedisTokenStore } from '../../lib/stores/redis-token-store';
 import { createClock, makeKit, storeFactories, type StoreHarness, type TestKit } from '../helpers/kit';
+import { connectTestRedis, type TestRedis } from '../helpers/redis';
 
 const TENANT_PROJECT: BindingProfileOptions = {
   types: { tenant: { prefix: 'ten_' }, project: { prefix: 'prj_', parent: 'tenant' } },
@@ -258,5 +261,46 @@ describe.each(storeFactories)('a tenant/project profile end to end, with the %s 
         employerOf: () => true,
       }),
     ).toThrow(/employerOf or belongsTo/);
+  });
+});
+
+describe('the Redis store’s record parsing, which does not know the profile', () => {
+  let redis: TestRedis;
+  let store: RedisTokenStore;
+  const record = {
+    jti: 'jti-1',
+    sub: 'user-1',
+    clientId: 'client-1',
+    iss: 'https://issuer.test',
+    aud: ['api'],
+    scope: 'read',
+    iat: 1,
+    exp: 4_000_000_000,
+  };
+
+  beforeAll(async () => {
+    redis = await connectTestRedis('binding-profile-records');
+    store = new RedisTokenStore({ client: redis.client, keyPrefix: redis.prefix });
+  });
+
+  afterAll(() => redis.cleanup());
+
+  it.each([
+    ['a default type', { id: 'empl_1', type: 'employee' }],
+    ['a custom type', { id: 'prj_1', type: 'project' }],
+  ])('accepts a record bound to %s', async (_name, boundEntity) => {
+    await redis.client.set(`${redis.prefix}at:ok`, JSON.stringify({ ...record, boundEntity }), 'EX', 60);
+    await expect(store.lookupAccessToken('ok')).resolves.toMatchObject({ record: { boundEntity } });
+  });
+
+  it.each([
+    ['an empty type', { id: 'prj_1', type: '' }],
+    ['an upper-case type', { id: 'prj_1', type: 'Project' }],
+    ['a numeric type', { id: 'prj_1', type: 7 }],
+    ['a missing type', { id: 'prj_1' }],
+    ['a numeric id', { id: 1, type: 'project' }],
+  ])('refuses as corrupt a record bound with %s', async (_name, boundEntity) => {
+    await redis.client.set(`${redis.prefix}at:bad`, JSON.stringify({ ...record, boundEntity }), 'EX', 60);
+    await expect(store.lookupAccessToken('bad')).rejects.toBeInstanceOf(StoreUnavailableError);
   });
 });
