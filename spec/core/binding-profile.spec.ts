@@ -9,6 +9,7 @@ import request from 'supertest';
 import {
   DEFAULT_BINDING_PROFILE,
   createBindingProfile,
+  type BindingProfile,
   type BindingProfileOptions,
 } from '../../lib/core/binding';
 import type { TokenEvent } from '../../lib/core/events';
@@ -302,5 +303,65 @@ describe('the Redis store’s record parsing, which does not know the profile', 
   ])('refuses as corrupt a record bound with %s', async (_name, boundEntity) => {
     await redis.client.set(`${redis.prefix}at:bad`, JSON.stringify({ ...record, boundEntity }), 'EX', 60);
     await expect(store.lookupAccessToken('bad')).rejects.toBeInstanceOf(StoreUnavailableError);
+  });
+});
+
+describe('requireBinding with the default profile through the generic options', () => {
+  let t: TestKit;
+  let app: express.Express;
+  const calls: unknown[][] = [];
+
+  beforeAll(async () => {
+    t = await makeKit({ store: new MemoryTokenStore() });
+    const kit = t.kit;
+    app = express();
+    app.get(
+      '/v1/employees/:employeeId',
+      requireToken({ kit }),
+      requireBinding({
+        param: 'employeeId',
+        type: 'employee',
+        binding: createBindingProfile(),
+        belongsTo: (...args) => {
+          calls.push(args);
+          return args[0] === 'empr_1' && args[1] === 'empl_1';
+        },
+      }),
+      (req, res) => res.json({ id: req.params.employeeId }),
+    );
+  });
+
+  afterAll(() => t.store.close());
+
+  async function token(boundEntity: { id: string; type: string }): Promise<string> {
+    return (
+      await t.kit.tokens.issueAccessToken({ subject: 's', clientId: 'c', format: 'opaque', boundEntity })
+    ).token;
+  }
+
+  it('asks belongsTo(employer, employee, { ancestor, target }) for an employer-bound token', async () => {
+    const employer = await token({ id: 'empr_1', type: 'employer' });
+    expect(
+      (await request(app).get('/v1/employees/empl_1').set('Authorization', `Bearer ${employer}`)).status,
+    ).toBe(200);
+    expect(
+      (await request(app).get('/v1/employees/empl_2').set('Authorization', `Bearer ${employer}`)).status,
+    ).toBe(403);
+    expect(calls).toEqual([
+      ['empr_1', 'empl_1', { ancestor: 'employer', target: 'employee' }],
+      ['empr_1', 'empl_2', { ancestor: 'employer', target: 'employee' }],
+    ]);
+  });
+
+  it('refuses a binding option that is not a built profile', () => {
+    expect(() =>
+      requireBinding({ param: 'id', type: 'employee', binding: TENANT_PROJECT as unknown as BindingProfile }),
+    ).toThrow(new TypeError('requireBinding binding must be a profile from createBindingProfile()'));
+  });
+
+  it('keeps today’s message for a type outside the default profile', () => {
+    expect(() => requireBinding({ param: 'id', type: 'tenant' })).toThrow(
+      new TypeError(`requireBinding type must be 'employer' or 'employee', got "tenant"`),
+    );
   });
 });
