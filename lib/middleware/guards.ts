@@ -142,7 +142,10 @@ export function requireBinding(options: Readonly<RequireBindingOptions>): Reques
   }
   const { realm, format } = resolveGuardOptions(options);
   const { param, type } = options;
-  const resolver: BindingResolver | undefined = options.belongsTo ?? options.employerOf;
+  const { belongsTo, employerOf } = options;
+  // employerOf is called exactly as before (two arguments); belongsTo also hears the two types.
+  const resolver: BindingResolver | undefined =
+    belongsTo ?? (employerOf && ((ancestorId, targetId) => employerOf(ancestorId, targetId)));
   const allowUnbound = options.allowUnbound ?? false;
   if (options.kit !== undefined && typeof options.kit?.tokens?.emit !== 'function') {
     throw new TypeError('requireBinding kit must be a token kit');
