@@ -6,6 +6,8 @@
 
 // The kit: token, credential and grant services over one store and one key set.
 export { createTokenKit } from './core/token-kit';
+export { createBindingProfile } from './core/binding';
+export type { BindingProfile, BindingProfileOptions, BindingTypeOptions } from './core/binding';
 export type { TokenKitOptions, TokenKit } from './core/token-kit';
 export { TokenService } from './core/token-service';
 export type {
@@ -43,7 +45,14 @@ export type {
   RefreshGrantInput,
   ProviderTokenInput,
 } from './core/grants';
-export type { BoundEntityType, BoundEntity, AccessTokenFormat, AuthInfo, SigningAlgorithm } from './types';
+export type {
+  BoundEntityType,
+  DefaultBoundEntityType,
+  BoundEntity,
+  AccessTokenFormat,
+  AuthInfo,
+  SigningAlgorithm,
+} from './types';
 
 // Signing keys.
 export { KeySet, createKeySet } from './keys/key-set';
@@ -75,7 +84,12 @@ export type { RevocationView, RevocationNotice } from './core/revocation-view';
 export { requireToken } from './middleware/require-token';
 export type { RequireTokenOptions } from './middleware/require-token';
 export { requireScope, requireBinding } from './middleware/guards';
-export type { EmployerResolver, GuardOptions, RequireBindingOptions } from './middleware/guards';
+export type {
+  BindingResolver,
+  EmployerResolver,
+  GuardOptions,
+  RequireBindingOptions,
+} from './middleware/guards';
 export { createRateLimits } from './middleware/rate-limit';
 export type {
   RateLimits,

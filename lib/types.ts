@@ -2,16 +2,23 @@
  * Shared public types.
  */
 
-/** The kind of entity a token may be bound to. */
-export type BoundEntityType = 'employer' | 'employee';
+/**
+ * The kind of entity a token may be bound to: a type name of the kit's binding profile
+ * (`createBindingProfile`). The default profile's types are {@link DefaultBoundEntityType}.
+ */
+export type BoundEntityType = string;
+
+/** The entity types of the default binding profile: `employer` (`empr_*`) and `employee` (`empl_*`). */
+export type DefaultBoundEntityType = 'employer' | 'employee';
 
 /**
- * The entity a token is bound to: its holder may act only on this employer (`empr_*`) or employee (`empl_*`).
+ * The entity a token is bound to: its holder may act only on this entity (by default an employer,
+ * `empr_*`, or an employee, `empl_*`) and, through the route's resolver, on entities belonging to it.
  */
 export interface BoundEntity {
-  /** Prefixed entity id: `empr_*` for an employer, `empl_*` for an employee. */
+  /** Prefixed entity id, e.g. `empr_*` for an employer, `empl_*` for an employee. */
   readonly id: string;
-  /** The entity type; must agree with the id prefix. */
+  /** The entity type; the id starts with its prefix in the binding profile. */
   readonly type: BoundEntityType;
 }
 

@@ -14,6 +14,7 @@ import type { KeyObject } from 'node:crypto';
 import { TokenError } from '../errors';
 import type { KeySet } from '../keys/key-set';
 import type { SigningAlgorithm } from '../types';
+import { DEFAULT_BINDING_PROFILE, type BindingProfile } from './binding';
 
 /** Longest token accepted by default, in characters. */
 export const DEFAULT_MAX_TOKEN_LENGTH = 4096;
@@ -48,6 +49,8 @@ export interface VerifyJwtOptions {
   readonly ignoreExpiration?: boolean;
   /** Longest accepted token, in characters; checked before any decoding. @default 4096 */
   readonly maxTokenLength?: number;
+  /** Bound-entity types a `bound_entity` claim must match. @default employer/employee */
+  readonly binding?: BindingProfile;
 }
 
 /** The protected header of a verified token. */
@@ -71,8 +74,6 @@ export interface VerifiedJwt {
 const HEADER_MEMBERS: ReadonlySet<string> = new Set(['alg', 'typ', 'kid']);
 /** Compact JWS: three non-empty base64url parts, nothing else (no padding, `+`, `/` or spaces). */
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
-const BOUND_ENTITY_ID = /^(empr|empl)_[A-Za-z0-9_-]{1,128}$/;
-const BOUND_ENTITY_PREFIX = { employer: 'empr_', employee: 'empl_' } as const;
 const DEFAULT_TYP: readonly string[] = ['at+jwt'];
 const EXPIRED_MESSAGE = 'Access token expired';
 
@@ -242,7 +243,10 @@ function verifyStrictly(keys: KeySet, token: unknown, options: VerifyJwtOptions)
   if (Object.hasOwn(claims, 'scope') && typeof claims.scope !== 'string') {
     throw invalid('scope is not a string');
   }
-  if (Object.hasOwn(claims, 'bound_entity') && !isBoundEntity(claims.bound_entity)) {
+  if (
+    Object.hasOwn(claims, 'bound_entity') &&
+    !isBoundEntity(claims.bound_entity, options.binding ?? DEFAULT_BINDING_PROFILE)
+  ) {
     throw invalid('bound_entity is malformed');
   }
 
@@ -355,20 +359,9 @@ function matchTyp(typ: string, accepted: readonly string[]): string | undefined 
   return accepted.find((candidate) => normaliseTyp(candidate) === wanted);
 }
 
-function isBoundEntity(value: unknown): boolean {
-  if (value === null) {
-    return true;
-  }
-  if (!isPlainObject(value)) {
+function isBoundEntity(value: unknown, binding: BindingProfile): boolean {
+  if (value !== null && (!isPlainObject(value) || Object.keys(value).length !== 2)) {
     return false;
   }
-  const names = Object.keys(value);
-  if (names.length !== 2 || !Object.hasOwn(value, 'id') || !Object.hasOwn(value, 'type')) {
-    return false;
-  }
-  const { id, type } = value;
-  if (type !== 'employer' && type !== 'employee') {
-    return false;
-  }
-  return typeof id === 'string' && BOUND_ENTITY_ID.test(id) && id.startsWith(BOUND_ENTITY_PREFIX[type]);
+  return binding.parseBoundEntity(value) !== undefined;
 }

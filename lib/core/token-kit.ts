@@ -1,6 +1,7 @@
 /**
  * The one object an app builds: the token core, the credentials admin API and the grants.
  */
+import type { BindingProfile } from './binding';
 import { CredentialService, type CredentialServiceOptions } from './credentials';
 import { GrantService, type GrantServiceOptions } from './grants';
 import { TokenService, type TokenServiceOptions } from './token-service';
@@ -11,6 +12,8 @@ export interface TokenKitOptions extends TokenServiceOptions, CredentialServiceO
 /** The token core, the credentials admin API and the grants, sharing one store and key set. */
 export interface TokenKit {
   readonly tokens: TokenService;
+  /** The bound-entity types of the kit (option `binding`), shared by issuance, router A and `requireBinding`. */
+  readonly binding: BindingProfile;
   readonly credentials: CredentialService;
   readonly grants: GrantService;
 }
@@ -32,5 +35,5 @@ export function createTokenKit(options: Readonly<TokenKitOptions>): TokenKit {
   const tokens = new TokenService(options);
   const credentials = new CredentialService(tokens, options);
   const grants = new GrantService(tokens, credentials, options);
-  return Object.freeze({ tokens, credentials, grants });
+  return Object.freeze({ tokens, credentials, grants, binding: tokens.binding });
 }

@@ -17,6 +17,7 @@ import {
   MAX_ACCESS_TOKEN_LIFETIME,
   MAX_CLOCK_TOLERANCE,
 } from '../defaults';
+import { toBindingProfile, type BindingProfile, type BindingProfileOptions } from './binding';
 import type { TokenEventListener } from './events';
 import { assertTokenPrefix } from './opaque-token';
 import type { RevocationView } from './revocation-view';
@@ -59,6 +60,8 @@ export interface TokenServiceOptions {
   readonly pepper?: KeyObject | Buffer | string;
   /** Audit-event listener. */
   readonly onEvent?: TokenEventListener;
+  /** Bound-entity types (`createBindingProfile`); @default employer (`empr_`) / employee (`empl_`). */
+  readonly binding?: BindingProfile | BindingProfileOptions;
   /**
    * A revocation view (e.g. `RedisRevocationView`) that remembers revocation answers and is cleared
    * by announcements, so repeat checks need no store round trip. @default none: one round trip per check.
@@ -90,6 +93,8 @@ export interface ResolvedTokenOptions {
   readonly cutoffTtl: number;
   readonly pepper: KeyObject | undefined;
   readonly onEvent: TokenEventListener | undefined;
+  /** The bound-entity types tokens may be bound to. */
+  readonly binding: BindingProfile;
   readonly revocationView: RevocationView | undefined;
   /** 0: no verified-token cache. */
   readonly verifiedCacheSize: number;
@@ -160,6 +165,7 @@ export function resolveTokenOptions(options: Readonly<TokenServiceOptions>): Res
   if (!store || !hasMethod(store, 'checkRevocation')) throw new TypeError('store must implement TokenStore');
   if (!keys || !hasMethod(keys, 'signingKey')) throw new TypeError('keys must be a KeySet');
   const issuer = nonEmptyString(options.issuer, 'issuer');
+  const binding = toBindingProfile(options.binding);
   const audiences = audienceArray(options.audience, [issuer]);
   const issuers = [issuer, ...(options.trustedIssuers ?? [])];
   const maxTokenLifetime = wholeSeconds(
@@ -228,6 +234,7 @@ export function resolveTokenOptions(options: Readonly<TokenServiceOptions>): Res
     cutoffTtl: Math.max(maxTokenLifetime, refreshAbsoluteTtl) + clockTolerance + 60,
     pepper,
     onEvent: options.onEvent,
+    binding,
     revocationView: options.revocationView,
     verifiedCacheSize,
     now: options.now ?? Date.now,

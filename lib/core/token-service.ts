@@ -9,6 +9,7 @@ import type { KeySet } from '../keys/key-set';
 import type { TokenStore } from '../stores/token-store';
 import type { AuthInfo } from '../types';
 import type { TokenEvent } from './events';
+import type { BindingProfile } from './binding';
 import type { SecretHasher } from './opaque-token';
 import type { RevocationNotice } from './revocation-view';
 import { resolveTokenOptions, type TokenServiceOptions } from './token-options';
@@ -78,6 +79,8 @@ export class TokenService {
   readonly refreshGraceSeconds: number;
   readonly expiredRecordRetention: number;
   readonly hasher: SecretHasher;
+  /** The bound-entity types tokens may be bound to. */
+  readonly binding: BindingProfile;
   readonly #ctx: TokenContext;
   readonly #caches: VerifyCaches;
 
@@ -101,6 +104,7 @@ export class TokenService {
     this.refreshGraceSeconds = resolved.refreshGraceSeconds;
     this.expiredRecordRetention = resolved.expiredRecordRetention;
     this.hasher = ctx.hasher;
+    this.binding = resolved.binding;
   }
 
   /** Now, in whole seconds since the epoch. */

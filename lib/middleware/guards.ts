@@ -1,9 +1,9 @@
 /**
- * Route guards that run after `requireToken`: scope and employer/employee binding.
+ * Route guards that run after `requireToken`: scope and entity binding (by default employer/employee).
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { TokenError } from '../errors';
-import { isEntityId } from '../core/binding';
+import { DEFAULT_BINDING_PROFILE, isBindingProfile, type BindingProfile } from '../core/binding';
 import type { TokenService } from '../core/token-service';
 import type { AuthInfo, BoundEntityType } from '../types';
 import { DEFAULT_REALM } from '../defaults';
@@ -15,6 +15,18 @@ import { sendBearerError } from './require-token';
  * Throwing (e.g. a database outage) answers 503, never a pass.
  */
 export type EmployerResolver = (employerId: string, employeeId: string) => Promise<boolean> | boolean;
+
+/**
+ * Application-supplied relationship lookup of any binding profile: does the entity `targetId` (of
+ * type `types.target`) belong to `ancestorId` (of type `types.ancestor`, the target type's parent or
+ * a further ancestor in the profile)? Throwing (e.g. a database outage) answers 503, never a pass.
+ * An {@link EmployerResolver} is one for the default profile.
+ */
+export type BindingResolver = (
+  ancestorId: string,
+  targetId: string,
+  types: { readonly ancestor: string; readonly target: string },
+) => Promise<boolean> | boolean;
 
 /** Options shared by guards. */
 export interface GuardOptions {
@@ -28,20 +40,32 @@ export interface GuardOptions {
 export interface RequireBindingOptions extends GuardOptions {
   /** Route parameter holding the entity id, e.g. `employeeId`. */
   readonly param: string;
-  /** What the parameter names. */
+  /** What the parameter names: a type of the binding profile (by default `employer` or `employee`). */
   readonly type: BoundEntityType;
   /**
    * For employee routes: lets an employer-bound token reach its own employees. Without it an
-   * employer-bound token never reaches an employee route.
+   * employer-bound token never reaches an employee route. The default profile's name for
+   * {@link RequireBindingOptions.belongsTo}; give one or the other.
    */
   readonly employerOf?: EmployerResolver;
+  /**
+   * Lets a token bound to an ancestor type of `type` (its parent in the binding profile, or the
+   * parent's parent…) reach the route's entity when the resolver says it belongs to the token's
+   * entity. Without it a token of another type never reaches the route.
+   */
+  readonly belongsTo?: BindingResolver;
+  /**
+   * The binding profile `type` belongs to; @default the profile of `kit`, else the default
+   * employer/employee profile.
+   */
+  readonly binding?: BindingProfile;
   /** Let tokens with no binding through; @default false (deny by default). */
   readonly allowUnbound?: boolean;
   /**
    * The token kit whose audit listener (`onEvent`) hears a `binding_denied` event for every denial;
    * @default none (no events).
    */
-  readonly kit?: { readonly tokens: Pick<TokenService, 'emit'> };
+  readonly kit?: { readonly tokens: Pick<TokenService, 'emit'>; readonly binding?: BindingProfile };
 }
 
 function resolveGuardOptions(options: Readonly<GuardOptions>): { realm: string; format: ErrorFormatOption } {
@@ -82,9 +106,11 @@ export function requireScope(
 }
 
 /**
- * Enforces the token's employer/employee binding against a route parameter: exact, byte-for-byte
- * comparison; an employee-bound token reaches only itself; an employer-bound token reaches itself
- * and, when `employerOf` says so, its employees. The handler must use the same parameter.
+ * Enforces the token's entity binding against a route parameter: exact, byte-for-byte comparison;
+ * a token reaches the entity it is bound to and, when the resolver (`employerOf` / `belongsTo`) says
+ * so, entities of descendant types belonging to it (by default: an employee-bound token reaches only
+ * itself, an employer-bound token itself and its employees). The types come from the binding
+ * profile (`binding`, else the kit's). The handler must use the same parameter.
  *
  * @example
  * ```ts
@@ -96,16 +122,30 @@ export function requireBinding(options: Readonly<RequireBindingOptions>): Reques
   if (!options || typeof options.param !== 'string' || options.param === '') {
     throw new TypeError('requireBinding needs a route parameter name in `param`');
   }
-  if (options.type !== 'employer' && options.type !== 'employee') {
+  const binding = options.binding ?? options.kit?.binding ?? DEFAULT_BINDING_PROFILE;
+  if (!isBindingProfile(binding)) {
+    throw new TypeError('requireBinding binding must be a profile from createBindingProfile()');
+  }
+  if (!binding.hasType(options.type)) {
     throw new TypeError(
-      `requireBinding type must be 'employer' or 'employee', got ${JSON.stringify(options.type)}`,
+      `requireBinding type must be ${typeList(binding)}, got ${JSON.stringify(options.type)}`,
     );
   }
   if (options.employerOf !== undefined && typeof options.employerOf !== 'function') {
     throw new TypeError('employerOf must be a function');
   }
+  if (options.belongsTo !== undefined && typeof options.belongsTo !== 'function') {
+    throw new TypeError('belongsTo must be a function');
+  }
+  if (options.belongsTo !== undefined && options.employerOf !== undefined) {
+    throw new TypeError('requireBinding takes employerOf or belongsTo, not both');
+  }
   const { realm, format } = resolveGuardOptions(options);
-  const { param, type, employerOf } = options;
+  const { param, type } = options;
+  const { belongsTo, employerOf } = options;
+  // employerOf is called exactly as before (two arguments); belongsTo also hears the two types.
+  const resolver: BindingResolver | undefined =
+    belongsTo ?? (employerOf && ((ancestorId, targetId) => employerOf(ancestorId, targetId)));
   const allowUnbound = options.allowUnbound ?? false;
   if (options.kit !== undefined && typeof options.kit?.tokens?.emit !== 'function') {
     throw new TypeError('requireBinding kit must be a token kit');
@@ -132,15 +172,16 @@ export function requireBinding(options: Readonly<RequireBindingOptions>): Reques
       sendBearerError(res, new TokenError('insufficient_scope'), realm, format);
     };
     const target: unknown = req.params[param];
-    if (!isEntityId(target, type)) return deny('bad_target');
+    if (!binding.isEntityId(target, type)) return deny('bad_target');
     const bound = auth.boundEntity;
     if (bound === null) return allowUnbound ? next() : deny('unbound');
     if (bound.type === type) return bound.id === target ? next() : deny('other_entity');
-    if (type === 'employee' && bound.type === 'employer' && employerOf) {
+    if (resolver && binding.isAncestor(bound.type, type) && binding.isEntityId(bound.id, bound.type)) {
+      const types = Object.freeze({ ancestor: bound.type, target: type });
       Promise.resolve()
-        .then(() => employerOf(bound.id, target))
+        .then(() => resolver(bound.id, target, types))
         .then(
-          (belongs) => (belongs === true ? next() : deny('not_employer')),
+          (belongs) => (belongs === true ? next() : deny(`not_${bound.type}`)),
           (err: unknown) =>
             sendBearerError(
               res,
@@ -154,6 +195,14 @@ export function requireBinding(options: Readonly<RequireBindingOptions>): Reques
         );
       return;
     }
-    deny(bound.type === 'employee' ? 'employee_token' : 'employer_token');
+    deny(binding.hasType(bound.type) ? `${bound.type}_token` : 'other_type');
   };
+}
+
+/** `'a' or 'b'` / `one of 'a', 'b', 'c'`: the profile's types for an error message. */
+function typeList(binding: BindingProfile): string {
+  const quoted = binding.types.map((t) => `'${t}'`);
+  if (quoted.length === 1) return quoted[0]!;
+  if (quoted.length === 2) return `${quoted[0]} or ${quoted[1]}`;
+  return `one of ${quoted.join(', ')}`;
 }

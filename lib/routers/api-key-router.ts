@@ -3,7 +3,7 @@
  */
 import type { Request, Response, Router } from 'express';
 import { TokenError } from '../errors';
-import { parseBoundEntity } from '../core/binding';
+import type { BindingProfile } from '../core/binding';
 import type { TokenKit } from '../core/token-kit';
 import type { BindingAuthorizer } from '../core/grants';
 import { assertTokenPrefix } from '../core/opaque-token';
@@ -55,18 +55,18 @@ function refuseEveryBinding(): boolean {
 }
 
 /** The binding a `client_credentials` exchange body asks for (null: unbound). */
-function parseExchange(body: Body): BoundEntity | null {
+function parseExchange(body: Body, binding: BindingProfile): BoundEntity | null {
   const grantType = body.grant_type;
   if (grantType === undefined || grantType === null || grantType === '') {
     throw new TokenError('invalid_request', 'grant_type is required');
   }
   if (typeof grantType !== 'string') throw new TokenError('invalid_request', 'grant_type must be a string');
   if (grantType !== 'client_credentials') throw new TokenError('unsupported_grant_type');
-  const boundEntity = parseBoundEntity(body.bound_entity);
+  const boundEntity = binding.parseBoundEntity(body.bound_entity);
   if (boundEntity === undefined) {
     throw new TokenError(
       'invalid_request',
-      'bound_entity must be {id, type} with an empr_/empl_ id matching type',
+      `bound_entity must be {id, type} with an ${binding.prefixList} id matching type`,
     );
   }
   return boundEntity;
@@ -104,7 +104,7 @@ function resolveOptions(options: Readonly<ApiKeyRouterOptions>) {
 
 /**
  * Router A: exchanges an API key (`Authorization: Bearer <key>`) for a short-lived opaque access
- * token, optionally bound to an employer or employee.
+ * token, optionally bound to an entity of the kit's binding profile (by default an employer or employee).
  *
  * @example
  * ```ts
@@ -121,7 +121,7 @@ export function createApiKeyRouter(options: Readonly<ApiKeyRouterOptions>): Rout
     ...kitRateLimits(kit, options.rateLimit),
     asyncHandler(async function issueAccessToken(req: Request, res: Response) {
       const apiKey = requireBearerCredential(req, 'invalid_api_key');
-      const boundEntity = parseExchange(readBody(req));
+      const boundEntity = parseExchange(readBody(req), kit.binding);
       const issued = await kit.grants.exchangeApiKey({
         apiKey,
         boundEntity,

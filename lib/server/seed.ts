@@ -3,7 +3,7 @@
  * validated strictly, once, at start.
  */
 import { readFile } from 'node:fs/promises';
-import { isEntityId } from '../core/binding';
+import { DEFAULT_BINDING_PROFILE } from '../core/binding';
 import { isUuid } from '../core/credentials';
 import { DEFAULT_GRANT_TYPES, GRANT_TYPES, isGrantType, type GrantType } from '../core/grants/registry';
 
@@ -147,13 +147,13 @@ function parseApiKey(value: unknown, path: string, keys: Unique): SeedApiKey {
 
 function parseEmployer(value: unknown, path: string, employers: Unique, employees: Unique): SeedEmployer {
   const f = object(value, path, ['id', 'employees']);
-  if (!isEntityId(f.id, 'employer')) {
+  if (!DEFAULT_BINDING_PROFILE.isEntityId(f.id, 'employer')) {
     throw new SeedError(`${path}.id`, 'must be an employer id: empr_ followed by 1-128 of A-Z a-z 0-9 _ -');
   }
   employers.add(f.id, `${path}.id`);
   const list = array(f.employees, `${path}.employees`, { optional: true }).map((e, j) => {
     const p = `${path}.employees[${j}]`;
-    if (!isEntityId(e, 'employee'))
+    if (!DEFAULT_BINDING_PROFILE.isEntityId(e, 'employee'))
       throw new SeedError(p, 'must be an employee id: empl_ followed by 1-128 of A-Z a-z 0-9 _ -');
     employees.add(e, p);
     return e;

@@ -6,6 +6,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { StoreUnavailableError } from '../errors';
 import type { BoundEntity } from '../types';
+import { isEntityTypeName } from '../util/entity-type-name';
 import {
   CREATE_CREDENTIAL,
   DELETE_CREDENTIAL,
@@ -106,12 +107,7 @@ function parseCutoff(raw: unknown): number | null {
 }
 
 function isBoundEntity(value: unknown): value is BoundEntity | null {
-  return (
-    value === null ||
-    (isObject(value) &&
-      typeof value.id === 'string' &&
-      (value.type === 'employer' || value.type === 'employee'))
-  );
+  return value === null || (isObject(value) && typeof value.id === 'string' && isEntityTypeName(value.type));
 }
 
 function parseAccessTokenRecord(raw: unknown): AccessTokenRecord {

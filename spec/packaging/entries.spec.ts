@@ -77,6 +77,7 @@ const VALUES: Record<string, string[]> = {
     'composeEventListeners',
     'createApiKeyRouter',
     'createAuthRouter',
+    'createBindingProfile',
     'createJsonLineLogger',
     'createKeySet',
     'createMetrics',

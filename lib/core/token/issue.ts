@@ -7,7 +7,6 @@ import { MAX_TOKEN_LENGTH } from '../../defaults';
 import type { AccessTokenRecord } from '../../stores/token-store';
 import type { AccessTokenFormat, BoundEntity } from '../../types';
 import { assertIssueInputFields, customAccessTokenClaims } from '../access-token-claims';
-import { assertBoundEntity } from '../binding';
 import { uuidV7 } from '../issuance';
 import { signJwt } from '../jwt';
 import { formatOpaqueToken, randomBase62, SECRET_LENGTH } from '../opaque-token';
@@ -84,7 +83,7 @@ export async function issueAccessToken(
   const custom = customAccessTokenClaims(input.claims, input.format);
   const ttl = wholeSeconds(input.ttl, options.accessTokenTtl, 'ttl', 1, options.maxTokenLifetime);
   const boundEntity = input.boundEntity ?? null;
-  if (boundEntity !== null) assertBoundEntity(boundEntity);
+  if (boundEntity !== null) ctx.options.binding.assertBoundEntity(boundEntity);
   // The jti carries the issuance instant in ms (UUIDv7), ordering the token against cut-offs
   // set in the same second; iat is that instant's second.
   const issuedMs = ctx.issuance.issue();

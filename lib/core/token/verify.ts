@@ -134,6 +134,7 @@ function verifyJwtCached(
     maxLifetimeSeconds: maxTokenLifetime,
     now,
     ignoreExpiration: options.ignoreExpiration ?? false,
+    binding: ctx.options.binding,
   });
   const auth = freezeAuth(authFromClaims(claims));
   const entry: VerifiedEntry = {
