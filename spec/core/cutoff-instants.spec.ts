@@ -15,6 +15,7 @@ import { RedisTokenStore } from '../../lib/stores/redis-token-store';
 import {
   createClock,
   makeKit,
+  describeOnStore,
   storeFactories,
   TEST_ISSUER,
   type StoreHarness,
@@ -45,7 +46,7 @@ async function refreshes(kit: TokenKit, refreshToken: string): Promise<boolean> 
   );
 }
 
-describe('issuance instants', () => {
+describeOnStore('memory')('issuance instants', () => {
   it('puts the issuance millisecond into a UUIDv7 jti (RFC 9562 §5.7)', () => {
     const ms = Date.UTC(2026, 11, 1, 10, 0, 0, 950);
     const id = uuidV7(ms);
@@ -236,7 +237,7 @@ describe.each(storeFactories)('cut-offs to the millisecond on the %s store', (na
   });
 });
 
-describe('cut-offs to the millisecond across two instances on one Redis', () => {
+describeOnStore('redis')('cut-offs to the millisecond across two instances on one Redis', () => {
   let redis: TestRedis;
   let a: TokenKit;
   let b: TokenKit;

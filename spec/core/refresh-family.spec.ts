@@ -16,7 +16,7 @@ import {
   type TestClock,
   type TestStore,
 } from '../helpers/kit';
-import { expectF1, expectNoStore } from '../helpers/http';
+import { expectErrorsBody, expectNoStore } from '../helpers/http';
 
 const LOGIN = '/api/auth/tokens/';
 const REFRESH = '/api/auth/tokens/refresh/';
@@ -186,7 +186,7 @@ describe('TokenService.refresh', () => {
         const first = await one.login();
         await rotate(first.refresh_token);
         const res = await one.refresh(first.refresh_token);
-        expectF1(res, 401, 'invalid_grant');
+        expectErrorsBody(res, 401, 'invalid_grant');
         expect(res.body).toEqual(INVALID_GRANT);
       });
 
@@ -194,7 +194,7 @@ describe('TokenService.refresh', () => {
         const first = await one.login();
         const second = await rotate(first.refresh_token);
         await one.refresh(first.refresh_token);
-        expectF1(await one.refresh(second.refresh_token), 401, 'invalid_grant');
+        expectErrorsBody(await one.refresh(second.refresh_token), 401, 'invalid_grant');
       });
 
       it('makes requireToken reject every access token of the family at once', async () => {
@@ -204,7 +204,7 @@ describe('TokenService.refresh', () => {
         expect((await one.plans(third.access_token)).status).toBe(200);
         await one.refresh(first.refresh_token);
         for (const token of [first.access_token, second.access_token, third.access_token]) {
-          expectF1(await one.plans(token), 401, 'invalid_token');
+          expectErrorsBody(await one.plans(token), 401, 'invalid_token');
         }
       });
 
@@ -235,7 +235,7 @@ describe('TokenService.refresh', () => {
         const first = await one.login();
         await rotate(first.refresh_token);
         clock.advance(31 * DAY);
-        expectF1(await one.refresh(first.refresh_token), 401, 'invalid_grant');
+        expectErrorsBody(await one.refresh(first.refresh_token), 401, 'invalid_grant');
       });
     });
 
@@ -243,15 +243,15 @@ describe('TokenService.refresh', () => {
       it('rejects its refresh token and its access tokens', async () => {
         const first = await one.login();
         expect(await kit.tokens.revokeToken(first.refresh_token)).toBe(true);
-        expectF1(await one.refresh(first.refresh_token), 401, 'invalid_grant');
-        expectF1(await one.plans(first.access_token), 401, 'invalid_token');
+        expectErrorsBody(await one.refresh(first.refresh_token), 401, 'invalid_grant');
+        expectErrorsBody(await one.plans(first.access_token), 401, 'invalid_token');
       });
 
       it('rejects the refresh token after every token of the subject is revoked', async () => {
         const first = await one.login();
         await kit.tokens.revokeSubject('user-alice');
-        expectF1(await one.refresh(first.refresh_token), 401, 'invalid_grant');
-        expectF1(await one.plans(first.access_token), 401, 'invalid_token');
+        expectErrorsBody(await one.refresh(first.refresh_token), 401, 'invalid_grant');
+        expectErrorsBody(await one.plans(first.access_token), 401, 'invalid_token');
       });
     });
 
@@ -264,14 +264,14 @@ describe('TokenService.refresh', () => {
       it('responds 200 for an expired access token of the same subject', async () => {
         const first = await one.login();
         clock.advance(3600 + 60);
-        expectF1(await one.plans(first.access_token), 401, 'expired_token', 'Access token expired');
+        expectErrorsBody(await one.plans(first.access_token), 401, 'expired_token', 'Access token expired');
         expect((await one.refresh(first.refresh_token, first.access_token)).status).toBe(200);
       });
 
       it('responds 401 invalid_grant for an access token of another subject, and consumes nothing', async () => {
         const alice = await one.login('alice');
         const bob = await one.login('bob');
-        expectF1(await one.refresh(alice.refresh_token, bob.access_token), 401, 'invalid_grant');
+        expectErrorsBody(await one.refresh(alice.refresh_token, bob.access_token), 401, 'invalid_grant');
         expect((await one.plans(alice.access_token)).status).toBe(200);
         expect((await one.refresh(alice.refresh_token, alice.access_token)).status).toBe(200);
       });
@@ -280,19 +280,19 @@ describe('TokenService.refresh', () => {
         const alice = await one.login('alice');
         const bob = await one.login('bob');
         clock.advance(3600 + 60);
-        expectF1(await one.refresh(alice.refresh_token, bob.access_token), 401, 'invalid_grant');
+        expectErrorsBody(await one.refresh(alice.refresh_token, bob.access_token), 401, 'invalid_grant');
         expect((await one.refresh(alice.refresh_token)).status).toBe(200);
       });
 
       it('responds 401 invalid_token for a garbage bearer, and consumes nothing', async () => {
         const first = await one.login();
-        expectF1(await one.refresh(first.refresh_token, 'garbage'), 401, 'invalid_token');
+        expectErrorsBody(await one.refresh(first.refresh_token, 'garbage'), 401, 'invalid_token');
         expect((await one.refresh(first.refresh_token)).status).toBe(200);
       });
 
       it('responds 401 invalid_token for a refresh token sent as the bearer', async () => {
         const first = await one.login();
-        expectF1(await one.refresh(first.refresh_token, first.refresh_token), 401, 'invalid_token');
+        expectErrorsBody(await one.refresh(first.refresh_token, first.refresh_token), 401, 'invalid_token');
       });
     });
 
@@ -314,8 +314,8 @@ describe('TokenService.refresh', () => {
         const first = await one.login();
         const results = await Promise.all(Array.from({ length: 20 }, () => one.refresh(first.refresh_token)));
         const winner = results.find((r) => r.status === 200)!.body as Tokens;
-        expectF1(await one.refresh(winner.refresh_token), 401, 'invalid_grant');
-        expectF1(await one.plans(winner.access_token), 401, 'invalid_token');
+        expectErrorsBody(await one.refresh(winner.refresh_token), 401, 'invalid_grant');
+        expectErrorsBody(await one.plans(winner.access_token), 401, 'invalid_token');
       });
 
       it(`answers exactly one with 200 across two app instances sharing the ${name} store`, async () => {
@@ -328,8 +328,8 @@ describe('TokenService.refresh', () => {
         expect(results.filter((r) => r.status === 200)).toHaveLength(1);
         expect(results.filter((r) => r.status === 401)).toHaveLength(19);
         const winner = results.find((r) => r.status === 200)!.body as Tokens;
-        expectF1(await two.plans(winner.access_token), 401, 'invalid_token');
-        expectF1(await one.plans(winner.access_token), 401, 'invalid_token');
+        expectErrorsBody(await two.plans(winner.access_token), 401, 'invalid_token');
+        expectErrorsBody(await one.plans(winner.access_token), 401, 'invalid_token');
       });
     });
 
@@ -343,7 +343,7 @@ describe('TokenService.refresh', () => {
       it('responds 401 invalid_grant once 7 days have passed without a refresh', async () => {
         const first = await one.login();
         clock.advance(7 * DAY);
-        expectF1(await one.refresh(first.refresh_token), 401, 'invalid_grant');
+        expectErrorsBody(await one.refresh(first.refresh_token), 401, 'invalid_grant');
       });
 
       it('counts the idle lifetime from the last refresh', async () => {
@@ -353,7 +353,7 @@ describe('TokenService.refresh', () => {
         clock.advance(6 * DAY);
         const third = await rotate(second.refresh_token);
         clock.advance(7 * DAY);
-        expectF1(await one.refresh(third.refresh_token), 401, 'invalid_grant');
+        expectErrorsBody(await one.refresh(third.refresh_token), 401, 'invalid_grant');
       });
     });
 
@@ -366,7 +366,7 @@ describe('TokenService.refresh', () => {
           tokens = await rotate(tokens.refresh_token);
         }
         clock.advance(DAY);
-        expectF1(await one.refresh(tokens.refresh_token), 401, 'invalid_grant');
+        expectErrorsBody(await one.refresh(tokens.refresh_token), 401, 'invalid_grant');
       });
 
       it('responds 200 one second before the absolute lifetime', async () => {
@@ -401,21 +401,21 @@ describe('TokenService.refresh', () => {
         const first = await one.login();
         calls.reset();
         const res = await one.refresh(mangle(first.refresh_token));
-        expectF1(res, 401, 'invalid_grant');
+        expectErrorsBody(res, 401, 'invalid_grant');
         expect(calls.total()).toBe(0);
       });
 
       it('responds 400 invalid_request for an array without a store call', async () => {
         const first = await one.login();
         calls.reset();
-        expectF1(await one.refresh([first.refresh_token]), 400, 'invalid_request');
+        expectErrorsBody(await one.refresh([first.refresh_token]), 400, 'invalid_request');
         expect(calls.total()).toBe(0);
       });
 
       it('responds 401 invalid_grant for an access token presented as the refresh token', async () => {
         const first = await one.login();
         calls.reset();
-        expectF1(await one.refresh(first.access_token), 401, 'invalid_grant');
+        expectErrorsBody(await one.refresh(first.access_token), 401, 'invalid_grant');
         expect(calls.total()).toBe(0);
       });
 
@@ -432,7 +432,7 @@ describe('TokenService.refresh', () => {
             (await makeKit({ store: (await stores.create(clock.now)).store, now: clock, verifyUser })).kit,
           ).login()
         ).refresh_token;
-        expectF1(await one.refresh(foreign), 401, 'invalid_grant');
+        expectErrorsBody(await one.refresh(foreign), 401, 'invalid_grant');
         expect((await one.refresh(first.refresh_token)).status).toBe(200);
       });
     });

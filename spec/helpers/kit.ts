@@ -176,11 +176,46 @@ async function redisHarness(hint: string): Promise<StoreHarness> {
   };
 }
 
-/** Both stores, for `describe.each(storeFactories)('with the %s store', (name, factory) => …)`. */
-export const storeFactories: ReadonlyArray<readonly [name: 'memory' | 'redis', factory: StoreFactory]> = [
+/** The stores a spec can run on. */
+export type StoreName = 'memory' | 'redis';
+
+const ALL_STORES: ReadonlyArray<readonly [name: StoreName, factory: StoreFactory]> = [
   ['memory', memoryHarness],
   ['redis', redisHarness],
 ];
+
+/**
+ * The stores this test file runs on: `ETK_TEST_STORES` (comma-separated, set per jest project and
+ * file by project-setup.ts), or both when it is unset.
+ */
+export function selectedStores(): readonly StoreName[] {
+  const raw = process.env.ETK_TEST_STORES;
+  if (raw === undefined || raw.trim() === '') return ALL_STORES.map(([name]) => name);
+  const names = raw.split(',').map((name) => name.trim());
+  for (const name of names) {
+    if (!ALL_STORES.some(([known]) => known === name)) {
+      throw new Error(`ETK_TEST_STORES names an unknown store: ${JSON.stringify(name)}`);
+    }
+  }
+  return names as StoreName[];
+}
+
+/**
+ * The selected stores (see {@link selectedStores}), for
+ * `describe.each(storeFactories)('with the %s store', (name, factory) => …)`: in the `unit` jest
+ * project only the memory store, in `integration` Redis (and memory too for files that run only there).
+ */
+export const storeFactories: ReadonlyArray<readonly [name: StoreName, factory: StoreFactory]> =
+  ALL_STORES.filter(([name]) => selectedStores().includes(name));
+
+/**
+ * `describe` when this file runs on `store` (see {@link selectedStores}), else a no-op that registers
+ * nothing, so a group outside `describe.each(storeFactories)` in a file of both jest projects runs
+ * exactly once: memory-only and store-less groups with `'memory'`, Redis-only groups with `'redis'`.
+ */
+export function describeOnStore(store: StoreName): (name: string, fn: () => void) => void {
+  return selectedStores().includes(store) ? describe : () => undefined;
+}
 
 /** Calls per method of a {@link countingStore}. */
 export interface StoreCalls {

@@ -11,7 +11,7 @@ import type { ErrorFormat } from '../../lib/errors';
 import { requireBinding } from '../../lib/middleware/guards';
 import { requireToken } from '../../lib/middleware/require-token';
 import { createAuthRouter } from '../../lib/routers/auth-router';
-import { expectCleanJson, expectF1, expectF2, expectNoStore } from '../helpers/http';
+import { expectCleanJson, expectErrorsBody, expectCodeBody, expectNoStore } from '../helpers/http';
 import { createClock, makeKit, storeFactories, type StoreHarness } from '../helpers/kit';
 
 const verifyUser: UserVerifier = async (username, password) =>
@@ -130,10 +130,10 @@ describe("errorFormat: 'oauth'", () => {
     describe('the other formats', () => {
       it.each(WITHOUT_CREDENTIALS)('keep missing_token for %s', async (_how, headers) => {
         const errors = await request(buildApp(kit, 'errors')).get('/me').set(headers);
-        expectF1(errors, 401, 'missing_token', 'Access token missing');
+        expectErrorsBody(errors, 401, 'missing_token', 'Access token missing');
         expect(errors.headers['www-authenticate']).toBe('Bearer realm="api"');
         const code = await request(buildApp(kit, 'code')).get('/me').set(headers);
-        expectF2(code, 401, 'missing_token', 'Access token missing');
+        expectCodeBody(code, 401, 'missing_token', 'Access token missing');
         expect(code.headers['www-authenticate']).toBe('Bearer realm="api"');
       });
     });
@@ -155,7 +155,7 @@ describe("errorFormat: 'oauth'", () => {
           .post('/api/auth/tokens/refresh/')
           .set('Authorization', `Bearer ${other}`)
           .send({ refresh_token: refreshToken });
-        expectF1(res, 401, 'invalid_token');
+        expectErrorsBody(res, 401, 'invalid_token');
         expect(res.headers['www-authenticate']).toMatch(/^Bearer realm="api", error="invalid_token"/);
         // The refresh token was not spent by the refused request.
         const ok = await request(defaultApp)

@@ -2,69 +2,30 @@
  * The failure budget per credential from every address, and one budget per credential across
  * routers: on the memory store, on one Redis, and on two app instances sharing a Redis.
  */
-import express, { type Express } from 'express';
+import type { Express } from 'express';
 import request from 'supertest';
 import type { TokenKit } from '../../lib/core/token-kit';
-import type { UserVerifier } from '../../lib/core/grants';
 import { randomBase62 } from '../../lib/core/opaque-token';
-import { createApiKeyRouter } from '../../lib/routers/api-key-router';
-import { createProviderRouter } from '../../lib/routers/provider-router';
-import { createAuthRouter } from '../../lib/routers/auth-router';
-import { createOAuthRouter } from '../../lib/routers/oauth-router';
 import { createRateLimits, type RateLimitOptions } from '../../lib/middleware/rate-limit';
 import { MemoryTokenStore } from '../../lib/stores/memory-token-store';
 import { RedisTokenStore } from '../../lib/stores/redis-token-store';
+import {
+  basic,
+  buildRoutersApp,
+  seedCredentials,
+  USERS,
+  verifyUser,
+  type Credentials,
+} from '../helpers/apps';
 import { makeKit } from '../helpers/kit';
 import { connectTestRedis, keysWithPrefix, type TestRedis } from '../helpers/redis';
 import { expectNoStore } from '../helpers/http';
 
 jest.setTimeout(60_000);
 
-const USERS: Readonly<Record<string, string>> = { alice: 'alice-password-1' };
-const verifyUser: UserVerifier = async (username, password) =>
-  Object.hasOwn(USERS, username) && USERS[username] === password ? { sub: `user-${username}` } : null;
-
-interface Credentials {
-  readonly apiKey: string;
-  readonly providerKey: string;
-  readonly providerId: string;
-  readonly providerClientId: string;
-  readonly clientId: string;
-  readonly clientSecret: string;
-}
-
-async function seed(kit: TokenKit): Promise<Credentials> {
-  const apiKey = (await kit.credentials.createApiKey({ name: 'key' })).key;
-  const provider = await kit.credentials.createProvider();
-  const client = await kit.credentials.createProviderClient(provider.id, { audience: 'https://api.test' });
-  const app = await kit.credentials.createApplication({
-    name: 'App',
-    grantTypes: ['client_credentials', 'password', 'refresh_token'],
-  });
-  return {
-    apiKey,
-    providerKey: provider.apiKeys[0]!,
-    providerId: provider.id,
-    providerClientId: client.id,
-    clientId: app.clientId,
-    clientSecret: app.clientSecret,
-  };
-}
-
 /** Routers A–D at the demo's mounts, sharing `limits`; one hop of `X-Forwarded-For` trusted. */
 function buildApp(kit: TokenKit, limits: RateLimitOptions): Express {
-  const rateLimit = createRateLimits(limits);
-  const app = express();
-  app.set('trust proxy', 1);
-  app.use('/v1/auth', createApiKeyRouter({ kit, rateLimit }));
-  app.use('/v1', createProviderRouter({ kit, rateLimit }));
-  app.use('/api', createAuthRouter({ kit, rateLimit, passwordClientId: 'pw' }));
-  app.use(createOAuthRouter({ kit, rateLimit }));
-  return app;
-}
-
-function basic(id: string, secret: string): string {
-  return `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+  return buildRoutersApp(kit, createRateLimits(limits));
 }
 
 const CLIENT_IP = '198.51.100.20';
@@ -252,7 +213,7 @@ describe.each(MODES)('per-credential failure budgets on %s', (mode) => {
     if (redis === undefined) {
       const { kit } = await makeKit({ store: new MemoryTokenStore(), verifyUser });
       const app = buildApp(kit, limits);
-      return { kit, creds: await seed(kit), apps: [app, app] };
+      return { kit, creds: await seedCredentials(kit), apps: [app, app] };
     }
     const base = `${redis.prefix}${++counter}:`;
     const storePrefix = `${base}store:`;
@@ -261,7 +222,7 @@ describe.each(MODES)('per-credential failure budgets on %s', (mode) => {
       store: new RedisTokenStore({ client: redis.client, keyPrefix: storePrefix }),
       verifyUser,
     });
-    const creds = await seed(one.kit);
+    const creds = await seedCredentials(one.kit);
     const appOne = buildApp(one.kit, { ...limits, store: redis.client, keyPrefix: limitPrefix });
     if (mode === 'one Redis') return { kit: one.kit, creds, apps: [appOne, appOne], limitPrefix };
     const second = await redis.connect();

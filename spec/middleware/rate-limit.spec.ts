@@ -4,70 +4,26 @@ import request from 'supertest';
 import type { Store } from 'express-rate-limit';
 import type { TokenEvent } from '../../lib/core/events';
 import type { TokenKit } from '../../lib/core/token-kit';
-import type { UserVerifier } from '../../lib/core/grants';
 import { formatOpaqueToken, randomBase62 } from '../../lib/core/opaque-token';
-import { createApiKeyRouter } from '../../lib/routers/api-key-router';
-import { createProviderRouter } from '../../lib/routers/provider-router';
 import { createAuthRouter } from '../../lib/routers/auth-router';
-import { createOAuthRouter } from '../../lib/routers/oauth-router';
-import {
-  createRateLimits,
-  type RateLimitOptions,
-  type RouterRateLimitOption,
-} from '../../lib/middleware/rate-limit';
+import { createRateLimits, type RateLimitOptions } from '../../lib/middleware/rate-limit';
 import { MemoryTokenStore } from '../../lib/stores/memory-token-store';
 import { waitForReady } from '../../lib/stores/redis-client';
 import { RedisTokenStore } from '../../lib/stores/redis-token-store';
+import {
+  basic,
+  buildRoutersApp,
+  seedCredentials,
+  USERS,
+  verifyUser,
+  type Credentials,
+} from '../helpers/apps';
 import { makeKit } from '../helpers/kit';
 import { connectTestRedis, keysWithPrefix, type TestRedis } from '../helpers/redis';
 import { expectNoStore } from '../helpers/http';
 
-const USERS: Readonly<Record<string, string>> = { alice: 'alice-password-1' };
-const verifyUser: UserVerifier = async (username, password) =>
-  Object.hasOwn(USERS, username) && USERS[username] === password ? { sub: `user-${username}` } : null;
-
-/** Every credential the specs use, created in a kit. */
-interface Credentials {
-  readonly apiKey: string;
-  readonly providerKey: string;
-  readonly providerId: string;
-  readonly providerClientId: string;
-  readonly clientId: string;
-  readonly clientSecret: string;
-}
-
-async function seed(kit: TokenKit): Promise<Credentials> {
-  const apiKey = (await kit.credentials.createApiKey({ name: 'key' })).key;
-  const provider = await kit.credentials.createProvider();
-  const client = await kit.credentials.createProviderClient(provider.id, { audience: 'https://api.test' });
-  const app = await kit.credentials.createApplication({
-    name: 'App',
-    grantTypes: ['client_credentials', 'password', 'refresh_token'],
-  });
-  return {
-    apiKey,
-    providerKey: provider.apiKeys[0]!,
-    providerId: provider.id,
-    providerClientId: client.id,
-    clientId: app.clientId,
-    clientSecret: app.clientSecret,
-  };
-}
-
 /** Routers A–D at the demo's mounts; one hop of `X-Forwarded-For` trusted (spec only). */
-function buildApp(kit: TokenKit, rateLimit: RouterRateLimitOption, trustProxy = true): Express {
-  const app = express();
-  if (trustProxy) app.set('trust proxy', 1);
-  app.use('/v1/auth', createApiKeyRouter({ kit, rateLimit }));
-  app.use('/v1', createProviderRouter({ kit, rateLimit }));
-  app.use('/api', createAuthRouter({ kit, rateLimit, passwordClientId: 'pw' }));
-  app.use(createOAuthRouter({ kit, rateLimit }));
-  return app;
-}
-
-function basic(id: string, secret: string): string {
-  return `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
-}
+const buildApp = buildRoutersApp;
 
 type Attempt = (app: Express, ip: string) => request.Test;
 
@@ -300,7 +256,7 @@ describe('createRateLimits', () => {
         verifyUser,
         onEvent: (e) => events.push(e),
       }));
-      creds = await seed(kit);
+      creds = await seedCredentials(kit);
     });
 
     describe.each(surfaces)('$name', (surface) => {
@@ -516,7 +472,7 @@ describe('createRateLimits', () => {
         store: new RedisTokenStore({ client: second, keyPrefix: storePrefix }),
         verifyUser,
       });
-      const creds = await seed(one.kit);
+      const creds = await seedCredentials(one.kit);
       const limitPrefix = `${redis.prefix}${keyPrefix}rl:`;
       const appOne = buildApp(
         one.kit,
@@ -561,7 +517,7 @@ describe('createRateLimits', () => {
         store: new RedisTokenStore({ client: redis.client, keyPrefix: `${redis.prefix}pipe:store:` }),
         verifyUser,
       });
-      const creds = await seed(kit);
+      const creds = await seedCredentials(kit);
       const app = buildApp(
         kit,
         createRateLimits({ ...LIMITS, store: client, keyPrefix: `${redis.prefix}pipe:rl:` }),
@@ -660,7 +616,7 @@ describe('createRateLimits', () => {
         store: new RedisTokenStore({ client: redis.client, keyPrefix: storePrefix }),
         verifyUser,
       });
-      const creds = await seed(kit);
+      const creds = await seedCredentials(kit);
       const app = buildApp(kit, createRateLimits({ store: client, keyPrefix: `${redis.prefix}outage:rl:` }));
       const right = await surfaces[2]!.right(creds, kit);
       expect((await right(app, CLIENT_IP)).status).toBe(200);

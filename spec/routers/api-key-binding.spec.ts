@@ -7,15 +7,16 @@ import { MemoryTokenStore } from '../../lib/stores/memory-token-store';
 import {
   countingStore,
   makeKit,
+  describeOnStore,
   storeFactories,
   type StoreCalls,
   type StoreHarness,
   type TestKit,
 } from '../helpers/kit';
-import { expectF1 } from '../helpers/http';
+import { expectErrorsBody } from '../helpers/http';
 
 describe('createApiKeyRouter', () => {
-  describe('when authorizeBinding decides which entities a key may bind to', () => {
+  describeOnStore('memory')('when authorizeBinding decides which entities a key may bind to', () => {
     let t: TestKit;
     let key: string;
     let app: express.Express;
@@ -126,7 +127,7 @@ describe('createApiKeyRouter', () => {
       ['an employee', { id: 'empl_Jane1', type: 'employee' }],
     ])('responds 403 insufficient_scope for %s and issues and stores nothing', async (_what, entity) => {
       const res = await exchange({ grant_type: 'client_credentials', bound_entity: entity });
-      expectF1(res, 403, 'insufficient_scope', 'The API key may not bind to this entity');
+      expectErrorsBody(res, 403, 'insufficient_scope', 'The API key may not bind to this entity');
       expect(calls.byMethod.get('saveAccessToken')).toBeUndefined();
       expect(events.filter((e) => e.type === 'issued')).toEqual([]);
       expect(events.filter((e) => e.type === 'binding_denied')).toHaveLength(1);
@@ -137,7 +138,7 @@ describe('createApiKeyRouter', () => {
         { grant_type: 'client_credentials', bound_entity: { id: 'empr_Acme', type: 'employer' } },
         'wrong-key',
       );
-      expectF1(res, 401, 'invalid_api_key');
+      expectErrorsBody(res, 401, 'invalid_api_key');
       expect(calls.byMethod.get('saveAccessToken')).toBeUndefined();
     });
 

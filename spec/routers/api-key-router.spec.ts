@@ -13,7 +13,7 @@ import {
   type StoreHarness,
   type TestClock,
 } from '../helpers/kit';
-import { expectCleanJson, expectF1, expectNoStore, paddedJson } from '../helpers/http';
+import { expectCleanJson, expectErrorsBody, expectNoStore, paddedJson } from '../helpers/http';
 
 const PATH = '/v1/auth/access-tokens';
 const EMPLOYER = 'empr_SGVsbG8gV29ybGQ';
@@ -187,7 +187,7 @@ describe('createApiKeyRouter', () => {
         if (status === 200) {
           expect(res.status).toBe(200);
         } else {
-          expectF1(res, 403, 'insufficient_scope');
+          expectErrorsBody(res, 403, 'insufficient_scope');
           expect(res.headers['www-authenticate']).toBe('Bearer realm="api", error="insufficient_scope"');
         }
       });
@@ -216,14 +216,14 @@ describe('createApiKeyRouter', () => {
         const token = await tokenFor({ id: EMPLOYEE, type: 'employee' });
         const res = await request(app).get(path).set('Authorization', `Bearer ${token}`);
         if (status === 200) expect(res.status).toBe(200);
-        else expectF1(res, 403, 'insufficient_scope');
+        else expectErrorsBody(res, 403, 'insufficient_scope');
       });
     });
 
     describe('when the token is unbound', () => {
       it('responds 403 insufficient_scope on an employer route (deny by default)', async () => {
         const token = await tokenFor();
-        expectF1(
+        expectErrorsBody(
           await request(app).get(`/v1/employers/${EMPLOYER}`).set('Authorization', `Bearer ${token}`),
           403,
           'insufficient_scope',
@@ -250,7 +250,7 @@ describe('createApiKeyRouter', () => {
         const token = await tokenFor();
         clock.advance(900);
         const res = await request(app).get('/probe').set('Authorization', `Bearer ${token}`);
-        expectF1(res, 401, 'expired_token', 'Access token expired');
+        expectErrorsBody(res, 401, 'expired_token', 'Access token expired');
         expect(res.headers['www-authenticate']).toBe(
           'Bearer realm="api", error="invalid_token", error_description="Access token expired"',
         );
@@ -284,19 +284,19 @@ describe('createApiKeyRouter', () => {
       ])('responds 401 invalid_api_key for %s', async (_what, header) => {
         const req = request(app).post(PATH);
         if (header !== null) req.set('Authorization', header);
-        expectF1(await req.send({ grant_type: 'client_credentials' }), 401, 'invalid_api_key');
+        expectErrorsBody(await req.send({ grant_type: 'client_credentials' }), 401, 'invalid_api_key');
       });
 
       it('responds 401 invalid_api_key for the key with one character changed', async () => {
         const tampered = apiKey.slice(0, -1) + (apiKey.endsWith('A') ? 'B' : 'A');
-        expectF1(await issue({ grant_type: 'client_credentials' }, tampered), 401, 'invalid_api_key');
+        expectErrorsBody(await issue({ grant_type: 'client_credentials' }, tampered), 401, 'invalid_api_key');
       });
 
       it('responds 401 invalid_api_key for a revoked key, and its tokens stop working', async () => {
         const token = await tokenFor();
         await kit.credentials.revokeApiKey(apiKeyId);
-        expectF1(await issue({ grant_type: 'client_credentials' }), 401, 'invalid_api_key');
-        expectF1(
+        expectErrorsBody(await issue({ grant_type: 'client_credentials' }), 401, 'invalid_api_key');
+        expectErrorsBody(
           await request(app).get('/probe').set('Authorization', `Bearer ${token}`),
           401,
           'invalid_token',
@@ -305,7 +305,7 @@ describe('createApiKeyRouter', () => {
 
       it('responds 401 invalid_api_key for the old key after a rotation, and 200 for the new one', async () => {
         const rotated = await kit.credentials.rotateApiKey(apiKeyId);
-        expectF1(await issue({ grant_type: 'client_credentials' }), 401, 'invalid_api_key');
+        expectErrorsBody(await issue({ grant_type: 'client_credentials' }), 401, 'invalid_api_key');
         expect((await issue({ grant_type: 'client_credentials' }, rotated!.key)).status).toBe(200);
       });
 
@@ -314,12 +314,12 @@ describe('createApiKeyRouter', () => {
           .post(PATH)
           .set('Authorization', [`Bearer ${apiKey}`, `Bearer ${apiKey}`] as unknown as string)
           .send({ grant_type: 'client_credentials' });
-        expectF1(res, 401, 'invalid_api_key');
+        expectErrorsBody(res, 401, 'invalid_api_key');
       });
 
       it('does not accept an issued access token as an API key', async () => {
         const token = await tokenFor();
-        expectF1(await issue({ grant_type: 'client_credentials' }, token), 401, 'invalid_api_key');
+        expectErrorsBody(await issue({ grant_type: 'client_credentials' }, token), 401, 'invalid_api_key');
       });
     });
 
@@ -329,7 +329,7 @@ describe('createApiKeyRouter', () => {
         ['empty', { grant_type: '' }],
         ['null', { grant_type: null }],
       ])('responds 400 invalid_request when grant_type is %s', async (_what, body) => {
-        expectF1(await issue(body), 400, 'invalid_request');
+        expectErrorsBody(await issue(body), 400, 'invalid_request');
         expect(calls.total()).toBe(0);
       });
 
@@ -341,7 +341,7 @@ describe('createApiKeyRouter', () => {
         ['markup', '<script>alert(1)</script>'],
       ])('responds 400 unsupported_grant_type for %s', async (_what, grantType) => {
         const res = await issue({ grant_type: grantType });
-        expectF1(res, 400, 'unsupported_grant_type');
+        expectErrorsBody(res, 400, 'unsupported_grant_type');
         expect(res.text).not.toContain('script');
       });
     });
@@ -353,7 +353,7 @@ describe('createApiKeyRouter', () => {
         ['a number', 1],
         ['a boolean', true],
       ])('responds 400 invalid_request for %s without a store call', async (_what, grantType) => {
-        expectF1(await issue({ grant_type: grantType }), 400, 'invalid_request');
+        expectErrorsBody(await issue({ grant_type: grantType }), 400, 'invalid_request');
         expect(calls.total()).toBe(0);
       });
     });
@@ -383,7 +383,7 @@ describe('createApiKeyRouter', () => {
         ['a boolean', true],
         ['an empty object', {}],
       ])('responds 400 invalid_request for %s without a store call', async (_what, boundEntity) => {
-        expectF1(
+        expectErrorsBody(
           await issue({ grant_type: 'client_credentials', bound_entity: boundEntity }),
           400,
           'invalid_request',
@@ -393,13 +393,13 @@ describe('createApiKeyRouter', () => {
 
       it('responds 400 invalid_request for an own __proto__ key inside bound_entity', async () => {
         const body = `{"grant_type":"client_credentials","bound_entity":{"id":"${EMPLOYER}","type":"employer","__proto__":{"id":"${OTHER_EMPLOYER}"}}}`;
-        expectF1(await issue(body), 400, 'invalid_request');
+        expectErrorsBody(await issue(body), 400, 'invalid_request');
       });
     });
 
     describe('when the body is hostile', () => {
       it('responds 400 invalid_request in {"errors":[…]} for malformed JSON, without HTML or a stack', async () => {
-        expectF1(await issue('{"grant_type":'), 400, 'invalid_request');
+        expectErrorsBody(await issue('{"grant_type":'), 400, 'invalid_request');
       });
 
       it.each([
@@ -408,7 +408,7 @@ describe('createApiKeyRouter', () => {
         ['a top-level number', '1'],
         ['a top-level null', 'null'],
       ])('responds 400 invalid_request for %s', async (_what, body) => {
-        expectF1(await issue(body), 400, 'invalid_request');
+        expectErrorsBody(await issue(body), 400, 'invalid_request');
       });
 
       it('responds 400 invalid_request for a text/plain body', async () => {
@@ -417,7 +417,7 @@ describe('createApiKeyRouter', () => {
           .set('Authorization', `Bearer ${apiKey}`)
           .set('Content-Type', 'text/plain')
           .send('grant_type=client_credentials');
-        expectF1(res, 400, 'invalid_request');
+        expectErrorsBody(res, 400, 'invalid_request');
       });
 
       it('responds 400 invalid_request for a form-encoded body', async () => {
@@ -426,11 +426,11 @@ describe('createApiKeyRouter', () => {
           .set('Authorization', `Bearer ${apiKey}`)
           .type('form')
           .send('grant_type=client_credentials');
-        expectF1(res, 400, 'invalid_request');
+        expectErrorsBody(res, 400, 'invalid_request');
       });
 
       it('responds 400 invalid_request without a body', async () => {
-        expectF1(
+        expectErrorsBody(
           await request(app).post(PATH).set('Authorization', `Bearer ${apiKey}`),
           400,
           'invalid_request',
@@ -438,7 +438,7 @@ describe('createApiKeyRouter', () => {
       });
 
       it('responds 413 payload_too_large for a 200 KB body', async () => {
-        expectF1(
+        expectErrorsBody(
           await issue(paddedJson(200, { grant_type: 'client_credentials' })),
           413,
           'payload_too_large',
@@ -490,7 +490,7 @@ describe('createApiKeyRouter', () => {
         'responds 405 method_not_allowed to %s',
         async (method) => {
           const res = await request(app)[method](PATH).set('Authorization', `Bearer ${apiKey}`);
-          expectF1(res, 405, 'method_not_allowed');
+          expectErrorsBody(res, 405, 'method_not_allowed');
           expect(res.headers.allow).toBe('POST');
         },
       );

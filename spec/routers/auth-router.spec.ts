@@ -17,7 +17,7 @@ import {
   type StoreHarness,
   type TestClock,
 } from '../helpers/kit';
-import { expectCleanJson, expectF1, expectNoStore, paddedJson } from '../helpers/http';
+import { expectCleanJson, expectErrorsBody, expectNoStore, paddedJson } from '../helpers/http';
 
 const TOKENS = '/api/auth/tokens/';
 const REFRESH = '/api/auth/tokens/refresh/';
@@ -181,7 +181,7 @@ describe('createAuthRouter', () => {
           ['the client id as secret', (a: App) => ({ client_id: a.clientId, client_secret: a.clientId })],
         ])('responds 401 invalid_client for %s', async (_what, make) => {
           const res = await post(TOKENS, { grant_type: 'client_credentials', ...make(testApp, otherApp) });
-          expectF1(res, 401, 'invalid_client');
+          expectErrorsBody(res, 401, 'invalid_client');
         });
 
         it('answers an unknown client and a wrong secret with the same body', async () => {
@@ -207,7 +207,7 @@ describe('createAuthRouter', () => {
           ['an empty client_secret', { client_id: 'x', client_secret: '' }],
           ['a null client_id', { client_id: null, client_secret: 'x' }],
         ])('responds 400 invalid_request without %s', async (_what, fields) => {
-          expectF1(
+          expectErrorsBody(
             await post(TOKENS, { grant_type: 'client_credentials', ...fields }),
             400,
             'invalid_request',
@@ -245,7 +245,7 @@ describe('createAuthRouter', () => {
         it.each(cases)(
           'responds 400 invalid_request when %s is %s, without a store call',
           async (_f, _w, body) => {
-            expectF1(await post(TOKENS, body), 400, 'invalid_request');
+            expectErrorsBody(await post(TOKENS, body), 400, 'invalid_request');
             expect(calls.total()).toBe(0);
           },
         );
@@ -257,13 +257,13 @@ describe('createAuthRouter', () => {
           ['empty', { grant_type: '' }],
           ['null', { grant_type: null }],
         ])('responds 400 invalid_request when grant_type is %s', async (_what, body) => {
-          expectF1(await post(TOKENS, body), 400, 'invalid_request');
+          expectErrorsBody(await post(TOKENS, body), 400, 'invalid_request');
         });
 
         it.each(['authorization_code', 'refresh_token', 'CLIENT_CREDENTIALS', 'urn:x', 'foo'])(
           'responds 400 unsupported_grant_type for %s',
           async (grantType) => {
-            expectF1(await post(TOKENS, { grant_type: grantType }), 400, 'unsupported_grant_type');
+            expectErrorsBody(await post(TOKENS, { grant_type: grantType }), 400, 'unsupported_grant_type');
           },
         );
       });
@@ -297,7 +297,7 @@ describe('createAuthRouter', () => {
           const { header, payload } = decode(tokens.id_token);
           expect(header.typ).toBe('JWT');
           expect(payload).toMatchObject({ iss: TEST_ISSUER, sub: 'user-alice', aud: 'password-grant' });
-          expectF1(await plans(tokens.id_token), 401, 'invalid_token');
+          expectErrorsBody(await plans(tokens.id_token), 401, 'invalid_token');
         });
 
         it('issues the tokens to the application when the request carries its credentials', async () => {
@@ -322,7 +322,7 @@ describe('createAuthRouter', () => {
             client_id: testApp.clientId,
             client_secret: 'wrong',
           });
-          expectF1(res, 401, 'invalid_client');
+          expectErrorsBody(res, 401, 'invalid_client');
         });
       });
 
@@ -339,7 +339,7 @@ describe('createAuthRouter', () => {
           ['a __proto__ username', { username: '__proto__', password: 'x' }],
         ])('responds 401 invalid_grant for %s', async (_what, fields) => {
           const res = await post(TOKENS, { grant_type: 'password', ...fields });
-          expectF1(res, 401, 'invalid_grant');
+          expectErrorsBody(res, 401, 'invalid_grant');
           expect(res.body).toEqual({
             errors: [{ errorType: 'invalid_grant', message: 'The grant is invalid' }],
           });
@@ -352,7 +352,7 @@ describe('createAuthRouter', () => {
           ['password', { username: 'alice' }],
           ['an empty password', { username: 'alice', password: '' }],
         ])('responds 400 invalid_request without %s', async (_what, fields) => {
-          expectF1(await post(TOKENS, { grant_type: 'password', ...fields }), 400, 'invalid_request');
+          expectErrorsBody(await post(TOKENS, { grant_type: 'password', ...fields }), 400, 'invalid_request');
         });
       });
 
@@ -362,13 +362,13 @@ describe('createAuthRouter', () => {
           const res = await request(bare)
             .post(TOKENS)
             .send({ grant_type: 'password', username: 'alice', password: USERS.alice!.password });
-          expectF1(res, 400, 'unsupported_grant_type');
+          expectErrorsBody(res, 400, 'unsupported_grant_type');
         });
       });
 
       describe('when the body is hostile', () => {
         it('responds 400 invalid_request in {"errors":[…]} for malformed JSON, without HTML or a stack', async () => {
-          expectF1(await post(TOKENS, '{"grant_type":"client_credentials",'), 400, 'invalid_request');
+          expectErrorsBody(await post(TOKENS, '{"grant_type":"client_credentials",'), 400, 'invalid_request');
         });
 
         it.each([
@@ -376,7 +376,7 @@ describe('createAuthRouter', () => {
           ['a top-level string', '"client_credentials"'],
           ['a top-level number', '7'],
         ])('responds 400 invalid_request for %s', async (_what, body) => {
-          expectF1(await post(TOKENS, body), 400, 'invalid_request');
+          expectErrorsBody(await post(TOKENS, body), 400, 'invalid_request');
         });
 
         it('responds 400 invalid_request for a text/plain body', async () => {
@@ -386,7 +386,7 @@ describe('createAuthRouter', () => {
             .send(
               `grant_type=client_credentials&client_id=${testApp.clientId}&client_secret=${testApp.clientSecret}`,
             );
-          expectF1(res, 400, 'invalid_request');
+          expectErrorsBody(res, 400, 'invalid_request');
         });
 
         it('responds 400 invalid_request for a form-encoded body', async () => {
@@ -395,15 +395,15 @@ describe('createAuthRouter', () => {
             client_id: testApp.clientId,
             client_secret: testApp.clientSecret,
           });
-          expectF1(res, 400, 'invalid_request');
+          expectErrorsBody(res, 400, 'invalid_request');
         });
 
         it('responds 400 invalid_request without a body', async () => {
-          expectF1(await request(app).post(TOKENS), 400, 'invalid_request');
+          expectErrorsBody(await request(app).post(TOKENS), 400, 'invalid_request');
         });
 
         it('responds 413 payload_too_large for a 200 KB body', async () => {
-          expectF1(
+          expectErrorsBody(
             await post(TOKENS, paddedJson(200, { grant_type: 'client_credentials' })),
             413,
             'payload_too_large',
@@ -450,7 +450,7 @@ describe('createAuthRouter', () => {
           'responds 405 method_not_allowed to %s',
           async (method) => {
             const res = await request(app)[method](TOKENS);
-            expectF1(res, 405, 'method_not_allowed');
+            expectErrorsBody(res, 405, 'method_not_allowed');
             expect(res.headers.allow).toBe('POST');
           },
         );
@@ -487,7 +487,7 @@ describe('createAuthRouter', () => {
         ])(
           'responds 400 invalid_request when refresh_token is %s, without a store call',
           async (_what, body) => {
-            expectF1(await post(REFRESH, body), 400, 'invalid_request');
+            expectErrorsBody(await post(REFRESH, body), 400, 'invalid_request');
             expect(calls.total()).toBe(0);
           },
         );
@@ -495,15 +495,15 @@ describe('createAuthRouter', () => {
 
       describe('when the body is hostile', () => {
         it('responds 400 invalid_request for malformed JSON', async () => {
-          expectF1(await post(REFRESH, '{"refresh_token":'), 400, 'invalid_request');
+          expectErrorsBody(await post(REFRESH, '{"refresh_token":'), 400, 'invalid_request');
         });
 
         it('responds 400 invalid_request for a top-level array', async () => {
-          expectF1(await post(REFRESH, '["etk_rt_x"]'), 400, 'invalid_request');
+          expectErrorsBody(await post(REFRESH, '["etk_rt_x"]'), 400, 'invalid_request');
         });
 
         it('responds 413 payload_too_large for a 200 KB body', async () => {
-          expectF1(
+          expectErrorsBody(
             await post(REFRESH, paddedJson(200, { refresh_token: 'etk_rt_x' })),
             413,
             'payload_too_large',
@@ -516,7 +516,7 @@ describe('createAuthRouter', () => {
           'responds 405 method_not_allowed to %s',
           async (method) => {
             const res = await request(app)[method](REFRESH);
-            expectF1(res, 405, 'method_not_allowed');
+            expectErrorsBody(res, 405, 'method_not_allowed');
             expect(res.headers.allow).toBe('POST');
           },
         );
@@ -580,31 +580,31 @@ describe('createAuthRouter', () => {
           ['no token', 'Bearer'],
           ['another scheme', 'Basic YWxhZGRpbjpvcGVuc2VzYW1l'],
         ])('responds 401 invalid_token for %s', async (_what, header) => {
-          expectF1(await validate(header), 401, 'invalid_token');
+          expectErrorsBody(await validate(header), 401, 'invalid_token');
         });
 
         it('responds 401 invalid_token without an Authorization header', async () => {
-          expectF1(await validate(), 401, 'invalid_token');
+          expectErrorsBody(await validate(), 401, 'invalid_token');
         });
 
         it('responds 401 invalid_token for an ID token', async () => {
-          expectF1(await validate(`Bearer ${(await login()).id_token}`), 401, 'invalid_token');
+          expectErrorsBody(await validate(`Bearer ${(await login()).id_token}`), 401, 'invalid_token');
         });
 
         it('responds 401 invalid_token for a refresh token', async () => {
-          expectF1(await validate(`Bearer ${(await login()).refresh_token}`), 401, 'invalid_token');
+          expectErrorsBody(await validate(`Bearer ${(await login()).refresh_token}`), 401, 'invalid_token');
         });
 
         it('responds 401 invalid_token for a token with its signature altered', async () => {
           const token = await clientToken();
           const tampered = token.slice(0, -4) + (token.endsWith('AAAA') ? 'BBBB' : 'AAAA');
-          expectF1(await validate(`Bearer ${tampered}`), 401, 'invalid_token');
+          expectErrorsBody(await validate(`Bearer ${tampered}`), 401, 'invalid_token');
         });
 
         it('responds 401 invalid_token for a revoked token', async () => {
           const token = await clientToken();
           await kit.tokens.revokeToken(token);
-          expectF1(await validate(`Bearer ${token}`), 401, 'invalid_token');
+          expectErrorsBody(await validate(`Bearer ${token}`), 401, 'invalid_token');
         });
       });
 
@@ -613,7 +613,7 @@ describe('createAuthRouter', () => {
           'responds 405 method_not_allowed to %s',
           async (method) => {
             const res = await request(app)[method](VALIDATE);
-            expectF1(res, 405, 'method_not_allowed');
+            expectErrorsBody(res, 405, 'method_not_allowed');
             expect(res.headers.allow).toBe('GET');
           },
         );
@@ -654,9 +654,21 @@ describe('createAuthRouter', () => {
         it('makes the previous client_id and client_secret fail with 401 invalid_client at once', async () => {
           const res = await rotate(testApp.id, await clientToken());
           const fresh = res.body as { client_id: string; client_secret: string };
-          expectF1(await clientCredentials(testApp.clientId, testApp.clientSecret), 401, 'invalid_client');
-          expectF1(await clientCredentials(testApp.clientId, fresh.client_secret), 401, 'invalid_client');
-          expectF1(await clientCredentials(fresh.client_id, testApp.clientSecret), 401, 'invalid_client');
+          expectErrorsBody(
+            await clientCredentials(testApp.clientId, testApp.clientSecret),
+            401,
+            'invalid_client',
+          );
+          expectErrorsBody(
+            await clientCredentials(testApp.clientId, fresh.client_secret),
+            401,
+            'invalid_client',
+          );
+          expectErrorsBody(
+            await clientCredentials(fresh.client_id, testApp.clientSecret),
+            401,
+            'invalid_client',
+          );
         });
 
         it('makes the new client_id and client_secret work', async () => {
@@ -671,7 +683,7 @@ describe('createAuthRouter', () => {
           const token = await clientToken();
           const other = await clientToken(otherApp);
           expect((await rotate(testApp.id, token)).status).toBe(200);
-          expectF1(await plans(token), 401, 'invalid_token');
+          expectErrorsBody(await plans(token), 401, 'invalid_token');
           expect((await plans(other)).status).toBe(200);
         });
 
@@ -684,7 +696,11 @@ describe('createAuthRouter', () => {
             .send({ application_id: testApp.id });
           expect(res.status).toBe(200);
           expect((await plans(token)).status).toBe(200);
-          expectF1(await clientCredentials(testApp.clientId, testApp.clientSecret), 401, 'invalid_client');
+          expectErrorsBody(
+            await clientCredentials(testApp.clientId, testApp.clientSecret),
+            401,
+            'invalid_client',
+          );
         });
 
         it('rotates again with a token of the new credentials', async () => {
@@ -706,13 +722,13 @@ describe('createAuthRouter', () => {
       describe('when the bearer token belongs to another application', () => {
         it('responds 403 insufficient_scope and changes nothing', async () => {
           const res = await rotate(testApp.id, await clientToken(otherApp));
-          expectF1(res, 403, 'insufficient_scope');
+          expectErrorsBody(res, 403, 'insufficient_scope');
           expect(res.headers['www-authenticate']).toBe('Bearer realm="api", error="insufficient_scope"');
           expect((await clientCredentials(testApp.clientId, testApp.clientSecret)).status).toBe(200);
         });
 
         it('responds 403 insufficient_scope for a password-grant user token', async () => {
-          expectF1(await rotate(testApp.id, (await login()).access_token), 403, 'insufficient_scope');
+          expectErrorsBody(await rotate(testApp.id, (await login()).access_token), 403, 'insufficient_scope');
         });
       });
 
@@ -721,7 +737,7 @@ describe('createAuthRouter', () => {
           ['an unknown UUID', randomUUID()],
           ['a non-UUID id', 'not-a-uuid'],
         ])('responds 404 not_found for %s', async (_what, id) => {
-          expectF1(await rotate(id, await clientToken()), 404, 'not_found', 'Resource not found');
+          expectErrorsBody(await rotate(id, await clientToken()), 404, 'not_found', 'Resource not found');
         });
       });
 
@@ -734,25 +750,25 @@ describe('createAuthRouter', () => {
         ])('responds 400 invalid_request when application_id is %s', async (_what, id) => {
           const token = await clientToken();
           const body = id === undefined ? {} : { application_id: id };
-          expectF1(await post(ROTATE, body, token), 400, 'invalid_request');
+          expectErrorsBody(await post(ROTATE, body, token), 400, 'invalid_request');
         });
       });
 
       describe('when the bearer token is missing, expired or invalid', () => {
         it('responds 401 missing_token without a token', async () => {
           const res = await rotate(testApp.id);
-          expectF1(res, 401, 'missing_token', 'Access token missing');
+          expectErrorsBody(res, 401, 'missing_token', 'Access token missing');
           expect(res.headers['www-authenticate']).toBe('Bearer realm="api"');
         });
 
         it('responds 401 expired_token for an expired token', async () => {
           const token = await clientToken();
           clock.advance(3600);
-          expectF1(await rotate(testApp.id, token), 401, 'expired_token', 'Access token expired');
+          expectErrorsBody(await rotate(testApp.id, token), 401, 'expired_token', 'Access token expired');
         });
 
         it('responds 401 invalid_token for garbage', async () => {
-          expectF1(await rotate(testApp.id, 'garbage'), 401, 'invalid_token');
+          expectErrorsBody(await rotate(testApp.id, 'garbage'), 401, 'invalid_token');
         });
 
         it('leaves the credentials unchanged', async () => {
@@ -766,7 +782,7 @@ describe('createAuthRouter', () => {
           'responds 405 method_not_allowed to %s',
           async (method) => {
             const res = await request(app)[method](ROTATE);
-            expectF1(res, 405, 'method_not_allowed');
+            expectErrorsBody(res, 405, 'method_not_allowed');
             expect(res.headers.allow).toBe('POST');
           },
         );

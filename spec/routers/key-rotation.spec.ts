@@ -10,7 +10,7 @@ import { requireToken } from '../../lib/middleware/require-token';
 import { KeySet } from '../../lib/keys/key-set';
 import type { TokenKit } from '../../lib/core/token-kit';
 import { createClock, makeKit, storeFactories, type StoreHarness } from '../helpers/kit';
-import { expectF1 } from '../helpers/http';
+import { expectErrorsBody } from '../helpers/http';
 import { basicOf, decodeJwt, form, seedClients, type TestClients } from '../helpers/oauth';
 
 interface Jwks {
@@ -103,7 +103,7 @@ describe('key rotation through createOAuthRouter', () => {
       keys.retire('key-2026-01');
       expect(keys.version).toBeGreaterThan(v2);
       expect(await kidsOf()).toEqual(['key-2026-02']);
-      expectF1(await probe(oldToken), 401, 'invalid_token');
+      expectErrorsBody(await probe(oldToken), 401, 'invalid_token');
       expect((await introspect(oldToken)).body).toEqual({ active: false });
       expect(await verifiesAgainstJwks(oldToken)).toBe(false);
       expect((await probe(newToken)).status).toBe(200);

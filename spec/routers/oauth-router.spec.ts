@@ -7,12 +7,13 @@ import { MemoryTokenStore } from '../../lib/stores/memory-token-store';
 import {
   createClock,
   makeKit,
+  describeOnStore,
   storeFactories,
   TEST_ISSUER,
   type StoreHarness,
   type TestClock,
 } from '../helpers/kit';
-import { expectCleanJson, expectF1, expectNoStore, paddedJson } from '../helpers/http';
+import { expectErrorsBody, expectNoStore, expectOAuthErrorBody, paddedJson } from '../helpers/http';
 import {
   basic,
   basicOf,
@@ -26,9 +27,6 @@ import {
   type TestClients,
 } from '../helpers/oauth';
 
-/** RFC 6749 §5.2: `error_description` is limited to %x20-21 / %x23-5B / %x5D-7E. */
-const DESCRIPTION_CHARS = /^[\x20\x21\x23-\x5B\x5D-\x7E]+$/;
-
 /** Router D at the root, and a requireToken probe. */
 function buildApp(kit: TokenKit, options: Partial<OAuthRouterOptions> = {}): Express {
   const app = express();
@@ -40,16 +38,6 @@ function buildApp(kit: TokenKit, options: Partial<OAuthRouterOptions> = {}): Exp
   return app;
 }
 
-/** Asserts an error in the `oauth` format (RFC 6749 §5.2): status, `{"error","error_description"}` and nothing else, no-store. */
-function expectF3(res: TestResponse, status: number, error: string): void {
-  expect({ status: res.status, body: res.body as unknown }).toEqual({
-    status,
-    body: { error, error_description: expect.stringMatching(DESCRIPTION_CHARS) },
-  });
-  expectCleanJson(res);
-  expectNoStore(res);
-}
-
 interface TokenBody {
   access_token: string;
   token_type: string;
@@ -59,7 +47,7 @@ interface TokenBody {
 }
 
 describe('createOAuthRouter', () => {
-  describe('when given bad options', () => {
+  describeOnStore('memory')('when given bad options', () => {
     it.each([
       ['no kit', {}, TypeError],
       ['a bad errorFormat', { errorFormat: 'xml' }, TypeError],
@@ -205,12 +193,12 @@ describe('createOAuthRouter', () => {
             form({ grant_type: 'client_credentials', scope: 'read admin' }),
             basicOf(clients.full),
           );
-          expectF3(res, 400, 'invalid_scope');
+          expectOAuthErrorBody(res, 400, 'invalid_scope');
         });
 
         it('answers 400 unauthorized_client to a client without the grant', async () => {
           const res = await token(form({ grant_type: 'client_credentials' }), basicOf(clients.userOnly));
-          expectF3(res, 400, 'unauthorized_client');
+          expectOAuthErrorBody(res, 400, 'unauthorized_client');
         });
 
         it('keeps ignored parameters out of the token', async () => {
@@ -252,7 +240,7 @@ describe('createOAuthRouter', () => {
             form({ grant_type: 'password', username: USER.username, password: USER.password }),
             basicOf(clients.ccOnly),
           );
-          expectF3(res, 400, 'unauthorized_client');
+          expectOAuthErrorBody(res, 400, 'unauthorized_client');
         });
 
         it('answers 400 invalid_grant for a wrong password and for an unknown user, identically', async () => {
@@ -264,18 +252,18 @@ describe('createOAuthRouter', () => {
             form({ grant_type: 'password', username: 'mallory', password: 'x' }),
             basicOf(clients.full),
           );
-          expectF3(wrong, 400, 'invalid_grant');
+          expectOAuthErrorBody(wrong, 400, 'invalid_grant');
           expect(unknown.status).toBe(400);
           expect(unknown.body).toEqual(wrong.body);
         });
 
         it('answers 400 invalid_request without a username or password', async () => {
-          expectF3(
+          expectOAuthErrorBody(
             await token(form({ grant_type: 'password', username: USER.username }), basicOf(clients.full)),
             400,
             'invalid_request',
           );
-          expectF3(
+          expectOAuthErrorBody(
             await token(form({ grant_type: 'password', password: USER.password }), basicOf(clients.full)),
             400,
             'invalid_request',
@@ -287,7 +275,7 @@ describe('createOAuthRouter', () => {
             form({ grant_type: 'password', username: USER.username, password: USER.password }),
             basic(clients.full.clientId, 'wrong'),
           );
-          expectF3(res, 401, 'invalid_client');
+          expectOAuthErrorBody(res, 401, 'invalid_client');
         });
 
         it('answers 400 unsupported_grant_type when the kit has no user verifier', async () => {
@@ -298,7 +286,7 @@ describe('createOAuthRouter', () => {
             .set('Authorization', basicOf(bareClients.full))
             .type('form')
             .send(form({ grant_type: 'password', username: USER.username, password: USER.password }));
-          expectF3(res, 400, 'unsupported_grant_type');
+          expectOAuthErrorBody(res, 400, 'unsupported_grant_type');
         });
       });
 
@@ -327,7 +315,7 @@ describe('createOAuthRouter', () => {
 
         it('narrows the scope of the new access token and refuses to widen it', async () => {
           const first = await passwordGrant(clients.full, 'read');
-          expectF3(
+          expectOAuthErrorBody(
             await refresh(first.refresh_token!, clients.full, { scope: 'read write' }),
             400,
             'invalid_scope',
@@ -342,16 +330,16 @@ describe('createOAuthRouter', () => {
           const second = (await refresh(first.refresh_token!)).body as TokenBody;
           expect((await probe(second.access_token)).status).toBe(200);
 
-          expectF3(await refresh(first.refresh_token!), 400, 'invalid_grant');
+          expectOAuthErrorBody(await refresh(first.refresh_token!), 400, 'invalid_grant');
 
-          expectF3(await refresh(second.refresh_token!), 400, 'invalid_grant');
-          expectF1(await probe(second.access_token), 401, 'invalid_token');
-          expectF1(await probe(first.access_token), 401, 'invalid_token');
+          expectOAuthErrorBody(await refresh(second.refresh_token!), 400, 'invalid_grant');
+          expectErrorsBody(await probe(second.access_token), 401, 'invalid_token');
+          expectErrorsBody(await probe(first.access_token), 401, 'invalid_token');
         });
 
         it('answers 400 invalid_grant to another client and does not consume the token', async () => {
           const first = await passwordGrant();
-          expectF3(await refresh(first.refresh_token!, clients.other), 400, 'invalid_grant');
+          expectOAuthErrorBody(await refresh(first.refresh_token!, clients.other), 400, 'invalid_grant');
           expect((await probe(first.access_token)).status).toBe(200);
           const res = await refresh(first.refresh_token!);
           expect(res.status).toBe(200);
@@ -367,30 +355,30 @@ describe('createOAuthRouter', () => {
             form({ grant_type: 'refresh_token', refresh_token: first.refresh_token! }),
             basic(noRefresh.clientId, noRefresh.clientSecret),
           );
-          expectF3(res, 400, 'unauthorized_client');
+          expectOAuthErrorBody(res, 400, 'unauthorized_client');
         });
 
         it('answers 400 invalid_request without a refresh_token and invalid_grant for garbage', async () => {
-          expectF3(
+          expectOAuthErrorBody(
             await token(form({ grant_type: 'refresh_token' }), basicOf(clients.full)),
             400,
             'invalid_request',
           );
-          expectF3(await refresh('etk_rt_garbage'), 400, 'invalid_grant');
+          expectOAuthErrorBody(await refresh('etk_rt_garbage'), 400, 'invalid_grant');
           const access = await clientCredentials();
-          expectF3(await refresh(access.access_token), 400, 'invalid_grant');
+          expectOAuthErrorBody(await refresh(access.access_token), 400, 'invalid_grant');
         });
       });
 
       describe('when the grant_type is missing or unknown', () => {
         it('answers 400 invalid_request without grant_type', async () => {
-          expectF3(await token(form({}), basicOf(clients.full)), 400, 'invalid_request');
+          expectOAuthErrorBody(await token(form({}), basicOf(clients.full)), 400, 'invalid_request');
         });
 
         it.each(['foo', 'urn:x', 'authorization_code', 'implicit'])(
           'answers 400 unsupported_grant_type for %s',
           async (grantType) => {
-            expectF3(
+            expectOAuthErrorBody(
               await token(form({ grant_type: grantType }), basicOf(clients.full)),
               400,
               'unsupported_grant_type',
@@ -403,7 +391,7 @@ describe('createOAuthRouter', () => {
             form({ grant_type: '<script>alert(1)</script>\r\nX: y' }),
             basicOf(clients.full),
           );
-          expectF3(res, 400, 'unsupported_grant_type');
+          expectOAuthErrorBody(res, 400, 'unsupported_grant_type');
           expect(res.text).not.toMatch(/<script|alert|\r|X: y/);
         });
       });
@@ -414,7 +402,7 @@ describe('createOAuthRouter', () => {
             form({ grant_type: 'client_credentials' }),
             basic(clients.full.clientId, 'wrong'),
           );
-          expectF3(res, 401, 'invalid_client');
+          expectOAuthErrorBody(res, 401, 'invalid_client');
           expect(res.headers['www-authenticate']).toBe('Basic realm="api"');
         });
 
@@ -426,7 +414,7 @@ describe('createOAuthRouter', () => {
               client_secret: 'wrong',
             }),
           );
-          expectF3(res, 401, 'invalid_client');
+          expectOAuthErrorBody(res, 401, 'invalid_client');
           expect(res.headers['www-authenticate']).toBeUndefined();
         });
 
@@ -455,7 +443,11 @@ describe('createOAuthRouter', () => {
           ['a client_id without a secret', { client_id: 'x' }],
           ['an empty secret', { client_id: 'x', client_secret: '' }],
         ])('answers 401 invalid_client for %s', async (_case, params) => {
-          expectF3(await token(form({ grant_type: 'client_credentials', ...params })), 401, 'invalid_client');
+          expectOAuthErrorBody(
+            await token(form({ grant_type: 'client_credentials', ...params })),
+            401,
+            'invalid_client',
+          );
         });
 
         it('answers 401 invalid_client for secrets of 1, 1000 and 10000 characters', async () => {
@@ -464,7 +456,7 @@ describe('createOAuthRouter', () => {
               form({ grant_type: 'client_credentials' }),
               basic(clients.full.clientId, 'x'.repeat(length)),
             );
-            expectF3(res, 401, 'invalid_client');
+            expectOAuthErrorBody(res, 401, 'invalid_client');
           }
         });
       });
@@ -475,12 +467,12 @@ describe('createOAuthRouter', () => {
           ['client_id twice', 'grant_type=client_credentials&client_id=a&client_id=b&client_secret=s'],
           ['scope twice', 'grant_type=client_credentials&scope=read&scope=read'],
         ])('answers 400 invalid_request to %s', async (_case, body) => {
-          expectF3(await token(body, basicOf(clients.full)), 400, 'invalid_request');
+          expectOAuthErrorBody(await token(body, basicOf(clients.full)), 400, 'invalid_request');
         });
 
         it('answers 400 invalid_request to a repeated parameter even with good credentials in the body', async () => {
           const body = `${form({ client_id: clients.full.clientId, client_secret: clients.full.clientSecret })}&grant_type=client_credentials&grant_type=client_credentials`;
-          expectF3(await token(body), 400, 'invalid_request');
+          expectOAuthErrorBody(await token(body), 400, 'invalid_request');
         });
 
         it('answers 400 invalid_request to Basic plus client_secret in the body', async () => {
@@ -492,7 +484,7 @@ describe('createOAuthRouter', () => {
             }),
             basicOf(clients.full),
           );
-          expectF3(res, 400, 'invalid_request');
+          expectOAuthErrorBody(res, 400, 'invalid_request');
         });
 
         it('answers 400 invalid_request to a body client_id that differs from the Basic one', async () => {
@@ -500,7 +492,7 @@ describe('createOAuthRouter', () => {
             form({ grant_type: 'client_credentials', client_id: clients.other.clientId }),
             basicOf(clients.full),
           );
-          expectF3(res, 400, 'invalid_request');
+          expectOAuthErrorBody(res, 400, 'invalid_request');
         });
 
         it('accepts a body client_id equal to the Basic one', async () => {
@@ -521,7 +513,11 @@ describe('createOAuthRouter', () => {
           ['two tokens after Basic', 'Basic YTpi YTpi'],
           ['another scheme', 'Bearer abc'],
         ])('answers 400 invalid_request to %s, never 500', async (_case, header) => {
-          expectF3(await token(form({ grant_type: 'client_credentials' }), header), 400, 'invalid_request');
+          expectOAuthErrorBody(
+            await token(form({ grant_type: 'client_credentials' }), header),
+            400,
+            'invalid_request',
+          );
         });
 
         it('answers 401 invalid_client to Basic with an empty secret', async () => {
@@ -529,7 +525,7 @@ describe('createOAuthRouter', () => {
             form({ grant_type: 'client_credentials' }),
             `Basic ${Buffer.from(`${clients.full.clientId}:`).toString('base64')}`,
           );
-          expectF3(res, 401, 'invalid_client');
+          expectOAuthErrorBody(res, 401, 'invalid_client');
           expect(res.headers['www-authenticate']).toBe('Basic realm="api"');
         });
 
@@ -539,7 +535,7 @@ describe('createOAuthRouter', () => {
             .set('Authorization', [basicOf(clients.full), basicOf(clients.other)] as unknown as string)
             .type('form')
             .send(form({ grant_type: 'client_credentials' }));
-          expectF3(res, 400, 'invalid_request');
+          expectOAuthErrorBody(res, 400, 'invalid_request');
         });
 
         it.each(['client_secret', 'password', 'grant_type', 'client_id'])(
@@ -550,7 +546,7 @@ describe('createOAuthRouter', () => {
               .set('Authorization', basicOf(clients.full))
               .type('form')
               .send(form({ grant_type: 'client_credentials' }));
-            expectF3(res, 400, 'invalid_request');
+            expectOAuthErrorBody(res, 400, 'invalid_request');
           },
         );
 
@@ -584,14 +580,14 @@ describe('createOAuthRouter', () => {
               refresh_token: 'etk_rt_x',
               [field]: value,
             };
-            expectF3(await token(body), 400, 'invalid_request');
+            expectOAuthErrorBody(await token(body), 400, 'invalid_request');
           });
         });
 
         it('ignores a JSON __proto__ member and pollutes nothing', async () => {
           const raw = `{"__proto__":{"grant_type":"client_credentials","isAdmin":true,"scope":"admin"},"client_id":${JSON.stringify(clients.full.clientId)},"client_secret":${JSON.stringify(clients.full.clientSecret)}}`;
           const res = await request(app).post('/oauth/token').type('json').send(raw);
-          expectF3(res, 400, 'invalid_request');
+          expectOAuthErrorBody(res, 400, 'invalid_request');
           expect(({} as Record<string, unknown>).isAdmin).toBeUndefined();
           const ok = await request(app)
             .post('/oauth/token')
@@ -634,12 +630,12 @@ describe('createOAuthRouter', () => {
             .set('Authorization', basicOf(clients.full))
             .set('Content-Type', type)
             .send(body);
-          expectF3(res, 400, 'invalid_request');
+          expectOAuthErrorBody(res, 400, 'invalid_request');
         });
 
         it('answers 400 invalid_request to a request without a body', async () => {
           const res = await request(app).post('/oauth/token').set('Authorization', basicOf(clients.full));
-          expectF3(res, 400, 'invalid_request');
+          expectOAuthErrorBody(res, 400, 'invalid_request');
         });
 
         it.each([
@@ -653,7 +649,7 @@ describe('createOAuthRouter', () => {
             .set('Authorization', basicOf(clients.full))
             .type('json')
             .send(raw);
-          expectF3(res, 400, 'invalid_request');
+          expectOAuthErrorBody(res, 400, 'invalid_request');
         });
 
         it('answers 413 payload_too_large to 200 KB bodies, JSON or form', async () => {
@@ -661,12 +657,12 @@ describe('createOAuthRouter', () => {
             .post('/oauth/token')
             .type('json')
             .send(paddedJson(200, { grant_type: 'client_credentials' }));
-          expectF3(json, 413, 'payload_too_large');
+          expectOAuthErrorBody(json, 413, 'payload_too_large');
           const big = await token(
             `grant_type=client_credentials&padding=${'x'.repeat(200 * 1024)}`,
             basicOf(clients.full),
           );
-          expectF3(big, 413, 'payload_too_large');
+          expectOAuthErrorBody(big, 413, 'payload_too_large');
         });
 
         it.each(['GET', 'PUT', 'DELETE', 'PATCH'] as const)(
@@ -674,7 +670,7 @@ describe('createOAuthRouter', () => {
           async (method) => {
             const res =
               await request(app)[method.toLowerCase() as 'get' | 'put' | 'delete' | 'patch']('/oauth/token');
-            expectF3(res, 405, 'method_not_allowed');
+            expectOAuthErrorBody(res, 405, 'method_not_allowed');
             expect(res.headers.allow).toBe('POST');
           },
         );
@@ -682,7 +678,7 @@ describe('createOAuthRouter', () => {
         it('answers 503 service_unavailable with Retry-After when the store fails, and mints nothing', async () => {
           fail(true);
           const res = await token(form({ grant_type: 'client_credentials' }), basicOf(clients.full));
-          expectF3(res, 503, 'service_unavailable');
+          expectOAuthErrorBody(res, 503, 'service_unavailable');
           expect(res.headers['retry-after']).toMatch(/^\d+$/);
           fail(false);
           const first = await passwordGrant();
@@ -691,7 +687,7 @@ describe('createOAuthRouter', () => {
             form({ grant_type: 'refresh_token', refresh_token: first.refresh_token! }),
             basicOf(clients.full),
           );
-          expectF3(refreshRes, 503, 'service_unavailable');
+          expectOAuthErrorBody(refreshRes, 503, 'service_unavailable');
           fail(false);
         });
       });
@@ -731,7 +727,7 @@ describe('createOAuthRouter', () => {
         expect((await probe(at)).status).toBe(200);
         const res = await revoke(at);
         expectRevokedAnswer(res);
-        expectF1(await probe(at), 401, 'invalid_token');
+        expectErrorsBody(await probe(at), 401, 'invalid_token');
         expect((await introspect(at)).body).toEqual({ active: false });
       });
 
@@ -750,8 +746,8 @@ describe('createOAuthRouter', () => {
           form({ grant_type: 'refresh_token', refresh_token: first.refresh_token! }),
           basicOf(clients.full),
         );
-        expectF3(res, 400, 'invalid_grant');
-        expectF1(await probe(first.access_token), 401, 'invalid_token');
+        expectOAuthErrorBody(res, 400, 'invalid_grant');
+        expectErrorsBody(await probe(first.access_token), 401, 'invalid_token');
         expect((await introspect(first.refresh_token!)).body).toEqual({ active: false });
       });
 
@@ -788,7 +784,7 @@ describe('createOAuthRouter', () => {
       });
 
       it('answers 400 invalid_request without a token', async () => {
-        expectF3(
+        expectOAuthErrorBody(
           await post('/oauth/revoke', form({ token_type_hint: 'access_token' }), basicOf(clients.full)),
           400,
           'invalid_request',
@@ -802,7 +798,7 @@ describe('createOAuthRouter', () => {
           form({ token: at, token_type_hint: 'id_token' }),
           basicOf(clients.full),
         );
-        expectF3(res, 400, 'unsupported_token_type');
+        expectOAuthErrorBody(res, 400, 'unsupported_token_type');
         expect((await probe(at)).status).toBe(200);
         const ok = await post(
           '/oauth/revoke',
@@ -815,9 +811,9 @@ describe('createOAuthRouter', () => {
       it('answers 401 invalid_client with a Basic challenge to a bad client, and revokes nothing', async () => {
         const { access_token: at } = await clientCredentials();
         const res = await post('/oauth/revoke', form({ token: at }), basic(clients.full.clientId, 'wrong'));
-        expectF3(res, 401, 'invalid_client');
+        expectOAuthErrorBody(res, 401, 'invalid_client');
         expect(res.headers['www-authenticate']).toBe('Basic realm="api"');
-        expectF3(await post('/oauth/revoke', form({ token: at })), 401, 'invalid_client');
+        expectOAuthErrorBody(await post('/oauth/revoke', form({ token: at })), 401, 'invalid_client');
         expect((await probe(at)).status).toBe(200);
       });
 
@@ -833,12 +829,12 @@ describe('createOAuthRouter', () => {
       });
 
       it('applies the same hostile-input rules as the token endpoint', async () => {
-        expectF3(
+        expectOAuthErrorBody(
           await post('/oauth/revoke', 'token=a&token=b', basicOf(clients.full)),
           400,
           'invalid_request',
         );
-        expectF3(
+        expectOAuthErrorBody(
           await post('/oauth/revoke', {
             token: ['a'],
             client_id: clients.full.clientId,
@@ -847,7 +843,7 @@ describe('createOAuthRouter', () => {
           400,
           'invalid_request',
         );
-        expectF3(
+        expectOAuthErrorBody(
           await request(app)
             .post('/oauth/revoke')
             .set('Authorization', basicOf(clients.full))
@@ -862,14 +858,14 @@ describe('createOAuthRouter', () => {
         const { access_token: at } = await clientCredentials();
         fail(true, ['revokeJti', 'checkRevocation']);
         const res = await revoke(at);
-        expectF3(res, 503, 'service_unavailable');
+        expectOAuthErrorBody(res, 503, 'service_unavailable');
         fail(false);
         expect((await probe(at)).status).toBe(200);
       });
 
       it('answers 405 to GET', async () => {
         const res = await request(app).get('/oauth/revoke');
-        expectF3(res, 405, 'method_not_allowed');
+        expectOAuthErrorBody(res, 405, 'method_not_allowed');
         expect(res.headers.allow).toBe('POST');
       });
     });
@@ -945,15 +941,19 @@ describe('createOAuthRouter', () => {
 
       it('answers 401 invalid_client to an unauthenticated caller', async () => {
         const { access_token: at } = await clientCredentials();
-        expectF3(await post('/oauth/introspect', form({ token: at })), 401, 'invalid_client');
+        expectOAuthErrorBody(await post('/oauth/introspect', form({ token: at })), 401, 'invalid_client');
         const res = await post('/oauth/introspect', form({ token: at }), basic('nobody', 'x'));
-        expectF3(res, 401, 'invalid_client');
+        expectOAuthErrorBody(res, 401, 'invalid_client');
         expect(res.headers['www-authenticate']).toBe('Basic realm="api"');
       });
 
       it('answers 400 invalid_request without a token and unsupported_token_type to a bad hint', async () => {
-        expectF3(await post('/oauth/introspect', form({}), basicOf(clients.full)), 400, 'invalid_request');
-        expectF3(
+        expectOAuthErrorBody(
+          await post('/oauth/introspect', form({}), basicOf(clients.full)),
+          400,
+          'invalid_request',
+        );
+        expectOAuthErrorBody(
           await post(
             '/oauth/introspect',
             form({ token: 'x', token_type_hint: 'foo' }),
@@ -967,12 +967,12 @@ describe('createOAuthRouter', () => {
       it('answers 503 when the store fails', async () => {
         const { access_token: at } = await clientCredentials();
         fail(true, ['checkRevocation']);
-        expectF3(await introspect(at), 503, 'service_unavailable');
+        expectOAuthErrorBody(await introspect(at), 503, 'service_unavailable');
         fail(false);
       });
 
       it('answers 405 to GET', async () => {
-        expectF3(await request(app).get('/oauth/introspect'), 405, 'method_not_allowed');
+        expectOAuthErrorBody(await request(app).get('/oauth/introspect'), 405, 'method_not_allowed');
       });
     });
 
@@ -992,13 +992,13 @@ describe('createOAuthRouter', () => {
 
       it('answers 405 to POST', async () => {
         const res = await request(app).post('/.well-known/jwks.json');
-        expectF3(res, 405, 'method_not_allowed');
+        expectOAuthErrorBody(res, 405, 'method_not_allowed');
         expect(res.headers.allow).toBe('GET, HEAD');
       });
     });
   });
 
-  describe('GET /.well-known/oauth-authorization-server', () => {
+  describeOnStore('memory')('GET /.well-known/oauth-authorization-server', () => {
     let kit: TokenKit;
     beforeAll(async () => {
       ({ kit } = await makeKit({ store: new MemoryTokenStore(), verifyUser }));
@@ -1036,7 +1036,7 @@ describe('createOAuthRouter', () => {
     });
 
     it('answers 405 to POST', async () => {
-      expectF3(
+      expectOAuthErrorBody(
         await request(buildApp(kit)).post('/.well-known/oauth-authorization-server'),
         405,
         'method_not_allowed',
@@ -1044,7 +1044,7 @@ describe('createOAuthRouter', () => {
     });
   });
 
-  describe('when mounted at the root of an app with other routes', () => {
+  describeOnStore('memory')('when mounted at the root of an app with other routes', () => {
     it('leaves the errors of other routes to the app', async () => {
       const { kit } = await makeKit({ store: new MemoryTokenStore() });
       const app = express();
@@ -1059,18 +1059,22 @@ describe('createOAuthRouter', () => {
         status: 418,
         body: { handledBy: 'app' },
       });
-      expectF3(await request(app).post('/oauth/token/').type('json').send('[1]'), 400, 'invalid_request');
+      expectOAuthErrorBody(
+        await request(app).post('/oauth/token/').type('json').send('[1]'),
+        400,
+        'invalid_request',
+      );
     });
   });
 
-  describe('when errorFormat is errors', () => {
+  describeOnStore('memory')('when errorFormat is errors', () => {
     it('formats errors as {"errors":[…]}', async () => {
       const { kit } = await makeKit({ store: new MemoryTokenStore() });
       const res = await request(buildApp(kit, { errorFormat: 'errors' }))
         .post('/oauth/token')
         .type('form')
         .send('grant_type=foo');
-      expectF1(res, 400, 'unsupported_grant_type');
+      expectErrorsBody(res, 400, 'unsupported_grant_type');
     });
   });
 });

@@ -17,7 +17,7 @@ import {
   type StoreHarness,
   type TestClock,
 } from '../helpers/kit';
-import { expectCleanJson, expectF2, expectNoStore, paddedJson } from '../helpers/http';
+import { expectCleanJson, expectCodeBody, expectNoStore, paddedJson } from '../helpers/http';
 
 const DOMAIN = 'auth.example.test';
 const AUDIENCE = 'https://api.example.test';
@@ -266,7 +266,7 @@ describe('createProviderRouter', () => {
         ['an array', [3600]],
         ['an object', { seconds: 3600 }],
       ])('responds 400 invalid_request when expiresIn is %s', async (_what, expiresIn) => {
-        expectF2(await create({ expiresIn }), 400, 'invalid_request');
+        expectCodeBody(await create({ expiresIn }), 400, 'invalid_request');
       });
     });
 
@@ -283,7 +283,7 @@ describe('createProviderRouter', () => {
       it.each(flags.flatMap((flag) => values.map(([what, value]) => [flag, what, value] as const)))(
         'responds 400 invalid_request when %s is %s',
         async (flag, _what, value) => {
-          expectF2(await create({ [flag]: value }), 400, 'invalid_request');
+          expectCodeBody(await create({ [flag]: value }), 400, 'invalid_request');
         },
       );
     });
@@ -297,22 +297,22 @@ describe('createProviderRouter', () => {
       ])('responds 401 unauthorized for %s', async (_what, header) => {
         const req = request(app).post(path());
         if (header !== null) req.set('Authorization', header);
-        expectF2(await req.send({}), 401, 'unauthorized');
+        expectCodeBody(await req.send({}), 401, 'unauthorized');
       });
 
       it('responds 401 unauthorized for the provider key with one character dropped', async () => {
-        expectF2(await create({}, { key: providerKey.slice(0, -1) }), 401, 'unauthorized');
+        expectCodeBody(await create({}, { key: providerKey.slice(0, -1) }), 401, 'unauthorized');
       });
 
       it('responds 401 unauthorized for the old key after the provider key is rotated', async () => {
         const rotated = await kit.credentials.rotateProviderKey(provider);
-        expectF2(await create({}), 401, 'unauthorized');
+        expectCodeBody(await create({}), 401, 'unauthorized');
         expect((await create({}, { key: rotated!.apiKeys[0]! })).status).toBe(201);
       });
 
       it('responds 401 unauthorized for an issued access token used as the key', async () => {
         const res = await create();
-        expectF2(
+        expectCodeBody(
           await create({}, { key: (res.body as { accessToken: string }).accessToken }),
           401,
           'unauthorized',
@@ -335,7 +335,7 @@ describe('createProviderRouter', () => {
           which === 'providerId'
             ? `/v1/providers/${encodeURIComponent(first)}/clients/${client}/tokens`
             : `/v1/providers/${provider}/clients/${second.includes('%') ? second : encodeURIComponent(second)}/tokens`;
-        expectF2(await create({}, { path: p }), 400, 'invalid_request');
+        expectCodeBody(await create({}, { path: p }), 400, 'invalid_request');
       });
 
       it('responds 201 for the same UUIDs in upper case', async () => {
@@ -347,7 +347,7 @@ describe('createProviderRouter', () => {
     describe('when the provider or client does not exist or belongs to another provider', () => {
       it('responds 404 not_found for an unknown provider', async () => {
         const res = await create({}, { path: path(randomUUID(), client) });
-        expectF2(res, 404, 'not_found', NOT_FOUND.message);
+        expectCodeBody(res, 404, 'not_found', NOT_FOUND.message);
         expect(res.body).toEqual(NOT_FOUND);
       });
 
@@ -357,11 +357,11 @@ describe('createProviderRouter', () => {
 
       it("responds 404 not_found for another provider's key", async () => {
         const res = await create({}, { key: otherKey });
-        expectF2(res, 404, 'not_found', NOT_FOUND.message);
+        expectCodeBody(res, 404, 'not_found', NOT_FOUND.message);
       });
 
       it("responds 404 not_found for another provider's client under this provider", async () => {
-        expectF2(
+        expectCodeBody(
           await create({}, { path: path(provider, otherClient) }),
           404,
           'not_found',
@@ -370,7 +370,7 @@ describe('createProviderRouter', () => {
       });
 
       it("responds 404 not_found for this client under another provider's path with that provider's key", async () => {
-        expectF2(
+        expectCodeBody(
           await create({}, { key: otherKey, path: path(other, client) }),
           404,
           'not_found',
@@ -381,7 +381,7 @@ describe('createProviderRouter', () => {
 
     describe('when the body is hostile', () => {
       it('responds 400 invalid_request in {"code","message"} for malformed JSON, without HTML or a stack', async () => {
-        expectF2(await create('{"expiresIn": 60,'), 400, 'invalid_request');
+        expectCodeBody(await create('{"expiresIn": 60,'), 400, 'invalid_request');
       });
 
       it.each([
@@ -389,7 +389,7 @@ describe('createProviderRouter', () => {
         ['a top-level number', '60'],
         ['a top-level string', '"x"'],
       ])('responds 400 invalid_request for %s', async (_what, body) => {
-        expectF2(await create(body), 400, 'invalid_request');
+        expectCodeBody(await create(body), 400, 'invalid_request');
       });
 
       it('responds 400 invalid_request for a text/plain body', async () => {
@@ -398,11 +398,11 @@ describe('createProviderRouter', () => {
           .set('Authorization', `Bearer ${providerKey}`)
           .set('Content-Type', 'text/plain')
           .send('expiresIn=60');
-        expectF2(res, 400, 'invalid_request');
+        expectCodeBody(res, 400, 'invalid_request');
       });
 
       it('responds 413 payload_too_large for a 200 KB body', async () => {
-        expectF2(await create(paddedJson(200)), 413, 'payload_too_large');
+        expectCodeBody(await create(paddedJson(200)), 413, 'payload_too_large');
       });
 
       it.each([
@@ -440,7 +440,7 @@ describe('createProviderRouter', () => {
         'responds 405 method_not_allowed to %s',
         async (method) => {
           const res = await request(app)[method](path()).set('Authorization', `Bearer ${providerKey}`);
-          expectF2(res, 405, 'method_not_allowed');
+          expectCodeBody(res, 405, 'method_not_allowed');
           expect(res.headers.allow).toBe('POST');
         },
       );

@@ -11,6 +11,7 @@ import type { BoundEntity } from '../../lib/types';
 import { createDemoApp } from '../../lib/server/demo-app';
 import { loadSeedFile, parseSeed } from '../../lib/server/seed';
 import { applySeed, createSeedUserVerifier } from '../../lib/server/seed-kit';
+import { EXPIRED_TOKEN_BODY } from '../helpers/http';
 import { connectTestRedis, type TestRedis } from '../helpers/redis';
 
 const ISSUER = 'https://issuer.demo.test';
@@ -67,8 +68,6 @@ const SEED = parseSeed({
     },
   ],
 });
-
-const F1_EXPIRED = { errors: [{ errorType: 'expired_token', message: 'Access token expired' }] };
 
 function f1(errorType: string): unknown {
   return { errors: [{ errorType, message: expect.any(String) }] };
@@ -530,7 +529,7 @@ describe.each(STORES)('createDemoApp on $name', (storeCase) => {
       clock += 901_000;
       const res = await request(app).get('/api/plans/').set('Authorization', `Bearer ${token}`);
       expect(res.status).toBe(401);
-      expect(res.body).toEqual(F1_EXPIRED);
+      expect(res.body).toEqual(EXPIRED_TOKEN_BODY);
       expect(res.headers['www-authenticate']).toBe(
         'Bearer realm="api", error="invalid_token", error_description="Access token expired"',
       );
@@ -545,7 +544,7 @@ describe.each(STORES)('createDemoApp on $name', (storeCase) => {
         .set('Authorization', `Bearer ${token}`);
       for (const res of [plans, validate]) {
         expect(res.status).toBe(401);
-        expect(res.body).toEqual(F1_EXPIRED);
+        expect(res.body).toEqual(EXPIRED_TOKEN_BODY);
       }
     });
 
