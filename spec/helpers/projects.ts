@@ -20,6 +20,8 @@ export const UNIT_SPECS: readonly string[] = [
   'spec/core/audit-events.spec.ts',
   'spec/core/audit-log.spec.ts',
   'spec/core/jwt.spec.ts',
+  'spec/core/layering.spec.ts',
+  'spec/core/token-context.spec.ts',
   'spec/keys/jwk-input.spec.ts',
   'spec/keys/key-set.spec.ts',
   'spec/middleware/metrics.spec.ts',
@@ -29,6 +31,7 @@ export const UNIT_SPECS: readonly string[] = [
   'spec/routers/router-parts.spec.ts',
   'spec/server/seed.spec.ts',
   'spec/stores/memory-token-store.spec.ts',
+  'spec/stores/redis-scripts.spec.ts',
 ];
 
 /** Spec files whose memory-store cases run in `unit` and whose Redis cases run in `integration`. */
