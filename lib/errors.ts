@@ -139,6 +139,24 @@ export class StoreUnavailableError extends Error {
   }
 }
 
+/**
+ * The one 503 of the kit: `service_unavailable` with `Retry-After` (seconds), for anything that
+ * cannot answer — a store, a counter store, an application callback. Fail closed: the request that
+ * gets it is never let through. `cause` is kept for diagnostics and never serialised.
+ */
+export function serviceUnavailable(
+  cause: unknown,
+  retryAfterSeconds = SERVICE_RETRY_AFTER_SECONDS,
+): TokenError {
+  return new TokenError('service_unavailable', undefined, {
+    headers: { 'Retry-After': String(retryAfterSeconds) },
+    cause,
+  });
+}
+
+/** `Retry-After` of {@link serviceUnavailable}, in seconds. */
+const SERVICE_RETRY_AFTER_SECONDS = 5;
+
 /** Error body in one of the three formats. */
 export type ErrorBody =
   | { errors: { errorType: string; message: string }[] }

@@ -2,7 +2,7 @@
  * Route guards that run after `requireToken`: scope and entity binding (by default employer/employee).
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { TokenError } from '../errors';
+import { serviceUnavailable, TokenError } from '../errors';
 import { DEFAULT_BINDING_PROFILE, isBindingProfile, type BindingProfile } from '../core/binding';
 import type { TokenService } from '../core/token-service';
 import type { AuthInfo, BoundEntityType } from '../types';
@@ -182,16 +182,7 @@ export function requireBinding(options: Readonly<RequireBindingOptions>): Reques
         .then(() => resolver(bound.id, target, types))
         .then(
           (belongs) => (belongs === true ? next() : deny(`not_${bound.type}`)),
-          (err: unknown) =>
-            sendBearerError(
-              res,
-              new TokenError('service_unavailable', undefined, {
-                cause: err,
-                headers: { 'Retry-After': '5' },
-              }),
-              realm,
-              format,
-            ),
+          (err: unknown) => sendBearerError(res, serviceUnavailable(err), realm, format),
         );
       return;
     }

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import { ipKeyGenerator, MemoryStore, rateLimit, type Store } from 'express-rate-limit';
 import { RedisStore, type RedisReply } from 'rate-limit-redis';
-import { TokenError, type TokenErrorCode } from '../errors';
+import { serviceUnavailable, TokenError, type TokenErrorCode } from '../errors';
 import type { TokenEvent } from '../core/events';
 import { DEFAULT_RETRY_AFTER } from '../defaults';
 import { tokenErrorCodeOf } from './error-response';
@@ -310,10 +310,7 @@ function storeFactory(store: RateLimitStoreOption, keyPrefix: string): RateLimit
  */
 function failClosed(store: Store, name: RateLimiterName): Store {
   const unavailable = (err: unknown): never => {
-    throw new TokenError('service_unavailable', undefined, {
-      cause: err,
-      headers: { 'Retry-After': String(DEFAULT_RETRY_AFTER) },
-    });
+    throw serviceUnavailable(err, DEFAULT_RETRY_AFTER);
   };
   // rate-limit-redis loads its script once, at init: after an outage (or a start before Redis was
   // ready) that promise stays rejected. After a failure, load it again on the next increment, so the

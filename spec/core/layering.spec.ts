@@ -265,8 +265,17 @@ describe('lib/ import graph', () => {
     it('is the only place lib/core builds a service_unavailable error', () => {
       const builders = [...graph.keys()]
         .filter((file) => file.startsWith('lib/core/token') && file.endsWith('.ts'))
-        .filter((file) => /new TokenError\(\s*'service_unavailable'/.test(code(join(ROOT, file))));
+        .filter((file) =>
+          /serviceUnavailable\(|new TokenError\(\s*'service_unavailable'/.test(code(join(ROOT, file))),
+        );
       expect(builders).toEqual(['lib/core/token/context.ts']);
+    });
+
+    it('builds every 503 of lib/ through serviceUnavailable (lib/errors.ts)', () => {
+      const builders = [...graph.keys()]
+        .filter((file) => file.endsWith('.ts'))
+        .filter((file) => /new TokenError\(\s*'service_unavailable'/.test(code(join(ROOT, file))));
+      expect(builders).toEqual(['lib/errors.ts']);
     });
   });
 });

@@ -2,7 +2,7 @@
  * Router A's exchange: an API key for a short-lived opaque access token, optionally bound to an
  * employer or employee. Not an OAuth grant type, hence not in the registry.
  */
-import { TokenError } from '../../errors';
+import { serviceUnavailable, TokenError } from '../../errors';
 import type { BoundEntity } from '../../types';
 import type { BindingAuthorizer } from './types';
 import type { IssuedAccessToken } from '../token-service';
@@ -43,10 +43,7 @@ export async function exchangeApiKey(
     try {
       if (authorize !== undefined) allowed = (await authorize(key, input.boundEntity)) === true;
     } catch (err) {
-      throw new TokenError('service_unavailable', undefined, {
-        cause: err,
-        headers: { 'Retry-After': '5' },
-      });
+      throw serviceUnavailable(err);
     }
     if (!allowed) {
       context.tokens.emit({

@@ -2,7 +2,7 @@
  * The resource owner password credentials grant (RFC 6749 §4.3), on when the kit has a
  * `verifyUser`: access, refresh and ID tokens for a user the application's verifier accepts.
  */
-import { TokenError } from '../../errors';
+import { serviceUnavailable, TokenError } from '../../errors';
 import type { GrantResult, PasswordGrantInput, VerifiedUser } from './types';
 import { assertGrantAllowed, type GrantContext } from './context';
 import type { OAuthGrant } from './oauth-grant';
@@ -29,7 +29,7 @@ export async function password(
   try {
     user = await verifyUser(username, secret);
   } catch (err) {
-    throw new TokenError('service_unavailable', undefined, { cause: err, headers: { 'Retry-After': '5' } });
+    throw serviceUnavailable(err);
   }
   if (user === null || typeof user.sub !== 'string' || user.sub === '') {
     context.tokens.emit({

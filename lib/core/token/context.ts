@@ -4,7 +4,7 @@
  * needs — the clock, audit events, the one store guard that turns failures into 503, announcements
  * — and imports none of the verb modules.
  */
-import { StoreUnavailableError, TokenError } from '../../errors';
+import { serviceUnavailable, StoreUnavailableError, TokenError } from '../../errors';
 import { DEFAULT_RETRY_AFTER } from '../../defaults';
 import type { KeySet } from '../../keys/key-set';
 import type { TokenStore } from '../../stores/token-store';
@@ -19,10 +19,7 @@ import type { ResolvedTokenOptions } from '../token-options';
  * only place the token core builds that error.
  */
 export function storeUnavailable(cause: unknown): TokenError {
-  return new TokenError('service_unavailable', undefined, {
-    headers: { 'Retry-After': String(DEFAULT_RETRY_AFTER) },
-    cause,
-  });
+  return serviceUnavailable(cause, DEFAULT_RETRY_AFTER);
 }
 
 /** The opaque access-token prefixes this instance recognises; routers may register more. */
