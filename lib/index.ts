@@ -78,7 +78,7 @@ export type {
   RefreshTokenProof,
 } from './stores/token-store';
 export type { CredentialStore, CredentialKind, CredentialRecord } from './stores/credential-store';
-export type { RevocationView, RevocationNotice } from './core/revocation-view';
+export type { RevocationView, RevocationNotice } from './stores/revocation-view';
 
 // Middleware.
 export { requireToken } from './middleware/require-token';

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { TokenError } from '../errors';
 import type { CredentialKind, CredentialRecord, CredentialStore } from '../stores/credential-store';
 import { DEFAULT_API_KEY_PREFIX, DEFAULT_CLIENT_SECRET_PREFIX } from '../defaults';
-import { BoundedCache } from './bounded-cache';
+import { BoundedCache } from '../util/bounded-cache';
 import { generateOpaqueToken, randomBase62 } from './opaque-token';
 import type { TokenOwner, TokenService } from './token-service';
 import { DEFAULT_GRANT_TYPES, isGrantType } from './grants/registry';

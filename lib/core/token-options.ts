@@ -20,7 +20,7 @@ import {
 import { toBindingProfile, type BindingProfile, type BindingProfileOptions } from './binding';
 import type { TokenEventListener } from './events';
 import { assertTokenPrefix } from './opaque-token';
-import type { RevocationView } from './revocation-view';
+import type { RevocationView } from '../stores/revocation-view';
 
 /** Options of `TokenService`. */
 export interface TokenServiceOptions {

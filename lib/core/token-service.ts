@@ -11,7 +11,7 @@ import type { AuthInfo } from '../types';
 import type { TokenEvent } from './events';
 import type { BindingProfile } from './binding';
 import type { SecretHasher } from './opaque-token';
-import type { RevocationNotice } from './revocation-view';
+import type { RevocationNotice } from '../stores/revocation-view';
 import { resolveTokenOptions, type TokenServiceOptions } from './token-options';
 import { createTokenContext, type TokenContext } from './token/context';
 import {

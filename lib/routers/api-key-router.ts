@@ -49,11 +49,6 @@ export interface ApiKeyRouterOptions {
   readonly rateLimit?: RouterRateLimitOption;
 }
 
-/** The authorizer of a router without `authorizeBinding`: no key may bind to any entity. */
-function refuseEveryBinding(): boolean {
-  return false;
-}
-
 /** The binding a `client_credentials` exchange body asks for (null: unbound). */
 function parseExchange(body: Body, binding: BindingProfile): BoundEntity | null {
   const grantType = body.grant_type;
@@ -95,8 +90,8 @@ function resolveOptions(options: Readonly<ApiKeyRouterOptions>) {
   if (options.authorizeBinding !== undefined && typeof options.authorizeBinding !== 'function') {
     throw new TypeError('authorizeBinding must be a function');
   }
-  // Fail closed: without an authorizer no key may bind to any entity.
-  const authorizeBinding: BindingAuthorizer = options.authorizeBinding ?? refuseEveryBinding;
+  // Without an authorizer the core refuses every binding (fail closed).
+  const authorizeBinding: BindingAuthorizer | undefined = options.authorizeBinding;
   const format = options.errorFormat ?? 'errors';
   assertErrorFormat(format);
   return { kit, prefix, ttl, authorizeBinding, format };
@@ -128,7 +123,7 @@ export function createApiKeyRouter(options: Readonly<ApiKeyRouterOptions>): Rout
         ttl,
         prefix,
         ip: req.ip,
-        authorizeBinding,
+        ...(authorizeBinding === undefined ? {} : { authorizeBinding }),
       });
       res.status(200).json(exchangeResponse(issued, boundEntity));
     }),

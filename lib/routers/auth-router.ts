@@ -283,15 +283,12 @@ export function createAuthRouter(options: Readonly<AuthRouterOptions>): Router {
       if (app === null) throw new TokenError('not_found');
       if (!(await isOwnClientToken(kit, app, req.auth)))
         throw challenge(new TokenError('insufficient_scope'));
-      const auth = req.auth!;
-      // A token of this application under a client id it no longer holds: a concurrent rotation
-      // replaced the credentials it was minted with.
-      if (auth.clientId !== app.clientId) throw new TokenError('conflict');
-      // Tied to the client id the caller authenticated as: of concurrent rotations exactly one wins.
+      // Tied to the client id the caller authenticated as: a token minted under credentials that a
+      // rotation already replaced gets 409, and of concurrent rotations exactly one wins.
       const rotated = await kit.credentials.rotateApplication(app.id, {
         revokeTokens,
         revokeUserTokens,
-        expectedClientId: auth.clientId,
+        expectedClientId: req.auth!.clientId,
       });
       if (rotated === null) throw new TokenError('not_found');
       res.status(200).json(rotationResponse(rotated));

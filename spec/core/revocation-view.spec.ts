@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import request from 'supertest';
 import { requireToken } from '../../lib/middleware/require-token';
 import { createTokenKit, type TokenKit } from '../../lib/core/token-kit';
-import { LocalRevocationMemory } from '../../lib/core/revocation-view';
+import { LocalRevocationMemory } from '../../lib/stores/revocation-view';
 import { RedisRevocationView } from '../../lib/stores/redis-revocation-view';
 import { RedisTokenStore } from '../../lib/stores/redis-token-store';
 import type { TokenStore } from '../../lib/stores/token-store';

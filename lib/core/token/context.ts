@@ -11,7 +11,7 @@ import type { TokenStore } from '../../stores/token-store';
 import type { TokenEvent } from '../events';
 import { IssuanceClock } from '../issuance';
 import { assertTokenPrefix, SecretHasher } from '../opaque-token';
-import type { RevocationNotice, RevocationView } from '../revocation-view';
+import type { RevocationNotice, RevocationView } from '../../stores/revocation-view';
 import type { ResolvedTokenOptions } from '../token-options';
 
 /**

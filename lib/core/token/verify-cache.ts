@@ -5,7 +5,7 @@
  */
 import type { AccessTokenRecord, RevocationQuery } from '../../stores/token-store';
 import type { AuthInfo } from '../../types';
-import { BoundedCache } from '../bounded-cache';
+import { BoundedCache } from '../../util/bounded-cache';
 import type { TokenContext } from './context';
 
 /** A verified JWT, remembered until `exp`. */
