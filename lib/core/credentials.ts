@@ -7,6 +7,7 @@ import { TokenError } from '../errors';
 import type { CredentialKind, CredentialRecord, CredentialStore } from '../stores/credential-store';
 import { DEFAULT_API_KEY_PREFIX, DEFAULT_CLIENT_SECRET_PREFIX } from '../defaults';
 import { BoundedCache } from '../util/bounded-cache';
+import { resolveCredentialStore } from './credential-store-option';
 import { generateOpaqueToken, randomBase62 } from './opaque-token';
 import type { TokenOwner, TokenService } from './token-service';
 import { DEFAULT_GRANT_TYPES, isGrantType } from './grants/registry';
@@ -85,7 +86,10 @@ export interface CredentialServiceOptions {
   readonly clientSecretPrefix?: string;
   /**
    * Where API keys, applications, providers and their clients live, e.g. a
-   * `PostgresCredentialStore`. @default the token store (`store`), which keeps them beside tokens.
+   * `PostgresCredentialStore` or a `MemoryCredentialStore`. Required when the token store (`store`)
+   * does not implement `CredentialStore`; a TypeError names this option then.
+   * @default the token store (`store`) when it implements `CredentialStore` (`MemoryTokenStore`
+   * and `RedisTokenStore` do), which keeps credentials beside tokens.
    */
   readonly credentialStore?: CredentialStore;
 }
@@ -154,7 +158,8 @@ function hintOf(secret: string): string {
 }
 
 /**
- * Creates, reads, rotates and revokes credentials in the token store.
+ * Creates, reads, rotates and revokes credentials in the kit's credential store (see
+ * {@link CredentialServiceOptions.credentialStore}).
  *
  * @example
  * ```ts
@@ -170,11 +175,7 @@ export class CredentialService {
 
   constructor(tokens: TokenService, options: Readonly<CredentialServiceOptions> = {}) {
     this.#tokens = tokens;
-    const store = options.credentialStore ?? tokens.store;
-    if (typeof store?.findCredential !== 'function' || typeof store.replaceCredential !== 'function') {
-      throw new TypeError('credentialStore must implement CredentialStore');
-    }
-    this.#store = store;
+    this.#store = resolveCredentialStore(options.credentialStore, tokens.store);
     this.#apiKeyPrefix = options.apiKeyPrefix ?? DEFAULT_API_KEY_PREFIX;
     this.#clientSecretPrefix = options.clientSecretPrefix ?? DEFAULT_CLIENT_SECRET_PREFIX;
   }
@@ -484,7 +485,7 @@ export class CredentialService {
       const id = canonicalUuid(owner.applicationId);
       if (id === null) return null;
       const rec = await this.#lookup(`c\0application\0${id}`, () =>
-        this.#tokens.store.getCredential('application', id),
+        this.#store.getCredential('application', id),
       );
       return rec === null ? null : applicationInfo(rec);
     }

@@ -1,6 +1,8 @@
 /**
  * The storage contract behind credentials: API keys, applications, providers, provider clients and
- * users. Credentials are configuration: they do not expire, and a store keeps them until deleted.
+ * users. It is one of the two store contracts: tokens, revocation and refresh families live behind
+ * the other one, `TokenStore` (token-store.ts). Credentials are configuration: they do not expire,
+ * and a store keeps them until deleted.
  *
  * Stores never see a raw secret: the core hands them hashes, as index keys and inside `data`.
  * Any failure to answer (connection down, timeout, corrupt value) rejects with
@@ -19,8 +21,12 @@ export interface CredentialRecord {
 }
 
 /**
- * The credential storage contract. Implementations: `MemoryTokenStore`, `RedisTokenStore` (which
- * keep credentials beside tokens) and `PostgresCredentialStore`.
+ * The credential storage contract. Implementations: `MemoryCredentialStore`,
+ * `RedisCredentialStore` and `PostgresCredentialStore`; `MemoryTokenStore` and `RedisTokenStore`
+ * implement it too, by forwarding to a credential store of their kind that they own, so existing
+ * credentials are found where they were. The kit takes one as `credentialStore`; without it, it
+ * uses its token store when that implements this interface. The conformance suite is
+ * `describeCredentialStoreContract` (express-token-kit/testing).
  */
 export interface CredentialStore {
   /**

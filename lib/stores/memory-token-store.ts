@@ -3,11 +3,11 @@
  * deployments. Same semantics as the Redis store; every operation is atomic because it runs
  * synchronously.
  */
+import type { CredentialStore } from './credential-store';
+import { MemoryCredentialStore } from './memory-credential-store';
 import { assertCutoffMs, MAX_REFRESH_GRACE_RETRIES, MAX_REFRESH_GRACE_SECONDS } from './token-store';
 import type {
   AccessTokenRecord,
-  CredentialKind,
-  CredentialRecord,
   RefreshFamily,
   RefreshTokenProof,
   RefreshTokenState,
@@ -87,11 +87,6 @@ interface FamilyState {
   graceRetries: number;
 }
 
-interface StoredCredential {
-  readonly version: number;
-  readonly json: string;
-}
-
 function ttlMs(seconds: number): number {
   if (!Number.isFinite(seconds)) throw new RangeError(`ttlSeconds must be finite, got ${String(seconds)}`);
   return Math.max(1, Math.ceil(seconds * 1000));
@@ -115,19 +110,16 @@ function rotatedOut(state: FamilyState, hash: string, proof: RefreshTokenProof |
   );
 }
 
-function credentialOf(id: string, stored: StoredCredential): CredentialRecord {
-  return { id, version: stored.version, data: JSON.parse(stored.json) as Record<string, unknown> };
-}
-
 /**
  * Token store in process memory. Stores deep copies, so callers cannot change stored state through
- * objects they passed in or got back.
+ * objects they passed in or got back. It is a {@link CredentialStore} too, through a
+ * `MemoryCredentialStore` it owns, so a kit given only this store keeps credentials beside tokens.
  *
  * @example
  * const store = new MemoryTokenStore();
  * // tests: const store = new MemoryTokenStore({ now: () => clock });
  */
-export class MemoryTokenStore implements TokenStore {
+export class MemoryTokenStore implements TokenStore, CredentialStore {
   readonly #now: () => number;
   readonly #timer: NodeJS.Timeout;
   readonly #accessTokens = new ExpiringMap<string>();
@@ -136,8 +128,7 @@ export class MemoryTokenStore implements TokenStore {
   readonly #subjectCutoffs = new ExpiringMap<number>();
   readonly #clientCutoffs = new ExpiringMap<number>();
   readonly #families = new ExpiringMap<FamilyState>();
-  readonly #credentials = new Map<CredentialKind, Map<string, StoredCredential>>();
-  readonly #indexes = new Map<CredentialKind, Map<string, string>>();
+  readonly #credentials = new MemoryCredentialStore();
 
   constructor(options: Readonly<MemoryTokenStoreOptions> = {}) {
     const interval = options.sweepIntervalMs ?? 60_000;
@@ -163,8 +154,7 @@ export class MemoryTokenStore implements TokenStore {
     let n = 0;
     for (const m of this.#expiring()) n += m.size;
     for (const family of this.#families.values()) if (family.previous !== null) n += 1;
-    for (const m of this.#credentials.values()) n += m.size;
-    for (const m of this.#indexes.values()) n += m.size;
+    n += this.#credentials.size();
     return n;
   }
 
@@ -358,80 +348,38 @@ export class MemoryTokenStore implements TokenStore {
     return { family: familyOf(state), active };
   }
 
-  // --- credentials ------------------------------------------------------------
+  // --- credentials: forwarded to the owned MemoryCredentialStore ------------
 
-  #credentialsOf(kind: CredentialKind): Map<string, StoredCredential> {
-    let map = this.#credentials.get(kind);
-    if (map === undefined) this.#credentials.set(kind, (map = new Map()));
-    return map;
+  createCredential(...a: Parameters<CredentialStore['createCredential']>): Promise<boolean> {
+    return this.#credentials.createCredential(...a);
   }
 
-  #indexOf(kind: CredentialKind): Map<string, string> {
-    let map = this.#indexes.get(kind);
-    if (map === undefined) this.#indexes.set(kind, (map = new Map()));
-    return map;
+  getCredential(
+    ...a: Parameters<CredentialStore['getCredential']>
+  ): ReturnType<CredentialStore['getCredential']> {
+    return this.#credentials.getCredential(...a);
   }
 
-  /** True when `indexKey` points at a live credential other than `id`. */
-  #taken(kind: CredentialKind, indexKey: string, id: string | null): boolean {
-    const owner = this.#indexOf(kind).get(indexKey);
-    return owner !== undefined && owner !== id && this.#credentialsOf(kind).has(owner);
+  findCredential(
+    ...a: Parameters<CredentialStore['findCredential']>
+  ): ReturnType<CredentialStore['findCredential']> {
+    return this.#credentials.findCredential(...a);
   }
 
-  async createCredential(
-    kind: CredentialKind,
-    id: string,
-    data: Record<string, unknown>,
-    indexKeys: readonly string[],
-  ): Promise<boolean> {
-    const credentials = this.#credentialsOf(kind);
-    if (credentials.has(id) || indexKeys.some((k) => this.#taken(kind, k, null))) return false;
-    credentials.set(id, { version: 1, json: JSON.stringify(data) });
-    const index = this.#indexOf(kind);
-    for (const k of indexKeys) index.set(k, id);
-    return true;
+  listCredentials(
+    ...a: Parameters<CredentialStore['listCredentials']>
+  ): ReturnType<CredentialStore['listCredentials']> {
+    return this.#credentials.listCredentials(...a);
   }
 
-  async getCredential(kind: CredentialKind, id: string): Promise<CredentialRecord | null> {
-    const stored = this.#credentialsOf(kind).get(id);
-    return stored === undefined ? null : credentialOf(id, stored);
+  replaceCredential(
+    ...a: Parameters<CredentialStore['replaceCredential']>
+  ): ReturnType<CredentialStore['replaceCredential']> {
+    return this.#credentials.replaceCredential(...a);
   }
 
-  async findCredential(kind: CredentialKind, indexKey: string): Promise<CredentialRecord | null> {
-    const id = this.#indexOf(kind).get(indexKey);
-    const stored = id === undefined ? undefined : this.#credentialsOf(kind).get(id);
-    return id === undefined || stored === undefined ? null : credentialOf(id, stored);
-  }
-
-  async listCredentials(kind: CredentialKind): Promise<CredentialRecord[]> {
-    return [...this.#credentialsOf(kind)].map(([id, stored]) => credentialOf(id, stored));
-  }
-
-  async replaceCredential(
-    kind: CredentialKind,
-    id: string,
-    expectedVersion: number,
-    data: Record<string, unknown>,
-    removeIndexKeys: readonly string[],
-    addIndexKeys: readonly string[],
-  ): Promise<CredentialRecord | null> {
-    const credentials = this.#credentialsOf(kind);
-    const current = credentials.get(id);
-    if (current === undefined || current.version !== expectedVersion) return null;
-    if (addIndexKeys.some((k) => this.#taken(kind, k, id))) return null;
-    const index = this.#indexOf(kind);
-    for (const k of removeIndexKeys) if (index.get(k) === id) index.delete(k);
-    for (const k of addIndexKeys) index.set(k, id);
-    const next = { version: current.version + 1, json: JSON.stringify(data) };
-    credentials.set(id, next);
-    return credentialOf(id, next);
-  }
-
-  async deleteCredential(kind: CredentialKind, id: string, indexKeys: readonly string[]): Promise<boolean> {
-    if (!this.#credentialsOf(kind).delete(id)) return false;
-    const index = this.#indexOf(kind);
-    for (const k of indexKeys) if (index.get(k) === id) index.delete(k);
-    return true;
+  deleteCredential(...a: Parameters<CredentialStore['deleteCredential']>): Promise<boolean> {
+    return this.#credentials.deleteCredential(...a);
   }
 
   // --- lifecycle --------------------------------------------------------------

@@ -4,17 +4,13 @@
  * Redis (standalone or behind Sentinel) and on a Redis Cluster.
  */
 import type { Cluster, Redis } from 'ioredis';
-import { StoreUnavailableError } from '../errors';
+import type { CredentialStore } from './credential-store';
 import type { BoundEntity } from '../types';
 import { isEntityTypeName } from '../util/entity-type-name';
+import { RedisCredentialStore } from './redis-credential-store';
 import {
-  CREATE_CREDENTIAL,
-  DELETE_CREDENTIAL,
-  FIND_CREDENTIAL,
   INSPECT_REFRESH_TOKEN,
-  LIST_CREDENTIALS,
   READ_VALUES,
-  REPLACE_CREDENTIAL,
   REVOKE_FAMILY,
   REVOKE_JTI,
   ROTATE_REFRESH_TOKEN,
@@ -23,6 +19,16 @@ import {
 } from './redis-scripts';
 import type { StoreScript } from './redis-scripts';
 import {
+  asArray,
+  corrupt,
+  isObject,
+  parseJson,
+  parseNumber,
+  RedisStoreCore,
+  STALE,
+} from './redis-store-core';
+import type { RedisStoreOptions } from './redis-store-core';
+import {
   assertCutoffMs,
   cutoffMsOf,
   MAX_REFRESH_GRACE_RETRIES,
@@ -30,8 +36,6 @@ import {
 } from './token-store';
 import type {
   AccessTokenRecord,
-  CredentialKind,
-  CredentialRecord,
   RefreshFamily,
   RefreshTokenProof,
   RefreshTokenState,
@@ -42,63 +46,15 @@ import type {
   TokenStore,
 } from './token-store';
 
-/** Replica acknowledgement required after revocation and rotation writes (Redis `WAIT`). */
-export interface WaitForReplicasOptions {
-  /** Replicas that must acknowledge each write; at least 1. */
-  readonly replicas: number;
-  /**
-   * Milliseconds to wait for them (1 or more; `WAIT` with 0 would block forever). Keep it below the
-   * client's command timeout.
-   */
-  readonly timeoutMs: number;
-}
+export type { WaitForReplicasOptions } from './redis-store-core';
 
-/** Options of {@link RedisTokenStore}. */
-export interface RedisTokenStoreOptions {
-  /**
-   * An ioredis client (`Redis`, also for Sentinel) or `Cluster`, ideally from `createRedisClient()`
-   * or `createRedisConnectionFromEnv()` (command timeout, no offline queue). The store never closes it.
-   */
-  readonly client: Redis | Cluster;
-  /** Prefix of every key the store writes; no `{` or `}` (they would break cluster hash tags). @default 'etk:' */
-  readonly keyPrefix?: string;
-  /**
-   * When set, every revocation, rotation and credential write is followed by `WAIT replicas
-   * timeoutMs` on the same connection, and fails closed (`StoreUnavailableError`) unless that many
-   * replicas acknowledged it, so a failover cannot lose an acknowledged revocation. The write itself
-   * may still have happened on the primary; revocation writes are idempotent and a retried refresh
-   * is covered by the grace window. @default off (asynchronous replication)
-   */
-  readonly waitForReplicas?: Readonly<WaitForReplicasOptions>;
-}
+/** Options of {@link RedisTokenStore} (those of `RedisCredentialStore` too). */
+export type RedisTokenStoreOptions = RedisStoreOptions;
 
 /** Milliseconds of a TTL given in seconds; at least 1 ms so every key expires. */
 function ttlMs(seconds: number): number {
   if (!Number.isFinite(seconds)) throw new RangeError(`ttlSeconds must be finite, got ${String(seconds)}`);
   return Math.max(1, Math.ceil(seconds * 1000));
-}
-
-function corrupt(what: string): StoreUnavailableError {
-  return new StoreUnavailableError(`redis token store: corrupt ${what}`);
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function parseJson(raw: unknown, what: string): unknown {
-  if (typeof raw !== 'string') throw corrupt(what);
-  try {
-    return JSON.parse(raw) as unknown;
-  } catch {
-    throw corrupt(what);
-  }
-}
-
-function parseNumber(raw: unknown, what: string): number {
-  const n = typeof raw === 'string' || typeof raw === 'number' ? Number(raw) : NaN;
-  if (raw === '' || !Number.isFinite(n)) throw corrupt(what);
-  return n;
 }
 
 /** A stored cut-off in ms (a legacy value in seconds covers its whole second; see `cutoffMsOf`). */
@@ -151,27 +107,6 @@ function parseFamily(raw: unknown, lastUsedAt: unknown): RefreshFamily {
   return { ...(f as unknown as RefreshFamily), lastUsedAt: parseNumber(lastUsedAt, 'refresh family') };
 }
 
-function parseCredential(id: unknown, version: unknown, data: unknown): CredentialRecord {
-  const d = parseJson(data, 'credential');
-  if (typeof id !== 'string' || !isObject(d)) throw corrupt('credential');
-  const v = parseNumber(version, 'credential');
-  if (!Number.isSafeInteger(v)) throw corrupt('credential');
-  return { id, version: v, data: d };
-}
-
-function asArray(reply: unknown, length: number, what: string): unknown[] {
-  if (!Array.isArray(reply) || reply.length < length) throw corrupt(what);
-  return reply as unknown[];
-}
-
-type ScriptCommand = (numKeys: number, ...args: (string | number)[]) => Promise<unknown>;
-
-/** A pipeline (single Redis or Cluster) that knows the store's scripts by name. */
-interface ScriptPipeline {
-  call(command: string, ...args: (string | number)[]): ScriptPipeline;
-  exec(): Promise<[Error | null, unknown][] | null>;
-}
-
 const CLEAR: RevocationState = Object.freeze({
   jtiRevoked: false,
   familyRevoked: false,
@@ -207,14 +142,6 @@ function proofArgs(proof: RefreshTokenProof | undefined): [string, string] {
 /** A family's creation instant in ms (families of older versions: the start of its second). */
 function createdMsOf(family: RefreshFamily): number {
   return family.createdAtMs ?? family.createdAt * 1000;
-}
-
-function assertNoBraces(what: string, value: string): void {
-  if (/[{}]/.test(value)) {
-    throw new TypeError(
-      `RedisTokenStore: ${what} must not contain '{' or '}' (cluster hash tags), got ${value}`,
-    );
-  }
 }
 
 /** Runs one of the store's scripts with its KEYS and ARGV. */
@@ -289,33 +216,6 @@ interface CutoffSource {
   readonly values: readonly [string, string];
 }
 
-/** How many times an optimistic read-then-script is retried when the data moved on in between. */
-const STALE_ATTEMPTS = 5;
-
-/** The answer of an optimistic attempt whose script found the data it was given out of date. */
-const STALE: unique symbol = Symbol('stale');
-
-function checkWaitOptions(
-  options: Readonly<WaitForReplicasOptions> | undefined,
-): WaitForReplicasOptions | null {
-  if (options === undefined) return null;
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError('RedisTokenStore: waitForReplicas must be { replicas, timeoutMs }');
-  }
-  const { replicas, timeoutMs } = options;
-  if (!Number.isSafeInteger(replicas) || replicas < 1) {
-    throw new RangeError(
-      `RedisTokenStore: waitForReplicas.replicas must be a whole number >= 1, got ${String(replicas)}`,
-    );
-  }
-  if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1) {
-    throw new RangeError(
-      `RedisTokenStore: waitForReplicas.timeoutMs must be a whole number >= 1, got ${String(timeoutMs)}`,
-    );
-  }
-  return Object.freeze({ replicas, timeoutMs });
-}
-
 /**
  * Token store on Redis (ioredis 5): a single Redis (standalone or Sentinel) or a Redis Cluster.
  *
@@ -326,8 +226,7 @@ function checkWaitOptions(
  * - `fam:{<familyId>}` refresh family hash of constant size (`cur` current hash, `g` its
  *   generation, `ph` proof hash, `lu`, `rv`, `pv`/`pa`/`gr` for the grace window, `d` JSON…),
  *   expiring at min(absolute expiry, last use + idle lifetime);
- * - `cred:{<kind>}:<id>` credential hash (`v` version, `d` JSON), `cidx:{<kind>}:<indexKey>` → id,
- *   `cset:{<kind>}` set of ids — configuration, without TTL.
+ * - credentials under `cred:`, `cidx:` and `cset:`, without TTL (see `RedisCredentialStore`).
  *
  * Every script declares its keys in KEYS, all in one cluster slot (`{familyId}`, `{kind}` hash
  * tags). What differs between a single Redis and a Cluster is one `RedisTopology`, chosen in
@@ -337,44 +236,31 @@ function checkWaitOptions(
  * the cut-off keys as KEYS on a single Redis, and on a Cluster the cut-offs as values, checked again
  * after a rotation (see docs/stores.md, "Redis key layout", and docs/operations.md, "Cluster notes").
  *
+ * It is a {@link CredentialStore} too, through a `RedisCredentialStore` it owns over the same
+ * client and prefix, so a kit given only this store keeps credentials beside tokens.
+ *
  * @example
  * const client = createRedisClient({ url: process.env.REDIS_URL });
  * await waitForReady(client, 5000);
  * const store = new RedisTokenStore({ client, keyPrefix: 'myapp:etk:' });
  */
-export class RedisTokenStore implements TokenStore {
+export class RedisTokenStore implements TokenStore, CredentialStore {
   readonly #client: Redis | Cluster;
   readonly #topology: RedisTopology;
-  readonly #wait: WaitForReplicasOptions | null;
+  readonly #redis: RedisStoreCore;
+  readonly #credentials: RedisCredentialStore;
   /** Our prefix, as given; ioredis adds the client's own `keyPrefix` to every key, KEYS included. */
   readonly #prefix: string;
 
   constructor(options: Readonly<RedisTokenStoreOptions>) {
-    const client = options.client as Redis | Cluster | undefined;
-    if (
-      typeof client !== 'object' ||
-      client === null ||
-      typeof client.defineCommand !== 'function' ||
-      typeof client.get !== 'function' ||
-      typeof client.pipeline !== 'function'
-    ) {
-      throw new TypeError('RedisTokenStore: options.client must be an ioredis Redis or Cluster client');
-    }
-    const prefix = options.keyPrefix ?? 'etk:';
-    if (typeof prefix !== 'string') {
-      throw new TypeError(`RedisTokenStore: keyPrefix must be a string, got ${typeof prefix}`);
-    }
-    assertNoBraces('keyPrefix', prefix);
-    const clientPrefix = (client.options as { keyPrefix?: string } | undefined)?.keyPrefix ?? '';
-    assertNoBraces("the client's keyPrefix", clientPrefix);
+    this.#redis = new RedisStoreCore('RedisTokenStore', 'redis token store', options, STORE_SCRIPTS);
+    const client = this.#redis.client;
     this.#client = client;
-    this.#topology =
-      (client as { isCluster?: boolean }).isCluster === true
-        ? clusterTopology(client)
-        : singleNodeTopology((s, keys, args) => this.#script(s, keys, args));
-    this.#wait = checkWaitOptions(options.waitForReplicas);
-    this.#prefix = prefix;
-    for (const s of STORE_SCRIPTS) client.defineCommand(s.name, { lua: s.lua });
+    this.#topology = this.#redis.isCluster
+      ? clusterTopology(client)
+      : singleNodeTopology((s, keys, args) => this.#script(s, keys, args));
+    this.#prefix = this.#redis.prefix;
+    this.#credentials = new RedisCredentialStore(options);
   }
 
   // --- keys -------------------------------------------------------------------
@@ -391,71 +277,25 @@ export class RedisTokenStore implements TokenStore {
     return `${this.#prefix}rf:{${familyId}}`;
   }
 
-  #credentialKey(kind: CredentialKind, id: string): string {
-    return `${this.#prefix}cred:{${kind}}:${id}`;
-  }
-
-  #credentialSetKey(kind: CredentialKind): string {
-    return `${this.#prefix}cset:{${kind}}`;
-  }
-
-  #indexKeys(kind: CredentialKind, indexKeys: readonly string[]): string[] {
-    return indexKeys.map((k) => `${this.#prefix}cidx:{${kind}}:${k}`);
-  }
-
   // --- plumbing ---------------------------------------------------------------
 
   /** Runs `fn`; any failure becomes a `StoreUnavailableError` (fail closed). */
-  async #call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      if (err instanceof StoreUnavailableError) throw err;
-      throw new StoreUnavailableError(`redis token store: ${operation} failed`, { cause: err });
-    }
+  #call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    return this.#redis.call(operation, fn);
   }
 
   #script(s: StoreScript, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
-    const command = (this.#client as unknown as Record<string, ScriptCommand | undefined>)[s.name];
-    if (command === undefined) throw new StoreUnavailableError(`redis token store: script ${s.name} missing`);
-    return command.call(this.#client, keys.length, ...keys, ...args);
+    return this.#redis.script(s, keys, args);
   }
 
-  /**
-   * Runs a writing script; with `waitForReplicas`, pipelines `WAIT` behind it on the same
-   * connection (on a Cluster, the node owning the script's slot) and fails closed when too few
-   * replicas acknowledged. `mustReplicate(reply)` says whether the reply means something was written.
-   */
-  async #writeScript(
+  /** Runs a writing script, with `WAIT` behind it under `waitForReplicas` (see `RedisStoreCore`). */
+  #writeScript(
     s: StoreScript,
     keys: readonly string[],
     args: readonly (string | number)[],
-    mustReplicate: (reply: unknown) => boolean = () => true,
+    mustReplicate?: (reply: unknown) => boolean,
   ): Promise<unknown> {
-    const wait = this.#wait;
-    if (wait === null) return this.#script(s, keys, args);
-    const pipeline = this.#client.pipeline() as unknown as ScriptPipeline &
-      Record<string, (...a: (string | number)[]) => ScriptPipeline>;
-    const command = pipeline[s.name];
-    if (command === undefined) throw new StoreUnavailableError(`redis token store: script ${s.name} missing`);
-    command.call(pipeline, keys.length, ...keys, ...args);
-    pipeline.call('WAIT', wait.replicas, wait.timeoutMs);
-    const results = await pipeline.exec();
-    if (results === null || results.length < 2)
-      throw new StoreUnavailableError('redis token store: pipeline aborted');
-    const [[scriptErr, reply], [waitErr, acked]] = results as [
-      [Error | null, unknown],
-      [Error | null, unknown],
-    ];
-    if (scriptErr !== null) throw scriptErr;
-    if (!mustReplicate(reply)) return reply;
-    if (waitErr !== null) throw waitErr;
-    if (typeof acked !== 'number' || acked < wait.replicas) {
-      throw new StoreUnavailableError(
-        `redis token store: write acknowledged by ${String(acked)} of ${wait.replicas} replicas`,
-      );
-    }
-    return reply;
+    return this.#redis.writeScript(s, keys, args, mustReplicate);
   }
 
   /** Cut-offs of a subject and a client, read through the topology. */
@@ -484,16 +324,9 @@ export class RedisTokenStore implements TokenStore {
     };
   }
 
-  /**
-   * Runs `attempt` until it does not answer {@link STALE} (the data it read before its script moved
-   * on), at most {@link STALE_ATTEMPTS} times; then fails closed.
-   */
-  async #untilFresh<T>(what: string, attempt: (n: number) => Promise<T | typeof STALE>): Promise<T> {
-    for (let i = 0; i < STALE_ATTEMPTS; i++) {
-      const result = await attempt(i);
-      if (result !== STALE) return result;
-    }
-    throw new StoreUnavailableError(`redis token store: ${what} kept changing, gave up`);
+  /** Runs `attempt` until it does not answer {@link STALE}, a few times at most; then fails closed. */
+  #untilFresh<T>(what: string, attempt: (n: number) => Promise<T | typeof STALE>): Promise<T> {
+    return this.#redis.untilFresh(what, attempt);
   }
 
   // --- opaque access tokens ---------------------------------------------------
@@ -716,131 +549,38 @@ export class RedisTokenStore implements TokenStore {
     });
   }
 
-  // --- credentials ------------------------------------------------------------
+  // --- credentials: forwarded to the owned RedisCredentialStore -------------
 
-  async createCredential(
-    kind: CredentialKind,
-    id: string,
-    data: Record<string, unknown>,
-    indexKeys: readonly string[],
-  ): Promise<boolean> {
-    const head = [this.#credentialKey(kind, id), this.#credentialSetKey(kind)];
-    const index = this.#indexKeys(kind, indexKeys);
-    const json = JSON.stringify(data);
-    return this.#call('createCredential', () =>
-      this.#untilFresh('credential index', async () => {
-        // The owners of the index keys name keys the script must check; read them first.
-        const owners = await this.#owners(index);
-        const reply = await this.#writeScript(
-          CREATE_CREDENTIAL,
-          [...head, ...index, ...this.#ownerKeys(kind, owners, id, false)],
-          [id, json, String(index.length), ...owners],
-          (r) => r === 1,
-        );
-        return reply === -1 ? STALE : reply === 1;
-      }),
-    );
+  createCredential(...a: Parameters<CredentialStore['createCredential']>): Promise<boolean> {
+    return this.#credentials.createCredential(...a);
   }
 
-  async getCredential(kind: CredentialKind, id: string): Promise<CredentialRecord | null> {
-    return this.#call('getCredential', async () => {
-      const [version, data] = await this.#client.hmget(this.#credentialKey(kind, id), 'v', 'd');
-      if (version === null && data === null) return null;
-      return parseCredential(id, version, data);
-    });
+  getCredential(
+    ...a: Parameters<CredentialStore['getCredential']>
+  ): ReturnType<CredentialStore['getCredential']> {
+    return this.#credentials.getCredential(...a);
   }
 
-  async findCredential(kind: CredentialKind, indexKey: string): Promise<CredentialRecord | null> {
-    const [key] = this.#indexKeys(kind, [indexKey]) as [string];
-    return this.#call('findCredential', () =>
-      this.#untilFresh('credential index', async () => {
-        const id = await this.#client.get(key);
-        if (id === null) return null;
-        const reply = await this.#script(FIND_CREDENTIAL, [key, this.#credentialKey(kind, id)], [id]);
-        if (reply === -1) return STALE;
-        if (reply === null) return null;
-        const [found, version, data] = asArray(reply, 3, 'credential reply');
-        return parseCredential(found, version, data);
-      }),
-    );
+  findCredential(
+    ...a: Parameters<CredentialStore['findCredential']>
+  ): ReturnType<CredentialStore['findCredential']> {
+    return this.#credentials.findCredential(...a);
   }
 
-  async listCredentials(kind: CredentialKind): Promise<CredentialRecord[]> {
-    const setKey = this.#credentialSetKey(kind);
-    return this.#call('listCredentials', () =>
-      this.#untilFresh('credential set', async () => {
-        const ids = await this.#client.smembers(setKey);
-        const keys = [setKey, ...ids.map((i) => this.#credentialKey(kind, i))];
-        const reply = await this.#script(LIST_CREDENTIALS, keys, ids);
-        if (reply === -1) return STALE;
-        const values = asArray(reply, 0, 'credential list');
-        const records: CredentialRecord[] = [];
-        for (let i = 0; i + 2 < values.length; i += 3) {
-          records.push(parseCredential(values[i], values[i + 1], values[i + 2]));
-        }
-        return records;
-      }),
-    );
+  listCredentials(
+    ...a: Parameters<CredentialStore['listCredentials']>
+  ): ReturnType<CredentialStore['listCredentials']> {
+    return this.#credentials.listCredentials(...a);
   }
 
-  async replaceCredential(
-    kind: CredentialKind,
-    id: string,
-    expectedVersion: number,
-    data: Record<string, unknown>,
-    removeIndexKeys: readonly string[],
-    addIndexKeys: readonly string[],
-  ): Promise<CredentialRecord | null> {
-    const remove = this.#indexKeys(kind, removeIndexKeys);
-    const add = this.#indexKeys(kind, addIndexKeys);
-    const json = JSON.stringify(data);
-    const head = [id, String(expectedVersion), json, String(remove.length)];
-    return this.#call('replaceCredential', () =>
-      this.#untilFresh('credential index', async () => {
-        const owners = await this.#owners(add);
-        const keys = [
-          this.#credentialKey(kind, id),
-          ...remove,
-          ...add,
-          ...this.#ownerKeys(kind, owners, id, true),
-        ];
-        const reply = await this.#writeScript(
-          REPLACE_CREDENTIAL,
-          keys,
-          [...head, ...owners],
-          (r) => r !== null && r !== -1,
-        );
-        if (reply === -1) return STALE;
-        if (reply === null) return null;
-        return parseCredential(id, reply, json);
-      }),
-    );
+  replaceCredential(
+    ...a: Parameters<CredentialStore['replaceCredential']>
+  ): ReturnType<CredentialStore['replaceCredential']> {
+    return this.#credentials.replaceCredential(...a);
   }
 
-  /**
-   * The ids index keys point at ('' = none), read before a script that checks them. MGET is fine
-   * here: the script reads each key again with GET (WRONGTYPE on a clobbered key) and compares.
-   * The index keys of a kind share one slot.
-   */
-  async #owners(indexKeys: readonly string[]): Promise<string[]> {
-    if (indexKeys.length === 0) return [];
-    return (await this.#client.mget(...indexKeys)).map((v) => v ?? '');
-  }
-
-  /** The credential keys of `owners` (skipping '' and, when `skipSelf`, `id`), in order. */
-  #ownerKeys(kind: CredentialKind, owners: readonly string[], id: string, skipSelf: boolean): string[] {
-    return owners.filter((o) => o !== '' && !(skipSelf && o === id)).map((o) => this.#credentialKey(kind, o));
-  }
-
-  async deleteCredential(kind: CredentialKind, id: string, indexKeys: readonly string[]): Promise<boolean> {
-    const keys = [
-      this.#credentialKey(kind, id),
-      this.#credentialSetKey(kind),
-      ...this.#indexKeys(kind, indexKeys),
-    ];
-    return this.#call('deleteCredential', async () => {
-      return (await this.#writeScript(DELETE_CREDENTIAL, keys, [id], (r) => r === 1)) === 1;
-    });
+  deleteCredential(...a: Parameters<CredentialStore['deleteCredential']>): Promise<boolean> {
+    return this.#credentials.deleteCredential(...a);
   }
 
   // --- lifecycle --------------------------------------------------------------

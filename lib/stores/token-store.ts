@@ -1,15 +1,16 @@
 /**
- * The storage contract behind revocation, opaque tokens, refresh-token families and credentials.
+ * The storage contract behind opaque access tokens, revocation and refresh-token families. It is
+ * one of the two store contracts: credentials (API keys, applications, providers, their clients)
+ * live behind the other one, `CredentialStore` (credential-store.ts), which a kit may keep in
+ * another backend (see docs/stores.md).
  *
- * Stores never see a raw token or secret: the core hands them hashes. Every token-related key has a
- * TTL, so a store's size returns to its baseline once tokens expire. Credentials (API keys,
- * applications, providers) are configuration and do not expire.
+ * Stores never see a raw token: the core hands them hashes. Everything a token store keeps has a
+ * TTL, so its size returns to its baseline once tokens expire.
  *
  * Any failure to answer (connection down, timeout, corrupt value) rejects with
  * `StoreUnavailableError`; a store never answers "not revoked" when it does not know.
  */
 import type { BoundEntity } from '../types';
-import type { CredentialStore } from './credential-store';
 
 /** The stored record of an opaque access token (keyed by the token's hash). */
 export interface AccessTokenRecord {
@@ -187,14 +188,15 @@ export interface RefreshTokenState {
   readonly active: boolean;
 }
 
-export type { CredentialKind, CredentialRecord } from './credential-store';
-
 /**
- * The storage contract. Implementations: `MemoryTokenStore`, `RedisTokenStore`. Both keep
- * credentials too (the {@link CredentialStore} methods), unless the kit is given a separate
- * `credentialStore`.
+ * The token storage contract: opaque access tokens, revocation and refresh families, nothing else.
+ * Implementations: `MemoryTokenStore`, `RedisTokenStore`. Both also implement `CredentialStore`
+ * (each through a credential store of its kind it owns over the same data), which is why a kit
+ * given only `store` keeps credentials beside tokens; a store of your own needs to implement only
+ * this interface when the kit is given a `credentialStore`. The conformance suite is
+ * `describeTokenStoreContract` (express-token-kit/testing).
  */
-export interface TokenStore extends CredentialStore {
+export interface TokenStore {
   // --- opaque access tokens -------------------------------------------------
   /** Stores an opaque access token record under its hash, for `ttlSeconds`. */
   saveAccessToken(hash: string, record: AccessTokenRecord, ttlSeconds: number): Promise<void>;

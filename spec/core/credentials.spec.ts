@@ -1,8 +1,8 @@
-import type { TokenStore } from '../../lib/stores/token-store';
+import type { CredentialStore } from '../../lib/stores/credential-store';
 import { makeKit, storeFactories, type StoreHarness, type TestKit } from '../helpers/kit';
 
 /** Every credential record's data, serialised: what an attacker with a store dump would see. */
-async function dump(store: TokenStore): Promise<string> {
+async function dump(store: CredentialStore): Promise<string> {
   const kinds = ['api_key', 'application', 'provider', 'provider_client'] as const;
   const all = await Promise.all(kinds.map((k) => store.listCredentials(k)));
   return JSON.stringify(all);
@@ -11,6 +11,7 @@ async function dump(store: TokenStore): Promise<string> {
 describe.each(storeFactories)('CredentialService with the %s store', (name, factory) => {
   let harness: StoreHarness;
   let t: TestKit;
+  let credentialStore: CredentialStore;
 
   beforeAll(async () => {
     harness = await factory(`credentials-${name}`);
@@ -18,6 +19,7 @@ describe.each(storeFactories)('CredentialService with the %s store', (name, fact
 
   beforeEach(async () => {
     const { store } = await harness.create();
+    credentialStore = store;
     t = await makeKit({ store });
   });
 
@@ -224,7 +226,7 @@ describe.each(storeFactories)('CredentialService with the %s store', (name, fact
         clientSecret: 'canary-client-secret-987654321',
       });
       const provider = await t.kit.credentials.createProvider({ apiKeys: ['canary-provider-key-555555555'] });
-      const text = await dump(t.store);
+      const text = await dump(credentialStore);
       for (const secret of [key.key, app.clientSecret, provider.apiKeys[0]!]) {
         expect(text).not.toContain(secret);
         expect(text).not.toContain(secret.slice(0, 16));

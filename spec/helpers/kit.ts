@@ -21,6 +21,7 @@ import { createTokenKit, type TokenKit, type TokenKitOptions } from '../../lib/c
 import { KeySet } from '../../lib/keys/key-set';
 import { MemoryTokenStore } from '../../lib/stores/memory-token-store';
 import { RedisTokenStore } from '../../lib/stores/redis-token-store';
+import type { CredentialStore } from '../../lib/stores/credential-store';
 import type { TokenStore } from '../../lib/stores/token-store';
 import { connectTestRedis } from './redis';
 
@@ -120,9 +121,9 @@ function wrapClock(now: () => number): TestClock {
   };
 }
 
-/** A store made by a {@link StoreHarness}. */
+/** A store made by a {@link StoreHarness}: a token store that keeps credentials too. */
 export interface TestStore {
-  readonly store: TokenStore;
+  readonly store: TokenStore & CredentialStore;
   /**
    * The same data through another store object, as a second app instance sees it: on Redis a new
    * RedisTokenStore over a separate ioredis connection and the same key prefix; in memory the same

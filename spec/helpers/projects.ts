@@ -19,6 +19,7 @@
 export const UNIT_SPECS: readonly string[] = [
   'spec/core/audit-events.spec.ts',
   'spec/core/audit-log.spec.ts',
+  'spec/core/credential-store-option.spec.ts',
   'spec/core/jwt.spec.ts',
   'spec/core/layering.spec.ts',
   'spec/core/token-context.spec.ts',
@@ -30,6 +31,7 @@ export const UNIT_SPECS: readonly string[] = [
   'spec/routers/http-hygiene.spec.ts',
   'spec/routers/router-parts.spec.ts',
   'spec/server/seed.spec.ts',
+  'spec/stores/memory-credential-store.spec.ts',
   'spec/stores/memory-token-store.spec.ts',
   'spec/stores/redis-scripts.spec.ts',
 ];

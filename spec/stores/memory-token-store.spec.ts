@@ -19,7 +19,10 @@ const harness: StoreHarnessFactory = async () => {
 };
 
 describeTokenStoreContract('MemoryTokenStore', harness);
-describeCredentialStoreContract('MemoryTokenStore', harness);
+describeCredentialStoreContract('MemoryTokenStore as a CredentialStore', async () => {
+  const store = new MemoryTokenStore();
+  return { store, cleanup: () => store.close() };
+});
 
 describe('MemoryTokenStore', () => {
   let clock: number;

@@ -8,12 +8,15 @@ import { checkEvictionPolicy, waitForReady } from '../../lib/stores/redis-client
 import { createRedisConnectionFromEnv } from '../../lib/stores/redis-connection';
 import type { RedisConnection } from '../../lib/stores/redis-connection';
 import { RedisRevocationView } from '../../lib/stores/redis-revocation-view';
+import type { CredentialStore } from '../../lib/stores/credential-store';
+import { RedisCredentialStore } from '../../lib/stores/redis-credential-store';
 import { RedisTokenStore } from '../../lib/stores/redis-token-store';
 import { startRedisCluster, waitUntil } from '../helpers/redis-server';
 import type { RedisCluster } from '../helpers/redis-server';
 import {
   describeCredentialStoreContract,
   describeTokenStoreContract,
+  type CredentialStoreHarnessFactory,
   type StoreHarnessFactory,
 } from '../../lib/testing';
 
@@ -134,7 +137,33 @@ const harness: StoreHarnessFactory = async () => {
 };
 
 describeTokenStoreContract('RedisTokenStore on a Redis Cluster', harness);
-describeCredentialStoreContract('RedisTokenStore on a Redis Cluster', harness);
+
+/** A credential store on the cluster, under a fresh prefix, with a twin on a second connection. */
+function credentialHarness(
+  make: (client: Cluster, keyPrefix: string) => CredentialStore,
+): CredentialStoreHarnessFactory {
+  return async () => {
+    const keyPrefix = `etk-cluster:${++storeCount}:`;
+    const store = make(client, keyPrefix);
+    return {
+      store,
+      twin: make(twinConnection.client as Cluster, keyPrefix),
+      async cleanup() {
+        await store.close();
+        await deleteKeys(keyPrefix);
+      },
+    };
+  };
+}
+
+describeCredentialStoreContract(
+  'RedisCredentialStore on a Redis Cluster',
+  credentialHarness((c, keyPrefix) => new RedisCredentialStore({ client: c, keyPrefix })),
+);
+describeCredentialStoreContract(
+  'RedisTokenStore as a CredentialStore on a Redis Cluster',
+  credentialHarness((c, keyPrefix) => new RedisTokenStore({ client: c, keyPrefix })),
+);
 
 describe('RedisTokenStore on a Redis Cluster', () => {
   let keyPrefix: string;

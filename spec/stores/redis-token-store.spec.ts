@@ -7,8 +7,9 @@ import {
   reconnectDelay,
   waitForReady,
 } from '../../lib/stores/redis-client';
+import type { CredentialStore } from '../../lib/stores/credential-store';
+import { RedisCredentialStore } from '../../lib/stores/redis-credential-store';
 import { RedisTokenStore } from '../../lib/stores/redis-token-store';
-import type { TokenStore } from '../../lib/stores/token-store';
 import { connectTestRedis, deleteKeysWithPrefix, keysWithPrefix } from '../helpers/redis';
 import type { TestRedis } from '../helpers/redis';
 import { startRedisServer } from '../helpers/redis-server';
@@ -16,6 +17,7 @@ import type { RedisServer } from '../helpers/redis-server';
 import {
   describeCredentialStoreContract,
   describeTokenStoreContract,
+  type CredentialStoreHarnessFactory,
   type StoreHarnessFactory,
 } from '../../lib/testing';
 
@@ -134,7 +136,33 @@ const harness: StoreHarnessFactory = async () => {
 };
 
 describeTokenStoreContract('RedisTokenStore', harness);
-describeCredentialStoreContract('RedisTokenStore', harness);
+
+/** A credential store over the test Redis, under a fresh prefix, with a twin on a second connection. */
+function credentialHarness(
+  make: (client: Redis, keyPrefix: string) => CredentialStore,
+): CredentialStoreHarnessFactory {
+  return async () => {
+    const keyPrefix = `${redis.prefix}${++storeCount}:`;
+    const store = make(redis.client, keyPrefix);
+    return {
+      store,
+      twin: make(twinClient, keyPrefix),
+      async cleanup() {
+        await store.close();
+        await deleteKeysWithPrefix(redis.client, keyPrefix);
+      },
+    };
+  };
+}
+
+describeCredentialStoreContract(
+  'RedisCredentialStore',
+  credentialHarness((client, keyPrefix) => new RedisCredentialStore({ client, keyPrefix })),
+);
+describeCredentialStoreContract(
+  'RedisTokenStore as a CredentialStore',
+  credentialHarness((client, keyPrefix) => new RedisTokenStore({ client, keyPrefix })),
+);
 
 describe('RedisTokenStore', () => {
   let keyPrefix: string;
@@ -290,7 +318,7 @@ describe('RedisTokenStore', () => {
 
   describe('when a key holds a value of the wrong type or a corrupt value', () => {
     const query = { jti: 'jti-1', subject: 'user-1', clientId: 'client-1', familyId: 'fam-1' };
-    const cases: [string, (p: string) => Promise<unknown>, (s: TokenStore) => Promise<unknown>][] = [
+    const cases: [string, (p: string) => Promise<unknown>, (s: RedisTokenStore) => Promise<unknown>][] = [
       ['a list as access token', (p) => redis.client.rpush(`${p}at:h`, 'x'), (s) => s.lookupAccessToken('h')],
       [
         'unparsable access token JSON',
@@ -510,7 +538,7 @@ describe('RedisTokenStore', () => {
 
     afterAll(() => client.disconnect());
 
-    const calls: [string, (s: TokenStore) => Promise<unknown>][] = [
+    const calls: [string, (s: RedisTokenStore) => Promise<unknown>][] = [
       ['lookupAccessToken', (s) => s.lookupAccessToken('h')],
       ['checkRevocation', (s) => s.checkRevocation({ jti: 'j', subject: 's', clientId: 'c', familyId: 'f' })],
       ['saveAccessToken', (s) => s.saveAccessToken('h', record, 60)],
