@@ -63,8 +63,9 @@ export { TokenError, StoreUnavailableError, isTokenError } from './errors';
 export type { TokenErrorCode, ErrorFormat, TokenErrorOptions, ErrorBody } from './errors';
 export type { ErrorFormatOption, ErrorFormatter } from './middleware/error-response';
 
-// Stores: the contracts and the memory store (Redis: `express-token-kit/redis`).
+// Stores: the two contracts and the memory stores (Redis: `express-token-kit/redis`).
 export { MemoryTokenStore } from './stores/memory-token-store';
+export { MemoryCredentialStore } from './stores/memory-credential-store';
 export { MAX_REFRESH_GRACE_RETRIES } from './stores/token-store';
 export type {
   TokenStore,

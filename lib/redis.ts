@@ -1,9 +1,12 @@
 /**
- * express-token-kit/redis: the token store, the revocation view and the connection helpers on
- * Redis (standalone, Sentinel or Cluster). Needs the optional peer dependency `ioredis`.
+ * express-token-kit/redis: the token store, the credential store, the revocation view and the
+ * connection helpers on Redis (standalone, Sentinel or Cluster). Needs the optional peer dependency
+ * `ioredis`.
  */
 export { RedisTokenStore } from './stores/redis-token-store';
 export type { RedisTokenStoreOptions } from './stores/redis-token-store';
+export { RedisCredentialStore } from './stores/redis-credential-store';
+export type { RedisCredentialStoreOptions } from './stores/redis-credential-store';
 export { createRedisClient, waitForReady, checkEvictionPolicy } from './stores/redis-client';
 export type { RedisClientOptions } from './stores/redis-client';
 export { createRedisConnectionFromEnv } from './stores/redis-connection';

@@ -69,6 +69,8 @@ describe('npm run docs:api', () => {
     'createApiKeyRouter',
     'createOAuthRouter',
     'RedisTokenStore',
+    'RedisCredentialStore',
+    'MemoryCredentialStore',
     'TokenError',
     'PostgresCredentialStore',
     'describeTokenStoreContract',

@@ -70,6 +70,7 @@ const VALUES: Record<string, string[]> = {
     'GrantService',
     'KeySet',
     'MAX_REFRESH_GRACE_RETRIES',
+    'MemoryCredentialStore',
     'MemoryTokenStore',
     'StoreUnavailableError',
     'TokenError',
@@ -91,6 +92,7 @@ const VALUES: Record<string, string[]> = {
     'requireToken',
   ],
   './redis': [
+    'RedisCredentialStore',
     'RedisRevocationView',
     'RedisTokenStore',
     'checkEvictionPolicy',

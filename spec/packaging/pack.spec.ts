@@ -216,12 +216,14 @@ console.log(JSON.stringify({ exports: {
 `;
 
 /** Type-checks every entry point's declarations, with ioredis installed and pg's types not. */
-const TS_SUBPATHS = `import { createTokenKit, KeySet, type TokenStore } from 'express-token-kit';
+const TS_SUBPATHS = `import { createTokenKit, KeySet, MemoryCredentialStore, type CredentialStore, type TokenStore } from 'express-token-kit';
 import {
   createRedisClient,
+  RedisCredentialStore,
   RedisRevocationView,
   RedisTokenStore,
   type RedisClientOptions,
+  type RedisCredentialStoreOptions,
   type RedisTokenStoreOptions,
 } from 'express-token-kit/redis';
 import { PostgresCredentialStore, type PostgresCredentialStoreOptions } from 'express-token-kit/postgres';
@@ -238,6 +240,9 @@ export async function build(url: string): Promise<void> {
   createTokenKit({ store, credentialStore, revocationView, keys: await KeySet.generate('ES256'), issuer: 'https://a.test' });
   const harness: CredentialStoreHarness = { store: credentialStore, cleanup: async () => undefined };
   describeCredentialStoreContract('pg', async () => harness);
+  const redisCredentials: RedisCredentialStoreOptions = { client, keyPrefix: 'etk:' };
+  const credentialStores: CredentialStore[] = [new RedisCredentialStore(redisCredentials), new MemoryCredentialStore()];
+  createTokenKit({ store, credentialStore: credentialStores[0], keys: await KeySet.generate('ES256'), issuer: 'https://a.test' });
 }
 `;
 
@@ -415,7 +420,13 @@ describe('npm pack output', () => {
         });
         expect(result.sub).toBe(result.clientId);
         expect(result.exports).toEqual(
-          expect.arrayContaining(['requireToken', 'createTokenKit', 'createOAuthRouter', 'TokenError']),
+          expect.arrayContaining([
+            'requireToken',
+            'createTokenKit',
+            'createOAuthRouter',
+            'TokenError',
+            'MemoryCredentialStore',
+          ]),
         );
         // Redis has its own entry; internals are not exported.
         const internals = [
@@ -441,6 +452,7 @@ describe('npm pack output', () => {
           expect(exported['express-token-kit/redis']).toEqual(
             expect.arrayContaining([
               'RedisTokenStore',
+              'RedisCredentialStore',
               'createRedisClient',
               'RedisRevocationView',
               'waitForReady',
