@@ -1,6 +1,9 @@
 /**
- * The one conformance suite of the CredentialStore contract, run against every credential store:
- * memory, Redis (standalone and Cluster) and PostgreSQL.
+ * The one conformance suite of the CredentialStore contract (docs/stores.md), run against every
+ * credential store: `MemoryCredentialStore`, `RedisCredentialStore` (single Redis and Cluster),
+ * `PostgresCredentialStore`, the two token stores used as credential stores (`MemoryTokenStore`,
+ * `RedisTokenStore`), and any credential store of your own under jest. It calls only
+ * CredentialStore methods.
  */
 import type { CredentialStore } from '../stores/credential-store';
 import { contractGlobals } from './jest-globals';

@@ -1,6 +1,7 @@
 /**
- * The one conformance suite of the TokenStore contract (docs/stores.md), run against every store:
- * the memory and Redis stores here, and any store of your own under jest.
+ * The one conformance suite of the TokenStore contract (docs/stores.md), run against every token
+ * store: the memory and Redis stores here, and any store of your own under jest. It calls only
+ * TokenStore methods: a token store need not keep credentials (see the CredentialStore suite).
  */
 import { MAX_REFRESH_GRACE_RETRIES, MAX_REFRESH_GRACE_SECONDS } from '../stores/token-store';
 import { contractGlobals } from './jest-globals';

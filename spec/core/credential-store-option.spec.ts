@@ -7,32 +7,8 @@ import type { UserVerifier } from '../../lib/core/grants/types';
 import type { CredentialStore } from '../../lib/stores/credential-store';
 import { MemoryCredentialStore } from '../../lib/stores/memory-credential-store';
 import { MemoryTokenStore } from '../../lib/stores/memory-token-store';
-import type { TokenStore } from '../../lib/stores/token-store';
 import { makeKit, testKeySet, TEST_ISSUER } from '../helpers/kit';
-
-/** The methods of the TokenStore contract, and nothing else. */
-const TOKEN_METHODS = [
-  'saveAccessToken',
-  'lookupAccessToken',
-  'checkRevocation',
-  'revokeJti',
-  'revokeFamily',
-  'setCutoff',
-  'createRefreshFamily',
-  'rotateRefreshToken',
-  'inspectRefreshToken',
-  'close',
-] as const satisfies readonly (keyof TokenStore)[];
-
-/**
- * A token store of one's own that implements only TokenStore: a real MemoryTokenStore seen through
- * an object that has the token methods and no credential method.
- */
-function tokenOnlyStore(inner: MemoryTokenStore): TokenStore {
-  const out: Record<string, unknown> = {};
-  for (const m of TOKEN_METHODS) out[m] = (inner[m] as (...a: unknown[]) => unknown).bind(inner);
-  return out as unknown as TokenStore;
-}
+import { tokenOnlyStore } from '../helpers/token-only-store';
 
 const verifyUser: UserVerifier = async (username, password) =>
   username === 'alice' && password === 'alice-password' ? { sub: 'user-alice', boundEntity: null } : null;

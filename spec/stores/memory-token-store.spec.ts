@@ -4,6 +4,7 @@ import {
   describeTokenStoreContract,
   type StoreHarnessFactory,
 } from '../../lib/testing';
+import { tokenOnlyStore } from '../helpers/token-only-store';
 
 const harness: StoreHarnessFactory = async () => {
   let clock = Date.UTC(2026, 0, 1);
@@ -19,6 +20,10 @@ const harness: StoreHarnessFactory = async () => {
 };
 
 describeTokenStoreContract('MemoryTokenStore', harness);
+describeTokenStoreContract('a TokenStore without credential methods', async () => {
+  const h = await harness();
+  return { ...h, store: tokenOnlyStore(h.store) };
+});
 describeCredentialStoreContract('MemoryTokenStore as a CredentialStore', async () => {
   const store = new MemoryTokenStore();
   return { store, cleanup: () => store.close() };
