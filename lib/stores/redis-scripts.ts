@@ -1,7 +1,7 @@
 /**
- * Lua scripts of the Redis token store. Each runs atomically on the server; `RedisTokenStore`
- * registers them with ioredis `defineCommand`, which sends EVALSHA and falls back to EVAL after a
- * `SCRIPT FLUSH` or a restart.
+ * Lua scripts of the Redis stores. Each runs atomically on the server; `RedisTokenStore` and
+ * `RedisCredentialStore` (the `*_CREDENTIAL` scripts) register them with ioredis `defineCommand`,
+ * which sends EVALSHA and falls back to EVAL after a `SCRIPT FLUSH` or a restart.
  *
  * Conventions: every script is called with the number of keys first (no fixed `numberOfKeys`).
  * A corrupt value is answered with an `ETK_CORRUPT` error reply, never with "not revoked".
