@@ -44,7 +44,8 @@ export interface ClaimsContext {
 /**
  * Adds claims to JWT access tokens: an object of JSON values (or undefined/null for none), sync or
  * async. Reserved claims — those the kit sets itself: `iss`, `sub`, `aud`, `exp`, `iat`, `nbf`,
- * `jti`, `cnf`, `client_id`, `scope`, `bound_entity`, `sid`, `typ` — are refused, and so is an
+ * `jti`, `cnf`, `client_id`, `scope`, `bound_entity`, `sid`, `typ` — are refused, and so are names
+ * of `Object.prototype` members (`constructor`, `__proto__`, …), and an
  * answer that is not JSON or is larger than {@link MAX_CUSTOM_CLAIMS_BYTES}. A hook that throws,
  * rejects or answers something refused fails the issuance with 503 `service_unavailable` (the
  * kit's answer to a failing application callback) and a `claims_refused` audit event; nothing is
@@ -154,10 +155,12 @@ export async function runClaimsHooks(
       return refuse('not_object', new TypeError('claims hook: the answer must be an object of claims'));
     }
     for (const name of Object.keys(answer)) {
-      if (RESERVED_ACCESS_TOKEN_CLAIMS.has(name)) {
+      if (RESERVED_ACCESS_TOKEN_CLAIMS.has(name) || name in Object.prototype) {
         return refuse(
           'reserved',
-          new TypeError(`claims hook: claim ${JSON.stringify(name)} is reserved: the kit sets it itself`),
+          new TypeError(
+            `claims hook: claim ${JSON.stringify(name.slice(0, 64))} is reserved: the kit sets it itself, or it names an Object.prototype member`,
+          ),
         );
       }
     }
