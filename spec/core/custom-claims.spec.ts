@@ -316,6 +316,33 @@ describe.each(storeFactories)('the claims hooks on the %s store', (_name, factor
       },
     );
 
+    it('refuses claims within 2 KB that would still make the token too long, before the family starts', async () => {
+      const created = jest.spyOn(store, 'createRefreshFamily');
+      const long = Array.from(
+        { length: 4 },
+        (_, i) => `https://api.example.test/${String(i).padEnd(480, 'x')}`,
+      );
+      app = await kit.credentials.createApplication({
+        name: 'Long',
+        grantTypes: ['password', 'refresh_token'],
+        scopes: ['read', 'write'],
+        resources: long,
+      });
+      hook = () => ({ blob: 'y'.repeat(MAX_CUSTOM_CLAIMS_BYTES - 20) });
+      const result = kit.grants.password({
+        username: USER.username,
+        password: USER.password,
+        client: await kit.credentials.getApplication(app.id).then((a) => a!),
+        resources: long,
+      });
+      await expect(codeOf(result)).resolves.toBe('service_unavailable');
+      expect(events).toContainEqual(
+        expect.objectContaining({ type: 'claims_refused', reason: 'password:too_large' }),
+      );
+      expect(created).not.toHaveBeenCalled();
+      created.mockRestore();
+    });
+
     it('starts no refresh family in the password grant when the hook throws', async () => {
       const created = jest.spyOn(store, 'createRefreshFamily');
       hook = () => {

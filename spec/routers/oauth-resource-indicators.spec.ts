@@ -160,6 +160,18 @@ describe.each(storeFactories)('RFC 8707 resource indicators on the %s store', (_
       expectOAuthErrorBody(res, 400, 'invalid_target');
     });
 
+    it('answers 400 invalid_target, never a 500, when the resources would make the token too long', async () => {
+      const long = Array.from(
+        { length: 10 },
+        (_, i) => `https://api.example.test/${String(i).padEnd(480, 'x')}`,
+      );
+      const big = await kit.credentials.createApplication({ name: 'Long', resources: long });
+      const res = await token(big, { grant_type: 'client_credentials', resource: long });
+      expectOAuthErrorBody(res, 400, 'invalid_target');
+      const fits = await token(big, { grant_type: 'client_credentials', resource: long.slice(0, 2) });
+      expect(fits.status).toBe(200);
+    });
+
     it('answers invalid_target to a client without an allow-list (fail closed)', async () => {
       const res = await token(plain, { grant_type: 'client_credentials', resource: API });
       expectOAuthErrorBody(res, 400, 'invalid_target');
@@ -248,6 +260,28 @@ describe.each(storeFactories)('RFC 8707 resource indicators on the %s store', (_
         );
       },
     );
+
+    it('starts no refresh family when the resources would make the token too long', async () => {
+      const long = Array.from(
+        { length: 10 },
+        (_, i) => `https://api.example.test/${String(i).padEnd(480, 'x')}`,
+      );
+      const big = await kit.credentials.createApplication({
+        name: 'Long',
+        grantTypes: ['password', 'refresh_token'],
+        resources: long,
+      });
+      const created = jest.spyOn(store, 'createRefreshFamily');
+      const res = await token(big, {
+        grant_type: 'password',
+        username: USER.username,
+        password: USER.password,
+        resource: long,
+      });
+      expectOAuthErrorBody(res, 400, 'invalid_target');
+      expect(created).not.toHaveBeenCalled();
+      created.mockRestore();
+    });
 
     it('answers invalid_target to a password grant for a resource outside the allow-list, before the user is checked', async () => {
       const res = await passwordGrant(['https://evil.test/']);
