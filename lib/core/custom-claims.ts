@@ -108,11 +108,6 @@ export function resolveClaimsHooks(options: Readonly<ClaimsHookOptions>): Claims
   return Object.freeze({ kit: options.claims, byGrant });
 }
 
-/** True when the kit has a hook for `grantType`. @internal */
-export function hasClaimsHook(hooks: ClaimsHooks, grantType: ClaimsGrantType): boolean {
-  return hooks.kit !== undefined || hooks.byGrant.has(grantType);
-}
-
 /** Why an answer of the hooks was refused, for the audit event. */
 type Refusal = 'threw' | 'not_object' | 'reserved' | 'not_json' | 'too_large';
 
