@@ -13,6 +13,7 @@ export type TokenErrorCode =
   | 'invalid_client'
   | 'invalid_grant'
   | 'invalid_scope'
+  | 'invalid_target'
   | 'unauthorized_client'
   | 'unsupported_grant_type'
   | 'unsupported_token_type'
@@ -42,6 +43,7 @@ const DEFAULT_STATUS: Readonly<Record<TokenErrorCode, number>> = {
   invalid_client: 401,
   invalid_grant: 400,
   invalid_scope: 400,
+  invalid_target: 400,
   unauthorized_client: 400,
   unsupported_grant_type: 400,
   unsupported_token_type: 400,
@@ -66,6 +68,7 @@ const DEFAULT_MESSAGE: Readonly<Record<TokenErrorCode, string>> = {
   invalid_client: 'Client authentication failed',
   invalid_grant: 'The grant is invalid',
   invalid_scope: 'The requested scope is invalid',
+  invalid_target: 'The requested resource is invalid or not allowed',
   unauthorized_client: 'The client may not use this grant type',
   unsupported_grant_type: 'Unsupported grant type',
   unsupported_token_type: 'Unsupported token type',

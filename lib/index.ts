@@ -45,6 +45,7 @@ export type {
   RefreshGrantInput,
   ProviderTokenInput,
 } from './core/grants';
+export type { ClaimsHook, ClaimsContext, ClaimsGrantType, ClaimsHookOptions } from './core/custom-claims';
 export type {
   BoundEntityType,
   DefaultBoundEntityType,
@@ -120,3 +121,8 @@ export { createAuthRouter } from './routers/auth-router';
 export type { AuthRouterOptions } from './routers/auth-router';
 export { createOAuthRouter } from './routers/oauth-router';
 export type { OAuthRouterOptions } from './routers/oauth-router';
+export {
+  createProtectedResourceRouter,
+  protectedResourceMetadataUrl,
+} from './routers/protected-resource-router';
+export type { ProtectedResourceRouterOptions, BearerMethod } from './routers/protected-resource-router';

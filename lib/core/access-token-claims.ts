@@ -78,6 +78,8 @@ export function customAccessTokenClaims(
     if (RESERVED_ACCESS_TOKEN_CLAIMS.has(name)) {
       throw new TypeError(`${WHERE}: ${label} is reserved: the token service sets ${name} itself`);
     }
+    // JWT libraries look claim names up in plain objects: `constructor` or `__proto__` breaks signing.
+    if (name in Object.prototype) throw new TypeError(`${WHERE}: ${label} names an Object.prototype member`);
     assertJson(claims[name], label, 0);
   }
   return JSON.parse(JSON.stringify(claims)) as Record<string, unknown>;

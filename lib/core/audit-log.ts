@@ -66,7 +66,11 @@ export function createJsonLineLogger(
   return function jsonLineLogger(event: TokenEvent): void {
     try {
       const level = event.type === 'auth_failed' || event.type === 'binding_denied' ? 'warn' : 'info';
-      const severe = event.type === 'refresh_reuse_detected' || event.type === 'store_unavailable';
+      const severe =
+        event.type === 'refresh_reuse_detected' ||
+        event.type === 'store_unavailable' ||
+        // a claims hook of the host failed: every issuance it runs for fails until it is fixed
+        event.type === 'claims_refused';
       sink.write(
         `${JSON.stringify({ level: severe ? 'error' : level, msg: 'token_event', ...fields, ...auditRecord(event) })}\n`,
       );

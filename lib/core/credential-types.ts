@@ -23,6 +23,11 @@ export interface ApplicationInfo {
   readonly grantTypes: readonly string[];
   /** Scopes the client may request; empty means no scopes. */
   readonly scopes: readonly string[];
+  /**
+   * Resources (RFC 8707 absolute URIs) the client may request as the token's audience with the
+   * `resource` parameter; absent when it may request none.
+   */
+  readonly resources?: readonly string[];
   readonly createdAt: number;
 }
 

@@ -11,6 +11,7 @@ import { resolveCredentialStore } from './credential-store-option';
 import { generateOpaqueToken, randomBase62 } from './opaque-token';
 import type { TokenOwner, TokenService } from './token-service';
 import { DEFAULT_GRANT_TYPES, isGrantType } from './grants/registry';
+import { applicationResources } from './resource-indicators';
 
 export type { ApiKeyInfo, ApplicationInfo, ProviderInfo, ProviderClientInfo } from './credential-types';
 import type { ApiKeyInfo, ApplicationInfo, ProviderInfo, ProviderClientInfo } from './credential-types';
@@ -24,6 +25,11 @@ export interface CreateApplicationInput {
   /** @default `['client_credentials']` */
   readonly grantTypes?: readonly string[];
   readonly scopes?: readonly string[];
+  /**
+   * Resources (RFC 8707 absolute URIs, no fragment) the client may request as its tokens'
+   * audience with the `resource` parameter of `createOAuthRouter`'s token endpoint. @default none
+   */
+  readonly resources?: readonly string[];
   /** Use this client id instead of a generated one (e.g. from a seed file). */
   readonly clientId?: string;
   /** Use this secret instead of a generated one (e.g. from a seed file). */
@@ -337,6 +343,7 @@ export class CredentialService {
       input.clientSecret === undefined
         ? generateOpaqueToken(this.#clientSecretPrefix)
         : nonEmpty(input.clientSecret, 'clientSecret', 1024);
+    const resources = applicationResources(input.resources);
     const info: ApplicationInfo = {
       id,
       name: nonEmpty(input.name, 'name'),
@@ -345,6 +352,7 @@ export class CredentialService {
       applicationTypes: stringList(input.applicationTypes, ['API'], 'applicationTypes'),
       grantTypes,
       scopes: stringList(input.scopes, [], 'scopes'),
+      ...(resources === undefined || resources.length === 0 ? {} : { resources }),
       createdAt: this.#tokens.now(),
     };
     // The reserved index keeps a client id this application held (and may still have tokens
@@ -655,6 +663,7 @@ function applicationInfo(rec: CredentialRecord): ApplicationInfo {
     applicationTypes: (d.applicationTypes as string[] | undefined) ?? [],
     grantTypes: (d.grantTypes as string[] | undefined) ?? ['client_credentials'],
     scopes: (d.scopes as string[] | undefined) ?? [],
+    ...(Array.isArray(d.resources) && d.resources.length > 0 ? { resources: d.resources as string[] } : {}),
     createdAt: Number(d.createdAt),
   };
 }

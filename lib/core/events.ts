@@ -12,6 +12,7 @@ export type TokenEventType =
   | 'credentials_rotated'
   | 'auth_failed'
   | 'binding_denied'
+  | 'claims_refused'
   | 'store_unavailable';
 
 /** One audit event. Carries ids only: never a token, secret or password. */

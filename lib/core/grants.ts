@@ -7,6 +7,7 @@ import type { CredentialService } from './credentials';
 import type { IssuedAccessToken, TokenService } from './token-service';
 import { exchangeApiKey } from './grants/api-key-exchange';
 import { clientCredentials } from './grants/client-credentials';
+import { resolveClaimsHooks } from './custom-claims';
 import { authenticateClient, bindGrantContext, type GrantContext } from './grants/context';
 import { password } from './grants/password';
 import { providerToken } from './grants/provider-token';
@@ -54,6 +55,7 @@ export class GrantService {
       credentials,
       verifyUser: options.verifyUser,
       format: options.accessTokenFormat ?? 'jwt',
+      claims: resolveClaimsHooks(options),
     };
     bindGrantContext(this, this.#context);
   }

@@ -18,6 +18,7 @@ import {
 } from '../core/credentials';
 import { createTokenKit, type TokenKit } from '../core/token-kit';
 import { DEFAULT_GRANT_TYPES, GRANT_TYPES, isGrantType } from '../core/grants/registry';
+import { applicationResources } from '../core/resource-indicators';
 import { KeySet } from '../keys/key-set';
 import type { CredentialStore } from '../stores/credential-store';
 import { credentialStoreFromEnv, migrateFromEnv } from './credential-store-env';
@@ -129,7 +130,7 @@ const COMMANDS: readonly CommandDoc[] = [
   },
   {
     name: 'application create',
-    flags: '--name NAME [--organization ORG] [--grant-types a,b] [--scopes x,y]',
+    flags: '--name NAME [--organization ORG] [--grant-types a,b] [--scopes x,y] [--resources uri,uri]',
     summary:
       'Create an application (routers C and D); the client secret is shown once. Grant types:\n' +
       `${GRANT_TYPES.map((g) => (DEFAULT_GRANT_TYPES.includes(g) ? `${g} (default)` : g)).join(', ')}.`,
@@ -342,6 +343,15 @@ function list(value: string | undefined, name: string, command: string): string[
     throw new UsageError(`${command}: --${name} must be a comma-separated list without empty items`);
   }
   return items;
+}
+
+/** `--resources`: RFC 8707 absolute URIs without a fragment (a usage error names the bad one). */
+function resourceList(items: string[] | undefined, command: string): string[] | undefined {
+  try {
+    return applicationResources(items, '--resources');
+  } catch (err) {
+    throw new UsageError(`${command}: ${(err as Error).message}`);
+  }
 }
 
 function version(): string {
@@ -623,6 +633,7 @@ function applicationRow(a: ApplicationInfo): ApplicationInfo {
     applicationTypes: [...a.applicationTypes],
     grantTypes: [...a.grantTypes],
     scopes: [...a.scopes],
+    ...(a.resources === undefined ? {} : { resources: [...a.resources] }),
     createdAt: a.createdAt,
   };
 }
@@ -683,6 +694,7 @@ async function admin(
           organization: { type: 'string' },
           'grant-types': { type: 'string' },
           scopes: { type: 'string' },
+          resources: { type: 'string' },
         },
         command,
       );
@@ -696,12 +708,17 @@ async function admin(
         );
       }
       const scopes = list(optional(values, 'scopes', command), 'scopes', command);
+      const resources = resourceList(
+        list(optional(values, 'resources', command), 'resources', command),
+        command,
+      );
       return withKit(env, io, command, (kit) =>
         kit.credentials.createApplication({
           name,
           ...(organization === undefined ? {} : { organization }),
           ...(grantTypes === undefined ? {} : { grantTypes }),
           ...(scopes === undefined ? {} : { scopes }),
+          ...(resources === undefined ? {} : { resources }),
         }),
       );
     }

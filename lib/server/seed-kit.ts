@@ -207,6 +207,7 @@ export async function applySeed(kit: TokenKit, seed: Seed): Promise<ApplySeedRes
           clientSecret: app.clientSecret,
           applicationTypes: app.applicationTypes,
           grantTypes: app.grantTypes,
+          ...(app.resources === undefined ? {} : { resources: app.resources }),
         }),
     );
   }

@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { DEFAULT_BINDING_PROFILE } from '../core/binding';
 import { isUuid } from '../core/credentials';
 import { DEFAULT_GRANT_TYPES, GRANT_TYPES, isGrantType, type GrantType } from '../core/grants/registry';
+import { MAX_APPLICATION_RESOURCES, resourceProblem } from '../core/resource-indicators';
 
 /** An API key for router A. */
 export interface SeedApiKey {
@@ -31,6 +32,8 @@ export interface SeedApplication {
   readonly applicationTypes: readonly string[];
   /** Grants router D lets the client use; @default `['client_credentials']`. */
   readonly grantTypes: readonly SeedGrantType[];
+  /** Resources (RFC 8707 absolute URIs) the client may request as its tokens' audience; absent for none. */
+  readonly resources?: readonly string[];
 }
 
 /** A password-grant user. The password is only ever kept as a scrypt hash in memory. */
@@ -174,6 +177,7 @@ function parseApplication(value: unknown, path: string, ids: Unique, clientIds: 
     'clientSecret',
     'applicationTypes',
     'grantTypes',
+    'resources',
   ]);
   const id = uuid(f.id, `${path}.id`);
   ids.add(id, `${path}.id`);
@@ -193,7 +197,33 @@ function parseApplication(value: unknown, path: string, ids: Unique, clientIds: 
       return g;
     });
   }
-  return { id, name, organization: f.organization, clientId, clientSecret, applicationTypes, grantTypes };
+  const resources = f.resources === undefined ? undefined : parseResources(f.resources, `${path}.resources`);
+  return {
+    id,
+    name,
+    organization: f.organization,
+    clientId,
+    clientSecret,
+    applicationTypes,
+    grantTypes,
+    ...(resources === undefined ? {} : { resources }),
+  };
+}
+
+/** An application's `resources`: distinct RFC 8707 §2 absolute URIs without a fragment. */
+function parseResources(value: unknown, path: string): string[] {
+  const seen = new Unique('resource');
+  const list = array(value, path);
+  if (list.length > MAX_APPLICATION_RESOURCES) {
+    throw new SeedError(path, `must hold at most ${MAX_APPLICATION_RESOURCES} resources`);
+  }
+  return list.map((r, i) => {
+    const p = `${path}[${i}]`;
+    const problem = resourceProblem(r);
+    if (problem !== undefined) throw new SeedError(p, `${problem} (RFC 8707 §2)`);
+    seen.add(r as string, p);
+    return r as string;
+  });
 }
 
 function parseUser(value: unknown, path: string, usernames: Unique): SeedUser {

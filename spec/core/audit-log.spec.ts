@@ -38,6 +38,7 @@ describe('createJsonLineLogger', () => {
     ['binding_denied', 'warn'],
     ['refresh_reuse_detected', 'error'],
     ['store_unavailable', 'error'],
+    ['claims_refused', 'error'],
     ['revoked', 'info'],
   ] as const)('logs %s at level %s', (type, level) => {
     const lines: string[] = [];

@@ -4,6 +4,8 @@
 import type { ClientCredentialsInput, GrantResult } from './types';
 import { assertGrantAllowed, authenticateClient, type GrantContext } from './context';
 import type { OAuthGrant } from './oauth-grant';
+import { grantResources } from '../resource-indicators';
+import { issuanceClaims } from './claims';
 import { grantScope } from './scope';
 
 /** client_credentials: an access token for the client itself; never a refresh token. */
@@ -14,11 +16,23 @@ export async function clientCredentials(
   const app = await authenticateClient(context, input.clientId, input.clientSecret, input.ip);
   assertGrantAllowed(app, 'client_credentials', input.enforceGrantTypes);
   const scope = grantScope(input.scope, app.scopes);
+  const audience = grantResources(app, input.resources);
+  const claims = await issuanceClaims(context, context.format, {
+    grantType: 'client_credentials',
+    subject: app.clientId,
+    clientId: app.clientId,
+    scope,
+    audience,
+    boundEntity: null,
+    application: app,
+  });
   const accessToken = await context.tokens.issueAccessToken({
     subject: app.clientId,
     clientId: app.clientId,
     scope,
     format: context.format,
+    ...(audience === undefined ? {} : { audience }),
+    ...claims,
   });
   return { accessToken, subject: app.clientId, scope, client: app };
 }
@@ -30,6 +44,7 @@ export const clientCredentialsGrant: OAuthGrant = {
       clientId: request.clientId,
       clientSecret: request.clientSecret,
       scope: request.scope,
+      resources: request.resources,
       enforceGrantTypes: true,
       ip: request.ip,
     });

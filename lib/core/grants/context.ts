@@ -5,6 +5,7 @@
 import { TokenError } from '../../errors';
 import type { AccessTokenFormat } from '../../types';
 import type { ApiKeyInfo, ApplicationInfo, ProviderClientInfo, ProviderInfo } from '../credential-types';
+import type { ClaimsHooks } from '../custom-claims';
 import type { UserVerifier } from './types';
 import type { TokenOwner, TokenService } from '../token-service';
 
@@ -29,6 +30,8 @@ export interface GrantContext {
   readonly verifyUser: UserVerifier | undefined;
   /** Format of access tokens from the OAuth grants. */
   readonly format: AccessTokenFormat;
+  /** The kit's claims hooks (`claims`, `grantClaims`). */
+  readonly claims: ClaimsHooks;
 }
 
 const contexts = new WeakMap<object, GrantContext>();

@@ -12,6 +12,8 @@ export interface TokenEndpointRequest {
   readonly param: (name: string) => string | undefined;
   /** The `scope` parameter (RFC 6749 §3.3), read before the grant runs. */
   readonly scope: string | undefined;
+  /** The `resource` parameters (RFC 8707 §2), parsed and de-duplicated; none when absent. */
+  readonly resources?: readonly string[];
   /** The client id the request presented (HTTP Basic or body), not yet authenticated. */
   readonly clientId: string | undefined;
   /** The client secret the request presented, if any. */

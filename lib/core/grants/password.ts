@@ -6,6 +6,8 @@ import { serviceUnavailable, TokenError } from '../../errors';
 import type { GrantResult, PasswordGrantInput, VerifiedUser } from './types';
 import { assertGrantAllowed, type GrantContext } from './context';
 import type { OAuthGrant } from './oauth-grant';
+import { grantResources, resourcesData } from '../resource-indicators';
+import { issuanceClaims } from './claims';
 import { grantScope } from './scope';
 
 const MAX_PASSWORD_LENGTH = 1024;
@@ -25,6 +27,7 @@ export async function password(
     throw new TokenError('invalid_grant');
   assertGrantAllowed(client, 'password', input.enforceGrantTypes);
   const scope = grantScope(input.scope, client.scopes ?? []);
+  const audience = grantResources('grantTypes' in client ? client : null, input.resources);
   let user: VerifiedUser | null;
   try {
     user = await verifyUser(username, secret);
@@ -41,11 +44,23 @@ export async function password(
     throw new TokenError('invalid_grant');
   }
   const boundEntity = user.boundEntity ?? null;
+  // Before anything is written: a failing claims hook leaves no refresh family behind.
+  const claims = await issuanceClaims(context, context.format, {
+    grantType: 'password',
+    subject: user.sub,
+    clientId: client.clientId,
+    scope,
+    audience,
+    boundEntity,
+    application: client,
+  });
+  const data = resourcesData(audience);
   const { refreshToken, family } = await context.tokens.startRefreshFamily({
     subject: user.sub,
     clientId: client.clientId,
     scope,
     boundEntity,
+    ...(data === undefined ? {} : { data }),
     // The family belongs to the application's stable id, so it survives a credential rotation.
     ...('grantTypes' in client && 'id' in client ? { applicationId: client.id } : {}),
   });
@@ -56,6 +71,8 @@ export async function password(
     boundEntity,
     familyId: family.familyId,
     format: context.format,
+    ...(audience === undefined ? {} : { audience }),
+    ...claims,
   });
   const idToken = context.tokens.signIdToken(user.sub, client.clientId);
   return {
@@ -81,6 +98,7 @@ export const passwordGrant: OAuthGrant = {
       password: secret,
       client,
       scope: request.scope,
+      resources: request.resources,
       enforceGrantTypes: true,
       ip: request.ip,
     });

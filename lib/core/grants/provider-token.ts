@@ -6,6 +6,7 @@ import { TokenError } from '../../errors';
 import { DEFAULT_PROVIDER_TOKEN_TTL, MAX_PROVIDER_TOKEN_TTL } from '../../defaults';
 import type { ProviderTokenInput } from './types';
 import type { IssuedAccessToken } from '../token-service';
+import { issuanceClaims } from './claims';
 import type { GrantContext } from './context';
 
 /**
@@ -39,6 +40,17 @@ export async function providerToken(
     provider.domain !== null && !input.forceDefaultDomain
       ? `https://${provider.domain}`
       : context.tokens.issuer;
+  const claims = await issuanceClaims(context, 'jwt', {
+    grantType: 'provider_token',
+    subject: client.id,
+    clientId: client.id,
+    scope: '',
+    audience: [client.audience],
+    boundEntity: null,
+    application: null,
+    provider,
+    providerClient: client,
+  });
   return context.tokens.issueAccessToken({
     subject: client.id,
     clientId: client.id,
@@ -48,5 +60,6 @@ export async function providerToken(
     typ: input.useJwtType ? 'JWT' : 'at+jwt',
     ttl: expiresIn === 0 ? DEFAULT_PROVIDER_TOKEN_TTL : expiresIn,
     format: 'jwt',
+    ...claims,
   });
 }

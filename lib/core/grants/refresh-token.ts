@@ -9,6 +9,8 @@ import type { GrantResult, RefreshGrantInput } from './types';
 import type { TokenOwner, TokenService } from '../token-service';
 import { assertGrantAllowed, type GrantContext } from './context';
 import type { OAuthGrant } from './oauth-grant';
+import { refreshResources } from '../resource-indicators';
+import { issuanceClaims } from './claims';
 import { parseScope } from './scope';
 
 /**
@@ -32,7 +34,12 @@ export async function refresh(
   if (wanted === null) throw new TokenError('invalid_request', 'scope is malformed');
   const callerClientId = input.client?.clientId ?? input.clientId;
   // What the checks decide, for the access token issued once the rotation succeeded.
-  const decided: { scope: string; client: ApplicationInfo | null } = { scope: '', client: null };
+  const decided: {
+    scope: string;
+    client: ApplicationInfo | null;
+    audience: string[] | undefined;
+    claims: { claims?: Record<string, unknown> };
+  } = { scope: '', client: null, audience: undefined, claims: {} };
   const check = async (family: RefreshFamily): Promise<void> => {
     const owner = ownerOf(family);
     if (input.client !== undefined) {
@@ -56,6 +63,18 @@ export async function refresh(
     const familyScopes = family.scope ? family.scope.split(' ') : [];
     if (wanted.some((s) => !familyScopes.includes(s))) throw new TokenError('invalid_scope');
     decided.scope = wanted.length > 0 ? wanted.join(' ') : family.scope;
+    decided.audience = refreshResources(family, decided.client, input.resources);
+    // Last, still before the rotation: a failing claims hook consumes nothing.
+    decided.claims = await issuanceClaims(context, context.format, {
+      grantType: 'refresh_token',
+      subject: family.sub,
+      clientId: decided.client?.clientId ?? family.clientId,
+      scope: decided.scope,
+      audience: decided.audience,
+      boundEntity: family.boundEntity,
+      application: decided.client,
+      familyId: family.familyId,
+    });
   };
   let rotated: Awaited<ReturnType<TokenService['refresh']>>;
   try {
@@ -75,7 +94,7 @@ export async function refresh(
     throw err;
   }
   const { refreshToken, family } = rotated;
-  const { scope, client: issuedTo } = decided;
+  const { scope, client: issuedTo, audience, claims } = decided;
   const accessToken = await context.tokens.issueAccessToken({
     subject: family.sub,
     clientId: issuedTo?.clientId ?? family.clientId,
@@ -83,6 +102,8 @@ export async function refresh(
     boundEntity: family.boundEntity,
     familyId: family.familyId,
     format: context.format,
+    ...(audience === undefined ? {} : { audience }),
+    ...claims,
   });
   return { accessToken, refreshToken, subject: family.sub, scope, client: issuedTo };
 }
@@ -109,6 +130,7 @@ export const refreshTokenGrant: OAuthGrant = {
       refreshToken,
       client,
       scope: request.scope,
+      resources: request.resources,
       enforceGrantTypes: true,
       ip: request.ip,
     });

@@ -4,6 +4,7 @@
  */
 import type { AccessTokenFormat, BoundEntity } from '../../types';
 import type { ApiKeyInfo, ApplicationInfo } from '../credential-types';
+import type { ClaimsHookOptions } from '../custom-claims';
 import type { IssuedAccessToken } from '../token-service';
 
 /** What a user verifier answers for good credentials. */
@@ -27,7 +28,7 @@ export type UserVerifier = (username: string, password: string) => Promise<Verif
 export type BindingAuthorizer = (apiKey: ApiKeyInfo, entity: BoundEntity) => boolean | Promise<boolean>;
 
 /** Options of {@link GrantService}. */
-export interface GrantServiceOptions {
+export interface GrantServiceOptions extends ClaimsHookOptions {
   /** Enables the password grant; without it the grant answers `unsupported_grant_type`. */
   readonly verifyUser?: UserVerifier;
   /** Format of access tokens from client credentials, password and refresh grants; @default `jwt`. */
@@ -49,6 +50,8 @@ export interface ClientCredentialsInput {
   readonly clientId: unknown;
   readonly clientSecret: unknown;
   readonly scope?: unknown;
+  /** The requested resources (RFC 8707), already parsed; each must be in the client's `resources`. */
+  readonly resources?: readonly string[];
   /** Refuse clients whose `grantTypes` lack the grant (router D). @default false */
   readonly enforceGrantTypes?: boolean;
   /** The caller's address, for `auth_failed` audit events. */
@@ -62,6 +65,8 @@ export interface PasswordGrantInput {
   /** The client the tokens are issued to (already authenticated by the caller, or a configured public id). */
   readonly client: ApplicationInfo | { readonly clientId: string; readonly scopes?: readonly string[] };
   readonly scope?: unknown;
+  /** The requested resources (RFC 8707), already parsed; each must be in the client's `resources`. */
+  readonly resources?: readonly string[];
   readonly enforceGrantTypes?: boolean;
   /** The caller's address, for `auth_failed` audit events. */
   readonly ip?: string | undefined;
@@ -84,6 +89,8 @@ export interface RefreshGrantInput {
   /** The family must belong to this subject. */
   readonly subject?: string;
   readonly scope?: unknown;
+  /** The requested resources (RFC 8707), already parsed: among the family's, never more. */
+  readonly resources?: readonly string[];
   /** Refuse a `client` whose `grantTypes` lack `refresh_token` (router D). @default false */
   readonly enforceGrantTypes?: boolean;
   /** The caller's address, for `auth_failed` audit events. */

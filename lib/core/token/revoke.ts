@@ -9,7 +9,7 @@ import type { RefreshFamily } from '../../stores/token-store';
 import type { AuthInfo } from '../../types';
 import type { TokenContext } from './context';
 import { parseOwnRefreshToken } from './refresh';
-import { verifyAccessToken } from './verify';
+import { INSPECT_OPTIONS, verifyAccessToken } from './verify';
 import type { VerifyCaches } from './verify-cache';
 
 /**
@@ -55,7 +55,7 @@ export async function inspect(
       : { kind: 'refresh', family: state.family, active: state.active };
   }
   try {
-    const auth = await verifyAccessToken(ctx, caches, token, { ignoreExpiration: true });
+    const auth = await verifyAccessToken(ctx, caches, token, INSPECT_OPTIONS);
     return { kind: 'access', auth, active: ctx.now() < auth.expiresAt + ctx.options.clockTolerance };
   } catch (err) {
     // invalid, foreign and revoked tokens all look alike from outside (RFC 7662 §2.2)

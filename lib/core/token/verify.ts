@@ -7,7 +7,7 @@ import { MAX_TOKEN_LENGTH } from '../../defaults';
 import type { RevocationQuery, RevocationState } from '../../stores/token-store';
 import type { AuthInfo } from '../../types';
 import { issuedAtMsOf } from '../issuance';
-import { verifyJwt } from '../jwt';
+import { audienceList, verifyJwt } from '../jwt';
 import { parseOpaqueToken, SECRET_LENGTH } from '../opaque-token';
 import { authFromClaims, authFromRecord, freezeAuth } from './auth-info';
 import type { TokenContext } from './context';
@@ -33,6 +33,13 @@ export interface VerifyAccessTokenOptions {
 
 /** One shared default, so the verified-token cache recognises calls without options. */
 export const DEFAULT_VERIFY_OPTIONS: Readonly<VerifyAccessTokenOptions> = Object.freeze({});
+
+/**
+ * The options of the kit's own inspection (introspection, revocation): expired tokens too, and
+ * any audience — a token issued for an RFC 8707 resource carries that resource as its `aud`, and
+ * is still the kit's to introspect and revoke. Recognised by identity; never public.
+ */
+export const INSPECT_OPTIONS: Readonly<VerifyAccessTokenOptions> = Object.freeze({ ignoreExpiration: true });
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 /** What the store is asked about a token: its jti, subject, client and family. */
@@ -128,7 +135,7 @@ function verifyJwtCached(
   const cache = options.ignoreExpiration ? undefined : caches.verified;
   const { claims } = verifyJwt(keys, token, {
     issuers: options.issuers ?? issuers,
-    audiences: options.audiences ?? audiences,
+    audiences: options === INSPECT_OPTIONS ? unverifiedAudiences(token) : (options.audiences ?? audiences),
     typ: options.typ ?? ['at+jwt'],
     clockToleranceSeconds: clockTolerance,
     maxLifetimeSeconds: maxTokenLifetime,
@@ -145,6 +152,18 @@ function verifyJwtCached(
   };
   cache?.set(token, entry, (auth.expiresAt + clockTolerance) * 1000);
   return entry;
+}
+
+/** The `aud` members of a JWT's payload, before verification (the signature is still checked); none when unreadable. */
+function unverifiedAudiences(token: string): string[] {
+  try {
+    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as unknown;
+    const aud =
+      typeof payload === 'object' && payload !== null ? (payload as { aud?: unknown }).aud : undefined;
+    return audienceList(aud) ?? [];
+  } catch {
+    return [];
+  }
 }
 
 /** Revocation state: from the view when it is live, else one store round trip (remembered). */
@@ -178,7 +197,8 @@ async function verifyOpaque(
   if (auth === undefined) {
     const issuers = options.issuers ?? ctx.options.issuers;
     const audiences = options.audiences ?? ctx.options.audiences;
-    if (!issuers.includes(record.iss) || !record.aud.some((a) => audiences.includes(a))) {
+    const anyAudience = options === INSPECT_OPTIONS;
+    if (!issuers.includes(record.iss) || (!anyAudience && !record.aud.some((a) => audiences.includes(a)))) {
       throw new TokenError('invalid_token');
     }
     auth = authFromRecord(record);

@@ -9,7 +9,7 @@ import { findGrant } from '../../core/grants/registry';
 import { asyncHandler, stringField } from '../shared';
 import { readClientCredentials } from './client-auth';
 import type { OAuthContext } from './context';
-import { readParams } from './form';
+import { readParams, readResources } from './form';
 
 /** The RFC 6749 §5.1 answer to a successful grant. */
 function tokenResponse(res: Response, result: GrantResult): void {
@@ -36,6 +36,7 @@ export function tokenEndpoint(context: OAuthContext): RequestHandler {
       const result = await grant.token(context.grants, {
         param: (name) => stringField(body, name),
         scope,
+        resources: readResources(body),
         clientId: credentials.clientId,
         clientSecret: credentials.clientSecret,
         authenticate: () => context.authenticate(req, credentials),
