@@ -29,6 +29,7 @@ export const UNIT_SPECS: readonly string[] = [
   'spec/routers/host-app.spec.ts',
   'spec/routers/http-hygiene.spec.ts',
   'spec/routers/router-parts.spec.ts',
+  'spec/server/keys-env.spec.ts',
   'spec/server/seed.spec.ts',
   'spec/stores/memory-token-store.spec.ts',
   'spec/stores/redis-scripts.spec.ts',
