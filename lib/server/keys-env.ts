@@ -7,8 +7,14 @@
  * Every configuration mistake is a TypeError or RangeError naming the variable; a message never
  * holds key material.
  */
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { kekFromEnv } from '../keys/kek';
+import { createKeyManager, DEFAULT_PUBLISH_AHEAD, type KeyManager } from '../keys/key-manager';
 import { KeySet, type KeyInput } from '../keys/key-set';
+import type { KeyStore } from '../keys/key-store';
+import { MemoryKeyStore } from '../stores/memory-key-store';
+import { MAX_ACCESS_TOKEN_LIFETIME } from '../defaults';
 import type { SigningAlgorithm } from '../types';
 
 /** The algorithms of keys in the shared key store (a published JWKS holds no HS256 secret). */
@@ -73,11 +79,41 @@ export function parseKeySchedule(env: NodeJS.ProcessEnv): KeySchedule {
   }
   const publishAhead = parseDuration(env, 'TOKEN_KIT_PUBLISH_AHEAD');
   const leeway = parseDuration(env, 'TOKEN_KIT_KEY_LEEWAY');
+  const lead = publishAhead ?? DEFAULT_PUBLISH_AHEAD;
+  if (rotateEvery !== 0 && rotateEvery <= lead) {
+    throw new RangeError(
+      `TOKEN_KIT_ROTATE_EVERY (${rotateEvery} s) must be longer than TOKEN_KIT_PUBLISH_AHEAD (${lead} s${publishAhead === undefined ? ', the default' : ''})`,
+    );
+  }
   return {
     algorithm: alg as SharedKeyAlgorithm,
     rotateEvery,
     ...(publishAhead === undefined ? {} : { publishAhead }),
     ...(leeway === undefined ? {} : { leeway }),
+  };
+}
+
+/**
+ * The longest lifetime of a JWT the demo server signs, in seconds: `createProviderRouter` signs up
+ * to 48 hours, the longest any verifier accepts. An old key verifies this long after it last
+ * signed (plus the leeway) before it retires.
+ */
+export const DEMO_KEY_TOKEN_LIFETIME = MAX_ACCESS_TOKEN_LIFETIME;
+
+/** The key manager options of a schedule (the CLI and the server pass the same). */
+export function keyManagerSchedule(schedule: KeySchedule): {
+  algorithm: SharedKeyAlgorithm;
+  rotateEvery: number;
+  tokenLifetime: number;
+  publishAhead?: number;
+  leeway?: number;
+} {
+  return {
+    algorithm: schedule.algorithm,
+    rotateEvery: schedule.rotateEvery,
+    tokenLifetime: DEMO_KEY_TOKEN_LIFETIME,
+    ...(schedule.publishAhead === undefined ? {} : { publishAhead: schedule.publishAhead }),
+    ...(schedule.leeway === undefined ? {} : { leeway: schedule.leeway }),
   };
 }
 
@@ -177,4 +213,167 @@ export async function loadKeysFile(file: string): Promise<KeySet> {
     throw new TypeError(`${where}: no key can sign (give a private key, a private JWK or a secret)`);
   }
   return keys;
+}
+
+/** A key to import into the shared key store, checked: what `keys import FILE` adds. */
+export interface KeyImport {
+  readonly kid: string;
+  readonly alg: SharedKeyAlgorithm;
+  /** The file's text, as `KeyManager.import` takes it. */
+  readonly text: string;
+}
+
+/**
+ * Checks the text of a `keys import` file: the JSON `express-token-kit keys generate` prints for
+ * RS256 or ES256 (PEM or JWK), or a private JWK with `kid` and `alg`. The private key must be
+ * readable, match its public key and fit its algorithm, before anything reaches the store.
+ *
+ * @throws TypeError or RangeError naming `file`; never printing key material.
+ */
+export function parseKeyImport(text: string, file: string): KeyImport {
+  const where = `${file}`;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new TypeError(
+      `${where} is not JSON: give the file express-token-kit keys generate --alg RS256|ES256 wrote`,
+    );
+  }
+  const input = keyInputOf(parsed, where);
+  if (input.alg === ('HS256' as SigningAlgorithm) || input.secret !== undefined) {
+    throw new TypeError(
+      `${where} holds an HS256 secret; the shared key store takes RS256 or ES256 keys (a JWKS publishes them)`,
+    );
+  }
+  if (!(SHARED_KEY_ALGORITHMS as readonly string[]).includes(input.alg)) {
+    throw new TypeError(`${where}: alg must be RS256 or ES256`);
+  }
+  if (input.privateKey === undefined) {
+    throw new TypeError(
+      `${where} holds no private key ("privateKey" or a private JWK): a public key cannot sign`,
+    );
+  }
+  try {
+    new KeySet({ keys: [input] });
+  } catch (err) {
+    const Kind = err instanceof RangeError ? RangeError : TypeError;
+    throw new Kind(`${where}: ${(err as Error).message}`);
+  }
+  return { kid: input.kid, alg: input.alg as SharedKeyAlgorithm, text };
+}
+
+/** The demo server's key settings, read before it connects to anything. */
+export interface DemoKeyConfig {
+  /** `TOKEN_KIT_KEYS_FILE`, when set: fixed keys, no key store. */
+  readonly keysFile: string | undefined;
+  readonly schedule: KeySchedule;
+  /** The key-encryption key and where it came from, when set. */
+  readonly kek: { readonly kek: Buffer; readonly source: string } | undefined;
+  /** The issuer the keys are reported under (messages, `keys list`). */
+  readonly issuer: string;
+}
+
+/**
+ * Reads the demo server's key settings: `TOKEN_KIT_KEYS_FILE`, the schedule
+ * ({@link parseKeySchedule}) and the key-encryption key (`TOKEN_KIT_KEK`/`TOKEN_KIT_KEK_FILE`).
+ *
+ * @throws KeyEncryptionKeyError for a malformed key-encryption key; TypeError or RangeError naming
+ *   another malformed variable.
+ */
+export function readDemoKeyConfig(env: NodeJS.ProcessEnv): DemoKeyConfig {
+  const keysFile = env.TOKEN_KIT_KEYS_FILE?.trim();
+  return {
+    keysFile: keysFile === undefined || keysFile === '' ? undefined : keysFile,
+    schedule: parseKeySchedule(env),
+    kek: kekFromEnv(env),
+    issuer: keyStoreIssuer(env),
+  };
+}
+
+/** True when the configuration keeps its keys in the shared store of a Redis the server has. */
+export function sharesKeys(config: DemoKeyConfig): boolean {
+  return config.keysFile === undefined && config.kek !== undefined;
+}
+
+/** The signing keys of a demo server. */
+export interface DemoKeys {
+  /** The live key set to give `createTokenKit`. */
+  readonly keys: KeySet;
+  /** The key manager, unless the keys are fixed (`TOKEN_KIT_KEYS_FILE`). */
+  readonly manager: KeyManager | undefined;
+  /** One line for the start banner: where the keys live and what survives a restart. */
+  readonly description: string;
+  /** Stops the key manager's timers and subscription. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** What {@link openDemoKeys} needs besides the configuration. */
+export interface DemoKeysOptions {
+  /**
+   * The shared key store in the server's Redis, when it has one and {@link sharesKeys} (built
+   * with the token store, before the first command, so every script is defined on the client).
+   */
+  readonly store?: KeyStore;
+  /** True when the server keeps its tokens in Redis (no KEK then means a warning). */
+  readonly redis: boolean;
+  /** Warnings (stderr). */
+  readonly warn: (line: string) => void;
+}
+
+/**
+ * The demo server's signing keys, read (and decrypted) before it listens:
+ *
+ * - `TOKEN_KIT_KEYS_FILE`: fixed keys from the file (see {@link loadKeysFile}); no key store, no
+ *   schedule.
+ * - Redis and a key-encryption key: the shared key store in Redis (`options.store`); every
+ *   instance on it signs and verifies with the same keys, and a restart keeps them.
+ * - Redis without one: a key-encryption key is generated for this process and the keys stay in
+ *   memory (nothing is written that a restart could not read back); a warning says so.
+ * - The memory store: the keys stay in memory, as before.
+ *
+ * @throws KeyEncryptionKeyError when the key-encryption key is wrong for the stored keys;
+ *   StoreUnavailableError when the key store cannot be read; TypeError or RangeError for a
+ *   malformed keys file.
+ */
+export async function openDemoKeys(config: DemoKeyConfig, options: DemoKeysOptions): Promise<DemoKeys> {
+  const { schedule } = config;
+  if (config.keysFile !== undefined) {
+    const keys = await loadKeysFile(config.keysFile);
+    const signing = keys.signingKey();
+    return {
+      keys,
+      manager: undefined,
+      description:
+        `signing keys: fixed, from TOKEN_KIT_KEYS_FILE (${keys.kids().join(', ')}; ${signing.alg} ${signing.kid} signs); ` +
+        'no key store, no rotation schedule.',
+      close: () => Promise.resolve(),
+    };
+  }
+  const shared = options.store !== undefined && config.kek !== undefined;
+  if (options.redis && config.kek === undefined) {
+    options.warn(
+      'express-token-kit: warning: no key-encryption key (TOKEN_KIT_KEK or TOKEN_KIT_KEK_FILE): generated one for ' +
+        'this process only, so the signing keys stay in memory and nothing is written to Redis that a restart ' +
+        "could not decrypt. Other instances cannot verify this instance's JWTs, and every JWT stops verifying on " +
+        'a restart. Set TOKEN_KIT_KEK to 32 random bytes (openssl rand -base64 32) on every instance to share the keys.',
+    );
+  }
+  const manager = await createKeyManager({
+    store: shared ? options.store! : new MemoryKeyStore(),
+    kek: config.kek?.kek ?? randomBytes(32),
+    issuer: config.issuer,
+    ...keyManagerSchedule(schedule),
+  });
+  const rotation = schedule.rotateEvery === 0 ? 'manual rotation' : `rotated every ${schedule.rotateEvery} s`;
+  let closed: Promise<void> | undefined;
+  return {
+    keys: manager.keys,
+    manager,
+    description: shared
+      ? `signing keys: ${schedule.algorithm}, shared by every instance on this Redis and key prefix, sealed with the ` +
+        `key-encryption key from ${config.kek!.source}; ${rotation} (express-token-kit keys list).`
+      : `signing key: ${schedule.algorithm}, generated at start — every issued JWT stops verifying when the server restarts.`,
+    close: () => (closed ??= manager.close()),
+  };
 }

@@ -136,6 +136,10 @@ describe('parseKeySchedule', () => {
     [{ TOKEN_KIT_ROTATE_EVERY: '0' }, { rotateEvery: 0 }],
     [{ TOKEN_KIT_PUBLISH_AHEAD: '10m' }, { publishAhead: 600 }],
     [{ TOKEN_KIT_KEY_LEEWAY: '2h' }, { leeway: 7200 }],
+    [
+      { TOKEN_KIT_ROTATE_EVERY: '120', TOKEN_KIT_PUBLISH_AHEAD: '60' },
+      { rotateEvery: 120, publishAhead: 60 },
+    ],
     [{ TOKEN_KIT_KEY_ALG: 'es256' }, { algorithm: 'ES256' }],
   ])('reads %j', (env, expected) => {
     expect(parseKeySchedule(env)).toMatchObject(expected);
@@ -149,6 +153,14 @@ describe('parseKeySchedule', () => {
     [{ TOKEN_KIT_ROTATE_EVERY: '1.5d' }, /^TOKEN_KIT_ROTATE_EVERY must be a duration/],
     [{ TOKEN_KIT_ROTATE_EVERY: '30' }, /^TOKEN_KIT_ROTATE_EVERY must be 0 .* or at least 60 seconds/],
     [{ TOKEN_KIT_ROTATE_EVERY: '4000d' }, /at most 10 years/],
+    [
+      { TOKEN_KIT_ROTATE_EVERY: '600' },
+      /^TOKEN_KIT_ROTATE_EVERY \(600 s\) must be longer than TOKEN_KIT_PUBLISH_AHEAD \(600 s, the default\)/,
+    ],
+    [
+      { TOKEN_KIT_ROTATE_EVERY: '1h', TOKEN_KIT_PUBLISH_AHEAD: '2h' },
+      /must be longer than TOKEN_KIT_PUBLISH_AHEAD \(7200 s\)/,
+    ],
     [{ TOKEN_KIT_PUBLISH_AHEAD: '5w' }, /^TOKEN_KIT_PUBLISH_AHEAD must be a duration/],
     [{ TOKEN_KIT_KEY_LEEWAY: 'soon' }, /^TOKEN_KIT_KEY_LEEWAY must be a duration/],
   ])('refuses %j with an error naming the variable', (env, message) => {
