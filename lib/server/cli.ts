@@ -39,7 +39,7 @@ import { keyManagerSchedule, keyStoreIssuer, parseKeyImport, parseKeySchedule } 
 
 /** Exit code of a command that did what it was asked. */
 export const EXIT_OK = 0;
-/** Exit code of a failure at run time: the store is unreachable, an id is unknown, the server cannot start. */
+/** Exit code of a failure at run time: the store is unreachable, an id or kid is unknown, a wrong key-encryption key, the server cannot start. */
 export const EXIT_FAILURE = 1;
 /** Exit code of a usage error: unknown command or flag, missing or malformed value, no `REDIS_URL`. */
 export const EXIT_USAGE = 2;
@@ -258,7 +258,8 @@ library's JavaScript API returns them; errors and warnings go to stderr. See doc
 
 const EXIT_CODES = `Exit codes:
   0  success
-  1  failure: the store is unreachable, an id is unknown, the server cannot start
+  1  failure: the store is unreachable, an id or kid is unknown, a wrong key-encryption key,
+     the server cannot start
   2  usage: unknown command or flag, missing or malformed value (e.g. an id that is not a UUID),
      no REDIS_URL for a command that needs a store`;
 
