@@ -57,7 +57,7 @@ export async function password(
     familyId: family.familyId,
     format: context.format,
   });
-  const idToken = context.tokens.signIdToken(user.sub, client.clientId);
+  const idToken = await context.tokens.signIdTokenAsync(user.sub, client.clientId);
   return {
     accessToken,
     refreshToken,
