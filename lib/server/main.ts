@@ -533,7 +533,11 @@ async function warmUp(
  * `REDIS_CLUSTER_NODES`, `REDIS_SENTINELS`/`REDIS_SENTINEL_NAME`, `REDIS_KEY_PREFIX`, `TOKEN_KIT_SEED`,
  * `TOKEN_KIT_ISSUER`, the lifetimes `TOKEN_KIT_*_TTL`, the HTTP limits `TOKEN_KIT_*_TIMEOUT_MS`,
  * `TOKEN_KIT_MAX_CONNECTIONS`, `TOKEN_KIT_MAX_REQUESTS_PER_SOCKET`, and `TOKEN_KIT_HASH_CONCURRENCY`/
- * `TOKEN_KIT_HASH_QUEUE`; see docs/getting-started.md). It warms up before it serves. A malformed seed file rejects with a {@link SeedError}, a malformed variable
+ * `TOKEN_KIT_HASH_QUEUE`, the signing keys' `TOKEN_KIT_KEK`/`TOKEN_KIT_KEK_FILE`, `TOKEN_KIT_KEYS_FILE` and
+ * schedule `TOKEN_KIT_KEY_ALG`, `TOKEN_KIT_ROTATE_EVERY`, `TOKEN_KIT_PUBLISH_AHEAD`,
+ * `TOKEN_KIT_KEY_LEEWAY`; see docs/getting-started.md and docs/keys.md). It reads and decrypts its
+ * signing keys before it listens (a wrong key-encryption key rejects with a `KeyEncryptionKeyError`
+ * and never opens the port), and warms up before it serves. A malformed seed file rejects with a {@link SeedError}, a malformed variable
  * with a {@link DemoConfigError} naming it, before anything listens. On Redis the token store, the
  * rate limits and a pub/sub revocation view (channel `<REDIS_KEY_PREFIX>revocations`) share it.
  *
