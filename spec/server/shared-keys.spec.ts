@@ -23,6 +23,7 @@ import { createRedisConnectionFromEnv, type RedisConnection } from '../../lib/st
 import { waitForReady } from '../../lib/stores/redis-client';
 import { startRedisCluster, waitUntil, type RedisCluster } from '../helpers/redis-server';
 import { testRedisUrl } from '../helpers/redis';
+import { startTcpProxy } from '../helpers/tcp-proxy';
 
 const ROOT = path.join(__dirname, '..', '..');
 const MAIN = path.join(ROOT, 'lib', 'server', 'main.ts');
@@ -317,6 +318,69 @@ describe.each<[string, Topology]>([
     },
     60_000,
   );
+});
+
+describe('two demo instances through a Redis outage', () => {
+  it('a rotation the CLI cannot write changes nothing; one the instances missed reaches both once Redis is back', async () => {
+    const redisPort = Number(new URL(testRedisUrl()).port);
+    const proxy = await startTcpProxy(redisPort);
+    const prefix = `etk-shared-keys:${randomBytes(4).toString('hex')}:`;
+    const shared = {
+      PORT: '0',
+      TOKEN_KIT_SEED: SEED,
+      TOKEN_KIT_ISSUER: ISSUER,
+      REDIS_KEY_PREFIX: prefix,
+      TOKEN_KIT_KEK: newKek(),
+    };
+    // The instances reach Redis through the proxy; the operator's CLI reaches it directly.
+    const behindProxy = { ...shared, REDIS_URL: `redis://127.0.0.1:${proxy.port}` };
+    const direct = { ...shared, REDIS_URL: testRedisUrl() };
+    const quiet = (): DemoServerIo => ({
+      log: () => undefined,
+      warn: () => undefined,
+      audit: { write: () => true },
+    });
+    const one = await startDemoServer(behindProxy, quiet());
+    const two = await startDemoServer(behindProxy, quiet());
+    try {
+      const oldKid = await signingKid(one);
+      expect(await signingKid(two)).toBe(oldKid);
+      const listed = JSON.stringify(await cli(['keys', 'list'], direct));
+
+      await proxy.cut();
+      // Through the cut link the CLI fails with exit 1, and the store is as it was.
+      const out: string[] = [];
+      const err: string[] = [];
+      const code = await runCli(['keys', 'rotate', '--now'], behindProxy, {
+        stdout: (l) => out.push(l),
+        stderr: (l) => err.push(l),
+      });
+      expect(code).toBe(1);
+      expect(err.join('\n')).toMatch(/cannot reach Redis/);
+      expect(out).toEqual([]);
+      expect(JSON.stringify(await cli(['keys', 'list'], direct))).toBe(listed);
+      // The instances keep their last good keys meanwhile.
+      expect(await signingKid(one)).toBe(oldKid);
+
+      // A rotation the instances cannot hear about (their pub/sub is cut too)...
+      const rotated = (await cli(['keys', 'rotate', '--now'], direct)) as { kid: string };
+      expect(await signingKid(one)).toBe(oldKid);
+      await proxy.restore();
+      // ...reaches both once they reconnect (their poll of the store's version), never half of it.
+      const converged = await waitUntil(
+        async () => (await signingKid(one)) === rotated.kid && (await signingKid(two)) === rotated.kid,
+        15_000,
+        50,
+      );
+      expect(converged).toBe(true);
+      expect(await jwks(one)).toEqual(await jwks(two));
+    } finally {
+      await proxy.restore();
+      await two.close();
+      await one.close();
+      await proxy.close();
+    }
+  }, 60_000);
 });
 
 describe('the demo server on Redis and its key-encryption key', () => {
