@@ -42,10 +42,13 @@ export const DEFAULT_KEY_POLL_MS = 1000;
 /** Default cooldown between two reloads for an unknown `kid`, in milliseconds. */
 export const DEFAULT_UNKNOWN_KID_COOLDOWN_MS = 10_000;
 
-/** Longest a rotation step may hold the store's lock, in milliseconds. */
-const LOCK_TTL_MS = 10_000;
-/** Longest a manual step waits for another instance's lock, in milliseconds. */
-const LOCK_WAIT_MS = 5_000;
+/**
+ * Longest a rotation step may hold the store's lock, in milliseconds. A step takes well under a
+ * second; the lease only outlives an instance that died holding it.
+ */
+const LOCK_TTL_MS = 5_000;
+/** Longest a manual step waits for another instance's lock: past a dead holder's lease. */
+const LOCK_WAIT_MS = 7_000;
 /** Attempts of a step whose compare-and-swap lost (someone committed in between). */
 const COMMIT_ATTEMPTS = 5;
 

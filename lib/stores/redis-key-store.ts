@@ -11,6 +11,7 @@ import type { Cluster, Redis } from 'ioredis';
 
 import { StoreUnavailableError } from '../errors';
 import { asStoredKey, type KeyStore, type KeyStoreSnapshot, type StoredKey } from '../keys/key-store';
+import { waitForReady } from './redis-client';
 
 /** Options of {@link RedisKeyStore}. */
 export interface RedisKeyStoreOptions {
@@ -62,6 +63,9 @@ const SCRIPTS = {
   etkKeysCommit: COMMIT_KEYS,
   etkKeysReleaseLock: RELEASE_LOCK,
 } as const;
+
+/** How long `subscribe` waits for the subscriber connection, in ms. */
+const SUBSCRIBE_READY_MS = 5000;
 
 type ScriptCommand = (numKeys: number, ...args: (string | number)[]) => Promise<unknown>;
 
@@ -169,7 +173,10 @@ export class RedisKeyStore implements KeyStore {
     };
     subscriber.on('message', onMessage);
     try {
-      await this.#call('subscribe', () => subscriber.subscribe(this.#channel));
+      await this.#call('subscribe', async () => {
+        await waitForReady(subscriber, SUBSCRIBE_READY_MS);
+        await subscriber.subscribe(this.#channel);
+      });
     } catch (error) {
       subscriber.off('message', onMessage);
       if (owned) subscriber.disconnect();

@@ -23,6 +23,8 @@ export const UNIT_SPECS: readonly string[] = [
   'spec/core/layering.spec.ts',
   'spec/core/token-context.spec.ts',
   'spec/keys/jwk-input.spec.ts',
+  'spec/keys/kek.spec.ts',
+  'spec/keys/key-manager.spec.ts',
   'spec/keys/key-set.spec.ts',
   'spec/middleware/metrics.spec.ts',
   'spec/routers/charset.spec.ts',
