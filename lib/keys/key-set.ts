@@ -360,7 +360,8 @@ export class KeySet {
     const { kid, alg } = header;
     if (typeof kid !== 'string' || kid.length > MAX_KID_LENGTH || !KID_PATTERN.test(kid)) return false;
     if (alg !== 'RS256' && alg !== 'ES256') return false;
-    if (this.#retired.has(kid) || this.verificationKey(kid, alg) !== undefined) return false;
+    // A known or retired kid (whatever the token's alg) is never a reason to reload.
+    if (this.#retired.has(kid) || this.#entries.has(kid)) return false;
     try {
       await handler();
     } catch {

@@ -25,6 +25,7 @@ export const UNIT_SPECS: readonly string[] = [
   'spec/keys/jwk-input.spec.ts',
   'spec/keys/kek.spec.ts',
   'spec/keys/key-manager.spec.ts',
+  'spec/keys/key-set-replace.spec.ts',
   'spec/keys/key-set.spec.ts',
   'spec/middleware/metrics.spec.ts',
   'spec/routers/charset.spec.ts',

@@ -321,6 +321,29 @@ describe('createKeyManager', () => {
       expect(store.loads - before).toBe(1);
     });
 
+    it('never reloads for a known kid with another alg, a retired kid, or a header that is not JSON', async () => {
+      const m = await manager({ unknownKidCooldownMs: 0 });
+      const kit = kitOf(m);
+      const [first] = await m.list();
+      const token = await jwt(kit);
+      const [, payload, signature] = token.split('.');
+      await m.rotate({ now: true });
+      await m.retire(first!.kid, { now: true });
+      const header = (h: unknown): string => Buffer.from(JSON.stringify(h)).toString('base64url');
+      const before = store.loads;
+      for (const forged of [
+        `${header({ alg: 'RS256', typ: 'at+jwt', kid: m.keys.kids()[0] })}.${payload}.${signature}`,
+        `${header({ alg: 'ES256', typ: 'at+jwt', kid: first!.kid })}.${payload}.${signature}`,
+        `${Buffer.from('not json').toString('base64url')}.${payload}.${signature}`,
+        `${header({ alg: 'none', kid: 'fresh' })}.${payload}.${signature}`,
+        `${header({ alg: 'ES256', kid: 'x'.repeat(300) })}.${payload}.${signature}`,
+        `${header([1, 2])}.${payload}.${signature}`,
+      ]) {
+        await expect(kit.tokens.verifyAccessToken(forged)).rejects.toMatchObject({ code: 'invalid_token' });
+      }
+      expect(store.loads - before).toBe(0);
+    });
+
     it('verifies a token of a key another instance created, after one reload', async () => {
       store = new SilentKeyStore({ clock: clock.now });
       const a = await manager();

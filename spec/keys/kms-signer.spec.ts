@@ -304,6 +304,43 @@ describe('a Vault Transit signer against a local stand-in', () => {
     },
   );
 
+  it('answers 503 service_unavailable when the KMS cannot sign, and signs with no other key', async () => {
+    await expect(
+      createVaultTransitSigner({
+        vaultUrl: standIn.url,
+        token: 'wrong',
+        keyName: 'jwt-es256',
+        kid: 'x',
+        alg: 'ES256',
+      }),
+    ).rejects.toThrow(/403/);
+    const good = await createVaultTransitSigner({
+      vaultUrl: standIn.url,
+      token: standIn.token,
+      keyName: 'jwt-es256',
+      kid: 'v-down',
+      alg: 'ES256',
+    });
+    const down: Signer = { ...good, sign: () => Promise.reject(new Error('connect ECONNREFUSED')) };
+    const m = await createKeyManager({
+      store: new MemoryKeyStore(),
+      kek: randomBytes(32),
+      issuer: ISSUER,
+      signers: [down],
+      pollEveryMs: 0,
+    });
+    managers.push(m);
+    await m.rotate({ signer: down, now: true });
+    const kit = createTokenKit({ store: new MemoryTokenStore(), keys: m.keys, issuer: ISSUER });
+    await expect(kit.tokens.issueAccessToken({ subject: 'u', clientId: 'c' })).rejects.toMatchObject({
+      code: 'service_unavailable',
+      status: 503,
+    });
+    await expect(kit.tokens.signIdTokenAsync('u', 'c')).rejects.toMatchObject({
+      code: 'service_unavailable',
+    });
+  });
+
   it("refuses a signer that is not among the manager's signers", async () => {
     const signer = await createVaultTransitSigner({
       vaultUrl: standIn.url,

@@ -252,6 +252,7 @@ describe('RedisKeyStore with key managers', () => {
           fresh.kid,
         );
       } finally {
+        await Promise.all(managers.splice(0).map((m) => m.close()));
         subscriber.disconnect();
         await proxy.close();
       }
@@ -293,6 +294,7 @@ describe('RedisKeyStore with key managers', () => {
         const fresh = await a.rotate({ now: true });
         await until(() => b.keys.kids().includes(fresh.kid), 2000);
       } finally {
+        await Promise.all(managers.splice(0).map((m) => m.close()));
         client.disconnect();
         await proxy.close();
       }
@@ -324,6 +326,7 @@ describe('RedisKeyStore with key managers', () => {
         await until(() => JSON.stringify([...b.keys.kids()].sort()) === JSON.stringify(live), 5000);
         expect(truth.keys.filter((k) => k.state === 'active')).toHaveLength(1);
       } finally {
+        await Promise.all(managers.splice(0).map((m) => m.close()));
         client.disconnect();
         await proxy.close();
       }

@@ -136,10 +136,13 @@ export async function issueAccessToken(
   if (boundEntity) claims.bound_entity = { id: boundEntity.id, type: boundEntity.type };
   if (input.familyId !== undefined) claims.sid = input.familyId;
   const typ = input.typ ?? 'at+jwt';
-  // A key held by an external signer (KMS, HSM) signs asynchronously; local keys as before.
+  // A key held by an external signer (KMS, HSM) signs asynchronously, and a KMS that cannot
+  // answer is a 503 like a store outage (fail closed: no other key signs instead).
   const external = ctx.keys.externalSigner();
   const token =
-    external === undefined ? signJwt(ctx.keys, claims, { typ }) : await signJwsCompact(external, claims, typ);
+    external === undefined
+      ? signJwt(ctx.keys, claims, { typ })
+      : await ctx.guard(() => signJwsCompact(external, claims, typ));
   if (token.length > MAX_TOKEN_LENGTH) {
     throw new RangeError(
       `issueAccessToken: the token is ${token.length} characters, more than the ${MAX_TOKEN_LENGTH} verifiers accept; send fewer claims`,
@@ -182,7 +185,7 @@ export async function signIdTokenAsync(
 ): Promise<string> {
   const external = ctx.keys.externalSigner();
   if (external === undefined) return signIdToken(ctx, subject, clientId, ttl);
-  return signJwsCompact(external, idTokenClaims(ctx, subject, clientId, ttl), 'JWT');
+  return ctx.guard(() => signJwsCompact(external, idTokenClaims(ctx, subject, clientId, ttl), 'JWT'));
 }
 
 function idTokenClaims(
