@@ -57,7 +57,20 @@ export type {
 
 // Signing keys.
 export { KeySet, createKeySet } from './keys/key-set';
-export type { JwkInput, KeyInput } from './keys/key-set';
+export type { JwkInput, KeyInput, PublicJwk } from './keys/key-set';
+export { createKeyManager, KeyManagerError } from './keys/key-manager';
+export type {
+  KeyManager,
+  KeyManagerOptions,
+  KeyInfo,
+  RotateKeyOptions,
+  RetireKeyOptions,
+  ImportKeyOptions,
+} from './keys/key-manager';
+export { KeyEncryptionKeyError, parseKek, kekFromEnv } from './keys/kek';
+export { createLocalSigner, derToJoseSignature } from './keys/signer';
+export type { Signer, SignerAlgorithm, LocalSignerOptions } from './keys/signer';
+export type { KeyStore, StoredKey, KeyState, KeyStoreSnapshot } from './keys/key-store';
 
 // Errors.
 export { TokenError, StoreUnavailableError, isTokenError } from './errors';
@@ -67,6 +80,7 @@ export type { ErrorFormatOption, ErrorFormatter } from './middleware/error-respo
 // Stores: the two contracts and the memory stores (Redis: `express-token-kit/redis`).
 export { MemoryTokenStore } from './stores/memory-token-store';
 export { MemoryCredentialStore } from './stores/memory-credential-store';
+export { MemoryKeyStore } from './stores/memory-key-store';
 export { MAX_REFRESH_GRACE_RETRIES } from './stores/token-store';
 export type {
   TokenStore,

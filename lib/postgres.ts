@@ -16,3 +16,5 @@ export type {
   PostgresQueryResult,
 } from './stores/postgres-credential-store';
 export type { CredentialStore, CredentialKind, CredentialRecord } from './stores/credential-store';
+export { PostgresKeyStore } from './stores/postgres-key-store';
+export type { PostgresKeyStoreOptions } from './stores/postgres-key-store';

@@ -17,3 +17,5 @@ export {
   revocationChannel,
 } from './stores/redis-revocation-view';
 export type { RedisRevocationViewOptions, RevocationAnnouncerOptions } from './stores/redis-revocation-view';
+export { RedisKeyStore, keysChannel } from './stores/redis-key-store';
+export type { RedisKeyStoreOptions } from './stores/redis-key-store';

@@ -17,6 +17,7 @@ import { createTokenContext, type TokenContext } from './token/context';
 import {
   issueAccessToken,
   signIdToken,
+  signIdTokenAsync,
   type IssueAccessTokenInput,
   type IssuedAccessToken,
 } from './token/issue';
@@ -138,6 +139,14 @@ export class TokenService {
    */
   signIdToken(subject: string, clientId: string, ttl = this.accessTokenTtl): string {
     return signIdToken(this.#ctx, subject, clientId, ttl);
+  }
+
+  /**
+   * {@link TokenService.signIdToken}, also when the signing key is held by an external signer
+   * (`Signer`: KMS, HSM), which signs asynchronously; `signIdToken` throws a TypeError then.
+   */
+  signIdTokenAsync(subject: string, clientId: string, ttl = this.accessTokenTtl): Promise<string> {
+    return signIdTokenAsync(this.#ctx, subject, clientId, ttl);
   }
 
   /**

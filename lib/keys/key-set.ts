@@ -19,6 +19,9 @@ import {
 import { promisify } from 'node:util';
 
 import type { SigningAlgorithm } from '../types';
+import type { PublicJwk, Signer } from './signer';
+
+export type { PublicJwk } from './signer';
 
 const generateKeyPair = promisify(generateKeyPairCallback);
 
@@ -100,6 +103,12 @@ export interface KeyInput {
    * base64url-decoded), or a string — taken as its UTF-8 bytes, never decoded.
    */
   readonly secret?: KeyObject | Buffer | string | JwkInput;
+  /**
+   * An external signer (a KMS or HSM key, see `Signer`) instead of `privateKey`: the key signs
+   * through it and verifies with its `publicJwk`. `RS256` and `ES256` only; `kid` and `alg` must be
+   * the signer's.
+   */
+  readonly signer?: Signer;
 }
 
 /** Options of {@link createKeySet}. */
@@ -116,24 +125,6 @@ export interface SigningKey {
   readonly key: KeyObject;
 }
 
-/** A public JSON Web Key as published in the JWKS: public members only. */
-export interface PublicJwk {
-  readonly kty: 'RSA' | 'EC';
-  readonly kid: string;
-  readonly alg: 'RS256' | 'ES256';
-  readonly use: 'sig';
-  /** RSA modulus (base64url). */
-  readonly n?: string;
-  /** RSA public exponent (base64url). */
-  readonly e?: string;
-  /** EC curve, always `P-256`. */
-  readonly crv?: string;
-  /** EC x coordinate (base64url). */
-  readonly x?: string;
-  /** EC y coordinate (base64url). */
-  readonly y?: string;
-}
-
 /** A JWK Set document (RFC 7517 §5). */
 export interface JwksDocument {
   readonly keys: PublicJwk[];
@@ -146,6 +137,8 @@ interface KeyEntry {
   readonly signer: KeyObject | undefined;
   /** Public key or secret. */
   readonly verifier: KeyObject;
+  /** The external signer holding the private key, when it is not in the process. */
+  readonly external?: Signer;
 }
 
 /**
@@ -166,6 +159,7 @@ export class KeySet {
   readonly #retired = new Set<string>();
   #signer: string | undefined;
   #version = 0;
+  #unknownKid: (() => Promise<void>) | undefined;
 
   /** Builds a key set from `options.keys`; see {@link KeySet.add}. */
   constructor(options: KeySetOptions = {}) {
@@ -234,7 +228,7 @@ export class KeySet {
       throw new RangeError(`KeySet.add: kid ${JSON.stringify(entry.kid)} was retired and cannot be reused`);
     }
     this.#entries.set(entry.kid, entry);
-    if (this.#signer === undefined && entry.signer !== undefined) {
+    if (this.#signer === undefined && (entry.signer !== undefined || entry.external !== undefined)) {
       this.#signer = entry.kid;
     }
     this.#version += 1;
@@ -248,7 +242,7 @@ export class KeySet {
    */
   setSigningKey(kid: string): void {
     const entry = this.#get('setSigningKey', kid);
-    if (entry.signer === undefined) {
+    if (entry.signer === undefined && entry.external === undefined) {
       throw new TypeError(
         `KeySet.setSigningKey: kid ${JSON.stringify(kid)} has no private key or secret and cannot sign`,
       );
@@ -284,10 +278,96 @@ export class KeySet {
    */
   signingKey(): SigningKey {
     const entry = this.#signer === undefined ? undefined : this.#entries.get(this.#signer);
+    if (entry?.external !== undefined) {
+      throw new TypeError(
+        `KeySet.signingKey: the signing key ${JSON.stringify(entry.kid)} is held by an external signer; use externalSigner()`,
+      );
+    }
     if (entry?.signer === undefined) {
       throw new TypeError('KeySet.signingKey: the key set has no signing key (add a private key or secret)');
     }
     return { kid: entry.kid, alg: entry.alg, key: entry.signer };
+  }
+
+  /**
+   * The external {@link Signer} of the signing key, or `undefined` when the signing key is in the
+   * process (then {@link KeySet.signingKey} returns it) or there is none.
+   */
+  externalSigner(): Signer | undefined {
+    return this.#signer === undefined ? undefined : this.#entries.get(this.#signer)?.external;
+  }
+
+  /**
+   * Replaces every key at once (one version step; nothing changes when any input is invalid), as a
+   * key manager does when the shared key store changed: `inputs` are the keys that verify and are
+   * published, `signingKid` the one that signs, `retiredKids` kids never to be accepted again.
+   *
+   * @throws TypeError or RangeError as {@link KeySet.add}, when `signingKid` is not among `inputs`
+   *   or cannot sign, or when an input's kid was retired.
+   */
+  replaceAll(
+    inputs: readonly KeyInput[],
+    signingKid: string | undefined,
+    retiredKids: readonly string[] = [],
+  ): void {
+    const entries = new Map<string, KeyEntry>();
+    const retired = new Set([...this.#retired, ...retiredKids]);
+    for (const input of inputs) {
+      const entry = toEntry(input);
+      if (entries.has(entry.kid)) {
+        throw new RangeError(`KeySet.replaceAll: kid ${JSON.stringify(entry.kid)} is given twice`);
+      }
+      if (retired.has(entry.kid)) {
+        throw new RangeError(
+          `KeySet.replaceAll: kid ${JSON.stringify(entry.kid)} was retired and cannot be reused`,
+        );
+      }
+      entries.set(entry.kid, entry);
+    }
+    if (signingKid !== undefined) {
+      const entry = entries.get(signingKid);
+      if (entry === undefined || (entry.signer === undefined && entry.external === undefined)) {
+        throw new TypeError(
+          `KeySet.replaceAll: signing kid ${safeKidForMessage(signingKid)} is not a key that can sign`,
+        );
+      }
+    }
+    this.#entries.clear();
+    for (const [kid, entry] of entries) this.#entries.set(kid, entry);
+    for (const kid of retiredKids) this.#retired.add(kid);
+    this.#signer = signingKid;
+    this.#version += 1;
+  }
+
+  /**
+   * Installs the handler {@link KeySet.reloadForUnknownKid} calls (a key manager reloading the
+   * shared store, at most once per cooldown). `undefined` removes it.
+   */
+  onUnknownKid(handler: (() => Promise<void>) | undefined): void {
+    this.#unknownKid = handler;
+  }
+
+  /**
+   * For a token that failed verification: when its header names a (kid, alg) this set has no key
+   * for and an unknown-kid handler is installed, runs the handler (a store reload) and resolves
+   * `true` when the key is known afterwards — the caller then verifies once more. Never rejects.
+   */
+  async reloadForUnknownKid(token: string): Promise<boolean> {
+    const handler = this.#unknownKid;
+    if (handler === undefined || typeof token !== 'string') return false;
+    const header = headerOf(token);
+    if (header === undefined) return false;
+    const { kid, alg } = header;
+    if (typeof kid !== 'string' || kid.length > MAX_KID_LENGTH || !KID_PATTERN.test(kid)) return false;
+    if (alg !== 'RS256' && alg !== 'ES256') return false;
+    // A known or retired kid (whatever the token's alg) is never a reason to reload.
+    if (this.#retired.has(kid) || this.#entries.has(kid)) return false;
+    try {
+      await handler();
+    } catch {
+      return false;
+    }
+    return this.verificationKey(kid, alg) !== undefined;
   }
 
   /**
@@ -364,6 +444,23 @@ export function createKeySet(options: KeySetOptions = {}): KeySet {
   return new KeySet(options);
 }
 
+/** Longest JWT header part {@link KeySet.reloadForUnknownKid} decodes, in characters. */
+const MAX_HEADER_PART = 512;
+
+/** The decoded header of a compact JWS, or `undefined` when it is not a small JSON object. */
+function headerOf(token: string): Record<string, unknown> | undefined {
+  const dot = token.indexOf('.');
+  if (dot <= 0 || dot > MAX_HEADER_PART) return undefined;
+  const part = token.slice(0, dot);
+  if (!BASE64URL.test(part)) return undefined;
+  try {
+    const header: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+    return isJwkObject(header) ? header : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function randomKid(): string {
   return randomBytes(16).toString('base64url');
 }
@@ -391,14 +488,17 @@ function toEntry(input: KeyInput): KeyEntry {
     );
   }
   if (alg === 'HS256') {
-    if (input.privateKey !== undefined || input.publicKey !== undefined) {
-      throw new TypeError(`${where}: HS256 keys take a secret, not privateKey or publicKey`);
+    if (input.privateKey !== undefined || input.publicKey !== undefined || input.signer !== undefined) {
+      throw new TypeError(`${where}: HS256 keys take a secret, not privateKey, publicKey or signer`);
     }
     const secret = toSecretKey(input.secret, kid, where);
     return { kid, alg, signer: secret, verifier: secret };
   }
   if (input.secret !== undefined) {
     throw new TypeError(`${where}: ${alg} keys take privateKey and/or publicKey, not a secret`);
+  }
+  if (input.signer !== undefined) {
+    return externalEntry(input, kid, alg, where);
   }
   if (input.privateKey === undefined && input.publicKey === undefined) {
     throw new TypeError(`${where}: ${alg} keys need a privateKey or a publicKey`);
@@ -415,6 +515,22 @@ function toEntry(input: KeyInput): KeyEntry {
   }
   assertAsymmetricKey(publicKey!, alg, where);
   return { kid, alg, signer: privateKey, verifier: publicKey! };
+}
+
+function externalEntry(input: KeyInput, kid: string, alg: 'RS256' | 'ES256', where: string): KeyEntry {
+  const signer = input.signer!;
+  if (input.privateKey !== undefined || input.publicKey !== undefined) {
+    throw new TypeError(`${where}: a key with an external signer takes no privateKey or publicKey`);
+  }
+  if (typeof signer !== 'object' || signer === null || typeof signer.sign !== 'function') {
+    throw new TypeError(`${where}: signer must be a Signer { kid, alg, publicJwk, sign(bytes) }`);
+  }
+  if (signer.kid !== kid || signer.alg !== alg) {
+    throw new TypeError(`${where}: the signer's kid and alg must be the key's`);
+  }
+  const verifier = toPublicKey(signer.publicJwk, kid, alg, where);
+  assertAsymmetricKey(verifier, alg, where);
+  return { kid, alg, signer: undefined, verifier, external: signer };
 }
 
 function assertAsymmetricKey(key: KeyObject, alg: 'RS256' | 'ES256', where: string): void {

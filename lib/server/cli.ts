@@ -25,6 +25,7 @@ import { credentialStoreFromEnv, migrateFromEnv } from './credential-store-env';
 import {
   createRedisConnectionFromEnv,
   createRevocationAnnouncer,
+  RedisKeyStore,
   RedisTokenStore,
   revocationChannel,
   waitForReady,
@@ -33,10 +34,13 @@ import {
 import type { SigningAlgorithm } from '../types';
 import { startDemoServer, type DemoServer } from './main';
 import { SeedError } from './seed';
+import { kekFromEnv, KeyEncryptionKeyError } from '../keys/kek';
+import { createKeyManager, KeyManagerError, type KeyManager } from '../keys/key-manager';
+import { keyManagerSchedule, keyStoreIssuer, parseKeyImport, parseKeySchedule } from './keys-env';
 
 /** Exit code of a command that did what it was asked. */
 export const EXIT_OK = 0;
-/** Exit code of a failure at run time: the store is unreachable, an id is unknown, the server cannot start. */
+/** Exit code of a failure at run time: the store is unreachable, an id or kid is unknown, a wrong key-encryption key, the server cannot start. */
 export const EXIT_FAILURE = 1;
 /** Exit code of a usage error: unknown command or flag, missing or malformed value, no `REDIS_URL`. */
 export const EXIT_USAGE = 2;
@@ -74,6 +78,11 @@ interface CommandDoc {
   readonly store?: boolean;
 }
 
+const KEYS_DETAILS =
+  'The keys live beside the tokens (REDIS_URL, or a Cluster or Sentinel, under REDIS_KEY_PREFIX);\n' +
+  'every server on that Redis and prefix sees a change within a second. Each command needs the\n' +
+  'key-encryption key the servers use (TOKEN_KIT_KEK or TOKEN_KIT_KEK_FILE). See docs/keys.md.';
+
 const COMMANDS: readonly CommandDoc[] = [
   {
     name: 'serve',
@@ -94,6 +103,43 @@ const COMMANDS: readonly CommandDoc[] = [
       '(--format jwk), and publicJwk, the public JWK the server publishes in its JWKS.\n' +
       'HS256: secret, an oct JWK whose "k" is the base64url of 32 random bytes (verifiers need\n' +
       'those decoded bytes, not the text of "k").',
+  },
+  {
+    name: 'keys list',
+    flags: '',
+    summary:
+      'List the signing keys in the shared key store: kid, alg, state (next, active, retiring,\n' +
+      'retired) and their times; never key material.',
+    details: KEYS_DETAILS,
+    store: true,
+  },
+  {
+    name: 'keys rotate',
+    flags: '[--now]',
+    summary:
+      'Start a rotation: a new key is published as next and signs once the publish-ahead lead time\n' +
+      '(TOKEN_KIT_PUBLISH_AHEAD) has passed; the active key keeps verifying until its tokens expire.\n' +
+      '--now: the new key signs at once (an emergency switch; verifiers that cached the JWKS refetch it).',
+    details: KEYS_DETAILS,
+    store: true,
+  },
+  {
+    name: 'keys retire',
+    flags: '--kid KID [--now]',
+    summary:
+      'Retire a key: it stops signing and leaves the JWKS once the tokens it signed have expired.\n' +
+      '--now (a compromised key): removed from the JWKS and refused on every instance at once.',
+    details: KEYS_DETAILS,
+    store: true,
+  },
+  {
+    name: 'keys import',
+    flags: 'FILE',
+    summary:
+      'Add a key you made (the JSON that keys generate prints, PEM or JWK, RS256 or ES256) to the\n' +
+      'shared key store, sealed with the key-encryption key. Prints the key as keys list does.',
+    details: KEYS_DETAILS,
+    store: true,
   },
   {
     name: 'db migrate',
@@ -192,8 +238,9 @@ const COMMANDS: readonly CommandDoc[] = [
 ];
 
 const ENVIRONMENT = `Environment:
-  REDIS_URL                      redis://… or rediss://… — required by the apikey, application,
-                                 provider and client commands (an in-memory store would forget at once)
+  REDIS_URL                      redis://… or rediss://… — required by the keys (but generate), apikey,
+                                 application, provider and client commands (an in-memory store would
+                                 forget at once)
   REDIS_CLUSTER_NODES            host:port,… — a Redis Cluster instead
   REDIS_SENTINELS, REDIS_SENTINEL_NAME   host:port,… and the primary's name — Sentinel instead
   REDIS_KEY_PREFIX               key prefix of the token store (default etk:); use the server's.
@@ -201,6 +248,10 @@ const ENVIRONMENT = `Environment:
   DATABASE_URL                   postgres://… — keep credentials (API keys, applications, providers,
                                  clients) in PostgreSQL instead of Redis; needs the pg package
   DATABASE_SCHEMA                the credential schema in that database (default token_kit)
+  TOKEN_KIT_KEK, TOKEN_KIT_KEK_FILE   the key-encryption key of the shared signing keys: 32 random
+                                 bytes as base64 or hex (openssl rand -base64 32), or a file holding it
+  TOKEN_KIT_KEY_ALG, TOKEN_KIT_ROTATE_EVERY, TOKEN_KIT_PUBLISH_AHEAD, TOKEN_KIT_KEY_LEEWAY
+                                 the key rotation schedule (docs/keys.md); use the server's
   PORT, HOST, TOKEN_KIT_SEED, TOKEN_KIT_ISSUER   the demo server's settings (see docs/getting-started.md)`;
 
 const OUTPUT = `Output: results are JSON on stdout, with camelCase field names (clientId, createdAt) as the
@@ -208,7 +259,8 @@ library's JavaScript API returns them; errors and warnings go to stderr. See doc
 
 const EXIT_CODES = `Exit codes:
   0  success
-  1  failure: the store is unreachable, an id is unknown, the server cannot start
+  1  failure: the store is unreachable, an id or kid is unknown, a wrong key-encryption key,
+     the server cannot start
   2  usage: unknown command or flag, missing or malformed value (e.g. an id that is not a UUID),
      no REDIS_URL for a command that needs a store`;
 
@@ -516,12 +568,13 @@ async function warnOnForeignPrefix(
   }
 }
 
-/** Opens the Redis token store the environment names, or refuses (exit 2) when it names none. */
-async function openKit(
+/** Connects to the Redis the environment names, or refuses (exit 2) when it names none. */
+async function openRedis(
   env: NodeJS.ProcessEnv,
   io: CliIo,
   command: string,
-): Promise<{ kit: TokenKit; connection: RedisConnection; credentialStore: CredentialStore | undefined }> {
+  what: string,
+): Promise<RedisConnection> {
   let connection: RedisConnection | null;
   try {
     connection = createRedisConnectionFromEnv(env, {
@@ -533,7 +586,7 @@ async function openKit(
   if (connection === null) {
     throw new UsageError(
       `${command} needs a store: set REDIS_URL (or REDIS_CLUSTER_NODES, or REDIS_SENTINELS with REDIS_SENTINEL_NAME) to the server's Redis. ` +
-        'An in-memory store would forget the credential as soon as this command exits.',
+        `An in-memory store would forget ${what} as soon as this command exits.`,
     );
   }
   try {
@@ -542,6 +595,16 @@ async function openKit(
     await connection.close();
     throw new FailureError(`cannot reach Redis: ${(err as Error).message}`);
   }
+  return connection;
+}
+
+/** Opens the Redis token store the environment names, or refuses (exit 2) when it names none. */
+async function openKit(
+  env: NodeJS.ProcessEnv,
+  io: CliIo,
+  command: string,
+): Promise<{ kit: TokenKit; connection: RedisConnection; credentialStore: CredentialStore | undefined }> {
+  const connection = await openRedis(env, io, command, 'the credential');
   const keyPrefix = env.REDIS_KEY_PREFIX || undefined;
   const store = new RedisTokenStore({
     client: connection.client,
@@ -597,6 +660,156 @@ async function withKit(
     await credentialStore?.close().catch(() => undefined);
     await connection.close();
   }
+}
+
+/**
+ * Opens the shared key store the environment names and its key manager (decrypting every key with
+ * the key-encryption key, when one is set, before anything else), runs `run` and prints its result.
+ * No store or a malformed setting is a usage error; a wrong key-encryption key, an unknown kid or
+ * an outage is a failure, and nothing is written.
+ */
+async function withKeyManager(
+  env: NodeJS.ProcessEnv,
+  io: CliIo,
+  command: string,
+  run: (manager: KeyManager) => Promise<unknown>,
+): Promise<number> {
+  let schedule: ReturnType<typeof parseKeySchedule>;
+  let kek: ReturnType<typeof kekFromEnv>;
+  try {
+    schedule = parseKeySchedule(env);
+    kek = kekFromEnv(env);
+  } catch (err) {
+    throw new UsageError(`${command}: ${(err as Error).message}`);
+  }
+  if (kek === undefined) {
+    throw new UsageError(
+      `${command} needs the key-encryption key the servers use: set TOKEN_KIT_KEK (32 random bytes as ` +
+        'base64 or hex) or TOKEN_KIT_KEK_FILE; the stored private keys open with it only',
+    );
+  }
+  const connection = await openRedis(env, io, command, 'the signing keys');
+  let manager: KeyManager;
+  try {
+    const keyPrefix = env.REDIS_KEY_PREFIX || DEFAULT_KEY_PREFIX;
+    manager = await createKeyManager({
+      store: new RedisKeyStore({ client: connection.client, keyPrefix }),
+      kek: kek.kek,
+      issuer: keyStoreIssuer(env),
+      ...keyManagerSchedule(schedule),
+      // A command reads and writes once: it creates no first key, runs no timer.
+      bootstrap: false,
+      pollEveryMs: 0,
+    });
+  } catch (err) {
+    await connection.close();
+    throw keysFailure(command, err);
+  }
+  try {
+    json(io, await run(manager));
+    return EXIT_OK;
+  } catch (err) {
+    throw keysFailure(command, err);
+  } finally {
+    await manager.close().catch(() => undefined);
+    await connection.close();
+  }
+}
+
+/** The error a `keys` command exits with for `err`. */
+function keysFailure(command: string, err: unknown): Error {
+  if (err instanceof UsageError || err instanceof FailureError) return err;
+  if (err instanceof KeyEncryptionKeyError) return new FailureError(`${command}: ${err.message}`);
+  if (err instanceof KeyManagerError) {
+    return err.code === 'invalid_key' ? new UsageError(err.message) : new FailureError(err.message);
+  }
+  if (
+    err instanceof StoreUnavailableError ||
+    (err instanceof TokenError && err.code === 'service_unavailable')
+  ) {
+    return new FailureError(`${command}: the key store is unavailable, nothing was changed (${err.message})`);
+  }
+  return new FailureError(`${command}: ${err instanceof Error ? err.message : String(err)}`);
+}
+
+/** A kid as `keys generate --kid` takes it. */
+function kidFlag(values: Values, command: string): string {
+  const kid = required(values, 'kid', command);
+  if (!/^[\x21-\x7e]{1,128}$/.test(kid)) {
+    throw new UsageError(`${command}: --kid must be 1-128 printable ASCII characters without spaces`);
+  }
+  return kid;
+}
+
+/** `keys list | rotate | retire | import` on the shared key store. */
+async function keysCommand(
+  verb: string | undefined,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  io: CliIo,
+): Promise<number> {
+  const command = `keys ${verb ?? ''}`.trim();
+  switch (verb) {
+    case 'list':
+      parseFlags(args, {}, command);
+      return withKeyManager(env, io, command, (manager) => manager.list());
+    case 'rotate': {
+      const values = parseFlags(args, { now: { type: 'boolean' } }, command);
+      const now = values.now === true;
+      return withKeyManager(env, io, command, (manager) => manager.rotate({ now }));
+    }
+    case 'retire': {
+      const values = parseFlags(args, { kid: { type: 'string' }, now: { type: 'boolean' } }, command);
+      const kid = kidFlag(values, command);
+      const now = values.now === true;
+      return withKeyManager(env, io, command, (manager) => manager.retire(kid, { now }));
+    }
+    case 'import': {
+      const file = importFile(args, command);
+      let text: string;
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch (err) {
+        throw new UsageError(
+          `${command}: cannot read ${JSON.stringify(file)} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+        );
+      }
+      let key: ReturnType<typeof parseKeyImport>;
+      try {
+        key = parseKeyImport(text, `${command}: ${JSON.stringify(file)}`);
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
+      return withKeyManager(env, io, command, (manager) => manager.import(key.text, { kid: key.kid }));
+    }
+    default:
+      throw new UsageError(
+        verb === undefined || verb.startsWith('-')
+          ? 'keys: missing subcommand'
+          : `keys: unknown subcommand ${JSON.stringify(verb)}`,
+      );
+  }
+}
+
+/** The one FILE argument of `keys import`. */
+function importFile(args: readonly string[], command: string): string {
+  let positionals: string[];
+  try {
+    ({ positionals } = parseArgs({
+      args: [...args],
+      options: { help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: true,
+    }));
+  } catch (err) {
+    throw new UsageError(`${command}: ${(err as Error).message.split('\n')[0] ?? 'invalid arguments'}`);
+  }
+  if (positionals.length !== 1 || positionals[0]!.trim() === '') {
+    throw new UsageError(
+      `${command}: give exactly one FILE, the JSON that express-token-kit keys generate printed`,
+    );
+  }
+  return positionals[0]!;
 }
 
 /** `db migrate`: the PostgreSQL credential schema, created or brought up to date. */
@@ -886,14 +1099,8 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io
       case 'serve':
         return await serve(rest, env, io);
       case 'keys':
-        if (rest[0] !== 'generate') {
-          throw new UsageError(
-            rest[0] === undefined
-              ? 'keys: missing subcommand'
-              : `keys: unknown subcommand ${JSON.stringify(rest[0])}`,
-          );
-        }
-        return await generateKey(rest.slice(1), io);
+        if (rest[0] === 'generate') return await generateKey(rest.slice(1), io);
+        return await keysCommand(rest[0], rest.slice(1), env, io);
       case 'db':
         if (rest[0] !== 'migrate') {
           throw new UsageError(

@@ -6,7 +6,6 @@ import express from 'express';
 import type { AddressInfo } from 'node:net';
 import type { Cluster } from 'ioredis';
 import { randomUUID } from 'node:crypto';
-import { KeySet } from '../keys/key-set';
 import { GRANT_TYPES } from '../core/grants/registry';
 import { createTokenKit, type TokenKit } from '../core/token-kit';
 import { randomBase62 } from '../core/opaque-token';
@@ -14,6 +13,7 @@ import { MemoryTokenStore } from '../stores/memory-token-store';
 import {
   checkEvictionPolicy,
   createRedisConnectionFromEnv,
+  RedisKeyStore,
   RedisRevocationView,
   RedisTokenStore,
   revocationChannel,
@@ -27,6 +27,8 @@ import { createJsonLineLogger, composeEventListeners, type LineSink } from '../c
 import { createRateLimits } from '../middleware/rate-limit';
 import { createMetrics } from '../middleware/metrics';
 import { createDemoApp } from './demo-app';
+import { openDemoKeys, readDemoKeyConfig, sharesKeys, type DemoKeyConfig, type DemoKeys } from './keys-env';
+import type { KeyStore } from '../keys/key-store';
 import { requireToken } from '../middleware/require-token';
 import { loadSeedFile, parseSeed, SeedError, type Seed } from './seed';
 import {
@@ -381,6 +383,8 @@ interface StoreHandle {
   readonly connection: RedisConnection | undefined;
   /** The pub/sub revocation view, on Redis. */
   readonly view: RedisRevocationView | undefined;
+  /** The shared key store, on Redis with a key-encryption key. */
+  readonly keyStore: KeyStore | undefined;
 }
 
 /** Default prefix of the demo's Redis keys (the token store's default). */
@@ -410,7 +414,11 @@ function describeConnection(env: NodeJS.ProcessEnv, connection: RedisConnection)
   return 'redis';
 }
 
-async function openStore(env: NodeJS.ProcessEnv, warn: (line: string) => void): Promise<StoreHandle> {
+async function openStore(
+  env: NodeJS.ProcessEnv,
+  keyConfig: DemoKeyConfig,
+  warn: (line: string) => void,
+): Promise<StoreHandle> {
   let connection: RedisConnection | null;
   try {
     // REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS + REDIS_SENTINEL_NAME (docs/operations.md).
@@ -426,12 +434,16 @@ async function openStore(env: NodeJS.ProcessEnv, warn: (line: string) => void): 
       description: 'memory (tokens and credentials are lost on restart)',
       connection: undefined,
       view: undefined,
+      keyStore: undefined,
     };
   }
   const keyPrefix = env.REDIS_KEY_PREFIX || DEFAULT_KEY_PREFIX;
   // Before any command: the store defines its scripts on the client, and an auto-pipeline already
   // queued (e.g. the view's first heartbeat) would lack them.
   const store = new RedisTokenStore({ client: connection.client, keyPrefix });
+  const keyStore = sharesKeys(keyConfig)
+    ? new RedisKeyStore({ client: connection.client, keyPrefix })
+    : undefined;
   let view: RedisRevocationView | undefined;
   try {
     await waitForReady(connection.client, REDIS_READY_TIMEOUT_MS);
@@ -453,6 +465,7 @@ async function openStore(env: NodeJS.ProcessEnv, warn: (line: string) => void): 
     description: describeConnection(env, connection),
     connection,
     view,
+    keyStore,
   };
 }
 
@@ -520,7 +533,11 @@ async function warmUp(
  * `REDIS_CLUSTER_NODES`, `REDIS_SENTINELS`/`REDIS_SENTINEL_NAME`, `REDIS_KEY_PREFIX`, `TOKEN_KIT_SEED`,
  * `TOKEN_KIT_ISSUER`, the lifetimes `TOKEN_KIT_*_TTL`, the HTTP limits `TOKEN_KIT_*_TIMEOUT_MS`,
  * `TOKEN_KIT_MAX_CONNECTIONS`, `TOKEN_KIT_MAX_REQUESTS_PER_SOCKET`, and `TOKEN_KIT_HASH_CONCURRENCY`/
- * `TOKEN_KIT_HASH_QUEUE`; see docs/getting-started.md). It warms up before it serves. A malformed seed file rejects with a {@link SeedError}, a malformed variable
+ * `TOKEN_KIT_HASH_QUEUE`, the signing keys' `TOKEN_KIT_KEK`/`TOKEN_KIT_KEK_FILE`, `TOKEN_KIT_KEYS_FILE` and
+ * schedule `TOKEN_KIT_KEY_ALG`, `TOKEN_KIT_ROTATE_EVERY`, `TOKEN_KIT_PUBLISH_AHEAD`,
+ * `TOKEN_KIT_KEY_LEEWAY`; see docs/getting-started.md and docs/keys.md). It reads and decrypts its
+ * signing keys before it listens (a wrong key-encryption key rejects with a `KeyEncryptionKeyError`
+ * and never opens the port), and warms up before it serves. A malformed seed file rejects with a {@link SeedError}, a malformed variable
  * with a {@link DemoConfigError} naming it, before anything listens. On Redis the token store, the
  * rate limits and a pub/sub revocation view (channel `<REDIS_KEY_PREFIX>revocations`) share it.
  *
@@ -550,7 +567,12 @@ export async function startDemoServer(
   const generated = seedPath === undefined;
   const seed = seedPath === undefined ? generateDemoSeed() : await loadSeedFile(seedPath);
   const verifyUser = await createSeedUserVerifier(seed.users, { queue: hashQueue });
-  const keys = await KeySet.generate('RS256');
+  let keyConfig: DemoKeyConfig;
+  try {
+    keyConfig = readDemoKeyConfig(env);
+  } catch (err) {
+    throw err instanceof TypeError || err instanceof RangeError ? new DemoConfigError(err.message) : err;
+  }
   let credentialStore: ReturnType<typeof credentialStoreFromEnv>;
   try {
     credentialStore = credentialStoreFromEnv(env);
@@ -568,7 +590,22 @@ export async function startDemoServer(
       );
     }
   }
-  const { store, description, connection, view } = await openStore(env, warn);
+  const { store, description, connection, view, keyStore } = await openStore(env, keyConfig, warn);
+  // Keys are read and decrypted before the port opens: a wrong key-encryption key never listens.
+  let demoKeys: DemoKeys;
+  try {
+    demoKeys = await openDemoKeys(keyConfig, {
+      ...(keyStore === undefined ? {} : { store: keyStore }),
+      redis: connection !== undefined,
+      warn,
+    });
+  } catch (err) {
+    await view?.close();
+    await store.close();
+    await credentialStore?.close();
+    await connection?.close();
+    throw err instanceof TypeError || err instanceof RangeError ? new DemoConfigError(err.message) : err;
+  }
 
   let app: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
   const server = createServer(
@@ -603,6 +640,7 @@ export async function startDemoServer(
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      await demoKeys.close();
       await view?.close();
       await store.close();
       await credentialStore?.close();
@@ -627,7 +665,7 @@ export async function startDemoServer(
     const kit = createTokenKit({
       store,
       ...(credentialStore === undefined ? {} : { credentialStore }),
-      keys,
+      keys: demoKeys.keys,
       issuer,
       verifyUser,
       accessTokenTtl: lifetimes.accessTokenTtl,
@@ -673,9 +711,7 @@ export async function startDemoServer(
     log(
       `  rate limits: ${connection ? 'redis' : 'memory'}; audit events: JSON lines on stdout${metrics ? `; metrics: ${url}/metrics` : ''}`,
     );
-    log(
-      '  signing key: RS256, generated at start — every issued JWT stops verifying when the server restarts.',
-    );
+    log(`  ${demoKeys.description}`);
     if (generated) {
       log('');
       log('No TOKEN_KIT_SEED: generated demo credentials (new on every start):');

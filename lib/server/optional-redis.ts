@@ -39,7 +39,9 @@ function redis(): typeof RedisEntry {
 }
 
 /** A class of `express-token-kit/redis`, loaded when first constructed or used. */
-function lazyClass<K extends 'RedisTokenStore' | 'RedisRevocationView'>(name: K): (typeof RedisEntry)[K] {
+function lazyClass<K extends 'RedisTokenStore' | 'RedisRevocationView' | 'RedisKeyStore'>(
+  name: K,
+): (typeof RedisEntry)[K] {
   // A constructible stand-in: every construction and property read goes to the loaded class.
   const standIn = function () {
     // never called: the proxy constructs the loaded class
@@ -77,3 +79,7 @@ export type RedisTokenStore = RedisEntry.RedisTokenStore;
 export const RedisRevocationView = lazyClass('RedisRevocationView');
 /** See {@link RedisEntry.RedisRevocationView}. */
 export type RedisRevocationView = RedisEntry.RedisRevocationView;
+/** See {@link RedisEntry.RedisKeyStore}. */
+export const RedisKeyStore = lazyClass('RedisKeyStore');
+/** See {@link RedisEntry.RedisKeyStore}. */
+export type RedisKeyStore = RedisEntry.RedisKeyStore;

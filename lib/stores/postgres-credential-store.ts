@@ -56,7 +56,7 @@ export interface PostgresCredentialStoreOptions {
 export const DEFAULT_POSTGRES_SCHEMA = 'token_kit';
 
 /** The newest schema version {@link migrateCredentialStore} creates. */
-export const POSTGRES_SCHEMA_VERSION = 1;
+export const POSTGRES_SCHEMA_VERSION = 2;
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 const UNIQUE_VIOLATION = '23505';
@@ -106,6 +106,20 @@ function migrations(s: string): readonly (readonly string[])[] {
          FOREIGN KEY (kind, id) REFERENCES ${s}.credentials (kind, id) ON DELETE CASCADE
        )`,
       `CREATE INDEX IF NOT EXISTS credential_index_owner ON ${s}.credential_index (kind, id)`,
+    ],
+    // 2: the shared signing keys (PostgresKeyStore in postgres-key-store.ts).
+    [
+      `CREATE TABLE IF NOT EXISTS ${s}.signing_keys (
+         kid text PRIMARY KEY,
+         data jsonb NOT NULL
+       )`,
+      `CREATE TABLE IF NOT EXISTS ${s}.signing_key_meta (
+         id smallint PRIMARY KEY CHECK (id = 1),
+         version bigint NOT NULL,
+         lock_token text,
+         lock_until timestamptz
+       )`,
+      `INSERT INTO ${s}.signing_key_meta (id, version) VALUES (1, 0) ON CONFLICT (id) DO NOTHING`,
     ],
   ];
 }

@@ -8,3 +8,5 @@ export { describeTokenStoreContract } from './token-store-contract';
 export type { StoreHarness, StoreHarnessFactory } from './token-store-contract';
 export { describeCredentialStoreContract } from './credential-store-contract';
 export type { CredentialStoreHarness, CredentialStoreHarnessFactory } from './credential-store-contract';
+export { describeKeyStoreContract } from './key-store-contract';
+export type { KeyStoreHarness, KeyStoreHarnessFactory } from './key-store-contract';

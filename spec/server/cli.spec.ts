@@ -138,7 +138,7 @@ describe('runCli', () => {
       ],
       [
         ['keys', '--help'],
-        'Usage: express-token-kit keys <generate>',
+        'Usage: express-token-kit keys <generate|list|rotate|retire|import>',
         ['keys generate [--alg'],
         ['apikey create'],
       ],

@@ -91,9 +91,9 @@ function refusedSoon(server: DemoServer, token: string): Promise<boolean> {
 }
 
 /**
- * Two demo instances on one Redis deployment, behind one issuer (`TOKEN_KIT_ISSUER`). Each signs
- * JWTs with its own key (generated at start), so the cross-instance token is router A's opaque one,
- * which lives in the store. The
+ * Two demo instances on one Redis deployment, behind one issuer (`TOKEN_KIT_ISSUER`). The
+ * cross-instance token is router A's opaque one, which lives in the store (JWTs across instances,
+ * on the shared signing keys: shared-keys.spec.ts). The
  * second instance checks it repeatedly (its revocation view remembers the answer); once `revoke`
  * revokes it, both instances refuse it at once.
  */
@@ -168,6 +168,8 @@ describe('the demo server on a Redis Cluster (REDIS_CLUSTER_NODES)', () => {
       TOKEN_KIT_SEED: SEED,
       REDIS_CLUSTER_NODES: cluster.nodesEnv,
       REDIS_KEY_PREFIX: prefix,
+      // The signing keys shared in the cluster (without one, a warning says they stay in memory).
+      TOKEN_KIT_KEK: randomBytes(32).toString('base64'),
     };
   }
 

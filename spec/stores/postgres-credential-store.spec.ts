@@ -109,7 +109,7 @@ describe('migrateCredentialStore', () => {
       try {
         await expect(migrateCredentialStore(pool, { schema })).resolves.toEqual({
           version: POSTGRES_SCHEMA_VERSION,
-          applied: [1],
+          applied: [1, 2],
         });
         await expect(migrateCredentialStore(pool, { schema })).resolves.toEqual({
           version: POSTGRES_SCHEMA_VERSION,
@@ -131,7 +131,7 @@ describe('migrateCredentialStore', () => {
       );
       try {
         const results = await Promise.all(pools.map((pool) => migrateCredentialStore(pool, { schema })));
-        expect(results.flatMap((r) => r.applied)).toEqual([1]);
+        expect(results.flatMap((r) => r.applied).sort()).toEqual([1, 2]);
         const store = new PostgresCredentialStore({ pool: pools[0]!, schema });
         await expect(store.createCredential('user', 'u1', {}, ['k'])).resolves.toBe(true);
       } finally {

@@ -74,7 +74,7 @@ export async function password(
     ...(audience === undefined ? {} : { audience }),
     ...claims,
   });
-  const idToken = context.tokens.signIdToken(user.sub, client.clientId);
+  const idToken = await context.tokens.signIdTokenAsync(user.sub, client.clientId);
   return {
     accessToken,
     refreshToken,

@@ -8,6 +8,7 @@ import type { AccessTokenRecord } from '../../stores/token-store';
 import type { AccessTokenFormat, BoundEntity } from '../../types';
 import { assertIssueInputFields, customAccessTokenClaims } from '../access-token-claims';
 import { uuidV7 } from '../issuance';
+import { signJwsCompact } from '../../keys/signer';
 import { signJwt } from '../jwt';
 import { formatOpaqueToken, randomBase62, SECRET_LENGTH } from '../opaque-token';
 import { audienceArray, wholeSeconds } from '../token-options';
@@ -134,7 +135,14 @@ export async function issueAccessToken(
   if (scope) claims.scope = scope;
   if (boundEntity) claims.bound_entity = { id: boundEntity.id, type: boundEntity.type };
   if (input.familyId !== undefined) claims.sid = input.familyId;
-  const token = signJwt(ctx.keys, claims, { typ: input.typ ?? 'at+jwt' });
+  const typ = input.typ ?? 'at+jwt';
+  // A key held by an external signer (KMS, HSM) signs asynchronously, and a KMS that cannot
+  // answer is a 503 like a store outage (fail closed: no other key signs instead).
+  const external = ctx.keys.externalSigner();
+  const token =
+    external === undefined
+      ? signJwt(ctx.keys, claims, { typ })
+      : await ctx.guard(() => signJwsCompact(external, claims, typ));
   if (token.length > MAX_TOKEN_LENGTH) {
     throw new RangeError(
       `issueAccessToken: the token is ${token.length} characters, more than the ${MAX_TOKEN_LENGTH} verifiers accept; send fewer claims`,
@@ -165,10 +173,27 @@ function issued(
  * access-token verification always rejects.
  */
 export function signIdToken(ctx: TokenContext, subject: string, clientId: string, ttl: number): string {
+  return signJwt(ctx.keys, idTokenClaims(ctx, subject, clientId, ttl), { typ: 'JWT' });
+}
+
+/** {@link signIdToken}, also when the signing key is held by an external signer. */
+export async function signIdTokenAsync(
+  ctx: TokenContext,
+  subject: string,
+  clientId: string,
+  ttl: number,
+): Promise<string> {
+  const external = ctx.keys.externalSigner();
+  if (external === undefined) return signIdToken(ctx, subject, clientId, ttl);
+  return ctx.guard(() => signJwsCompact(external, idTokenClaims(ctx, subject, clientId, ttl), 'JWT'));
+}
+
+function idTokenClaims(
+  ctx: TokenContext,
+  subject: string,
+  clientId: string,
+  ttl: number,
+): Record<string, unknown> {
   const iat = ctx.now();
-  return signJwt(
-    ctx.keys,
-    { iss: ctx.options.issuer, sub: subject, aud: clientId, iat, exp: iat + ttl, jti: randomUUID() },
-    { typ: 'JWT' },
-  );
+  return { iss: ctx.options.issuer, sub: subject, aud: clientId, iat, exp: iat + ttl, jti: randomUUID() };
 }

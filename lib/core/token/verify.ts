@@ -79,7 +79,16 @@ export async function verifyAccessToken(
   if (prefix !== undefined) return verifyOpaque(ctx, caches, token, prefix, options);
   if (!JWT_SHAPE.test(token)) throw new TokenError('invalid_token');
   const now = ctx.now();
-  const { auth, query } = verifyJwtCached(ctx, caches, token, options, now);
+  let verified: VerifiedEntry;
+  try {
+    verified = verifyJwtCached(ctx, caches, token, options, now);
+  } catch (error) {
+    // A kid this instance has not loaded yet (a shared key another instance just created): one
+    // store reload (at most one per cooldown, see createKeyManager), then verify once more.
+    if (!(await ctx.keys.reloadForUnknownKid(token))) throw error;
+    verified = verifyJwtCached(ctx, caches, token, options, now);
+  }
+  const { auth, query } = verified;
   const state = await revocationState(ctx, query, auth.expiresAt);
   if (isRevoked(state, issuedAtMsOf(auth.jti, auth.issuedAt)))
     throw new TokenError('invalid_token', 'Access token revoked');
