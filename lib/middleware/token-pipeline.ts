@@ -193,7 +193,7 @@ export function kitTokenPipeline(
       maxAge === undefined
         ? undefined
         : (auth) => {
-            if (auth.issuedAt < tokens.now() - tokens.clockTolerance - maxAge) {
+            if (auth.issuedAt <= tokens.now() - tokens.clockTolerance - maxAge) {
               throw new TokenError('invalid_token', "Unexpected 'iat' value");
             }
           },

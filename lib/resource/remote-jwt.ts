@@ -137,7 +137,7 @@ export function checkClaims(decoded: DecodedJwt, rules: RemoteClaimRules): void 
   if (c.iat !== undefined || rules.strict || rules.maxTokenAge !== undefined) {
     if (!isNumber(c.iat)) throw invalidToken('missing or malformed iat');
     if (c.iat > now + tol) throw invalidToken('iat in the future');
-    if (rules.maxTokenAge !== undefined && c.iat < now - tol - rules.maxTokenAge) {
+    if (rules.maxTokenAge !== undefined && c.iat <= now - tol - rules.maxTokenAge) {
       throw invalidToken('token older than maxTokenAge');
     }
   }

@@ -104,6 +104,9 @@ export interface JoseIssuer extends Started {
   /** Requests of the metadata endpoint. */
   metadataRequests: number;
   mode: JwksMode;
+  /** Requests of `/introspect`, which answers `{"active":true}` when `ok`. */
+  introspectRequests: number;
+  introspectMode: 'ok' | 'down' | 'html' | 'hang';
   /** `Cache-Control` of the JWKS response. */
   cacheControl: string;
   /** The kid of the current signing key. */
@@ -138,6 +141,16 @@ export async function startJoseIssuer(clock: TestClock): Promise<JoseIssuer> {
         issuer.metadataRequests++;
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ issuer: state.url, jwks_uri: `${state.url}/jwks` }));
+        return;
+      }
+      if (req.url === '/introspect') {
+        issuer.introspectRequests++;
+        if (issuer.introspectMode === 'down')
+          res.writeHead(503, { 'content-type': 'application/json' }).end('{}');
+        else if (issuer.introspectMode === 'html')
+          res.writeHead(200, { 'content-type': 'text/html' }).end('<html>login</html>');
+        else if (issuer.introspectMode === 'hang') return;
+        else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ active: true }));
         return;
       }
       if (req.url !== '/jwks') {
@@ -199,6 +212,8 @@ export async function startJoseIssuer(clock: TestClock): Promise<JoseIssuer> {
     jwksRequests: 0,
     metadataRequests: 0,
     mode: 'ok',
+    introspectRequests: 0,
+    introspectMode: 'ok',
     cacheControl: 'public, max-age=300',
     get kid() {
       return keys[keys.length - 1]!.kid;

@@ -386,6 +386,135 @@ describe('requireToken without a kit (resource-server mode)', () => {
     });
   });
 
+  describe("when the service shares the issuer's token store", () => {
+    it('refuses a token revoked at the issuer at once, through the shared revocation check', async () => {
+      const app = resourceApp({
+        issuer: kitIssuer.url,
+        audience: API_AUDIENCE,
+        now: clock.now,
+        revocation: { store: kitIssuer.kit.tokens.store },
+      });
+      const token = await kitIssuer.token();
+      expect(
+        (
+          await request(app)
+            .get('/api/me')
+            .set(...bearer(token))
+        ).status,
+      ).toBe(200);
+      await kitIssuer.revoke(token);
+      expectErrorsBody(
+        await request(app)
+          .get('/api/me')
+          .set(...bearer(token)),
+        401,
+        'invalid_token',
+        'Access token revoked',
+      );
+    });
+
+    it('refuses every token of a client cut off at the issuer', async () => {
+      const app = resourceApp({
+        issuer: kitIssuer.url,
+        audience: API_AUDIENCE,
+        now: clock.now,
+        revocation: { store: kitIssuer.kit.tokens.store },
+      });
+      const token = await kitIssuer.token();
+      expect(
+        (
+          await request(app)
+            .get('/api/me')
+            .set(...bearer(token))
+        ).status,
+      ).toBe(200);
+      clock.advance(1);
+      await kitIssuer.kit.tokens.revokeClient(kitIssuer.clients.full.clientId);
+      expectErrorsBody(
+        await request(app)
+          .get('/api/me')
+          .set(...bearer(token)),
+        401,
+        'invalid_token',
+      );
+      clock.advance(1);
+      expect(
+        (
+          await request(app)
+            .get('/api/me')
+            .set(...bearer(await kitIssuer.token()))
+        ).status,
+      ).toBe(200);
+    });
+  });
+
+  describe('checks and hooks in resource-server mode', () => {
+    const checked = (extra: Partial<RemoteRequireTokenOptions>): Express =>
+      resourceApp({ issuer: es.url, audience: API_AUDIENCE, now: clock.now, ...extra });
+
+    it('applies requiredScopes, scopeIncludesAny, claimEquals, claimIncludes and claimCheck to remote claims', async () => {
+      const token = await es.sign({ scope: 'read write', tenant: 'acme', roles: ['a', 'b'] });
+      const get = async (extra: Partial<RemoteRequireTokenOptions>) =>
+        (
+          await request(checked(extra))
+            .get('/api/me')
+            .set(...bearer(token))
+        ).status;
+      expect(await get({ requiredScopes: 'read write' })).toBe(200);
+      expect(await get({ requiredScopes: 'admin' })).toBe(403);
+      expect(await get({ scopeIncludesAny: ['admin', 'write'] })).toBe(200);
+      expect(await get({ claimEquals: { tenant: 'acme' } })).toBe(200);
+      expect(await get({ claimEquals: { tenant: 'other' } })).toBe(401);
+      expect(await get({ claimIncludes: { roles: ['b'] } })).toBe(200);
+      expect(await get({ claimIncludes: { roles: ['c'] } })).toBe(401);
+      expect(await get({ claimCheck: (c) => c.tenant === 'acme' })).toBe(200);
+      expect(await get({ claimCheck: () => false })).toBe(401);
+    });
+
+    it('applies maxTokenAge with clockTolerance, at second boundaries', async () => {
+      const token = await es.sign({ iat: clock.seconds() - 65, exp: clock.seconds() + 600 });
+      const status = async (extra: Partial<RemoteRequireTokenOptions>) =>
+        (
+          await request(checked(extra))
+            .get('/api/me')
+            .set(...bearer(token))
+        ).status;
+      expect(await status({ maxTokenAge: 60 })).toBe(401);
+      expect(await status({ maxTokenAge: 60, clockTolerance: 6 })).toBe(200);
+      expect(await status({ maxTokenAge: 60, clockTolerance: 5 })).toBe(401);
+      expect(await status({ maxTokenAge: 66 })).toBe(200);
+      expect(await status({ maxTokenAge: 65 })).toBe(401);
+    });
+
+    it('calls isRevoked with the remote AuthInfo and reads the token through getToken', async () => {
+      const token = await es.sign({ jti: 'revoked-jti' });
+      const app = checked({
+        getToken: (req) => req.get('x-token'),
+        isRevoked: (auth) => auth.jti === 'revoked-jti',
+      });
+      expectErrorsBody(
+        await request(app).get('/api/me').set('X-Token', token),
+        401,
+        'invalid_token',
+        'Access token revoked',
+      );
+      expect(
+        (
+          await request(app)
+            .get('/api/me')
+            .set('X-Token', await es.sign())
+        ).status,
+      ).toBe(200);
+      expectErrorsBody(
+        await request(app)
+          .get('/api/me')
+          .set(...bearer(await es.sign())),
+        401,
+        'missing_token',
+      );
+    });
+  });
+
   describe('with resourceMetadata', () => {
     let server: Started;
     const metadataUrl = 'https://api.resource.test/.well-known/oauth-protected-resource';
