@@ -43,6 +43,11 @@ export interface RequireTokenCheckOptions extends TokenCheckOptions {
    * `resource_metadata="<url>"` (RFC 9728 §5.1).
    */
   readonly resourceMetadata?: string;
+  /**
+   * When false, a request without any token passes on with `req.auth` undefined (a token that is
+   * present is still verified, and refused when bad). @default true
+   */
+  readonly credentialsRequired?: boolean;
 }
 
 /**
@@ -97,6 +102,7 @@ interface Pipeline {
   readonly checks: CompiledChecks;
   readonly getToken: RequireTokenCheckOptions['getToken'];
   readonly isRevoked: RequireTokenCheckOptions['isRevoked'];
+  readonly credentialsRequired: boolean;
   /** Checks not done by the verifier itself (kit mode: maxTokenAge). */
   readonly extra: ((auth: AuthInfo) => void) | undefined;
   readonly verify: (token: string) => Promise<AuthInfo>;
@@ -125,6 +131,9 @@ function assertCommon(options: Readonly<RequireTokenCheckOptions>): void {
   }
   if (options.strict !== undefined && typeof options.strict !== 'boolean')
     throw new TypeError('strict must be a boolean');
+  if (options.credentialsRequired !== undefined && typeof options.credentialsRequired !== 'boolean') {
+    throw new TypeError('credentialsRequired must be a boolean');
+  }
   if (
     options.maxTokenAge !== undefined &&
     (typeof options.maxTokenAge !== 'number' ||
@@ -145,6 +154,7 @@ export function hasPipelineOptions(options: Readonly<RequireTokenCheckOptions>):
     options.resourceMetadata !== undefined ||
     options.maxTokenAge !== undefined ||
     options.strict !== undefined ||
+    options.credentialsRequired !== undefined ||
     options.requiredScopes !== undefined ||
     options.scopeIncludesAny !== undefined ||
     options.claimEquals !== undefined ||
@@ -189,6 +199,7 @@ export function kitTokenPipeline(
     checks,
     getToken: options.getToken,
     isRevoked: options.isRevoked,
+    credentialsRequired: options.credentialsRequired ?? true,
     extra:
       maxAge === undefined
         ? undefined
@@ -262,6 +273,7 @@ export function requireRemoteToken(options: Readonly<RemoteRequireTokenOptions>)
     checks,
     getToken: options.getToken,
     isRevoked: options.isRevoked,
+    credentialsRequired: options.credentialsRequired ?? true,
     extra: undefined,
     verify: (token) => verifier.verify(token),
     remembered: undefined,
@@ -320,7 +332,15 @@ function tokenPipeline(p: Pipeline): RequestHandler {
     void (async () => {
       let stage: 'token' | 'verify' | 'checks' = 'token';
       try {
-        const token = await tokenOf(p, req);
+        let token: string;
+        try {
+          token = await tokenOf(p, req);
+        } catch (err) {
+          if (p.credentialsRequired || !(err instanceof TokenError) || err.code !== 'missing_token')
+            throw err;
+          next();
+          return;
+        }
         stage = 'verify';
         const auth = p.remembered?.(token) ?? (await p.verify(token));
         stage = 'checks';

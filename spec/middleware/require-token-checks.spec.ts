@@ -222,6 +222,34 @@ describe('requireToken checks with a kit', () => {
     });
   });
 
+  describe('credentialsRequired: false', () => {
+    const optional = (): Express => {
+      const a = express();
+      a.get('/r', requireToken({ kit, credentialsRequired: false }), (req, res) =>
+        res.json({ sub: req.auth?.subject ?? null }),
+      );
+      return a;
+    };
+
+    it('passes a request without a token on, with no req.auth', async () => {
+      const res = await request(optional()).get('/r');
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({ sub: null });
+    });
+
+    it('still verifies a token that is present, and refuses a bad one', async () => {
+      const ok = await request(optional())
+        .get('/r')
+        .set('Authorization', `Bearer ${await issue()}`);
+      expect(ok.body).toEqual({ sub: 'user-1' });
+      expectErrorsBody(
+        await request(optional()).get('/r').set('Authorization', 'Bearer a.b.c'),
+        401,
+        'invalid_token',
+      );
+    });
+  });
+
   describe('resourceMetadata', () => {
     const url = 'https://api.example.test/.well-known/oauth-protected-resource';
 
@@ -264,6 +292,7 @@ describe('requireToken checks with a kit', () => {
       ['resourceMetadata with a quote', { resourceMetadata: 'https://a.test/"x' }],
       ['maxTokenAge negative', { maxTokenAge: -1 }],
       ['strict not a boolean', { strict: 'yes' as never }],
+      ['credentialsRequired not a boolean', { credentialsRequired: 0 as never }],
     ];
     it.each(bad)('throws at factory time: %s', (_name, extra) => {
       let thrown: unknown;

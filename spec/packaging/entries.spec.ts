@@ -84,6 +84,7 @@ const VALUES: Record<string, string[]> = {
     'createOAuthRouter',
     'createProviderRouter',
     'createRateLimits',
+    'createRemoteVerifier',
     'createTokenKit',
     'isTokenError',
     'requireBinding',
