@@ -11,6 +11,8 @@ import type * as Jose from 'jose';
 import { createOAuthRouter } from '../../lib/routers/oauth-router';
 import type { TokenKit } from '../../lib/core/token-kit';
 import { MemoryTokenStore } from '../../lib/stores/memory-token-store';
+import type { TokenStore } from '../../lib/stores/token-store';
+import type { RevocationView } from '../../lib/stores/revocation-view';
 import { makeKit, type TestClock } from './kit';
 import { loadEsm } from './load-esm';
 import { basicOf, seedClients, type TestClients } from './oauth';
@@ -58,7 +60,11 @@ export interface KitIssuer extends Started {
 }
 
 /** Starts a kit-based issuer on a memory store (or `store`), on the given clock. */
-export async function startKitIssuer(clock: TestClock, store = new MemoryTokenStore()): Promise<KitIssuer> {
+export async function startKitIssuer(
+  clock: TestClock,
+  store: TokenStore = new MemoryTokenStore(),
+  revocationView?: RevocationView,
+): Promise<KitIssuer> {
   const mounted: { router?: Router } = {};
   const hits = new Map<string, number>();
   const app = express();
@@ -68,7 +74,13 @@ export async function startKitIssuer(clock: TestClock, store = new MemoryTokenSt
   });
   app.use((req, res, next) => (mounted.router ? mounted.router(req, res, next) : next()));
   const started = await listen(app);
-  const { kit } = await makeKit({ store, issuer: started.url, audience: API_AUDIENCE, now: clock });
+  const { kit } = await makeKit({
+    store,
+    issuer: started.url,
+    audience: API_AUDIENCE,
+    now: clock,
+    ...(revocationView ? { revocationView } : {}),
+  });
   const clients = await seedClients(kit);
   mounted.router = createOAuthRouter({ kit });
   const post = async (path: string, form: Record<string, string>): Promise<Response> =>
