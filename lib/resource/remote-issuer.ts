@@ -255,8 +255,9 @@ export function createRemoteVerifier(options: Readonly<RemoteVerifierOptions>): 
     if (config.revocation !== undefined) await checkShared(config.revocation, auth);
     if (config.introspector !== undefined) {
       const result = await introspect(config.introspector, token);
-      if (!result.active || (result.claims.iss !== undefined && result.claims.iss !== config.issuer)) {
-        throw new TokenError('invalid_token', 'Access token revoked');
+      if (!result.active) throw new TokenError('invalid_token', 'Access token revoked');
+      if (result.claims.iss !== undefined && result.claims.iss !== config.issuer) {
+        throw invalidToken('introspection names another issuer');
       }
     }
     return auth;
