@@ -5,6 +5,7 @@
  */
 import { generateKeyPairSync, type JsonWebKey } from 'node:crypto';
 import type { TokenError } from '../../lib/errors';
+import { requireToken } from '../../lib/middleware/require-token';
 import { maxAgeMs, metadataUrls, parseJwks, REMOTE_ALGORITHMS } from '../../lib/resource/jwks-cache';
 import { checkClaims, decodeJwt, headerKey, type DecodedJwt } from '../../lib/resource/remote-jwt';
 
@@ -177,4 +178,59 @@ describe('checkClaims', () => {
       expect(codeOf(() => decodeJwt(raw))).toBe('invalid_token');
     },
   );
+});
+
+describe('requireToken in resource-server mode, when the options are wrong', () => {
+  const I = 'https://as.test';
+  const A = 'https://api.test';
+  const bad: [string, Record<string, unknown>][] = [
+    ['no audience', { issuer: I }],
+    ['an issuer that is no URL', { issuer: 'as.test', audience: A }],
+    ['a jwksUri that is not http(s)', { issuer: I, audience: A, jwksUri: 'file:///etc/jwks.json' }],
+    ['a symmetric algorithm', { issuer: I, audience: A, algorithms: ['HS256'] }],
+    ['no algorithm', { issuer: I, audience: A, algorithms: [] }],
+    [
+      'an issuer listed twice',
+      {
+        issuers: [
+          { issuer: I, audience: A },
+          { issuer: I, audience: A },
+        ],
+      },
+    ],
+    ['issuer and issuers', { issuer: I, issuers: [{ issuer: I, audience: A }] }],
+    ['issuers with a top-level audience', { issuers: [{ issuer: I, audience: A }], audience: A }],
+    [
+      'introspection without a secret',
+      { issuer: I, audience: A, introspection: { endpoint: `${I}/introspect`, clientId: 'c' } },
+    ],
+    [
+      'a negative cacheMaxAge',
+      {
+        issuer: I,
+        audience: A,
+        introspection: { endpoint: `${I}/introspect`, clientId: 'c', clientSecret: 's', cacheMaxAge: -1 },
+      },
+    ],
+    ['a revocation store that is no store', { issuer: I, audience: A, revocation: { store: {} } }],
+    ['jwksMinCacheAge above jwksMaxCacheAge', { issuer: I, audience: A, jwksMinCacheAge: 700 }],
+    ['a zero fetch timeout', { issuer: I, audience: A, fetchTimeoutMs: 0 }],
+    ['a fractional size cap', { issuer: I, audience: A, maxResponseBytes: 1.5 }],
+    ['a negative clockTolerance', { issuer: I, audience: A, clockTolerance: -1 }],
+    ['a realm with a quote', { issuer: I, audience: A, realm: 'a"b' }],
+    ['an unknown errorFormat', { issuer: I, audience: A, errorFormat: 'xml' }],
+  ];
+  it.each(bad)('throws at factory time: %s', (_name, options) => {
+    let thrown: unknown;
+    try {
+      requireToken(options as never);
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown instanceof TypeError || thrown instanceof RangeError).toBe(true);
+  });
+
+  it('builds without any request to the issuer', () => {
+    expect(typeof requireToken({ issuer: I, audience: A })).toBe('function');
+  });
 });
