@@ -119,6 +119,8 @@ export interface JoseIssuer extends Started {
   /** Requests of `/introspect`, which answers `{"active":true}` when `ok`. */
   introspectRequests: number;
   introspectMode: 'ok' | 'down' | 'html' | 'hang';
+  /** The JSON `/introspect` answers when `ok`. @default `{"active":true}` */
+  introspectAnswer: unknown;
   /** `Cache-Control` of the JWKS response. */
   cacheControl: string;
   /** The kid of the current signing key. */
@@ -162,7 +164,10 @@ export async function startJoseIssuer(clock: TestClock): Promise<JoseIssuer> {
         else if (issuer.introspectMode === 'html')
           res.writeHead(200, { 'content-type': 'text/html' }).end('<html>login</html>');
         else if (issuer.introspectMode === 'hang') return;
-        else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ active: true }));
+        else
+          res
+            .writeHead(200, { 'content-type': 'application/json' })
+            .end(JSON.stringify(issuer.introspectAnswer));
         return;
       }
       if (req.url !== '/jwks') {
@@ -226,6 +231,7 @@ export async function startJoseIssuer(clock: TestClock): Promise<JoseIssuer> {
     mode: 'ok',
     introspectRequests: 0,
     introspectMode: 'ok',
+    introspectAnswer: { active: true },
     cacheControl: 'public, max-age=300',
     get kid() {
       return keys[keys.length - 1]!.kid;
