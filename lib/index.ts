@@ -99,6 +99,19 @@ export type { RevocationView, RevocationNotice } from './stores/revocation-view'
 // Middleware.
 export { requireToken } from './middleware/require-token';
 export type { RequireTokenOptions } from './middleware/require-token';
+export type { RemoteRequireTokenOptions, RequireTokenCheckOptions } from './middleware/token-pipeline';
+
+// Resource-server mode: tokens of remote issuers, no kit in this process.
+export { createRemoteVerifier } from './resource/remote-issuer';
+export type {
+  RemoteIssuerOptions,
+  RemoteVerifier,
+  RemoteVerifierOptions,
+  SharedRevocationOptions,
+} from './resource/remote-issuer';
+export type { IntrospectionOptions } from './resource/introspection';
+export type { RemoteAlgorithm } from './resource/jwks-cache';
+export type { JsonPrimitive, TokenCheckOptions } from './resource/checks';
 export { requireScope, requireBinding } from './middleware/guards';
 export type {
   BindingResolver,

@@ -7,7 +7,18 @@ import type { TokenService } from '../core/token-service';
 import type { AuthInfo } from '../types';
 import { DEFAULT_REALM } from '../defaults';
 import { authorizationValues, extractBearerToken } from './bearer';
-import { assertErrorFormat, sendError, type ErrorFormatOption } from './error-response';
+import { sendBearerError } from './bearer-challenge';
+import { assertErrorFormat, type ErrorFormatOption } from './error-response';
+import {
+  hasPipelineOptions,
+  isRemoteRequireTokenOptions,
+  kitTokenPipeline,
+  requireRemoteToken,
+  type RemoteRequireTokenOptions,
+  type RequireTokenCheckOptions,
+} from './token-pipeline';
+
+export { bearerChallenge, sendBearerError } from './bearer-challenge';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -19,8 +30,8 @@ declare global {
   }
 }
 
-/** Options of {@link requireToken}. */
-export interface RequireTokenOptions {
+/** Options of {@link requireToken} with a kit (see {@link RemoteRequireTokenOptions} without one). */
+export interface RequireTokenOptions extends RequireTokenCheckOptions {
   /** The token kit (or anything with its `tokens` service). */
   readonly kit: { readonly tokens: TokenService };
   /** Realm in `WWW-Authenticate`; @default `api`. */
@@ -39,53 +50,6 @@ export interface RequireTokenOptions {
 
 const QUOTABLE = /^[\x20\x21\x23-\x5B\x5D-\x7E]*$/;
 
-/** Builds the RFC 6750 §3 challenge for an error; undefined when none belongs (503). */
-export function bearerChallenge(
-  err: TokenError,
-  realm: string,
-  scopes?: readonly string[],
-): string | undefined {
-  const parts = [`realm="${realm}"`];
-  switch (err.code) {
-    case 'missing_token':
-      break;
-    case 'invalid_token':
-    case 'expired_token':
-      parts.push('error="invalid_token"', `error_description="${err.message}"`);
-      break;
-    case 'invalid_request':
-      parts.push('error="invalid_request"', `error_description="${err.message}"`);
-      break;
-    case 'insufficient_scope':
-      parts.push('error="insufficient_scope"');
-      if (scopes && scopes.length > 0) parts.push(`scope="${scopes.join(' ')}"`);
-      break;
-    default:
-      return undefined;
-  }
-  return `Bearer ${parts.join(', ')}`;
-}
-
-/** Sends a requireToken/guard failure with its challenge. */
-export function sendBearerError(
-  res: Response,
-  err: unknown,
-  realm: string,
-  format: ErrorFormatOption,
-  scopes?: readonly string[],
-): void {
-  if (err instanceof TokenError) {
-    const challenge = bearerChallenge(err, realm, scopes);
-    sendError(
-      res,
-      challenge === undefined ? err : err.with({ headers: { 'WWW-Authenticate': challenge } }),
-      format,
-    );
-    return;
-  }
-  sendError(res, err, format);
-}
-
 /**
  * Guards routes with a bearer access token (JWT or opaque), checking signature, claims, expiry and
  * revocation (one store round trip at most). Sets `req.auth`.
@@ -96,7 +60,11 @@ export function sendBearerError(
  * ```
  * @see RFC 6750
  */
-export function requireToken(options: Readonly<RequireTokenOptions>): RequestHandler {
+export function requireToken(
+  options: Readonly<RequireTokenOptions> | Readonly<RemoteRequireTokenOptions>,
+): RequestHandler {
+  // resource-server mode: no kit here, tokens of remote issuers
+  if (isRemoteRequireTokenOptions(options)) return requireRemoteToken(options);
   if (!options || typeof options !== 'object' || !options.kit?.tokens) {
     throw new TypeError('requireToken needs { kit } with a TokenService');
   }
@@ -112,6 +80,17 @@ export function requireToken(options: Readonly<RequireTokenOptions>): RequestHan
     ...(options.audiences ? { audiences: [...options.audiences] } : {}),
     typ: options.acceptJwtType ? ['at+jwt', 'JWT'] : ['at+jwt'],
   });
+  if (hasPipelineOptions(options)) {
+    return kitTokenPipeline(options, {
+      realm,
+      format,
+      scopes,
+      acceptJwtType: options.acceptJwtType === true,
+      tokens,
+      verify: (token) => tokens.verifyAccessToken(token, verifyOptions),
+      remembered: (token) => tokens.verifyRemembered(token, verifyOptions),
+    });
+  }
 
   return function requireTokenMiddleware(req: Request, res: Response, next: NextFunction): void {
     req.auth = undefined;

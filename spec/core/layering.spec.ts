@@ -191,9 +191,9 @@ describe('lib/ import graph', () => {
     ]).toEqual([]);
   });
 
-  it('keeps Express out of lib/core, lib/keys and lib/stores', () => {
+  it('keeps Express out of lib/core, lib/keys, lib/stores and lib/resource', () => {
     const offenders = [...graph.keys()]
-      .filter((file) => /^lib\/(core|keys|stores)\//.test(file))
+      .filter((file) => /^lib\/(core|keys|stores|resource)\//.test(file))
       .filter((file) =>
         specifiers(join(ROOT, file)).some((s) => s === 'express' || s.startsWith('express/')),
       );
@@ -211,6 +211,16 @@ describe('lib/ import graph', () => {
       ['lib/core/', 'lib/keys/', 'lib/stores/'].flatMap((below) => importsOf(graph, below, above)),
     );
     expect(upward).toEqual([]);
+  });
+
+  it('keeps lib/resource between the core and the middleware: nothing below imports it, it imports nothing above', () => {
+    const below = ['lib/core/', 'lib/keys/', 'lib/stores/', 'lib/util/'].flatMap((folder) =>
+      importsOf(graph, folder, 'lib/resource/'),
+    );
+    const above = ['lib/middleware/', 'lib/routers/', 'lib/server/', 'lib/index.ts'].flatMap((target) =>
+      importsOf(graph, 'lib/resource/', target),
+    );
+    expect([...below, ...above]).toEqual([]);
   });
 
   describe('the token core', () => {

@@ -30,6 +30,8 @@ export const UNIT_SPECS: readonly string[] = [
   'spec/keys/key-set-replace.spec.ts',
   'spec/keys/key-set.spec.ts',
   'spec/middleware/metrics.spec.ts',
+  'spec/middleware/require-token-checks.spec.ts',
+  'spec/resource/remote-keys.spec.ts',
   'spec/routers/charset.spec.ts',
   'spec/routers/host-app.spec.ts',
   'spec/routers/http-hygiene.spec.ts',

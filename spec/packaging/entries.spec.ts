@@ -91,6 +91,7 @@ const VALUES: Record<string, string[]> = {
     'createProtectedResourceRouter',
     'createProviderRouter',
     'createRateLimits',
+    'createRemoteVerifier',
     'createTokenKit',
     'derToJoseSignature',
     'isTokenError',

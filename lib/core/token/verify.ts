@@ -174,10 +174,14 @@ function unverifiedAudiences(token: string): string[] {
     return [];
   }
 }
+/** What {@link revocationState} reads of the context; a resource server passes its own store and view. */
+export type RevocationContext = Pick<TokenContext, 'view' | 'store' | 'guard' | 'nowMs'> & {
+  readonly options: Pick<TokenContext['options'], 'clockTolerance'>;
+};
 
 /** Revocation state: from the view when it is live, else one store round trip (remembered). */
-async function revocationState(
-  ctx: TokenContext,
+export async function revocationState(
+  ctx: RevocationContext,
   query: RevocationQuery,
   expiresAt: number,
 ): Promise<RevocationState> {
