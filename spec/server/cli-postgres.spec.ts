@@ -51,9 +51,9 @@ describe('express-token-kit db migrate and DATABASE_URL', () => {
   it('creates the schema once, then reports nothing to apply', async () => {
     const first = await cli(['db', 'migrate'], env);
     expect({ code: first.code, stderr: first.stderr }).toEqual({ code: EXIT_OK, stderr: '' });
-    expect(JSON.parse(first.stdout)).toEqual({ schema, version: 1, applied: [1] });
+    expect(JSON.parse(first.stdout)).toEqual({ schema, version: 2, applied: [1, 2] });
     const again = await cli(['db', 'migrate'], env);
-    expect(JSON.parse(again.stdout)).toEqual({ schema, version: 1, applied: [] });
+    expect(JSON.parse(again.stdout)).toEqual({ schema, version: 2, applied: [] });
   });
 
   it('writes applications to PostgreSQL, not Redis, and a server kit on the database authenticates them', async () => {
