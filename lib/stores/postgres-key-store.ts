@@ -3,13 +3,21 @@
  * private key sealed) and the one-row table `signing_key_meta` (the version and the lock lease),
  * created by `migrateCredentialStore` (`express-token-kit db migrate`). A commit is one
  * transaction that locks the meta row, compares the version and writes every changed key, so it
- * either happened or not. PostgreSQL has no notification here: key managers poll the version.
+ * either happened or not. Changes are announced with `NOTIFY` on the channel `etk_keys_<schema>`;
+ * a subscription holds one pool connection (`LISTEN`). Key managers poll the version as well.
  */
 import { randomBytes } from 'node:crypto';
 
 import { StoreUnavailableError } from '../errors';
 import { asStoredKey, type KeyStore, type KeyStoreSnapshot, type StoredKey } from '../keys/key-store';
-import type { PostgresPool } from './postgres-credential-store';
+import type { PostgresPool, PostgresPoolClient } from './postgres-credential-store';
+
+/** The event side of a `pg` client, for `LISTEN`. */
+interface NotifyingClient {
+  on(event: 'notification', listener: (message: { channel?: string }) => void): unknown;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  removeListener(event: string, listener: (...args: never[]) => void): unknown;
+}
 
 /** Options of {@link PostgresKeyStore}. */
 export interface PostgresKeyStoreOptions {
@@ -34,6 +42,7 @@ const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 export class PostgresKeyStore implements KeyStore {
   readonly #pool: PostgresPool;
   readonly #s: string;
+  readonly #channel: string;
 
   constructor(options: Readonly<PostgresKeyStoreOptions>) {
     const pool = options?.pool;
@@ -48,6 +57,8 @@ export class PostgresKeyStore implements KeyStore {
     }
     this.#pool = pool;
     this.#s = `"${schema}"`;
+    // Channel names are identifiers: at most 63 bytes.
+    this.#channel = `etk_keys_${schema}`.slice(0, 63);
   }
 
   /** {@inheritDoc KeyStore.load} */
@@ -143,6 +154,55 @@ export class PostgresKeyStore implements KeyStore {
         [token],
       ),
     );
+  }
+
+  /** {@inheritDoc KeyStore.publish} */
+  async publish(): Promise<void> {
+    await this.#call('publish', () =>
+      this.#pool.query('SELECT pg_notify($1, $2)', [this.#channel, 'changed']),
+    );
+  }
+
+  /**
+   * {@inheritDoc KeyStore.subscribe}
+   *
+   * Holds one connection of the pool (`LISTEN`) until unsubscribed. A connection that breaks is
+   * not replaced: the managers' polling covers it.
+   */
+  async subscribe(listener: () => void): Promise<() => Promise<void>> {
+    const client = (await this.#call('subscribe', () => this.#pool.connect())) as PostgresPoolClient &
+      Partial<NotifyingClient>;
+    if (typeof client.on !== 'function' || typeof client.removeListener !== 'function') {
+      client.release();
+      throw new StoreUnavailableError('postgres key store: the pool client cannot receive notifications');
+    }
+    const onNotification = (message: { channel?: string }): void => {
+      if (message.channel === this.#channel) listener();
+    };
+    // A broken connection emits 'error': handled here (never an unhandled event), then left to polling.
+    const onError = (): void => undefined;
+    client.on('notification', onNotification);
+    client.on('error', onError);
+    let released = false;
+    const release = (err?: boolean): void => {
+      if (released) return;
+      released = true;
+      client.removeListener!('notification', onNotification);
+      client.release(err);
+      client.removeListener!('error', onError);
+    };
+    try {
+      await this.#call('subscribe', () => client.query(`LISTEN "${this.#channel}"`));
+    } catch (error) {
+      release(true);
+      throw error;
+    }
+    return async () => {
+      if (released) return;
+      // Destroy the connection rather than UNLISTEN and return it: no pooled client keeps listening.
+      release(true);
+      return Promise.resolve();
+    };
   }
 
   async #call<T>(operation: string, fn: () => Promise<T>): Promise<T> {

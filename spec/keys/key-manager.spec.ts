@@ -344,6 +344,19 @@ describe('createKeyManager', () => {
       expect(store.loads - before).toBe(0);
     });
 
+    it('revokes, through another instance, a token of a key that instance had not loaded yet', async () => {
+      store = new SilentKeyStore({ clock: clock.now });
+      const tokens = new MemoryTokenStore({ now: clock.now });
+      const a = await manager();
+      const b = await manager();
+      const fresh = await a.rotate({ now: true });
+      const kitA = kitOf(a, tokens);
+      const token = await jwt(kitA);
+      expect(jwksKids(b)).not.toContain(fresh.kid);
+      await expect(kitOf(b, tokens).tokens.revokeToken(token)).resolves.toBe(true);
+      await expect(kitA.tokens.verifyAccessToken(token)).rejects.toMatchObject({ code: 'invalid_token' });
+    });
+
     it('verifies a token of a key another instance created, after one reload', async () => {
       store = new SilentKeyStore({ clock: clock.now });
       const a = await manager();

@@ -463,6 +463,7 @@ describe('npm pack output', () => {
           );
           expect(exported['express-token-kit/testing']).toEqual([
             'describeCredentialStoreContract',
+            'describeKeyStoreContract',
             'describeTokenStoreContract',
           ]);
           const esm = await runApp('subpaths.mjs');

@@ -130,6 +130,18 @@ describe('PostgresKeyStore with key managers', () => {
     expect(b.keys.signingKey().kid).toBe(fresh.kid);
   });
 
+  it('tells a second manager through NOTIFY within 1 s (no polling)', async () => {
+    const a = await manager();
+    const b = await manager();
+    const fresh = await a.rotate({ now: true });
+    const start = Date.now();
+    while (!b.keys.kids().includes(fresh.kid)) {
+      if (Date.now() - start > 1000) throw new Error('b did not hear of the change within 1 s');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(b.keys.signingKey().kid).toBe(fresh.kid);
+  });
+
   it('bootstraps one key when two start on an empty store at once', async () => {
     const [a, b] = await Promise.all([manager(), manager()]);
     expect(await a.list()).toHaveLength(1);
