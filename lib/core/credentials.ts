@@ -628,6 +628,15 @@ export class CredentialService {
     if (ok) await this.#tokens.revokeClient(id);
     return ok;
   }
+
+  /**
+   * Closes the credential store when it is a store of its own (option `credentialStore`); one that
+   * is also the token store is closed by the token service. A store releases what it owns itself,
+   * never an injected client or pool.
+   */
+  close(): Promise<void> {
+    return this.#store === this.#tokens.store ? Promise.resolve() : this.#store.close();
+  }
 }
 
 function clientIndex(clientId: string): string {

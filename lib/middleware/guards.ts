@@ -65,7 +65,10 @@ export interface RequireBindingOptions extends GuardOptions {
    * The token kit whose audit listener (`onEvent`) hears a `binding_denied` event for every denial;
    * @default none (no events).
    */
-  readonly kit?: { readonly tokens: Pick<TokenService, 'emit'>; readonly binding?: BindingProfile };
+  readonly kit?: {
+    readonly tokens: Pick<TokenService, 'reportBindingDenied'>;
+    readonly binding?: BindingProfile;
+  };
 }
 
 function resolveGuardOptions(options: Readonly<GuardOptions>): { realm: string; format: ErrorFormatOption } {
@@ -147,21 +150,13 @@ export function requireBinding(options: Readonly<RequireBindingOptions>): Reques
   const resolver: BindingResolver | undefined =
     belongsTo ?? (employerOf && ((ancestorId, targetId) => employerOf(ancestorId, targetId)));
   const allowUnbound = options.allowUnbound ?? false;
-  if (options.kit !== undefined && typeof options.kit?.tokens?.emit !== 'function') {
+  if (options.kit !== undefined && typeof options.kit?.tokens?.reportBindingDenied !== 'function') {
     throw new TypeError('requireBinding kit must be a token kit');
   }
   const tokens = options.kit?.tokens;
 
   function denied(auth: AuthInfo, req: Request, reason: string): void {
-    tokens?.emit({
-      type: 'binding_denied',
-      jti: auth.jti,
-      clientId: auth.clientId,
-      subject: auth.subject,
-      boundEntity: auth.boundEntity,
-      ...(req.ip ? { ip: req.ip } : {}),
-      reason,
-    });
+    tokens?.reportBindingDenied(auth, reason, req.ip);
   }
 
   return function requireBindingMiddleware(req: Request, res: Response, next: NextFunction): void {

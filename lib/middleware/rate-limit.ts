@@ -10,7 +10,6 @@ import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Respon
 import { ipKeyGenerator, MemoryStore, rateLimit, type Store } from 'express-rate-limit';
 import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import { serviceUnavailable, TokenError, type TokenErrorCode } from '../errors';
-import type { TokenEvent } from '../core/events';
 import { DEFAULT_RETRY_AFTER } from '../defaults';
 import { tokenErrorCodeOf } from './error-response';
 
@@ -673,12 +672,13 @@ export type RouterRateLimitOption = RateLimits | RateLimitOptions;
 
 /**
  * A router's rate-limit stages (see {@link RateLimits.stages}), reporting counter-store outages as
- * `store_unavailable` audit events through `emit`.
+ * `store_unavailable` audit events through `reportStoreOutage` (the kit's
+ * `TokenService.reportStoreOutage`).
  * @internal
  */
 export function routerRateLimits(
   option: RouterRateLimitOption | undefined,
-  emit: (event: Omit<TokenEvent, 'at'>) => void,
+  reportStoreOutage: (reason: string, ip?: string) => void,
 ): readonly [RequestHandler, ErrorRequestHandler] {
   const limits = isRateLimits(option) ? option : createRateLimits(option ?? {});
   if (!limits.options.enabled) return PASS_THROUGH_STAGES;
@@ -686,7 +686,7 @@ export function routerRateLimits(
     (req: Request, next: NextFunction) =>
     (err?: unknown): void => {
       if (err instanceof TokenError && err.code === 'service_unavailable') {
-        emit({ type: 'store_unavailable', reason: 'rate_limit_store', ...(req.ip ? { ip: req.ip } : {}) });
+        reportStoreOutage('rate_limit_store', req.ip);
       }
       next(err);
     };

@@ -143,7 +143,7 @@ export function requireToken(options: Readonly<RequireTokenOptions>): RequestHan
     }
     tokens.verifyAccessToken(token, verifyOptions).then(accept, (err: unknown) => {
       if (err instanceof TokenError && err.code !== 'service_unavailable') {
-        tokens.emit({ type: 'auth_failed', reason: err.code, ...(req.ip ? { ip: req.ip } : {}) });
+        tokens.reportAuthFailure(err.code, req.ip);
       }
       sendBearerError(res, err, realm, format);
     });

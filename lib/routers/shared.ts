@@ -199,7 +199,7 @@ export function kitRateLimits(
   kit: TokenKit,
   option: RouterRateLimitOption | undefined,
 ): ReturnType<typeof routerRateLimits> {
-  return routerRateLimits(option, (event) => kit.tokens.emit(event));
+  return routerRateLimits(option, (reason, ip) => kit.tokens.reportStoreOutage(reason, ip));
 }
 
 /** The bearer credential of a request (RFC 6750 §2.1); throws when there is none or several. */

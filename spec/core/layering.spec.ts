@@ -213,6 +213,39 @@ describe('lib/ import graph', () => {
     expect(upward).toEqual([]);
   });
 
+  describe('the facade of the core', () => {
+    /**
+     * The collaborators and kit-internal methods of TokenService, which only lib/core may touch.
+     * Its plain configuration values (`issuer`, the lifetimes) stay readable: they are answers, not
+     * handles on state; the layers above use the named methods (`reportAuthFailure`, `close`, `jwks`…).
+     */
+    const INTERNALS = ['store', 'guard', 'emit', 'hasher', 'binding', 'keys'];
+    const REACH_IN = new RegExp(`\\btokens\\??\\.(?:${INTERNALS.join('|')})\\b`);
+
+    it('finds a reach-in in a sample, and none in a named method call', () => {
+      expect(REACH_IN.test('kit.tokens.emit({ type })')).toBe(true);
+      expect(REACH_IN.test('tokens?.emit(event)')).toBe(true);
+      expect(REACH_IN.test('await kit.tokens.store.close()')).toBe(true);
+      expect(REACH_IN.test('kit.tokens.guard(() => call())')).toBe(true);
+      expect(REACH_IN.test('this.tokens.hasher.hash(secret)')).toBe(true);
+      expect(REACH_IN.test('kit.tokens.reportAuthFailure(code, ip)')).toBe(false);
+      expect(REACH_IN.test('kit.tokens.storeUnavailable')).toBe(false);
+      expect(REACH_IN.test('kit.tokens.issuer')).toBe(false);
+    });
+
+    it('is not reached into from outside lib/core (store, guard, emit, hasher, …)', () => {
+      const offenders = [...graph.keys()]
+        .filter((file) => !file.startsWith('lib/core/'))
+        .flatMap((file) =>
+          code(join(ROOT, file))
+            .split('\n')
+            .map((line, i) => ({ file, line: i + 1, text: line.trim() }))
+            .filter(({ text }) => REACH_IN.test(text)),
+        );
+      expect(offenders).toEqual([]);
+    });
+  });
+
   describe('the token core', () => {
     const VERBS = ['issue', 'verify', 'verify-cache', 'auth-info', 'refresh', 'revoke'].map(
       (name) => `lib/core/token/${name}.ts`,

@@ -21,6 +21,7 @@ export const UNIT_SPECS: readonly string[] = [
   'spec/core/audit-log.spec.ts',
   'spec/core/jwt.spec.ts',
   'spec/core/layering.spec.ts',
+  'spec/core/token-kit.spec.ts',
   'spec/core/token-context.spec.ts',
   'spec/keys/jwk-input.spec.ts',
   'spec/keys/key-set.spec.ts',
