@@ -13,6 +13,7 @@ import { DEFAULT_GRANT_TYPES, isGrantType } from './grants/registry';
 
 export type { ApiKeyInfo, ApplicationInfo, ProviderInfo, ProviderClientInfo } from './credential-types';
 import type { ApiKeyInfo, ApplicationInfo, ProviderInfo, ProviderClientInfo } from './credential-types';
+import { booleanOption } from '../util/options';
 
 /** Input of {@link CredentialService.createApplication}. */
 export interface CreateApplicationInput {
@@ -141,12 +142,6 @@ function formerClientIds(rec: CredentialRecord): FormerClientId[] {
       typeof (f as FormerClientId).clientId === 'string' &&
       Number.isFinite((f as FormerClientId).retiredAt),
   );
-}
-
-function optionalBoolean(value: unknown, fallback: boolean, option: string): boolean {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') throw new TypeError(`${option} must be a boolean`);
-  return value;
 }
 
 function hintOf(secret: string): string {
@@ -427,8 +422,8 @@ export class CredentialService {
     id: string,
     options: Readonly<RotateApplicationOptions> = {},
   ): Promise<(ApplicationInfo & { clientSecret: string }) | null> {
-    const revokeTokens = optionalBoolean(options.revokeTokens, true, 'revokeTokens');
-    const revokeUserTokens = optionalBoolean(options.revokeUserTokens, false, 'revokeUserTokens');
+    const revokeTokens = booleanOption(options.revokeTokens, true, 'revokeTokens');
+    const revokeUserTokens = booleanOption(options.revokeUserTokens, false, 'revokeUserTokens');
     if (revokeUserTokens && !revokeTokens)
       throw new TypeError('revokeUserTokens revokes every token of the application: it needs revokeTokens');
     if (!isUuid(id)) return null;

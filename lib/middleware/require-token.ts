@@ -8,6 +8,7 @@ import type { AuthInfo } from '../types';
 import { DEFAULT_REALM } from '../defaults';
 import { authorizationValues, extractBearerToken } from './bearer';
 import { assertErrorFormat, sendError, type ErrorFormatOption } from './error-response';
+import { missingOption, quotableString, scopeTokens } from '../util/options';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -36,8 +37,6 @@ export interface RequireTokenOptions {
   /** Error body format; @default `errors` (`{"errors":[{errorType,message}]}`). */
   readonly errorFormat?: ErrorFormatOption;
 }
-
-const QUOTABLE = /^[\x20\x21\x23-\x5B\x5D-\x7E]*$/;
 
 /** Builds the RFC 6750 §3 challenge for an error; undefined when none belongs (503). */
 export function bearerChallenge(
@@ -98,15 +97,13 @@ export function sendBearerError(
  */
 export function requireToken(options: Readonly<RequireTokenOptions>): RequestHandler {
   if (!options || typeof options !== 'object' || !options.kit?.tokens) {
-    throw new TypeError('requireToken needs { kit } with a TokenService');
+    throw missingOption('requireToken needs { kit } with a TokenService');
   }
   const tokens = options.kit.tokens;
-  const realm = options.realm ?? DEFAULT_REALM;
-  if (typeof realm !== 'string' || !QUOTABLE.test(realm))
-    throw new TypeError('realm must be printable ASCII without quotes');
+  const realm = quotableString(options.realm, DEFAULT_REALM, 'requireToken: realm');
   const format = options.errorFormat ?? 'errors';
   assertErrorFormat(format);
-  const scopes = options.scopes ? [...options.scopes] : [];
+  const scopes = options.scopes?.length ? scopeTokens(options.scopes, 'requireToken: scopes') : [];
   const verifyOptions = Object.freeze({
     ...(options.issuers ? { issuers: [...options.issuers] } : {}),
     ...(options.audiences ? { audiences: [...options.audiences] } : {}),

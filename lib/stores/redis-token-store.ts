@@ -8,6 +8,14 @@ import { StoreUnavailableError } from '../errors';
 import type { BoundEntity } from '../types';
 import { isEntityTypeName } from '../util/entity-type-name';
 import {
+  matchingString,
+  objectOption,
+  objectWith,
+  positiveInteger,
+  stringOption,
+  wholeMilliseconds,
+} from '../util/options';
+import {
   CREATE_CREDENTIAL,
   DELETE_CREDENTIAL,
   FIND_CREDENTIAL,
@@ -210,11 +218,13 @@ function createdMsOf(family: RefreshFamily): number {
 }
 
 function assertNoBraces(what: string, value: string): void {
-  if (/[{}]/.test(value)) {
-    throw new TypeError(
-      `RedisTokenStore: ${what} must not contain '{' or '}' (cluster hash tags), got ${value}`,
-    );
-  }
+  matchingString(
+    value,
+    '',
+    `RedisTokenStore: ${what}`,
+    /^[^{}]*$/,
+    "free of '{' and '}' (cluster hash tags)",
+  );
 }
 
 /** Runs one of the store's scripts with its KEYS and ARGV. */
@@ -299,20 +309,13 @@ function checkWaitOptions(
   options: Readonly<WaitForReplicasOptions> | undefined,
 ): WaitForReplicasOptions | null {
   if (options === undefined) return null;
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError('RedisTokenStore: waitForReplicas must be { replicas, timeoutMs }');
-  }
-  const { replicas, timeoutMs } = options;
-  if (!Number.isSafeInteger(replicas) || replicas < 1) {
-    throw new RangeError(
-      `RedisTokenStore: waitForReplicas.replicas must be a whole number >= 1, got ${String(replicas)}`,
-    );
-  }
-  if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1) {
-    throw new RangeError(
-      `RedisTokenStore: waitForReplicas.timeoutMs must be a whole number >= 1, got ${String(timeoutMs)}`,
-    );
-  }
+  objectOption(options, 'RedisTokenStore: waitForReplicas ({ replicas, timeoutMs })');
+  const replicas = positiveInteger(options.replicas, Number.NaN, 'RedisTokenStore: waitForReplicas.replicas');
+  const timeoutMs = wholeMilliseconds(
+    options.timeoutMs,
+    Number.NaN,
+    'RedisTokenStore: waitForReplicas.timeoutMs',
+  );
   return Object.freeze({ replicas, timeoutMs });
 }
 
@@ -350,20 +353,13 @@ export class RedisTokenStore implements TokenStore {
   readonly #prefix: string;
 
   constructor(options: Readonly<RedisTokenStoreOptions>) {
-    const client = options.client as Redis | Cluster | undefined;
-    if (
-      typeof client !== 'object' ||
-      client === null ||
-      typeof client.defineCommand !== 'function' ||
-      typeof client.get !== 'function' ||
-      typeof client.pipeline !== 'function'
-    ) {
-      throw new TypeError('RedisTokenStore: options.client must be an ioredis Redis or Cluster client');
-    }
-    const prefix = options.keyPrefix ?? 'etk:';
-    if (typeof prefix !== 'string') {
-      throw new TypeError(`RedisTokenStore: keyPrefix must be a string, got ${typeof prefix}`);
-    }
+    const client = objectWith(
+      options.client as Redis | Cluster | undefined,
+      ['defineCommand', 'get', 'pipeline'],
+      'RedisTokenStore: options.client',
+      'an ioredis Redis or Cluster client',
+    );
+    const prefix = stringOption(options.keyPrefix, 'etk:', 'RedisTokenStore: keyPrefix');
     assertNoBraces('keyPrefix', prefix);
     const clientPrefix = (client.options as { keyPrefix?: string } | undefined)?.keyPrefix ?? '';
     assertNoBraces("the client's keyPrefix", clientPrefix);

@@ -10,7 +10,7 @@ import { assertIssueInputFields, customAccessTokenClaims } from '../access-token
 import { uuidV7 } from '../issuance';
 import { signJwt } from '../jwt';
 import { formatOpaqueToken, randomBase62, SECRET_LENGTH } from '../opaque-token';
-import { audienceArray, wholeSeconds } from '../token-options';
+import { audienceArray, wholeSeconds } from '../../util/options';
 import type { TokenContext } from './context';
 
 /** Input of `TokenService.issueAccessToken`. */
