@@ -5,7 +5,7 @@
  * option. Checked by shape: the object must have every method of the contract.
  */
 import type { CredentialStore } from '../stores/credential-store';
-import { hasMethod } from './token-options';
+import { hasMethod } from '../util/options';
 
 /** The methods a {@link CredentialStore} must have. */
 const CREDENTIAL_METHODS = [

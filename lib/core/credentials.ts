@@ -15,6 +15,7 @@ import { applicationResources } from './resource-indicators';
 
 export type { ApiKeyInfo, ApplicationInfo, ProviderInfo, ProviderClientInfo } from './credential-types';
 import type { ApiKeyInfo, ApplicationInfo, ProviderInfo, ProviderClientInfo } from './credential-types';
+import { booleanOption } from '../util/options';
 
 /** Input of {@link CredentialService.createApplication}. */
 export interface CreateApplicationInput {
@@ -151,12 +152,6 @@ function formerClientIds(rec: CredentialRecord): FormerClientId[] {
       typeof (f as FormerClientId).clientId === 'string' &&
       Number.isFinite((f as FormerClientId).retiredAt),
   );
-}
-
-function optionalBoolean(value: unknown, fallback: boolean, option: string): boolean {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') throw new TypeError(`${option} must be a boolean`);
-  return value;
 }
 
 function hintOf(secret: string): string {
@@ -436,8 +431,8 @@ export class CredentialService {
     id: string,
     options: Readonly<RotateApplicationOptions> = {},
   ): Promise<(ApplicationInfo & { clientSecret: string }) | null> {
-    const revokeTokens = optionalBoolean(options.revokeTokens, true, 'revokeTokens');
-    const revokeUserTokens = optionalBoolean(options.revokeUserTokens, false, 'revokeUserTokens');
+    const revokeTokens = booleanOption(options.revokeTokens, true, 'revokeTokens');
+    const revokeUserTokens = booleanOption(options.revokeUserTokens, false, 'revokeUserTokens');
     if (revokeUserTokens && !revokeTokens)
       throw new TypeError('revokeUserTokens revokes every token of the application: it needs revokeTokens');
     if (!isUuid(id)) return null;
@@ -636,6 +631,17 @@ export class CredentialService {
     const ok = await this.#delete('provider_client', id, []);
     if (ok) await this.#tokens.revokeClient(id);
     return ok;
+  }
+
+  /**
+   * Closes the credential store when it is a store of its own (option `credentialStore`); one that
+   * is also the token store is closed by the token service. A store releases what it owns itself,
+   * never an injected client or pool.
+   */
+  close(): Promise<void> {
+    return (this.#store as object) === (this.#tokens.store as object)
+      ? Promise.resolve()
+      : this.#store.close();
   }
 }
 

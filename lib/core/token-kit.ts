@@ -16,6 +16,13 @@ export interface TokenKit {
   readonly binding: BindingProfile;
   readonly credentials: CredentialService;
   readonly grants: GrantService;
+  /**
+   * Closes what the kit's stores own: the token store and a separate credential store. Each store
+   * releases only its own timers and connections, never an injected client (a Redis connection or
+   * `pg` pool passed in stays the application's to close), and the revocation view is left alone.
+   * Both are closed even when the first fails; the first failure is then thrown.
+   */
+  close(): Promise<void>;
 }
 
 /**
@@ -35,5 +42,10 @@ export function createTokenKit(options: Readonly<TokenKitOptions>): TokenKit {
   const tokens = new TokenService(options);
   const credentials = new CredentialService(tokens, options);
   const grants = new GrantService(tokens, credentials, options);
-  return Object.freeze({ tokens, credentials, grants, binding: tokens.binding });
+  const close = async (): Promise<void> => {
+    const [first, second] = await Promise.allSettled([tokens.close(), credentials.close()]);
+    if (first.status === 'rejected') throw first.reason;
+    if (second.status === 'rejected') throw second.reason;
+  };
+  return Object.freeze({ tokens, credentials, grants, binding: tokens.binding, close });
 }

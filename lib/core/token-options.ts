@@ -21,6 +21,7 @@ import { toBindingProfile, type BindingProfile, type BindingProfileOptions } fro
 import type { TokenEventListener } from './events';
 import { assertTokenPrefix } from './opaque-token';
 import type { RevocationView } from '../stores/revocation-view';
+import { audienceArray, hasMethod, nonEmptyString, wholeSeconds } from '../util/options';
 
 /** Options of `TokenService`. */
 export interface TokenServiceOptions {
@@ -100,51 +101,6 @@ export interface ResolvedTokenOptions {
   readonly verifiedCacheSize: number;
   /** Clock in milliseconds. */
   readonly now: () => number;
-}
-
-/**
- * A whole number of seconds from `min` to `max`, `fallback` when undefined; else a RangeError naming
- * the option and the value.
- */
-export function wholeSeconds(
-  value: number | undefined,
-  fallback: number,
-  option: string,
-  min = 1,
-  max = Number.MAX_SAFE_INTEGER,
-): number {
-  const v = value ?? fallback;
-  if (!Number.isSafeInteger(v) || v < min || v > max) {
-    throw new RangeError(
-      `${option} must be a whole number of seconds from ${min} to ${max}, got ${String(value)}`,
-    );
-  }
-  return v;
-}
-
-/** `value` when it is a non-empty string; else a TypeError naming the option. */
-export function nonEmptyString(value: unknown, option: string): string {
-  if (typeof value !== 'string' || value.length === 0)
-    throw new TypeError(`${option} must be a non-empty string`);
-  return value;
-}
-
-/** True when `object` is an object whose `method` is a function (an injected object checked by shape). */
-export function hasMethod(object: unknown, method: string): boolean {
-  return object != null && typeof (object as Record<string, unknown>)[method] === 'function';
-}
-
-/** A list of audiences from one or many; `fallback` when undefined. */
-export function audienceArray(
-  aud: string | readonly string[] | undefined,
-  fallback: readonly string[],
-): readonly string[] {
-  if (aud === undefined) return fallback;
-  const list = typeof aud === 'string' ? [aud] : [...aud];
-  if (list.length === 0 || list.some((a) => typeof a !== 'string' || a.length === 0)) {
-    throw new TypeError(`audience must be a non-empty string or array of strings`);
-  }
-  return list;
 }
 
 function toKeyObject(value: KeyObject | Buffer | string, option: string): KeyObject {

@@ -5,7 +5,7 @@
  * built from the options resolved in lib/core/token-options.ts) and the modules by verb in
  * lib/core/token/: issue, verify (with its caches in verify-cache), refresh, revoke.
  */
-import type { KeySet } from '../keys/key-set';
+import type { JwksDocument, KeySet } from '../keys/key-set';
 import type { TokenStore } from '../stores/token-store';
 import type { AuthInfo } from '../types';
 import type { TokenEvent } from './events';
@@ -108,17 +108,83 @@ export class TokenService {
     this.binding = resolved.binding;
   }
 
+  /**
+   * The public JWK Set of the kit's key set: the public members of its asymmetric keys, never an
+   * HS256 key.
+   * @see RFC 7517 §5
+   */
+  jwks(): JwksDocument {
+    return this.#ctx.keys.jwks();
+  }
+
   /** Now, in whole seconds since the epoch. */
   now(): number {
     return this.#ctx.now();
   }
 
-  /** Emits an audit event; listener failures never affect the request. */
+  /**
+   * Emits an audit event; listener failures never affect the request. For the kit's own services
+   * (credentials, grants); the layers above report through the named methods below.
+   * @internal
+   */
   emit(event: Omit<TokenEvent, 'at'>): void {
     this.#ctx.emit(event);
   }
 
-  /** Runs a store call; any failure becomes 503 `service_unavailable` (fail closed). */
+  /**
+   * Reports a refused bearer token as an `auth_failed` audit event.
+   *
+   * @param reason - the refusal's error code, e.g. `invalid_token` or `expired_token`
+   * @param ip - the client address, when known
+   */
+  reportAuthFailure(reason: string, ip?: string): void {
+    this.#ctx.emit({ type: 'auth_failed', reason, ...(ip ? { ip } : {}) });
+  }
+
+  /**
+   * Reports an outage of a store outside the core (e.g. the rate-limit counters) as a
+   * `store_unavailable` audit event; the core reports its own store's outages itself.
+   *
+   * @param reason - which store failed, e.g. `rate_limit_store`
+   * @param ip - the client address, when known
+   */
+  reportStoreOutage(reason: string, ip?: string): void {
+    this.#ctx.emit({ type: 'store_unavailable', reason, ...(ip ? { ip } : {}) });
+  }
+
+  /**
+   * Reports a request refused by a binding guard as a `binding_denied` audit event, naming the
+   * token (its `jti`, client, subject and bound entity) but never carrying it.
+   *
+   * @param auth - the identity of the refused token
+   * @param reason - why, e.g. `bad_target`, `unbound` or `not_owner`
+   * @param ip - the client address, when known
+   */
+  reportBindingDenied(auth: Readonly<AuthInfo>, reason: string, ip?: string): void {
+    this.#ctx.emit({
+      type: 'binding_denied',
+      jti: auth.jti,
+      clientId: auth.clientId,
+      subject: auth.subject,
+      boundEntity: auth.boundEntity,
+      ...(ip ? { ip } : {}),
+      reason,
+    });
+  }
+
+  /**
+   * Closes the token store: it releases the timers and connections it owns itself, never an
+   * injected client (a Redis connection passed to `RedisTokenStore` stays the application's to close).
+   */
+  close(): Promise<void> {
+    return this.#ctx.store.close();
+  }
+
+  /**
+   * Runs a store call; any failure becomes 503 `service_unavailable` (fail closed). For the kit's
+   * own services (credentials, grants).
+   * @internal
+   */
   guard<T>(call: () => Promise<T>): Promise<T> {
     return this.#ctx.guard(call);
   }

@@ -22,6 +22,7 @@ import type { SigningAlgorithm } from '../types';
 import type { PublicJwk, Signer } from './signer';
 
 export type { PublicJwk } from './signer';
+import { invalidOption, objectOption, oneOf } from '../util/options';
 
 const generateKeyPair = promisify(generateKeyPairCallback);
 
@@ -163,12 +164,10 @@ export class KeySet {
 
   /** Builds a key set from `options.keys`; see {@link KeySet.add}. */
   constructor(options: KeySetOptions = {}) {
-    if (typeof options !== 'object' || options === null) {
-      throw new TypeError('createKeySet: options must be an object');
-    }
+    objectOption(options, 'createKeySet: options');
     const keys = options.keys ?? [];
     if (!Array.isArray(keys)) {
-      throw new TypeError('createKeySet: options.keys must be an array of KeyInput');
+      throw invalidOption('createKeySet: options.keys must be an array of KeyInput');
     }
     for (const input of keys) {
       this.add(input);
@@ -182,7 +181,7 @@ export class KeySet {
    * @param kid - the key id. @default 16 random bytes, base64url
    */
   static async generateKey(alg: SigningAlgorithm = 'RS256', kid: string = randomKid()): Promise<KeyInput> {
-    switch (alg) {
+    switch (oneOf(alg, ALGORITHMS, 'KeySet.generateKey: alg')) {
       case 'RS256': {
         const { privateKey, publicKey } = await generateKeyPair('rsa', { modulusLength: MIN_RSA_BITS });
         return { kid, alg, privateKey, publicKey };
@@ -193,8 +192,6 @@ export class KeySet {
       }
       case 'HS256':
         return { kid, alg, secret: createSecretKey(randomBytes(MIN_HMAC_BYTES)) };
-      default:
-        throw new TypeError(`KeySet.generateKey: alg must be one of ${ALGORITHMS.join(', ')}`);
     }
   }
 

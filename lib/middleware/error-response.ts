@@ -2,6 +2,7 @@
  * Turning errors into responses: one place for status, headers, no-store and the body format.
  */
 import type { NextFunction, Request, Response } from 'express';
+import { oneOf } from '../util/options';
 import {
   isTokenError,
   toBody,
@@ -33,11 +34,7 @@ export function assertErrorFormat(
   option = 'errorFormat',
 ): asserts format is ErrorFormatOption {
   if (typeof format === 'function') return;
-  if (format !== 'errors' && format !== 'code' && format !== 'oauth') {
-    throw new TypeError(
-      `${option} must be 'errors', 'code', 'oauth' or a function, got ${JSON.stringify(format)}`,
-    );
-  }
+  oneOf(format, ['errors', 'code', 'oauth'], option, undefined, 'a function');
 }
 
 const ERROR_CODE = 'tokenKitErrorCode';

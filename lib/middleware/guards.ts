@@ -9,6 +9,18 @@ import type { AuthInfo, BoundEntityType } from '../types';
 import { DEFAULT_REALM } from '../defaults';
 import { assertErrorFormat, type ErrorFormatOption } from './error-response';
 import { sendBearerError } from './require-token';
+import {
+  booleanOption,
+  invalidOption,
+  missingOption,
+  nonEmptyString,
+  objectWith,
+  oneOf,
+  optionConflict,
+  optionalFunction,
+  quotableString,
+  scopeTokens,
+} from '../util/options';
 
 /**
  * Application-supplied relationship lookup: does this employee belong to this employer?
@@ -65,13 +77,16 @@ export interface RequireBindingOptions extends GuardOptions {
    * The token kit whose audit listener (`onEvent`) hears a `binding_denied` event for every denial;
    * @default none (no events).
    */
-  readonly kit?: { readonly tokens: Pick<TokenService, 'emit'>; readonly binding?: BindingProfile };
+  readonly kit?: {
+    readonly tokens: Pick<TokenService, 'reportBindingDenied'>;
+    readonly binding?: BindingProfile;
+  };
 }
 
 function resolveGuardOptions(options: Readonly<GuardOptions>): { realm: string; format: ErrorFormatOption } {
   const format = options.errorFormat ?? 'errors';
   assertErrorFormat(format);
-  return { realm: options.realm ?? DEFAULT_REALM, format };
+  return { realm: quotableString(options.realm, DEFAULT_REALM, 'realm'), format };
 }
 
 /**
@@ -86,15 +101,8 @@ export function requireScope(
   scopes: readonly string[],
   options: Readonly<GuardOptions> = {},
 ): RequestHandler {
-  if (
-    !Array.isArray(scopes) ||
-    scopes.length === 0 ||
-    scopes.some((s) => typeof s !== 'string' || s === '')
-  ) {
-    throw new TypeError('requireScope needs a non-empty array of scope strings');
-  }
+  const wanted = scopeTokens(scopes, 'requireScope: scopes');
   const { realm, format } = resolveGuardOptions(options);
-  const wanted = [...scopes];
   return function requireScopeMiddleware(req: Request, res: Response, next: NextFunction): void {
     const auth = req.auth;
     if (!auth) return sendBearerError(res, new TokenError('missing_token'), realm, format);
@@ -119,26 +127,17 @@ export function requireScope(
  * ```
  */
 export function requireBinding(options: Readonly<RequireBindingOptions>): RequestHandler {
-  if (!options || typeof options.param !== 'string' || options.param === '') {
-    throw new TypeError('requireBinding needs a route parameter name in `param`');
-  }
+  if (!options) throw missingOption('requireBinding needs options with a route parameter name in `param`');
+  nonEmptyString(options.param, 'requireBinding: param');
   const binding = options.binding ?? options.kit?.binding ?? DEFAULT_BINDING_PROFILE;
   if (!isBindingProfile(binding)) {
-    throw new TypeError('requireBinding binding must be a profile from createBindingProfile()');
+    throw invalidOption('requireBinding binding must be a profile from createBindingProfile()');
   }
-  if (!binding.hasType(options.type)) {
-    throw new TypeError(
-      `requireBinding type must be ${typeList(binding)}, got ${JSON.stringify(options.type)}`,
-    );
-  }
-  if (options.employerOf !== undefined && typeof options.employerOf !== 'function') {
-    throw new TypeError('employerOf must be a function');
-  }
-  if (options.belongsTo !== undefined && typeof options.belongsTo !== 'function') {
-    throw new TypeError('belongsTo must be a function');
-  }
+  oneOf(options.type, binding.types, 'requireBinding type');
+  optionalFunction(options.employerOf, 'requireBinding: employerOf');
+  optionalFunction(options.belongsTo, 'requireBinding: belongsTo');
   if (options.belongsTo !== undefined && options.employerOf !== undefined) {
-    throw new TypeError('requireBinding takes employerOf or belongsTo, not both');
+    throw optionConflict('requireBinding takes employerOf or belongsTo, not both');
   }
   const { realm, format } = resolveGuardOptions(options);
   const { param, type } = options;
@@ -146,22 +145,14 @@ export function requireBinding(options: Readonly<RequireBindingOptions>): Reques
   // employerOf is called exactly as before (two arguments); belongsTo also hears the two types.
   const resolver: BindingResolver | undefined =
     belongsTo ?? (employerOf && ((ancestorId, targetId) => employerOf(ancestorId, targetId)));
-  const allowUnbound = options.allowUnbound ?? false;
-  if (options.kit !== undefined && typeof options.kit?.tokens?.emit !== 'function') {
-    throw new TypeError('requireBinding kit must be a token kit');
+  const allowUnbound = booleanOption(options.allowUnbound, false, 'requireBinding: allowUnbound');
+  if (options.kit !== undefined) {
+    objectWith(options.kit?.tokens, ['reportBindingDenied'], 'requireBinding: kit', 'a token kit');
   }
   const tokens = options.kit?.tokens;
 
   function denied(auth: AuthInfo, req: Request, reason: string): void {
-    tokens?.emit({
-      type: 'binding_denied',
-      jti: auth.jti,
-      clientId: auth.clientId,
-      subject: auth.subject,
-      boundEntity: auth.boundEntity,
-      ...(req.ip ? { ip: req.ip } : {}),
-      reason,
-    });
+    tokens?.reportBindingDenied(auth, reason, req.ip);
   }
 
   return function requireBindingMiddleware(req: Request, res: Response, next: NextFunction): void {
@@ -188,12 +179,4 @@ export function requireBinding(options: Readonly<RequireBindingOptions>): Reques
     }
     deny(binding.hasType(bound.type) ? `${bound.type}_token` : 'other_type');
   };
-}
-
-/** `'a' or 'b'` / `one of 'a', 'b', 'c'`: the profile's types for an error message. */
-function typeList(binding: BindingProfile): string {
-  const quoted = binding.types.map((t) => `'${t}'`);
-  if (quoted.length === 1) return quoted[0]!;
-  if (quoted.length === 2) return `${quoted[0]} or ${quoted[1]}`;
-  return `one of ${quoted.join(', ')}`;
 }

@@ -6,6 +6,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type * as PromClient from 'prom-client';
 import type { TokenEvent, TokenEventListener } from '../core/events';
 import { tokenErrorCodeOf } from './error-response';
+import { functionOption, matchingString, objectWith, positiveNumbers } from '../util/options';
 
 /**
  * The part of a prom-client `Registry` the metrics use, declared here so that the package's types
@@ -95,16 +96,15 @@ export function createMetrics<R extends MetricsRegistry = MetricsRegistry>(
 ): TokenKitMetrics<R> {
   const prom = loadPromClient();
   const registry = (options.registry ?? new prom.Registry()) as R;
-  if (typeof registry?.registerMetric !== 'function')
-    throw new TypeError('metrics registry must be a prom-client Registry');
-  const prefix = options.prefix ?? 'etk_';
-  if (typeof prefix !== 'string' || !/^[a-zA-Z_:][a-zA-Z0-9_:]*$|^$/.test(prefix)) {
-    throw new TypeError(`metrics prefix must be a valid metric-name prefix, got ${JSON.stringify(prefix)}`);
-  }
-  const buckets = [...(options.latencyBuckets ?? DEFAULT_BUCKETS)];
-  if (buckets.length === 0 || buckets.some((b) => typeof b !== 'number' || !(b > 0))) {
-    throw new RangeError('latencyBuckets must be positive numbers of seconds');
-  }
+  objectWith(registry, ['registerMetric'], 'createMetrics: registry', 'a prom-client Registry');
+  const prefix = matchingString(
+    options.prefix,
+    'etk_',
+    'createMetrics: prefix',
+    /^[a-zA-Z_:][a-zA-Z0-9_:]*$|^$/,
+    'a valid metric-name prefix',
+  );
+  const buckets = positiveNumbers(options.latencyBuckets, DEFAULT_BUCKETS, 'createMetrics: latencyBuckets');
   // prom-client checks the registry at run time; its own type is needed inside only.
   const registers = [registry as unknown as PromClient.Registry];
 
@@ -175,7 +175,7 @@ export function createMetrics<R extends MetricsRegistry = MetricsRegistry>(
   }
 
   function observe(middleware: RequestHandler): RequestHandler {
-    if (typeof middleware !== 'function') throw new TypeError('observe needs a middleware function');
+    functionOption(middleware, 'metrics.observe: middleware');
     return function observedRequireToken(req: Request, res: Response, next: NextFunction): void {
       const stop = latency.startTimer();
       let settled = false;

@@ -10,9 +10,17 @@ import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Respon
 import { ipKeyGenerator, MemoryStore, rateLimit, type Store } from 'express-rate-limit';
 import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import { serviceUnavailable, TokenError, type TokenErrorCode } from '../errors';
-import type { TokenEvent } from '../core/events';
 import { DEFAULT_RETRY_AFTER } from '../defaults';
 import { tokenErrorCodeOf } from './error-response';
+import {
+  booleanOption,
+  invalidOption,
+  objectOption,
+  objectWith,
+  positiveInteger,
+  stringOption,
+  wholeNumber,
+} from '../util/options';
 
 /** Failed attempts allowed per (credential, IP) in a failure window. */
 export const DEFAULT_FAILURES_PER_CREDENTIAL_AND_IP = 10;
@@ -174,13 +182,9 @@ const REQUEST_PROPERTY = 'tokenKitRateLimit';
 const REQUEST_COUNTED = 'tokenKitRequestCounted';
 
 function positive(value: unknown, fallback: number, option: string, max = Number.MAX_SAFE_INTEGER): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0 || value > max) {
-    const range =
-      max === Number.MAX_SAFE_INTEGER ? 'a positive whole number' : `a whole number from 1 to ${max}`;
-    throw new RangeError(`${option} must be ${range}, got ${JSON.stringify(value)}`);
-  }
-  return value;
+  return max === Number.MAX_SAFE_INTEGER
+    ? positiveInteger(value, fallback, option)
+    : wholeNumber(value, fallback, option, 1, max);
 }
 
 function isClusterCaller(store: unknown): store is RedisClusterCommandCaller {
@@ -299,7 +303,7 @@ function storeFactory(store: RateLimitStoreOption, keyPrefix: string): RateLimit
         sendCommand: (...args: string[]) => client.sendCommand(args) as Promise<number | string>,
       });
   }
-  throw new TypeError(
+  throw invalidOption(
     "rateLimit store must be 'memory', an ioredis client or Cluster, a node-redis client or a store factory",
   );
 }
@@ -442,8 +446,8 @@ interface Counter {
 }
 
 function counter(store: Store, windowMs: number): Counter {
-  const get = store.get;
-  if (typeof get !== 'function') throw new TypeError('rate-limit stores must implement get()');
+  objectWith(store, ['get'], 'rateLimit store', 'a store implementing get()');
+  const get = store.get as NonNullable<Store['get']>;
   // express-rate-limit initialises its stores with the middleware's options; only windowMs is read.
   void Promise.resolve(store.init?.({ windowMs } as Parameters<NonNullable<Store['init']>>[0]));
   return {
@@ -514,12 +518,9 @@ const PASS_THROUGH_STAGES = [passThrough, passErrorThrough] as const;
  * ```
  */
 export function createRateLimits(options: Readonly<RateLimitOptions> = {}): RateLimits {
-  if (options === null || typeof options !== 'object')
-    throw new TypeError('createRateLimits options must be an object');
-  const enabled = options.enabled ?? true;
-  if (typeof enabled !== 'boolean') throw new TypeError('rateLimit.enabled must be a boolean');
-  const keyPrefix = options.keyPrefix ?? DEFAULT_RATE_LIMIT_KEY_PREFIX;
-  if (typeof keyPrefix !== 'string') throw new TypeError('rateLimit.keyPrefix must be a string');
+  objectOption(options, 'createRateLimits options');
+  const enabled = booleanOption(options.enabled, true, 'rateLimit.enabled');
+  const keyPrefix = stringOption(options.keyPrefix, DEFAULT_RATE_LIMIT_KEY_PREFIX, 'rateLimit.keyPrefix');
   const resolved: ResolvedRateLimitOptions = Object.freeze({
     enabled,
     failuresPerCredentialAndIp: positive(
@@ -673,12 +674,13 @@ export type RouterRateLimitOption = RateLimits | RateLimitOptions;
 
 /**
  * A router's rate-limit stages (see {@link RateLimits.stages}), reporting counter-store outages as
- * `store_unavailable` audit events through `emit`.
+ * `store_unavailable` audit events through `reportStoreOutage` (the kit's
+ * `TokenService.reportStoreOutage`).
  * @internal
  */
 export function routerRateLimits(
   option: RouterRateLimitOption | undefined,
-  emit: (event: Omit<TokenEvent, 'at'>) => void,
+  reportStoreOutage: (reason: string, ip?: string) => void,
 ): readonly [RequestHandler, ErrorRequestHandler] {
   const limits = isRateLimits(option) ? option : createRateLimits(option ?? {});
   if (!limits.options.enabled) return PASS_THROUGH_STAGES;
@@ -686,7 +688,7 @@ export function routerRateLimits(
     (req: Request, next: NextFunction) =>
     (err?: unknown): void => {
       if (err instanceof TokenError && err.code === 'service_unavailable') {
-        emit({ type: 'store_unavailable', reason: 'rate_limit_store', ...(req.ip ? { ip: req.ip } : {}) });
+        reportStoreOutage('rate_limit_store', req.ip);
       }
       next(err);
     };

@@ -19,6 +19,7 @@ import {
 } from './token-pipeline';
 
 export { bearerChallenge, sendBearerError } from './bearer-challenge';
+import { missingOption, quotableString, scopeTokens } from '../util/options';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -48,8 +49,6 @@ export interface RequireTokenOptions extends RequireTokenCheckOptions {
   readonly errorFormat?: ErrorFormatOption;
 }
 
-const QUOTABLE = /^[\x20\x21\x23-\x5B\x5D-\x7E]*$/;
-
 /**
  * Guards routes with a bearer access token (JWT or opaque), checking signature, claims, expiry and
  * revocation (one store round trip at most). Sets `req.auth`.
@@ -66,15 +65,13 @@ export function requireToken(
   // resource-server mode: no kit here, tokens of remote issuers
   if (isRemoteRequireTokenOptions(options)) return requireRemoteToken(options);
   if (!options || typeof options !== 'object' || !options.kit?.tokens) {
-    throw new TypeError('requireToken needs { kit } with a TokenService');
+    throw missingOption('requireToken needs { kit } with a TokenService');
   }
   const tokens = options.kit.tokens;
-  const realm = options.realm ?? DEFAULT_REALM;
-  if (typeof realm !== 'string' || !QUOTABLE.test(realm))
-    throw new TypeError('realm must be printable ASCII without quotes');
+  const realm = quotableString(options.realm, DEFAULT_REALM, 'requireToken: realm');
   const format = options.errorFormat ?? 'errors';
   assertErrorFormat(format);
-  const scopes = options.scopes ? [...options.scopes] : [];
+  const scopes = options.scopes?.length ? scopeTokens(options.scopes, 'requireToken: scopes') : [];
   const verifyOptions = Object.freeze({
     ...(options.issuers ? { issuers: [...options.issuers] } : {}),
     ...(options.audiences ? { audiences: [...options.audiences] } : {}),
@@ -122,7 +119,7 @@ export function requireToken(
     }
     tokens.verifyAccessToken(token, verifyOptions).then(accept, (err: unknown) => {
       if (err instanceof TokenError && err.code !== 'service_unavailable') {
-        tokens.emit({ type: 'auth_failed', reason: err.code, ...(req.ip ? { ip: req.ip } : {}) });
+        tokens.reportAuthFailure(err.code, req.ip);
       }
       sendBearerError(res, err, realm, format);
     });

@@ -12,6 +12,7 @@ import { DEFAULT_API_KEY_TOKEN_TTL, MAX_ACCESS_TOKEN_LIFETIME } from '../default
 import { assertErrorFormat, type ErrorFormatOption } from '../middleware/error-response';
 import { identifyCredential, type RouterRateLimitOption } from '../middleware/rate-limit';
 import type { BoundEntity } from '../types';
+import { optionalFunction, wholeSeconds } from '../util/options';
 import {
   asyncHandler,
   bearerCredential,
@@ -83,13 +84,8 @@ function resolveOptions(options: Readonly<ApiKeyRouterOptions>) {
   const prefix = options.tokenPrefix ?? 'vit_at_';
   assertTokenPrefix(prefix, 'tokenPrefix');
   kit.tokens.registerAccessTokenPrefix(prefix);
-  const ttl = options.ttl ?? DEFAULT_API_KEY_TOKEN_TTL;
-  if (!Number.isSafeInteger(ttl) || ttl <= 0 || ttl > MAX_ACCESS_TOKEN_LIFETIME) {
-    throw new RangeError(`ttl must be a whole number of seconds from 1 to ${MAX_ACCESS_TOKEN_LIFETIME}`);
-  }
-  if (options.authorizeBinding !== undefined && typeof options.authorizeBinding !== 'function') {
-    throw new TypeError('authorizeBinding must be a function');
-  }
+  const ttl = wholeSeconds(options.ttl, DEFAULT_API_KEY_TOKEN_TTL, 'ttl', 1, MAX_ACCESS_TOKEN_LIFETIME);
+  optionalFunction(options.authorizeBinding, 'createApiKeyRouter: authorizeBinding');
   // Without an authorizer the core refuses every binding (fail closed).
   const authorizeBinding: BindingAuthorizer | undefined = options.authorizeBinding;
   const format = options.errorFormat ?? 'errors';

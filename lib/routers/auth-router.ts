@@ -13,6 +13,7 @@ import { authorizationValues } from '../middleware/bearer';
 import { assertErrorFormat, type ErrorFormatOption } from '../middleware/error-response';
 import { identifyCredential, type RouterRateLimitOption } from '../middleware/rate-limit';
 import { bearerChallenge, requireToken } from '../middleware/require-token';
+import { booleanOption, nonEmptyString, optionConflict, quotableString } from '../util/options';
 import {
   assertKit,
   asyncHandler,
@@ -153,16 +154,23 @@ function resolveOptions(options: Readonly<AuthRouterOptions>) {
   const kit = assertKit(options, 'createAuthRouter');
   const format = options.errorFormat ?? 'errors';
   assertErrorFormat(format);
-  const realm = options.realm ?? DEFAULT_REALM;
-  const passwordClientId = options.passwordClientId ?? 'password-grant';
-  if (typeof passwordClientId !== 'string' || passwordClientId === '')
-    throw new TypeError('passwordClientId must be a string');
-  const revokeTokens = options.revokeTokensOnRotation ?? true;
-  const revokeUserTokens = options.revokeUserTokensOnRotation ?? false;
-  if (typeof revokeTokens !== 'boolean' || typeof revokeUserTokens !== 'boolean')
-    throw new TypeError('revokeTokensOnRotation and revokeUserTokensOnRotation must be booleans');
+  const realm = quotableString(options.realm, DEFAULT_REALM, 'createAuthRouter: realm');
+  const passwordClientId = nonEmptyString(
+    options.passwordClientId ?? 'password-grant',
+    'createAuthRouter: passwordClientId',
+  );
+  const revokeTokens = booleanOption(
+    options.revokeTokensOnRotation,
+    true,
+    'createAuthRouter: revokeTokensOnRotation',
+  );
+  const revokeUserTokens = booleanOption(
+    options.revokeUserTokensOnRotation,
+    false,
+    'createAuthRouter: revokeUserTokensOnRotation',
+  );
   if (revokeUserTokens && !revokeTokens)
-    throw new TypeError('revokeUserTokensOnRotation needs revokeTokensOnRotation');
+    throw optionConflict('revokeUserTokensOnRotation needs revokeTokensOnRotation');
   return { kit, format, realm, passwordClientId, revokeTokens, revokeUserTokens };
 }
 

@@ -14,6 +14,7 @@ import { TokenError, type TokenErrorCode } from '../errors';
 import type { TokenKit } from '../core/token-kit';
 import { authorizationValues, extractBearerToken } from '../middleware/bearer';
 import { routerRateLimits, type RouterRateLimitOption } from '../middleware/rate-limit';
+import { missingOption } from '../util/options';
 import {
   createErrorHandler,
   sendError,
@@ -190,7 +191,7 @@ export function isoSeconds(epochSeconds: number): string {
 
 /** Throws the `TypeError` of a router factory called without a kit. */
 export function assertKit(options: { readonly kit?: TokenKit } | undefined, factory: string): TokenKit {
-  if (!options?.kit?.grants) throw new TypeError(`${factory} needs { kit }`);
+  if (!options?.kit?.grants) throw missingOption(`${factory} needs { kit }`);
   return options.kit;
 }
 
@@ -199,7 +200,7 @@ export function kitRateLimits(
   kit: TokenKit,
   option: RouterRateLimitOption | undefined,
 ): ReturnType<typeof routerRateLimits> {
-  return routerRateLimits(option, (event) => kit.tokens.emit(event));
+  return routerRateLimits(option, (reason, ip) => kit.tokens.reportStoreOutage(reason, ip));
 }
 
 /** The bearer credential of a request (RFC 6750 §2.1); throws when there is none or several. */

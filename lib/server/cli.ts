@@ -641,7 +641,7 @@ async function withKit(
   command: string,
   run: (kit: TokenKit) => Promise<unknown>,
 ): Promise<number> {
-  const { kit, connection, credentialStore } = await openKit(env, io, command);
+  const { kit, connection } = await openKit(env, io, command);
   try {
     json(io, await run(kit));
     return EXIT_OK;
@@ -656,8 +656,7 @@ async function withKit(
       throw new UsageError(`${command}: ${err.message}`);
     throw err;
   } finally {
-    await kit.tokens.store.close().catch(() => undefined);
-    await credentialStore?.close().catch(() => undefined);
+    await kit.close().catch(() => undefined);
     await connection.close();
   }
 }

@@ -16,6 +16,7 @@ import { createAuthRouter } from '../routers/auth-router';
 import { createOAuthRouter } from '../routers/oauth-router';
 import { seedEmployerResolver, type Seed } from './seed';
 import { seedPasswordClientId } from './seed-kit';
+import { missingOption, wholeNumber } from '../util/options';
 
 /** Prefix of router A's access tokens in the demo (`vit_at_`, as docs/router-a-api-keys.md shows). */
 export const DEMO_ACCESS_TOKEN_PREFIX = 'vit_at_';
@@ -69,18 +70,15 @@ const PLANS = Object.freeze([
  * ```
  */
 export function createDemoApp(options: Readonly<DemoAppOptions>): Express {
-  if (!options?.kit?.grants) throw new TypeError('createDemoApp needs { kit }');
+  if (!options?.kit?.grants) throw missingOption('createDemoApp needs { kit }');
   if (!options.seed || !Array.isArray(options.seed.employers))
-    throw new TypeError('createDemoApp needs { seed } from parseSeed');
+    throw missingOption('createDemoApp needs { seed } from parseSeed');
   const { kit, seed, onError } = options;
   const passwordClientId = options.passwordClientId ?? seedPasswordClientId(seed);
   const employerOf = seedEmployerResolver(seed);
   const employeesOf = new Map(seed.employers.map((e) => [e.id, e.employees]));
 
-  const trustProxyHops = options.trustProxyHops ?? 0;
-  if (!Number.isSafeInteger(trustProxyHops) || trustProxyHops < 0 || trustProxyHops > 10) {
-    throw new RangeError(`trustProxyHops must be a whole number from 0 to 10, got ${String(trustProxyHops)}`);
-  }
+  const trustProxyHops = wholeNumber(options.trustProxyHops, 0, 'trustProxyHops', 0, 10);
   // One set of limits for every router: one budget per IP and per credential across the surfaces.
   const rateLimit = isRateLimits(options.rateLimit) ? options.rateLimit : createRateLimits(options.rateLimit);
   const { metrics } = options;

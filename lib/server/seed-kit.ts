@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import type { TokenKit } from '../core/token-kit';
 import type { UserVerifier, VerifiedUser } from '../core/grants';
 import type { Seed, SeedUser } from './seed';
+import { wholeNumber } from '../util/options';
 
 const SALT_BYTES = 16;
 const HASH_BYTES = 32;
@@ -72,14 +73,8 @@ export class HashQueue {
   readonly #waiting: (() => void)[] = [];
 
   constructor(options: Readonly<HashQueueOptions> = {}) {
-    const concurrency = options.concurrency ?? defaultHashConcurrency();
-    const maxQueue = options.maxQueue ?? 256;
-    if (!Number.isSafeInteger(concurrency) || concurrency < 1 || concurrency > 1024) {
-      throw new RangeError(`concurrency must be a whole number from 1 to 1024, got ${String(concurrency)}`);
-    }
-    if (!Number.isSafeInteger(maxQueue) || maxQueue < 0) {
-      throw new RangeError(`maxQueue must be a whole number from 0, got ${String(maxQueue)}`);
-    }
+    const concurrency = wholeNumber(options.concurrency, defaultHashConcurrency(), 'concurrency', 1, 1024);
+    const maxQueue = wholeNumber(options.maxQueue, 256, 'maxQueue', 0);
     this.concurrency = concurrency;
     this.maxQueue = maxQueue;
   }

@@ -6,6 +6,7 @@
 import type { CredentialStore } from './credential-store';
 import { MemoryCredentialStore } from './memory-credential-store';
 import { assertCutoffMs, MAX_REFRESH_GRACE_RETRIES, MAX_REFRESH_GRACE_SECONDS } from './token-store';
+import { optionalFunction, positiveNumber } from '../util/options';
 import type {
   AccessTokenRecord,
   RefreshFamily,
@@ -131,15 +132,8 @@ export class MemoryTokenStore implements TokenStore, CredentialStore {
   readonly #credentials = new MemoryCredentialStore();
 
   constructor(options: Readonly<MemoryTokenStoreOptions> = {}) {
-    const interval = options.sweepIntervalMs ?? 60_000;
-    if (!Number.isFinite(interval) || interval <= 0) {
-      throw new RangeError(
-        `MemoryTokenStore: sweepIntervalMs must be a positive number, got ${String(interval)}`,
-      );
-    }
-    if (options.now !== undefined && typeof options.now !== 'function') {
-      throw new TypeError('MemoryTokenStore: now must be a function returning milliseconds');
-    }
+    const interval = positiveNumber(options.sweepIntervalMs, 60_000, 'MemoryTokenStore: sweepIntervalMs');
+    optionalFunction(options.now, 'MemoryTokenStore: now (a clock in milliseconds)');
     this.#now = options.now ?? Date.now;
     this.#timer = setInterval(() => this.#sweep(), interval);
     this.#timer.unref();

@@ -9,6 +9,7 @@
 import { createRequire } from 'node:module';
 import { StoreUnavailableError } from '../errors';
 import type { CredentialKind, CredentialRecord, CredentialStore } from './credential-store';
+import { matchingString, missingOption, objectWith, wholeNumber } from '../util/options';
 
 /** The result of a query, as `pg` returns it. */
 export interface PostgresQueryResult {
@@ -64,12 +65,13 @@ const UNIQUE_VIOLATION = '23505';
 const MIGRATION_LOCK = 7_213_004_419;
 
 function schemaName(value: string | undefined): string {
-  const schema = value ?? DEFAULT_POSTGRES_SCHEMA;
-  if (typeof schema !== 'string' || !IDENTIFIER.test(schema)) {
-    throw new TypeError(
-      `schema must be a lowercase SQL identifier (letters, digits, _; at most 63), got ${JSON.stringify(schema)}`,
-    );
-  }
+  const schema = matchingString(
+    value,
+    DEFAULT_POSTGRES_SCHEMA,
+    'schema',
+    IDENTIFIER,
+    'a lowercase SQL identifier (letters, digits, _; at most 63)',
+  );
   return `"${schema}"`;
 }
 
@@ -80,11 +82,7 @@ function boundedInt(
   max: number,
   option: string,
 ): number {
-  const v = value ?? fallback;
-  if (!Number.isSafeInteger(v) || v < min || v > max) {
-    throw new RangeError(`${option} must be a whole number from ${min} to ${max}, got ${String(value)}`);
-  }
-  return v;
+  return wholeNumber(value, fallback, option, min, max);
 }
 
 /** The SQL of each schema version, applied in order, each once. */
@@ -215,13 +213,10 @@ export class PostgresCredentialStore implements CredentialStore {
 
   constructor(options: Readonly<PostgresCredentialStoreOptions>) {
     if (!options || typeof options !== 'object')
-      throw new TypeError('PostgresCredentialStore options are required');
+      throw missingOption('PostgresCredentialStore options are required');
     this.#s = schemaName(options.schema);
     if (options.pool !== undefined) {
-      const pool = options.pool;
-      if (typeof pool?.query !== 'function' || typeof pool.connect !== 'function') {
-        throw new TypeError('pool must be a pg Pool (query and connect)');
-      }
+      const pool = objectWith(options.pool, ['query', 'connect'], 'pool', 'a pg Pool (query and connect)');
       this.pool = pool;
       this.#owned = false;
     } else if (typeof options.connectionString === 'string' && options.connectionString.length > 0) {
@@ -240,7 +235,7 @@ export class PostgresCredentialStore implements CredentialStore {
       this.pool = pool;
       this.#owned = true;
     } else {
-      throw new TypeError('PostgresCredentialStore needs pool or connectionString');
+      throw missingOption('PostgresCredentialStore needs pool or connectionString');
     }
   }
 

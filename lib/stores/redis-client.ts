@@ -5,6 +5,7 @@
 import { Redis } from 'ioredis';
 import type { Cluster, RedisOptions } from 'ioredis';
 import { StoreUnavailableError } from '../errors';
+import { optionalFunction, positiveNumber } from '../util/options';
 
 /** Options of {@link createRedisClient}. */
 export interface RedisClientOptions {
@@ -32,14 +33,6 @@ export function reconnectDelay(attempt: number, maxDelayMs = 2000): number {
   return Math.min(50 * 2 ** Math.max(0, attempt - 1), maxDelayMs);
 }
 
-function positive(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value <= 0) {
-    throw new RangeError(`createRedisClient: ${name} must be a positive number, got ${String(value)}`);
-  }
-  return value;
-}
-
 /** The fail-fast settings shared by every connection the library builds. */
 export interface FailFastSettings {
   readonly commandTimeout: number;
@@ -54,16 +47,9 @@ export function resolveFailFast(
   options: Readonly<Omit<RedisClientOptions, 'url' | 'redisOptions'>>,
   factory = 'createRedisClient',
 ): FailFastSettings {
-  const check = (name: string, value: number | undefined, fallback: number): number => {
-    try {
-      return positive(name, value, fallback);
-    } catch (err) {
-      throw new RangeError((err as Error).message.replace('createRedisClient', factory));
-    }
-  };
-  if (options.onError !== undefined && typeof options.onError !== 'function') {
-    throw new TypeError(`${factory}: onError must be a function`);
-  }
+  const check = (name: string, value: number | undefined, fallback: number): number =>
+    positiveNumber(value, fallback, `${factory}: ${name}`);
+  optionalFunction(options.onError, `${factory}: onError`);
   return {
     commandTimeout: check('commandTimeoutMs', options.commandTimeoutMs, 500),
     connectTimeout: check('connectTimeoutMs', options.connectTimeoutMs, 2000),

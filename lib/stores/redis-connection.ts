@@ -7,6 +7,7 @@ import { Cluster, Redis } from 'ioredis';
 import type { ClusterOptions, RedisOptions } from 'ioredis';
 import { failFastRedisOptions, reconnectDelay, reportErrors, resolveFailFast } from './redis-client';
 import type { RedisClientOptions } from './redis-client';
+import { objectOption } from '../util/options';
 
 /** How the connection reaches Redis. */
 export type RedisConnectionKind = 'standalone' | 'cluster' | 'sentinel';
@@ -191,9 +192,7 @@ export function createRedisConnectionFromEnv(
   env: NodeJS.ProcessEnv,
   options: Readonly<RedisConnectionOptions> = {},
 ): RedisConnection | null {
-  if (typeof env !== 'object' || env === null) {
-    throw new TypeError('createRedisConnectionFromEnv: env must be an object such as process.env');
-  }
+  objectOption(env, 'createRedisConnectionFromEnv: env (such as process.env)');
   const config = parseRedisEnv(env);
   if (config === null) return null;
   const settings = resolveFailFast(options, 'createRedisConnectionFromEnv');

@@ -7,6 +7,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { LocalRevocationMemory, type RevocationNotice, type RevocationView } from './revocation-view';
 import type { RevocationState } from './token-store';
 import { waitForReady } from './redis-client';
+import { atLeast, missingOption } from '../util/options';
 
 /** Options of {@link RedisRevocationView}. */
 export interface RedisRevocationViewOptions {
@@ -64,7 +65,7 @@ export interface RevocationAnnouncerOptions {
  * ```
  */
 export function createRevocationAnnouncer(options: Readonly<RevocationAnnouncerOptions>): RevocationView {
-  if (!options?.client) throw new TypeError('createRevocationAnnouncer needs { client }');
+  if (!options?.client) throw missingOption('createRevocationAnnouncer needs { client }');
   const { client } = options;
   const channel = options.channel ?? DEFAULT_CHANNEL;
   return {
@@ -116,14 +117,12 @@ export class RedisRevocationView implements RevocationView {
   #listening: unknown;
 
   private constructor(options: Readonly<RedisRevocationViewOptions>) {
-    if (!options?.client) throw new TypeError('RedisRevocationView needs { client }');
+    if (!options?.client) throw missingOption('RedisRevocationView needs { client }');
     this.#client = options.client;
     this.#ownsSubscriber = options.subscriber === undefined;
     this.#subscriber = options.subscriber ?? options.client.duplicate();
     this.#channel = options.channel ?? DEFAULT_CHANNEL;
-    this.#heartbeatMs = options.heartbeatMs ?? 500;
-    if (!Number.isFinite(this.#heartbeatMs) || this.#heartbeatMs < 10)
-      throw new RangeError('heartbeatMs must be at least 10');
+    this.#heartbeatMs = atLeast(options.heartbeatMs, 500, 'RedisRevocationView: heartbeatMs', 10);
     this.#memory = new LocalRevocationMemory({
       ...(options.maxEntries === undefined ? {} : { maxEntries: options.maxEntries }),
       ...(options.maxAgeMs === undefined ? {} : { maxAgeMs: options.maxAgeMs }),

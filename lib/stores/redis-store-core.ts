@@ -4,6 +4,14 @@
  * asked), failing closed with `StoreUnavailableError`, retrying a read-then-script that went stale,
  * and parsing what Redis returns.
  */
+import {
+  matchingString,
+  objectOption,
+  objectWith,
+  positiveInteger,
+  stringOption,
+  wholeMilliseconds,
+} from '../util/options';
 import type { Cluster, Redis } from 'ioredis';
 import { StoreUnavailableError } from '../errors';
 import type { StoreScript } from './redis-scripts';
@@ -87,9 +95,7 @@ interface ScriptPipeline {
 }
 
 function assertNoBraces(owner: string, what: string, value: string): void {
-  if (/[{}]/.test(value)) {
-    throw new TypeError(`${owner}: ${what} must not contain '{' or '}' (cluster hash tags), got ${value}`);
-  }
+  matchingString(value, '', `${owner}: ${what}`, /^[^{}]*$/, "free of '{' and '}' (cluster hash tags)");
 }
 
 function checkWaitOptions(
@@ -97,20 +103,9 @@ function checkWaitOptions(
   options: Readonly<WaitForReplicasOptions> | undefined,
 ): WaitForReplicasOptions | null {
   if (options === undefined) return null;
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`${owner}: waitForReplicas must be { replicas, timeoutMs }`);
-  }
-  const { replicas, timeoutMs } = options;
-  if (!Number.isSafeInteger(replicas) || replicas < 1) {
-    throw new RangeError(
-      `${owner}: waitForReplicas.replicas must be a whole number >= 1, got ${String(replicas)}`,
-    );
-  }
-  if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1) {
-    throw new RangeError(
-      `${owner}: waitForReplicas.timeoutMs must be a whole number >= 1, got ${String(timeoutMs)}`,
-    );
-  }
+  objectOption(options, `${owner}: waitForReplicas ({ replicas, timeoutMs })`);
+  const replicas = positiveInteger(options.replicas, Number.NaN, `${owner}: waitForReplicas.replicas`);
+  const timeoutMs = wholeMilliseconds(options.timeoutMs, Number.NaN, `${owner}: waitForReplicas.timeoutMs`);
   return Object.freeze({ replicas, timeoutMs });
 }
 
@@ -132,20 +127,13 @@ export class RedisStoreCore {
     options: Readonly<RedisStoreOptions>,
     scripts: readonly StoreScript[],
   ) {
-    const client = (options as Partial<RedisStoreOptions> | undefined)?.client as Redis | Cluster | undefined;
-    if (
-      typeof client !== 'object' ||
-      client === null ||
-      typeof client.defineCommand !== 'function' ||
-      typeof client.get !== 'function' ||
-      typeof client.pipeline !== 'function'
-    ) {
-      throw new TypeError(`${owner}: options.client must be an ioredis Redis or Cluster client`);
-    }
-    const prefix = options.keyPrefix ?? 'etk:';
-    if (typeof prefix !== 'string') {
-      throw new TypeError(`${owner}: keyPrefix must be a string, got ${typeof prefix}`);
-    }
+    const client = objectWith(
+      (options as Partial<RedisStoreOptions> | undefined)?.client as Redis | Cluster | undefined,
+      ['defineCommand', 'get', 'pipeline'],
+      `${owner}: options.client`,
+      'an ioredis Redis or Cluster client',
+    );
+    const prefix = stringOption(options.keyPrefix, 'etk:', `${owner}: keyPrefix`);
     assertNoBraces(owner, 'keyPrefix', prefix);
     const clientPrefix = (client.options as { keyPrefix?: string } | undefined)?.keyPrefix ?? '';
     assertNoBraces(owner, "the client's keyPrefix", clientPrefix);

@@ -223,6 +223,148 @@ describe('lib/ import graph', () => {
     expect([...below, ...above]).toEqual([]);
   });
 
+  describe('option validation', () => {
+    /** The layers whose factories check options (lib/core keeps its own, through the same module). */
+    const FACTORY_LAYERS = /^lib\/(routers|middleware|keys|stores)\//;
+    /**
+     * The TypeErrors and RangeErrors of these layers that are not about a factory's options, by
+     * file: each pattern matches the start of the error's message, and says why it stays.
+     */
+    const NOT_OPTIONS: Record<string, ReadonlyArray<readonly [pattern: RegExp, reason: string]>> = {
+      'lib/routers/oauth/client-auth.ts': [
+        [/^'not base64'/, 'request parsing, caught and answered 401 there'],
+      ],
+      'lib/keys/key-set.ts': [
+        [
+          /^\s*[`']KeySet\.(add|setSigningKey|retire|signingKey|\$\{method\})/,
+          'KeySet methods: key ids and key state',
+        ],
+        [/^'KeySet\.add: key must be an object/, 'KeySet.add argument, a key, not an option'],
+        [/^\s*`\$\{where\}: /, 'key material (PEM, JWK, KeyObject, secret) parsed for KeySet.add'],
+      ],
+      'lib/stores/redis-connection.ts': [
+        [
+          /^\s*[`']\$?\{?(variable|REDIS_)/,
+          'environment variables, named in the message (asserted verbatim)',
+        ],
+      ],
+      'lib/stores/token-store.ts': [[/^\s*`setCutoff: at/, 'TokenStore method argument']],
+      'lib/stores/memory-token-store.ts': [
+        [/^`ttlSeconds must be finite/, 'TokenStore method argument'],
+        [/^\s*`rotateRefreshToken: graceSeconds/, 'TokenStore method argument'],
+      ],
+      'lib/stores/redis-token-store.ts': [
+        [/^`ttlSeconds must be finite/, 'TokenStore method argument'],
+        [/^\s*`rotateRefreshToken: graceSeconds/, 'TokenStore method argument'],
+        [/^\s*'refresh token proof:/, 'TokenStore method argument'],
+      ],
+      'lib/stores/postgres-credential-store.ts': [
+        [/^'connectionString needs the `pg` package/, 'a missing optional peer dependency, not a bad value'],
+      ],
+    };
+    const THROW = /new (TypeError|RangeError)\(([\s\S]{0,120})/g;
+
+    function directThrows(file: string): string[] {
+      return [...code(join(ROOT, file)).matchAll(THROW)].map((m) => m[2]!);
+    }
+
+    it('finds direct throws in a sample', () => {
+      expect([...`throw new RangeError(\n  \`ttl must\`);`.matchAll(THROW)].map((m) => m[2]!.trim())).toEqual(
+        ['`ttl must`);'],
+      );
+    });
+
+    it('is one module, lib/util/options.ts, that imports nothing else of lib/', () => {
+      expect(graph.get('lib/util/options.ts')).toEqual([]);
+    });
+
+    it('goes through lib/util/options in every factory of the routers, middleware, keys and stores', () => {
+      const offenders = [...graph.keys()]
+        .filter((file) => FACTORY_LAYERS.test(file))
+        .flatMap((file) =>
+          directThrows(file)
+            .filter((message) => !(NOT_OPTIONS[file] ?? []).some(([pattern]) => pattern.test(message)))
+            .map((message) => `${file}: new Error(${message.split('\n')[0]!.trim()}…`),
+        );
+      expect(offenders).toEqual([]);
+    });
+
+    it('has an allow-list whose every entry still matches a throw (no stale reasons)', () => {
+      const stale = Object.entries(NOT_OPTIONS).flatMap(([file, entries]) =>
+        entries
+          .filter(([pattern]) => !directThrows(file).some((message) => pattern.test(message)))
+          .map(([pattern, reason]) => `${file} ${String(pattern)} (${reason})`),
+      );
+      expect(stale).toEqual([]);
+    });
+
+    it('is imported by every module that checks factory options', () => {
+      const checkers = [
+        'lib/keys/key-set.ts',
+        'lib/middleware/error-response.ts',
+        'lib/middleware/guards.ts',
+        'lib/middleware/metrics.ts',
+        'lib/middleware/rate-limit.ts',
+        'lib/middleware/require-token.ts',
+        'lib/routers/api-key-router.ts',
+        'lib/routers/auth-router.ts',
+        'lib/routers/oauth/context.ts',
+        'lib/routers/shared.ts',
+        'lib/stores/memory-token-store.ts',
+        'lib/stores/postgres-credential-store.ts',
+        'lib/stores/redis-client.ts',
+        'lib/stores/redis-connection.ts',
+        'lib/stores/redis-revocation-view.ts',
+        'lib/stores/redis-token-store.ts',
+        'lib/core/token-options.ts',
+        'lib/server/seed-kit.ts',
+        'lib/server/demo-app.ts',
+      ];
+      const without = checkers.filter((file) => !(graph.get(file) ?? []).includes('lib/util/options.ts'));
+      expect(without).toEqual([]);
+    });
+
+    it('leaves no private copy of the quotable-string pattern behind', () => {
+      const copies = [...graph.keys()]
+        .filter((file) => file !== 'lib/util/options.ts')
+        .filter((file) => code(join(ROOT, file)).includes(String.raw`/^[\x20\x21\x23-\x5B\x5D-\x7E]*$/`));
+      expect(copies).toEqual([]);
+    });
+  });
+
+  describe('the facade of the core', () => {
+    /**
+     * The collaborators and kit-internal methods of TokenService, which only lib/core may touch.
+     * Its plain configuration values (`issuer`, the lifetimes) stay readable: they are answers, not
+     * handles on state; the layers above use the named methods (`reportAuthFailure`, `close`, `jwks`…).
+     */
+    const INTERNALS = ['store', 'guard', 'emit', 'hasher', 'binding', 'keys'];
+    const REACH_IN = new RegExp(`\\btokens\\??\\.(?:${INTERNALS.join('|')})\\b`);
+
+    it('finds a reach-in in a sample, and none in a named method call', () => {
+      expect(REACH_IN.test('kit.tokens.emit({ type })')).toBe(true);
+      expect(REACH_IN.test('tokens?.emit(event)')).toBe(true);
+      expect(REACH_IN.test('await kit.tokens.store.close()')).toBe(true);
+      expect(REACH_IN.test('kit.tokens.guard(() => call())')).toBe(true);
+      expect(REACH_IN.test('this.tokens.hasher.hash(secret)')).toBe(true);
+      expect(REACH_IN.test('kit.tokens.reportAuthFailure(code, ip)')).toBe(false);
+      expect(REACH_IN.test('kit.tokens.storeUnavailable')).toBe(false);
+      expect(REACH_IN.test('kit.tokens.issuer')).toBe(false);
+    });
+
+    it('is not reached into from outside lib/core (store, guard, emit, hasher, …)', () => {
+      const offenders = [...graph.keys()]
+        .filter((file) => !file.startsWith('lib/core/'))
+        .flatMap((file) =>
+          code(join(ROOT, file))
+            .split('\n')
+            .map((line, i) => ({ file, line: i + 1, text: line.trim() }))
+            .filter(({ text }) => REACH_IN.test(text)),
+        );
+      expect(offenders).toEqual([]);
+    });
+  });
+
   describe('the token core', () => {
     const VERBS = ['issue', 'verify', 'verify-cache', 'auth-info', 'refresh', 'revoke'].map(
       (name) => `lib/core/token/${name}.ts`,

@@ -1,6 +1,5 @@
-import express, { type Express } from 'express';
+import type { Express } from 'express';
 import request from 'supertest';
-import { createAuthRouter } from '../../lib/routers/auth-router';
 import { requireToken } from '../../lib/middleware/require-token';
 import type { TokenKit } from '../../lib/core/token-kit';
 import type { UserVerifier } from '../../lib/core/grants';
@@ -16,6 +15,7 @@ import {
   type TestClock,
   type TestStore,
 } from '../helpers/kit';
+import { authRouterApp, mountProbe } from '../helpers/apps';
 import { expectErrorsBody, expectNoStore } from '../helpers/http';
 
 const LOGIN = '/api/auth/tokens/';
@@ -42,14 +42,12 @@ interface Tokens {
 
 /** Router C and a guarded probe that reports what requireToken saw. */
 function buildApp(kit: TokenKit): Express {
-  const app = express();
-  app.set('env', 'development');
-  app.use('/api', createAuthRouter({ kit }));
-  app.get('/api/plans/', requireToken({ kit }), (req, res) => {
-    const auth = req.auth!;
-    res.json({ sub: auth.subject, familyId: auth.familyId ?? null, boundEntity: auth.boundEntity });
-  });
-  return app;
+  return mountProbe(
+    authRouterApp(kit),
+    requireToken({ kit }),
+    (auth) => ({ sub: auth.subject, familyId: auth.familyId ?? null, boundEntity: auth.boundEntity }),
+    '/api/plans/',
+  );
 }
 
 /** One app instance: its kit, its Express app and the helpers to drive it. */

@@ -1,7 +1,8 @@
 import { StoreUnavailableError, TokenError } from '../../lib/errors';
 import type { TokenEvent } from '../../lib/core/events';
 import { createTokenContext } from '../../lib/core/token/context';
-import { resolveTokenOptions, wholeSeconds } from '../../lib/core/token-options';
+import { resolveTokenOptions } from '../../lib/core/token-options';
+import { wholeSeconds } from '../../lib/util/options';
 import { MemoryTokenStore } from '../../lib/stores/memory-token-store';
 import { testKeySet } from '../helpers/kit';
 

@@ -253,3 +253,23 @@ export function countingStore(store: TokenStore): { store: TokenStore; calls: St
     },
   };
 }
+
+/** What {@link makeCountedKit} builds: a {@link TestKit} whose store counts its calls. */
+export interface CountedTestKit extends TestKit {
+  readonly calls: StoreCalls;
+}
+
+/**
+ * A kit on a fresh store of `stores`, wrapped by {@link countingStore}, on a new {@link createClock}
+ * that both the store and the kit read: the set-up the router specs repeat before each case.
+ * `options` are any other kit options (`verifyUser`, `onEvent`…).
+ */
+export async function makeCountedKit(
+  stores: StoreHarness,
+  options: Omit<MakeKitOptions, 'store' | 'now'> = {},
+): Promise<CountedTestKit> {
+  const clock = createClock();
+  const counted = countingStore((await stores.create(clock.now)).store);
+  const made = await makeKit({ ...options, store: counted.store, now: clock });
+  return { ...made, calls: counted.calls };
+}

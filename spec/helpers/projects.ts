@@ -23,6 +23,7 @@ export const UNIT_SPECS: readonly string[] = [
   'spec/core/jwt.spec.ts',
   'spec/core/layering.spec.ts',
   'spec/core/resource-indicators.spec.ts',
+  'spec/core/token-kit.spec.ts',
   'spec/core/token-context.spec.ts',
   'spec/keys/jwk-input.spec.ts',
   'spec/keys/kek.spec.ts',
@@ -42,6 +43,7 @@ export const UNIT_SPECS: readonly string[] = [
   'spec/stores/memory-credential-store.spec.ts',
   'spec/stores/memory-token-store.spec.ts',
   'spec/stores/redis-scripts.spec.ts',
+  'spec/util/options.spec.ts',
 ];
 
 /** Spec files whose memory-store cases run in `unit` and whose Redis cases run in `integration`. */

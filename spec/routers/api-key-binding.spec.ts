@@ -1,7 +1,6 @@
-import express from 'express';
+import type express from 'express';
 import request from 'supertest';
 import type { BoundEntity } from '../../lib/types';
-import { createApiKeyRouter } from '../../lib/routers/api-key-router';
 import type { TokenEvent } from '../../lib/core/events';
 import { MemoryTokenStore } from '../../lib/stores/memory-token-store';
 import {
@@ -13,6 +12,7 @@ import {
   type StoreHarness,
   type TestKit,
 } from '../helpers/kit';
+import { apiKeyRouterApp } from '../helpers/apps';
 import { expectErrorsBody } from '../helpers/http';
 
 describe('createApiKeyRouter', () => {
@@ -26,18 +26,13 @@ describe('createApiKeyRouter', () => {
     beforeAll(async () => {
       t = await makeKit({ store: new MemoryTokenStore() });
       key = (await t.kit.credentials.createApiKey({ name: 'Acme' })).key;
-      app = express();
-      app.use(
-        '/v1/auth',
-        createApiKeyRouter({
-          kit: t.kit,
-          authorizeBinding: (apiKey, entity: BoundEntity) => {
-            seen.push(apiKey.name);
-            if (entity.id === 'empr_Broken') throw new Error('directory down');
-            return allowed.has(entity.id);
-          },
-        }),
-      );
+      app = apiKeyRouterApp(t.kit, {
+        authorizeBinding: (apiKey, entity: BoundEntity) => {
+          seen.push(apiKey.name);
+          if (entity.id === 'empr_Broken') throw new Error('directory down');
+          return allowed.has(entity.id);
+        },
+      });
     });
 
     afterAll(async () => {
@@ -112,8 +107,7 @@ describe('createApiKeyRouter', () => {
       events = [];
       t = await makeKit({ store: counted.store, onEvent: (event) => events.push(event) });
       key = (await t.kit.credentials.createApiKey({ name: 'Acme' })).key;
-      app = express();
-      app.use('/v1/auth', createApiKeyRouter({ kit: t.kit }));
+      app = apiKeyRouterApp(t.kit);
       calls.reset();
       events.length = 0;
     });

@@ -1,18 +1,17 @@
-import express, { type Express } from 'express';
+import type { Express } from 'express';
 import request from 'supertest';
-import { createApiKeyRouter, type ApiKeyRouterOptions } from '../../lib/routers/api-key-router';
+import type { ApiKeyRouterOptions } from '../../lib/routers/api-key-router';
 import { requireToken } from '../../lib/middleware/require-token';
 import { requireBinding } from '../../lib/middleware/guards';
 import type { TokenKit } from '../../lib/core/token-kit';
 import {
-  countingStore,
-  createClock,
-  makeKit,
+  makeCountedKit,
   storeFactories,
   type StoreCalls,
   type StoreHarness,
   type TestClock,
 } from '../helpers/kit';
+import { apiKeyRouterApp, mountProbe } from '../helpers/apps';
 import { expectCleanJson, expectErrorsBody, expectNoStore, paddedJson } from '../helpers/http';
 
 const PATH = '/v1/auth/access-tokens';
@@ -27,26 +26,17 @@ const KNOWN_ENTITIES: ReadonlySet<string> = new Set([EMPLOYER, EMPLOYEE, OTHER_E
 
 /** Router A at the demo mount, a requireToken probe and the demo's bound resources. */
 function buildApp(kit: TokenKit, options: Partial<ApiKeyRouterOptions> = {}): Express {
-  const app = express();
-  app.set('env', 'development'); // Express's own handler would print stacks here
-  app.use(
-    '/v1/auth',
-    createApiKeyRouter({
-      kit,
-      authorizeBinding: (_key, entity) => KNOWN_ENTITIES.has(entity.id),
-      ...options,
-    }),
-  );
-  const guard = requireToken({ kit });
-  app.get('/probe', guard, (req, res) => {
-    const auth = req.auth!;
-    res.json({
-      sub: auth.subject,
-      boundEntity: auth.boundEntity,
-      scopes: auth.scopes,
-      claims: { ...auth.claims },
-    });
+  const app = apiKeyRouterApp(kit, {
+    authorizeBinding: (_key, entity) => KNOWN_ENTITIES.has(entity.id),
+    ...options,
   });
+  const guard = requireToken({ kit });
+  mountProbe(app, guard, (auth) => ({
+    sub: auth.subject,
+    boundEntity: auth.boundEntity,
+    scopes: auth.scopes,
+    claims: { ...auth.claims },
+  }));
   app.get(
     '/v1/employers/:employerId',
     guard,
@@ -88,10 +78,7 @@ describe('createApiKeyRouter', () => {
       await stores.cleanup();
     });
     beforeEach(async () => {
-      clock = createClock();
-      const counted = countingStore((await stores.create(clock.now)).store);
-      calls = counted.calls;
-      ({ kit } = await makeKit({ store: counted.store, now: clock }));
+      ({ kit, clock, calls } = await makeCountedKit(stores));
       const created = await kit.credentials.createApiKey({ name: 'Acme Platform' });
       apiKey = created.key;
       apiKeyId = created.id;

@@ -1,15 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import express, { type Express } from 'express';
+import type { Express } from 'express';
 import jwt, { type JwtHeader, type JwtPayload } from 'jsonwebtoken';
 import request from 'supertest';
-import { createAuthRouter, type AuthRouterOptions } from '../../lib/routers/auth-router';
+import type { AuthRouterOptions } from '../../lib/routers/auth-router';
 import { requireToken } from '../../lib/middleware/require-token';
 import type { TokenKit } from '../../lib/core/token-kit';
 import type { UserVerifier } from '../../lib/core/grants';
 import type { TokenStore } from '../../lib/stores/token-store';
 import {
-  countingStore,
-  createClock,
+  makeCountedKit,
   makeKit,
   storeFactories,
   TEST_ISSUER,
@@ -17,6 +16,7 @@ import {
   type StoreHarness,
   type TestClock,
 } from '../helpers/kit';
+import { authRouterApp, mountProbe } from '../helpers/apps';
 import { expectCleanJson, expectErrorsBody, expectNoStore, paddedJson } from '../helpers/http';
 
 const TOKENS = '/api/auth/tokens/';
@@ -38,14 +38,12 @@ const verifyUser: UserVerifier = async (username, password) => {
 
 /** Router C at the demo mount and the demo's guarded `/api/plans/`. */
 function buildApp(kit: TokenKit, options: Partial<AuthRouterOptions> = {}): Express {
-  const app = express();
-  app.set('env', 'development');
-  app.use('/api', createAuthRouter({ kit, ...options }));
-  app.get('/api/plans/', requireToken({ kit }), (req, res) => {
-    const auth = req.auth!;
-    res.json({ sub: auth.subject, clientId: auth.clientId, claims: { ...auth.claims } });
-  });
-  return app;
+  return mountProbe(
+    authRouterApp(kit, options),
+    requireToken({ kit }),
+    (auth) => ({ sub: auth.subject, clientId: auth.clientId, claims: { ...auth.claims } }),
+    '/api/plans/',
+  );
 }
 
 function decode(token: string): { header: JwtHeader; payload: JwtPayload } {
@@ -78,11 +76,7 @@ describe('createAuthRouter', () => {
       await stores.cleanup();
     });
     beforeEach(async () => {
-      clock = createClock();
-      const counted = countingStore((await stores.create(clock.now)).store);
-      store = counted.store;
-      calls = counted.calls;
-      ({ kit } = await makeKit({ store, now: clock, verifyUser }));
+      ({ kit, store, clock, calls } = await makeCountedKit(stores, { verifyUser }));
       testApp = await kit.credentials.createApplication({
         name: 'TestApp',
         organization: '123',

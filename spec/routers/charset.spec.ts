@@ -3,16 +3,13 @@
  * `application/x-www-form-urlencoded` token requests (RFC 6749 Appendix B). Every body endpoint
  * of routers A–D refuses any other declared charset, in its own error format, before decoding.
  */
-import express, { type Express } from 'express';
+import type { Express } from 'express';
 import request from 'supertest';
 import type { TokenKit } from '../../lib/core/token-kit';
 import { declaredCharset } from '../../lib/routers/shared';
-import { createApiKeyRouter } from '../../lib/routers/api-key-router';
-import { createAuthRouter } from '../../lib/routers/auth-router';
-import { createOAuthRouter } from '../../lib/routers/oauth-router';
-import { createProviderRouter } from '../../lib/routers/provider-router';
 import { MemoryTokenStore } from '../../lib/stores/memory-token-store';
 import { makeKit } from '../helpers/kit';
+import { routersAtDemoMounts } from '../helpers/apps';
 import { expectCleanJson, expectNoStore } from '../helpers/http';
 
 interface Setup {
@@ -207,11 +204,7 @@ describe('body endpoints of routers A–D', () => {
       applicationId: application.id,
       appToken,
     };
-    app = express();
-    app.use('/v1/auth', createApiKeyRouter({ kit }));
-    app.use('/v1', createProviderRouter({ kit }));
-    app.use('/api', createAuthRouter({ kit }));
-    app.use(createOAuthRouter({ kit }));
+    app = routersAtDemoMounts(kit);
   });
 
   function send(e: Endpoint, contentType: string, body: Buffer): request.Test {

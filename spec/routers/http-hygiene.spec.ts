@@ -1,12 +1,9 @@
-import express, { type Express } from 'express';
+import type { Express } from 'express';
 import request from 'supertest';
 import type { TokenKit } from '../../lib/core/token-kit';
-import { createApiKeyRouter } from '../../lib/routers/api-key-router';
-import { createProviderRouter } from '../../lib/routers/provider-router';
-import { createAuthRouter } from '../../lib/routers/auth-router';
-import { createOAuthRouter } from '../../lib/routers/oauth-router';
 import { MemoryTokenStore } from '../../lib/stores/memory-token-store';
 import { makeKit } from '../helpers/kit';
+import { routersAtDemoMounts } from '../helpers/apps';
 import { expectCleanJson, expectNoStore } from '../helpers/http';
 
 interface Setup {
@@ -123,11 +120,7 @@ describe('HTTP hygiene of routers A–D', () => {
       clientSecret: application.clientSecret,
     };
     // Deliberately without app.disable('x-powered-by'): helmet in each router removes it.
-    app = express();
-    app.use('/v1/auth', createApiKeyRouter({ kit }));
-    app.use('/v1', createProviderRouter({ kit }));
-    app.use('/api', createAuthRouter({ kit }));
-    app.use(createOAuthRouter({ kit }));
+    app = routersAtDemoMounts(kit);
   });
 
   function send(

@@ -3,13 +3,13 @@
  * one verifying until its tokens have expired, then retire it. The JWKS follows every step.
  */
 import { createPublicKey, verify, type JsonWebKey } from 'node:crypto';
-import express, { type Express } from 'express';
+import type { Express } from 'express';
 import request from 'supertest';
-import { createOAuthRouter } from '../../lib/routers/oauth-router';
 import { requireToken } from '../../lib/middleware/require-token';
 import { KeySet } from '../../lib/keys/key-set';
 import type { TokenKit } from '../../lib/core/token-kit';
 import { createClock, makeKit, storeFactories, type StoreHarness } from '../helpers/kit';
+import { mountProbe, oauthRouterApp } from '../helpers/apps';
 import { expectErrorsBody } from '../helpers/http';
 import { basicOf, decodeJwt, form, seedClients, type TestClients } from '../helpers/oauth';
 
@@ -35,11 +35,7 @@ describe('key rotation through createOAuthRouter', () => {
       keys = await KeySet.generate('RS256', 'key-2026-01');
       ({ kit } = await makeKit({ store: (await stores.create(clock.now)).store, now: clock, keys }));
       clients = await seedClients(kit);
-      app = express();
-      app.use(createOAuthRouter({ kit }));
-      app.get('/probe', requireToken({ kit }), (req, res) => {
-        res.json({ sub: req.auth!.subject });
-      });
+      app = mountProbe(oauthRouterApp(kit), requireToken({ kit }), (auth) => ({ sub: auth.subject }));
     });
 
     const jwks = async (): Promise<Jwks> =>

@@ -13,6 +13,7 @@ import {
   type StoreHarness,
   type TestClock,
 } from '../helpers/kit';
+import { mountProbe, oauthRouterApp } from '../helpers/apps';
 import { expectErrorsBody, expectNoStore, expectOAuthErrorBody, paddedJson } from '../helpers/http';
 import {
   basic,
@@ -29,13 +30,11 @@ import {
 
 /** Router D at the root, and a requireToken probe. */
 function buildApp(kit: TokenKit, options: Partial<OAuthRouterOptions> = {}): Express {
-  const app = express();
-  app.set('env', 'development'); // Express's own handler would print stacks here
-  app.use(createOAuthRouter({ kit, ...options }));
-  app.get('/probe', requireToken({ kit }), (req, res) => {
-    res.json({ sub: req.auth!.subject, clientId: req.auth!.clientId, scopes: req.auth!.scopes });
-  });
-  return app;
+  return mountProbe(oauthRouterApp(kit, options), requireToken({ kit }), (auth) => ({
+    sub: auth.subject,
+    clientId: auth.clientId,
+    scopes: auth.scopes,
+  }));
 }
 
 interface TokenBody {

@@ -1,15 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import express, { type Express } from 'express';
+import type { Express } from 'express';
 import jwt, { type JwtHeader, type JwtPayload } from 'jsonwebtoken';
 import request from 'supertest';
-import { createProviderRouter } from '../../lib/routers/provider-router';
 import { requireToken } from '../../lib/middleware/require-token';
 import type { TokenKit } from '../../lib/core/token-kit';
 import type { KeySet } from '../../lib/keys/key-set';
 import {
-  countingStore,
-  createClock,
-  makeKit,
+  makeCountedKit,
   publicKeysOf,
   storeFactories,
   TEST_ISSUER,
@@ -17,6 +14,7 @@ import {
   type StoreHarness,
   type TestClock,
 } from '../helpers/kit';
+import { mountProbe, providerRouterApp, subjectAndClient } from '../helpers/apps';
 import { expectCleanJson, expectCodeBody, expectNoStore, paddedJson } from '../helpers/http';
 
 const DOMAIN = 'auth.example.test';
@@ -26,22 +24,13 @@ const NOT_FOUND = { code: 'not_found', message: 'Resource not found' };
 
 /** Router B at the demo mount and a requireToken probe that accepts its tokens. */
 function buildApp(kit: TokenKit): Express {
-  const app = express();
-  app.set('env', 'development');
-  app.use('/v1', createProviderRouter({ kit }));
-  app.get(
-    '/probe',
-    requireToken({
-      kit,
-      issuers: [TEST_ISSUER, `https://${DOMAIN}`],
-      audiences: [AUDIENCE],
-      acceptJwtType: true,
-    }),
-    (req, res) => {
-      res.json({ sub: req.auth!.subject, clientId: req.auth!.clientId });
-    },
-  );
-  return app;
+  const guard = requireToken({
+    kit,
+    issuers: [TEST_ISSUER, `https://${DOMAIN}`],
+    audiences: [AUDIENCE],
+    acceptJwtType: true,
+  });
+  return mountProbe(providerRouterApp(kit), guard, subjectAndClient);
 }
 
 interface Decoded {
@@ -84,10 +73,7 @@ describe('createProviderRouter', () => {
       await stores.cleanup();
     });
     beforeEach(async () => {
-      clock = createClock();
-      const counted = countingStore((await stores.create(clock.now)).store);
-      calls = counted.calls;
-      ({ kit, keys } = await makeKit({ store: counted.store, now: clock }));
+      ({ kit, keys, clock, calls } = await makeCountedKit(stores));
       const p = await kit.credentials.createProvider({ domain: DOMAIN });
       provider = p.id;
       providerKey = p.apiKeys[0]!;

@@ -5,22 +5,13 @@
  * `refresh_reuse_detected` or `revoked` event (nor any store write) is made. The same refresh token
  * then refreshes with 200, and reuse detection still works.
  */
-import express, { type Express } from 'express';
+import type { Express } from 'express';
 import request, { type Response as TestResponse, type Test } from 'supertest';
-import { createAuthRouter } from '../../lib/routers/auth-router';
-import { createOAuthRouter } from '../../lib/routers/oauth-router';
 import { requireToken } from '../../lib/middleware/require-token';
 import type { TokenKit } from '../../lib/core/token-kit';
 import type { TokenEvent } from '../../lib/core/events';
-import {
-  countingStore,
-  createClock,
-  makeKit,
-  storeFactories,
-  type StoreCalls,
-  type StoreHarness,
-  type TestClock,
-} from '../helpers/kit';
+import { makeCountedKit, storeFactories, type StoreCalls, type StoreHarness } from '../helpers/kit';
+import { authAndOAuthRoutersApp, mountProbe } from '../helpers/apps';
 import { basic, basicOf, form, seedClients, USER, verifyUser, type TestClients } from '../helpers/oauth';
 
 const C_LOGIN = '/api/auth/tokens/';
@@ -38,20 +29,12 @@ interface TokenBody {
 
 /** Routers C (at /api) and D (at the root) on one kit, and a requireToken probe. */
 function buildApp(kit: TokenKit): Express {
-  const app = express();
-  app.set('env', 'development');
-  app.use('/api', createAuthRouter({ kit }));
-  app.use(createOAuthRouter({ kit }));
-  app.get('/probe', requireToken({ kit }), (req, res) => {
-    res.json({ sub: req.auth!.subject });
-  });
-  return app;
+  return mountProbe(authAndOAuthRoutersApp(kit), requireToken({ kit }), (auth) => ({ sub: auth.subject }));
 }
 
 describe('a refused refresh', () => {
   describe.each(storeFactories)('on the %s store', (_name, factory) => {
     let stores: StoreHarness;
-    let clock: TestClock;
     let kit: TokenKit;
     let calls: StoreCalls;
     let events: TokenEvent[];
@@ -64,16 +47,8 @@ describe('a refused refresh', () => {
     afterAll(() => stores.cleanup());
 
     beforeEach(async () => {
-      clock = createClock();
-      const counted = countingStore((await stores.create(clock.now)).store);
-      calls = counted.calls;
       events = [];
-      ({ kit } = await makeKit({
-        store: counted.store,
-        now: clock,
-        verifyUser,
-        onEvent: (e) => events.push(e),
-      }));
+      ({ kit, calls } = await makeCountedKit(stores, { verifyUser, onEvent: (e) => events.push(e) }));
       clients = await seedClients(kit);
       app = buildApp(kit);
     });

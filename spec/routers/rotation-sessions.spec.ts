@@ -7,13 +7,13 @@
  * Two app instances share one store and one clock; the rotation runs on the first, everything else
  * on the second. The clock moves 1 s after each rotation, so no case depends on sub-second cut-offs.
  */
-import express, { type Express } from 'express';
+import type { Express } from 'express';
 import request, { type Test } from 'supertest';
 import { createAuthRouter, type AuthRouterOptions } from '../../lib/routers/auth-router';
-import { createOAuthRouter } from '../../lib/routers/oauth-router';
 import { requireToken } from '../../lib/middleware/require-token';
 import type { TokenKit } from '../../lib/core/token-kit';
 import { createClock, makeKit, storeFactories, type StoreHarness, type TestClock } from '../helpers/kit';
+import { authAndOAuthRoutersApp, mountProbe, subjectAndClient } from '../helpers/apps';
 import { basic, basicOf, form, seedClients, USER, verifyUser, type TestClient } from '../helpers/oauth';
 
 const C_TOKENS = '/api/auth/tokens/';
@@ -27,14 +27,7 @@ interface TokenBody {
 
 /** Routers C (at /api) and D (at the root) and a probe that reports what requireToken saw. */
 function buildApp(kit: TokenKit, options: Partial<AuthRouterOptions> = {}): Express {
-  const app = express();
-  app.set('env', 'development');
-  app.use('/api', createAuthRouter({ kit, ...options }));
-  app.use(createOAuthRouter({ kit }));
-  app.get('/probe', requireToken({ kit }), (req, res) => {
-    res.json({ sub: req.auth!.subject, clientId: req.auth!.clientId });
-  });
-  return app;
+  return mountProbe(authAndOAuthRoutersApp(kit, options), requireToken({ kit }), subjectAndClient);
 }
 
 /** Drives one app instance. */

@@ -11,7 +11,7 @@ import { uuidV7 } from '../issuance';
 import { signJwsCompact } from '../../keys/signer';
 import { signJwt } from '../jwt';
 import { formatOpaqueToken, randomBase62, SECRET_LENGTH } from '../opaque-token';
-import { audienceArray, wholeSeconds } from '../token-options';
+import { audienceArray, wholeSeconds } from '../../util/options';
 import type { TokenContext } from './context';
 
 /** Input of `TokenService.issueAccessToken`. */

@@ -13,6 +13,7 @@ import type { RouterRateLimitOption } from '../../middleware/rate-limit';
 import { stringField } from '../shared';
 import { readClientCredentials, type ClientCredentials } from './client-auth';
 import { readParams } from './form';
+import { absoluteHttpUrl, missingOption, quotableString, wholeSeconds } from '../../util/options';
 
 /** Options of {@link createOAuthRouter}. */
 export interface OAuthRouterOptions {
@@ -52,45 +53,21 @@ export interface OAuthContext {
   authenticate(req: Request, credentials: ClientCredentials): Promise<ApplicationInfo>;
 }
 
-const QUOTABLE = /^[\x20\x21\x23-\x5B\x5D-\x7E]*$/;
 const MAX_JWKS_MAX_AGE = 86_400;
 const TOKEN_TYPE_HINTS = new Set(['access_token', 'refresh_token']);
 
 function assertAbsoluteUrl(value: unknown, option: string): string {
-  let url: URL;
-  try {
-    url = new URL(String(value));
-  } catch {
-    throw new TypeError(`${option} must be an absolute http(s) URL, got ${JSON.stringify(value)}`);
-  }
-  if (
-    typeof value !== 'string' ||
-    (url.protocol !== 'https:' && url.protocol !== 'http:') ||
-    url.search ||
-    url.hash
-  ) {
-    throw new TypeError(
-      `${option} must be an absolute http(s) URL without query or fragment, got ${JSON.stringify(value)}`,
-    );
-  }
-  return value.replace(/\/+$/, '');
+  return absoluteHttpUrl(value, option).replace(/\/+$/, '');
 }
 
 /** Checks the options of router D once (a `TypeError` or `RangeError` names the bad one). */
 export function createOAuthContext(options: Readonly<OAuthRouterOptions>): OAuthContext {
-  if (!options?.kit?.grants) throw new TypeError('createOAuthRouter needs { kit }');
+  if (!options?.kit?.grants) throw missingOption('createOAuthRouter needs { kit }');
   const { kit } = options;
   const format = options.errorFormat ?? 'oauth';
   assertErrorFormat(format);
-  const jwksMaxAge = options.jwksMaxAge ?? 300;
-  if (!Number.isSafeInteger(jwksMaxAge) || jwksMaxAge < 0 || jwksMaxAge > MAX_JWKS_MAX_AGE) {
-    throw new RangeError(
-      `jwksMaxAge must be a whole number of seconds from 0 to ${MAX_JWKS_MAX_AGE}, got ${String(jwksMaxAge)}`,
-    );
-  }
-  const realm = options.realm ?? DEFAULT_REALM;
-  if (typeof realm !== 'string' || !QUOTABLE.test(realm))
-    throw new TypeError('realm must be printable ASCII without quotes');
+  const jwksMaxAge = wholeSeconds(options.jwksMaxAge, 300, 'jwksMaxAge', 0, MAX_JWKS_MAX_AGE);
+  const realm = quotableString(options.realm, DEFAULT_REALM, 'createOAuthRouter: realm');
   const baseUrl = assertAbsoluteUrl(
     options.baseUrl ?? kit.tokens.issuer,
     options.baseUrl === undefined ? 'issuer' : 'baseUrl',

@@ -36,7 +36,9 @@ export type { OAuthRouterOptions } from './context';
 export function createOAuthRouter(options: Readonly<OAuthRouterOptions>): Router {
   const context = createOAuthContext(options);
   const { kit, format } = context;
-  const limitStages = routerRateLimits(options.rateLimit, (event) => kit.tokens.emit(event));
+  const limitStages = routerRateLimits(options.rateLimit, (reason, ip) =>
+    kit.tokens.reportStoreOutage(reason, ip),
+  );
   // Per route, never router.use: mounted at the root, this router sees every request of the app.
   const parsers = [jsonParser, formTextParser, oauthCredentials, ...limitStages];
   const router = createBaseRouter();

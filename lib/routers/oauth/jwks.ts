@@ -9,6 +9,6 @@ export function jwksEndpoint(context: OAuthContext): RequestHandler {
     // Public keys only, and cacheable: the one response of this router that is not no-store.
     res.removeHeader('Pragma');
     res.set('Cache-Control', `public, max-age=${jwksMaxAge}`);
-    res.status(200).json(kit.tokens.keys.jwks());
+    res.status(200).json(kit.tokens.jwks());
   };
 }
