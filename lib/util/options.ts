@@ -209,6 +209,25 @@ export function absoluteHttpUrl(value: unknown, option: string): string {
 }
 
 /**
+ * An absolute `http:` or `https:` URL, query and fragment allowed (an endpoint or a metadata
+ * URL), returned as given.
+ *
+ * @throws TypeError `<option> must be an http(s) URL, got <value>`
+ */
+export function httpUrl(value: unknown, option: string): string {
+  let protocol: string | undefined;
+  try {
+    protocol = typeof value === 'string' ? new URL(value).protocol : undefined;
+  } catch {
+    protocol = undefined;
+  }
+  if (protocol !== 'https:' && protocol !== 'http:') {
+    throw new TypeError(`${option} must be an http(s) URL, got ${describeValue(value)}`);
+  }
+  return value as string;
+}
+
+/**
  * Printable ASCII without `"` or `\`: what can stand inside a quoted-string (RFC 7230 §3.2.6)
  * without escaping, as a challenge's `realm` does (RFC 6750 §3). Space is allowed; tab, other
  * controls and non-ASCII are not.

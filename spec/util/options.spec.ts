@@ -6,6 +6,7 @@ import {
   describeValue,
   functionOption,
   hasMethod,
+  httpUrl,
   invalidOption,
   isQuotable,
   matchingString,
@@ -424,6 +425,23 @@ describe('absoluteHttpUrl', () => {
       expect(() => absoluteHttpUrl(bad, 'baseUrl')).toThrow(
         /^baseUrl must be an absolute http\(s\) URL without query or fragment, got /,
       );
+    },
+  );
+});
+
+describe('httpUrl', () => {
+  it.each(['https://a.test', 'http://127.0.0.1:3000/base/', 'https://a.test/?x=1', 'https://a.test/#f'])(
+    'accepts %p as given',
+    (good) => {
+      expect(httpUrl(good, 'jwksUri')).toBe(good);
+    },
+  );
+
+  it.each(['/auth', '', 'a.test', 'ftp://a.test', 'javascript:alert(1)', hostileObject, 5])(
+    'refuses %p as no absolute http(s) URL',
+    (bad) => {
+      expect(() => httpUrl(bad, 'jwksUri')).toThrow(TypeError);
+      expect(() => httpUrl(bad, 'jwksUri')).toThrow(/^jwksUri must be an http\(s\) URL, got /);
     },
   );
 });
