@@ -16,6 +16,17 @@ import {
 } from '../resource/remote-issuer';
 import { authorizationValues, extractBearerToken } from './bearer';
 import { sendBearerError } from './bearer-challenge';
+import {
+  atLeast,
+  booleanOption,
+  describeValue,
+  httpUrl,
+  invalidOption,
+  isQuotable,
+  optionalFunction,
+  optionConflict,
+  quotableString,
+} from '../util/options';
 import { assertErrorFormat, type ErrorFormatOption } from './error-response';
 
 /** Options of `requireToken` that work with a kit and without one. */
@@ -110,40 +121,20 @@ interface Pipeline {
   readonly onRefused: ((err: TokenError, req: Request) => void) | undefined;
 }
 
-const QUOTABLE = /^[\x20\x21\x23-\x5B\x5D-\x7E]*$/;
-
 function assertCommon(options: Readonly<RequireTokenCheckOptions>): void {
-  if (options.getToken !== undefined && typeof options.getToken !== 'function') {
-    throw new TypeError('getToken must be a function (req) => string | undefined');
-  }
-  if (options.isRevoked !== undefined && typeof options.isRevoked !== 'function') {
-    throw new TypeError('isRevoked must be a function (auth, req) => boolean');
-  }
+  optionalFunction(options.getToken, 'getToken');
+  optionalFunction(options.isRevoked, 'isRevoked');
   const url = options.resourceMetadata;
-  if (
-    url !== undefined &&
-    (typeof url !== 'string' ||
-      !URL.canParse(url) ||
-      !/^https?:$/.test(new URL(url).protocol) ||
-      !QUOTABLE.test(url))
-  ) {
-    throw new TypeError(`resourceMetadata must be an http(s) URL, got ${JSON.stringify(url)}`);
+  if (url !== undefined) {
+    httpUrl(url, 'resourceMetadata');
+    // Put between quotes in every challenge (RFC 9728 §5.1), so it must never need escaping.
+    if (!isQuotable(url)) {
+      throw invalidOption(`resourceMetadata must be an http(s) URL, got ${describeValue(url)}`);
+    }
   }
-  if (options.strict !== undefined && typeof options.strict !== 'boolean')
-    throw new TypeError('strict must be a boolean');
-  if (options.credentialsRequired !== undefined && typeof options.credentialsRequired !== 'boolean') {
-    throw new TypeError('credentialsRequired must be a boolean');
-  }
-  if (
-    options.maxTokenAge !== undefined &&
-    (typeof options.maxTokenAge !== 'number' ||
-      !Number.isFinite(options.maxTokenAge) ||
-      options.maxTokenAge < 0)
-  ) {
-    throw new RangeError(
-      `maxTokenAge must be a non-negative number of seconds, got ${String(options.maxTokenAge)}`,
-    );
-  }
+  booleanOption(options.strict, false, 'strict');
+  booleanOption(options.credentialsRequired, true, 'credentialsRequired');
+  if (options.maxTokenAge !== undefined) atLeast(options.maxTokenAge, 0, 'maxTokenAge', 0);
 }
 
 /** True when any option that only this pipeline handles is set. */
@@ -172,7 +163,7 @@ export interface KitPipelineInput {
   readonly tokens: {
     now(): number;
     readonly clockTolerance: number;
-    emit(event: { type: 'auth_failed'; reason: string; ip?: string }): void;
+    reportAuthFailure(reason: string, ip?: string): void;
   };
   readonly verify: (token: string) => Promise<AuthInfo>;
   readonly remembered: (token: string) => AuthInfo | undefined;
@@ -185,7 +176,7 @@ export function kitTokenPipeline(
 ): RequestHandler {
   assertCommon(options);
   if (options.strict === true && input.acceptJwtType) {
-    throw new TypeError('strict (RFC 9068) refuses typ JWT: do not combine it with acceptJwtType');
+    throw optionConflict('strict (RFC 9068) refuses typ JWT: do not combine it with acceptJwtType');
   }
   const { tokens } = input;
   const maxAge = options.maxTokenAge;
@@ -210,8 +201,7 @@ export function kitTokenPipeline(
           },
     verify: input.verify,
     remembered: input.remembered,
-    onRefused: (err, req) =>
-      tokens.emit({ type: 'auth_failed', reason: err.code, ...(req.ip ? { ip: req.ip } : {}) }),
+    onRefused: (err, req) => tokens.reportAuthFailure(err.code, req.ip),
   });
 }
 
@@ -221,14 +211,12 @@ export function kitTokenPipeline(
  */
 export function requireRemoteToken(options: Readonly<RemoteRequireTokenOptions>): RequestHandler {
   assertCommon(options);
-  const realm = options.realm ?? DEFAULT_REALM;
-  if (typeof realm !== 'string' || !QUOTABLE.test(realm))
-    throw new TypeError('realm must be printable ASCII without quotes');
+  const realm = quotableString(options.realm, DEFAULT_REALM, 'realm');
   const format = options.errorFormat ?? 'errors';
   assertErrorFormat(format);
   const { issuer, audience, jwksUri, algorithms, introspection, revocation, issuers } = options;
   if (issuer !== undefined && issuers !== undefined)
-    throw new TypeError('give either issuer or issuers, not both');
+    throw optionConflict('give either issuer or issuers, not both');
   const list: readonly Readonly<RemoteIssuerOptions>[] = issuers ?? [
     {
       issuer: issuer!,
@@ -243,7 +231,7 @@ export function requireRemoteToken(options: Readonly<RemoteRequireTokenOptions>)
     issuers !== undefined &&
     [audience, jwksUri, algorithms, introspection, revocation].some((v) => v !== undefined)
   ) {
-    throw new TypeError(
+    throw optionConflict(
       'with issuers, give audience, jwksUri, algorithms, introspection and revocation per issuer',
     );
   }
