@@ -26,6 +26,18 @@ import {
   type KeyObject,
 } from 'node:crypto';
 
+import {
+  hasMethod,
+  invalidOption,
+  nonEmptyString,
+  objectOption,
+  objectWith,
+  oneOf,
+  optionalFunction,
+  optionConflict,
+  wholeMilliseconds,
+  wholeSeconds,
+} from '../util/options';
 import { KeyEncryptionKeyError, openPrivateKey, sealPrivateKey } from './kek';
 import { KeySet, type KeyInput } from './key-set';
 import type { KeyState, KeyStore, KeyStoreSnapshot, StoredKey } from './key-store';
@@ -203,64 +215,55 @@ export async function createKeyManager(options: Readonly<KeyManagerOptions>): Pr
 }
 
 function seconds(value: number | undefined, fallback: number, option: string, min = 0): number {
-  const v = value ?? fallback;
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) {
-    throw new RangeError(
-      `createKeyManager: ${option} must be a whole number of seconds >= ${min}, got ${String(value)}`,
-    );
-  }
-  return v;
+  return wholeSeconds(value, fallback, `createKeyManager: ${option}`, min);
 }
 
 function resolve(options: Readonly<KeyManagerOptions>): Resolved {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError('createKeyManager: options must be an object');
-  }
-  const { store } = options;
-  for (const method of ['load', 'version', 'commit', 'acquireLock', 'releaseLock'] as const) {
-    if (typeof store?.[method] !== 'function') {
-      throw new TypeError(`createKeyManager: options.store must be a KeyStore (no ${method}())`);
-    }
-  }
+  objectOption(options, 'createKeyManager: options');
+  const store = objectWith(
+    options.store,
+    ['load', 'version', 'commit', 'acquireLock', 'releaseLock'],
+    'createKeyManager: options.store',
+    'a KeyStore (load, version, commit, acquireLock and releaseLock)',
+  );
   if (options.kek !== undefined && (!Buffer.isBuffer(options.kek) || options.kek.length !== 32)) {
     throw new KeyEncryptionKeyError(
       'createKeyManager: the key-encryption key (options.kek) must be 32 bytes',
     );
   }
-  if (typeof options.issuer !== 'string' || options.issuer.length === 0) {
-    throw new TypeError('createKeyManager: options.issuer must be a non-empty string');
-  }
-  const algorithm = options.algorithm ?? 'RS256';
-  if (algorithm !== 'RS256' && algorithm !== 'ES256') {
-    throw new TypeError("createKeyManager: options.algorithm must be 'RS256' or 'ES256'");
-  }
+  const issuer = nonEmptyString(options.issuer, 'createKeyManager: options.issuer');
+  const algorithm = oneOf(
+    options.algorithm,
+    ['RS256', 'ES256'],
+    'createKeyManager: options.algorithm',
+    'RS256',
+  );
   const rotateEvery = seconds(options.rotateEvery, 0, 'rotateEvery');
   const publishAhead = seconds(options.publishAhead, DEFAULT_PUBLISH_AHEAD, 'publishAhead');
   if (rotateEvery > 0 && rotateEvery <= publishAhead) {
-    throw new RangeError(
+    throw optionConflict(
       `createKeyManager: rotateEvery (${rotateEvery}) must be longer than publishAhead (${publishAhead})`,
     );
   }
   const tokenLifetime = seconds(options.tokenLifetime, DEFAULT_KEY_TOKEN_LIFETIME, 'tokenLifetime', 1);
   const leeway = seconds(options.leeway, DEFAULT_KEY_LEEWAY, 'leeway');
-  const clock = options.clock ?? Date.now;
-  if (typeof clock !== 'function') throw new TypeError('createKeyManager: options.clock must be a function');
-  const pollEveryMs = options.pollEveryMs ?? DEFAULT_KEY_POLL_MS;
-  if (!Number.isSafeInteger(pollEveryMs) || pollEveryMs < 0) {
-    throw new RangeError(
-      `createKeyManager: pollEveryMs must be a whole number of ms >= 0, got ${String(pollEveryMs)}`,
-    );
-  }
-  const cooldown = options.unknownKidCooldownMs ?? DEFAULT_UNKNOWN_KID_COOLDOWN_MS;
-  if (!Number.isSafeInteger(cooldown) || cooldown < 0) {
-    throw new RangeError(
-      `createKeyManager: unknownKidCooldownMs must be a whole number of ms >= 0, got ${String(cooldown)}`,
-    );
-  }
+  const clock = optionalFunction(options.clock, 'createKeyManager: options.clock') ?? Date.now;
+  const pollEveryMs = wholeMilliseconds(
+    options.pollEveryMs,
+    DEFAULT_KEY_POLL_MS,
+    'createKeyManager: pollEveryMs',
+    0,
+  );
+  const cooldown = wholeMilliseconds(
+    options.unknownKidCooldownMs,
+    DEFAULT_UNKNOWN_KID_COOLDOWN_MS,
+    'createKeyManager: unknownKidCooldownMs',
+    0,
+  );
   const signers = new Map<string, Signer>();
   for (const signer of options.signers ?? []) {
-    if (typeof signer?.sign !== 'function' || typeof signer.kid !== 'string') {
-      throw new TypeError('createKeyManager: options.signers must be Signers { kid, alg, publicJwk, sign }');
+    if (!hasMethod(signer, 'sign') || typeof signer.kid !== 'string') {
+      throw invalidOption('createKeyManager: options.signers must be Signers { kid, alg, publicJwk, sign }');
     }
     if (signers.has(signer.kid)) {
       throw new RangeError(`createKeyManager: two signers with kid ${JSON.stringify(signer.kid)}`);
@@ -270,7 +273,7 @@ function resolve(options: Readonly<KeyManagerOptions>): Resolved {
   return Object.freeze({
     store,
     kek: options.kek,
-    issuer: options.issuer,
+    issuer,
     algorithm,
     rotateEveryMs: rotateEvery * 1000,
     publishAheadMs: publishAhead * 1000,

@@ -6,6 +6,7 @@
  * @see RFC 7515 §3.1 (JWS compact serialisation), RFC 7518 §3.3 (RS256), §3.4 (ES256: R || S)
  */
 import { KeyObject, createPrivateKey, createPublicKey, sign as cryptoSign } from 'node:crypto';
+import { nonEmptyString, objectOption, oneOf } from '../util/options';
 
 /** A public JSON Web Key as published in the JWKS: public members only. */
 export interface PublicJwk {
@@ -67,16 +68,9 @@ export interface LocalSignerOptions {
  * ```
  */
 export function createLocalSigner(options: Readonly<LocalSignerOptions>): Signer {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError('createLocalSigner: options must be an object { kid, alg, privateKey }');
-  }
-  const { kid, alg } = options;
-  if (typeof kid !== 'string' || kid.length === 0) {
-    throw new TypeError('createLocalSigner: options.kid must be a non-empty string');
-  }
-  if (alg !== 'RS256' && alg !== 'ES256') {
-    throw new TypeError("createLocalSigner: options.alg must be 'RS256' or 'ES256'");
-  }
+  objectOption(options, 'createLocalSigner: options');
+  const kid = nonEmptyString(options.kid, 'createLocalSigner: options.kid');
+  const alg = oneOf(options.alg, ['RS256', 'ES256'], 'createLocalSigner: options.alg');
   let key: KeyObject;
   try {
     key = options.privateKey instanceof KeyObject ? options.privateKey : createPrivateKey(options.privateKey);
