@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 
 import { StoreUnavailableError } from '../errors';
+import { matchingString, objectOption, objectWith } from '../util/options';
 import { asStoredKey, type KeyStore, type KeyStoreSnapshot, type StoredKey } from '../keys/key-store';
 import type { PostgresPool, PostgresPoolClient } from './postgres-credential-store';
 
@@ -45,16 +46,20 @@ export class PostgresKeyStore implements KeyStore {
   readonly #channel: string;
 
   constructor(options: Readonly<PostgresKeyStoreOptions>) {
-    const pool = options?.pool;
-    if (typeof pool?.query !== 'function' || typeof pool.connect !== 'function') {
-      throw new TypeError('PostgresKeyStore: options.pool must be a pg Pool');
-    }
-    const schema = options.schema ?? 'token_kit';
-    if (typeof schema !== 'string' || !IDENTIFIER.test(schema)) {
-      throw new TypeError(
-        `PostgresKeyStore: schema must be a lowercase SQL identifier, got ${JSON.stringify(schema)}`,
-      );
-    }
+    objectOption(options, 'PostgresKeyStore: options');
+    const pool = objectWith(
+      options.pool,
+      ['query', 'connect'],
+      'PostgresKeyStore: options.pool',
+      'a pg Pool (query and connect)',
+    );
+    const schema = matchingString(
+      options.schema,
+      'token_kit',
+      'PostgresKeyStore: schema',
+      IDENTIFIER,
+      'a lowercase SQL identifier',
+    );
     this.#pool = pool;
     this.#s = `"${schema}"`;
     // Channel names are identifiers: at most 63 bytes.

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 
 import { StoreUnavailableError } from '../errors';
+import { matchingString, objectOption, objectWith } from '../util/options';
 import { asStoredKey, type KeyStore, type KeyStoreSnapshot, type StoredKey } from '../keys/key-store';
 import { waitForReady } from './redis-client';
 
@@ -88,19 +89,20 @@ export class RedisKeyStore implements KeyStore {
   readonly #subscriber: Redis | Cluster | undefined;
 
   constructor(options: Readonly<RedisKeyStoreOptions>) {
-    const client = options?.client as Redis | Cluster | undefined;
-    if (
-      typeof client !== 'object' ||
-      client === null ||
-      typeof client.defineCommand !== 'function' ||
-      typeof client.publish !== 'function'
-    ) {
-      throw new TypeError('RedisKeyStore: options.client must be an ioredis Redis or Cluster client');
-    }
-    const prefix = options.keyPrefix ?? 'etk:';
-    if (typeof prefix !== 'string' || /[{}]/.test(prefix)) {
-      throw new TypeError("RedisKeyStore: keyPrefix must be a string without '{' or '}' (cluster hash tags)");
-    }
+    objectOption(options, 'RedisKeyStore: options');
+    const client = objectWith(
+      options.client as Redis | Cluster | undefined,
+      ['defineCommand', 'publish'],
+      'RedisKeyStore: options.client',
+      'an ioredis Redis or Cluster client',
+    );
+    const prefix = matchingString(
+      options.keyPrefix,
+      'etk:',
+      'RedisKeyStore: keyPrefix',
+      /^[^{}]*$/,
+      "a string without '{' or '}' (cluster hash tags)",
+    );
     this.#client = client;
     this.#set = `${prefix}{keys}:set`;
     this.#version = `${prefix}{keys}:version`;
