@@ -5,6 +5,7 @@
  */
 import type { Request, RequestHandler, Response, Router } from 'express';
 import { assertErrorFormat, type ErrorFormatOption } from '../middleware/error-response';
+import { booleanOption, invalidOption, missingOption, wholeSeconds } from '../util/options';
 import { createBaseRouter, methodNotAllowed } from './shared';
 
 /** A way a protected resource accepts bearer tokens (RFC 6750 §2.1–§2.3). */
@@ -67,29 +68,30 @@ const TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]{1,256}$/;
 /** The URL of a (`resource`-like) option: https, or http on a local host; no fragment; a TypeError otherwise. */
 function httpsUrl(value: unknown, option: string): URL {
   const shown = JSON.stringify(typeof value === 'string' ? value.slice(0, 256) : value);
-  let url: URL;
+  let url: URL | undefined;
   try {
-    if (typeof value !== 'string' || value.length > 2048) throw new TypeError();
-    url = new URL(value);
+    url = typeof value === 'string' && value.length <= 2048 ? new URL(value) : undefined;
   } catch {
-    throw new TypeError(`${option} must be an absolute https URL, got ${shown}`);
+    url = undefined;
   }
+  if (url === undefined) throw invalidOption(`${option} must be an absolute https URL, got ${shown}`);
   const local = url.protocol === 'http:' && LOCAL_HOSTS.has(url.hostname);
   if (url.protocol !== 'https:' && !local) {
-    throw new TypeError(`${option} must be an https URL (http only for localhost), got ${shown}`);
+    throw invalidOption(`${option} must be an https URL (http only for localhost), got ${shown}`);
   }
-  if (value.includes('#')) throw new TypeError(`${option} must not have a fragment, got ${shown}`);
+  if ((value as string).includes('#'))
+    throw invalidOption(`${option} must not have a fragment, got ${shown}`);
   if (url.username !== '' || url.password !== '') {
-    throw new TypeError(`${option} must not hold credentials, got ${shown}`);
+    throw invalidOption(`${option} must not hold credentials, got ${shown}`);
   }
   return url;
 }
 
 function stringList(value: unknown, option: string, check: (item: string, label: string) => void): string[] {
-  if (!Array.isArray(value)) throw new TypeError(`${option} must be an array of strings`);
-  if (value.length > MAX_LIST) throw new TypeError(`${option} may hold at most ${MAX_LIST} entries`);
+  if (!Array.isArray(value)) throw invalidOption(`${option} must be an array of strings`);
+  if (value.length > MAX_LIST) throw invalidOption(`${option} may hold at most ${MAX_LIST} entries`);
   value.forEach((item: unknown, i) => {
-    if (typeof item !== 'string') throw new TypeError(`${option}[${i}] must be a string`);
+    if (typeof item !== 'string') throw invalidOption(`${option}[${i}] must be a string`);
     check(item, `${option}[${i}]`);
   });
   return [...new Set(value as string[])];
@@ -97,13 +99,12 @@ function stringList(value: unknown, option: string, check: (item: string, label:
 
 function tokenList(value: unknown, option: string): string[] {
   return stringList(value, option, (item, label) => {
-    if (!TOKEN.test(item)) throw new TypeError(`${label} must be printable ASCII without spaces or quotes`);
+    if (!TOKEN.test(item)) throw invalidOption(`${label} must be printable ASCII without spaces or quotes`);
   });
 }
 
 function optionalBoolean(value: unknown, option: string): boolean | undefined {
-  if (value !== undefined && typeof value !== 'boolean') throw new TypeError(`${option} must be a boolean`);
-  return value;
+  return value === undefined ? undefined : booleanOption(value, false, option);
 }
 
 /**
@@ -114,15 +115,15 @@ export function protectedResourceMetadata(
   options: Readonly<ProtectedResourceRouterOptions>,
 ): ProtectedResourceMetadata {
   if (typeof options !== 'object' || options === null) {
-    throw new TypeError('createProtectedResourceRouter needs { resource, authorizationServers }');
+    throw missingOption('createProtectedResourceRouter needs { resource, authorizationServers }');
   }
   httpsUrl(options.resource, 'resource');
   const servers = stringList(options.authorizationServers, 'authorizationServers', (item, label) => {
     const url = httpsUrl(item, label);
     // An issuer identifier has no query or fragment (RFC 8414 §2).
-    if (url.search !== '') throw new TypeError(`${label} must not have a query`);
+    if (url.search !== '') throw invalidOption(`${label} must not have a query`);
   });
-  if (servers.length === 0) throw new TypeError('authorizationServers must name at least one issuer');
+  if (servers.length === 0) throw invalidOption('authorizationServers must name at least one issuer');
   const doc: Record<string, string | boolean | readonly string[]> = {
     resource: options.resource,
     authorization_servers: servers,
@@ -130,7 +131,7 @@ export function protectedResourceMetadata(
       options.bearerMethodsSupported ?? ['header'],
       'bearerMethodsSupported',
       (item, label) => {
-        if (!BEARER_METHODS.has(item)) throw new TypeError(`${label} must be header, body or query`);
+        if (!BEARER_METHODS.has(item)) throw invalidOption(`${label} must be header, body or query`);
       },
     ),
   };
@@ -145,7 +146,7 @@ export function protectedResourceMetadata(
       name.length > 256 ||
       [...name].some((c) => c < ' ' || c === '\x7F')
     ) {
-      throw new TypeError(
+      throw invalidOption(
         'resourceName must be a non-empty string of at most 256 characters, no control characters',
       );
     }
@@ -172,7 +173,7 @@ export function protectedResourceMetadata(
     if (value === undefined) continue;
     const algs = tokenList(value, option);
     // RFC 9728 §2: "none" MUST NOT be used.
-    if (algs.includes('none')) throw new TypeError(`${option} must not include "none"`);
+    if (algs.includes('none')) throw invalidOption(`${option} must not include "none"`);
     doc[field] = algs;
   }
   const flags = [
@@ -233,13 +234,8 @@ export function createProtectedResourceRouter(options: Readonly<ProtectedResourc
   const doc = protectedResourceMetadata(options);
   const format = options.errorFormat ?? 'errors';
   assertErrorFormat(format);
-  const maxAge = options.maxAge ?? 3600;
-  if (!Number.isSafeInteger(maxAge) || maxAge < 0 || maxAge > MAX_MAX_AGE) {
-    throw new RangeError(
-      `maxAge must be a whole number of seconds from 0 to ${MAX_MAX_AGE}, got ${String(maxAge)}`,
-    );
-  }
-  const serveRoot = optionalBoolean(options.serveRootDocument, 'serveRootDocument') ?? true;
+  const maxAge = wholeSeconds(options.maxAge, 3600, 'maxAge', 0, MAX_MAX_AGE);
+  const serveRoot = booleanOption(options.serveRootDocument, true, 'serveRootDocument');
   const body = JSON.stringify(doc);
   const paths = new Set([wellKnownPath(new URL(options.resource))]);
   if (serveRoot) paths.add(WELL_KNOWN);
