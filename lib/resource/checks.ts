@@ -8,6 +8,7 @@
  */
 import { TokenError } from '../errors';
 import type { AuthInfo } from '../types';
+import { invalidOption, optionalFunction } from '../util/options';
 
 /** A JSON primitive, as `claimEquals`/`claimIncludes` compare them. */
 export type JsonPrimitive = string | number | boolean | null;
@@ -49,7 +50,7 @@ function scopeList(value: unknown, option: string): string[] | undefined {
     list.length === 0 ||
     list.some((s) => typeof s !== 'string' || !/^[\x21\x23-\x5B\x5D-\x7E]+$/.test(s))
   ) {
-    throw new TypeError(`${option} must be a non-empty scope string or list of scope tokens (RFC 6749 §3.3)`);
+    throw invalidOption(`${option} must be a non-empty scope string or list of scope tokens (RFC 6749 §3.3)`);
   }
   return [...(list as string[])];
 }
@@ -66,12 +67,12 @@ function isPrimitive(v: unknown): v is JsonPrimitive {
 function claimMap<T>(value: unknown, option: string, valid: (v: unknown) => v is T): [string, T][] {
   if (value === undefined) return [];
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new TypeError(`${option} must be an object of claim name → expected value`);
+    throw invalidOption(`${option} must be an object of claim name → expected value`);
   }
   const entries = Object.entries(value);
   for (const [name, expected] of entries) {
     if (!valid(expected))
-      throw new TypeError(
+      throw invalidOption(
         `${option}.${name} must be ${option === 'claimEquals' ? 'a JSON primitive' : 'a non-empty array of JSON primitives'}`,
       );
   }
@@ -95,9 +96,7 @@ export function compileChecks(options: Readonly<TokenCheckOptions>): CompiledChe
   const some = scopeList(options.scopeIncludesAny, 'scopeIncludesAny');
   const equals = claimMap(options.claimEquals, 'claimEquals', isPrimitive);
   const includes = claimMap(options.claimIncludes, 'claimIncludes', isPrimitiveList);
-  const predicate = options.claimCheck;
-  if (predicate !== undefined && typeof predicate !== 'function')
-    throw new TypeError('claimCheck must be a function');
+  const predicate = optionalFunction(options.claimCheck, 'claimCheck');
   const any =
     all !== undefined ||
     some !== undefined ||

@@ -15,6 +15,19 @@ import type { RevocationView } from '../stores/revocation-view';
 import { issuedAtMsOf } from '../core/issuance';
 import { freezeAuth, splitScope } from '../core/token/auth-info';
 import { isRevoked, revocationQuery, revocationState, type RevocationContext } from '../core/token/verify';
+import {
+  atLeast,
+  booleanOption,
+  hasMethod,
+  httpUrl,
+  invalidOption,
+  missingOption,
+  nonEmptyString,
+  objectOption,
+  optionalFunction,
+  optionConflict,
+  positiveInteger,
+} from '../util/options';
 import { DEFAULT_FETCH_MAX_BYTES, DEFAULT_FETCH_TIMEOUT_MS, type FetchLimits } from './fetch';
 import { Introspector, type IntrospectionOptions } from './introspection';
 import { JwksCache, REMOTE_ALGORITHMS, type RemoteAlgorithm } from './jwks-cache';
@@ -96,39 +109,19 @@ const DEFAULTS = {
   jwksStaleFor: 3600,
 } as const;
 
+/** A non-negative number of seconds (fractions allowed); `fallback` when `value` is undefined. */
 function seconds(value: unknown, option: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new RangeError(`${option} must be a non-negative number of seconds, got ${String(value)}`);
-  }
-  return value;
+  return atLeast(value, fallback, option, 0);
 }
 
 function positiveInt(value: unknown, option: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || (value as number) < 1) {
-    throw new RangeError(`${option} must be a positive integer, got ${String(value)}`);
-  }
-  return value as number;
-}
-
-function httpUrl(value: unknown, option: string): string {
-  if (typeof value !== 'string' || !URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol)) {
-    throw new TypeError(`${option} must be an http(s) URL, got ${JSON.stringify(value)}`);
-  }
-  return value;
-}
-
-function nonEmptyString(value: unknown, option: string): string {
-  if (typeof value !== 'string' || value.length === 0)
-    throw new TypeError(`${option} must be a non-empty string`);
-  return value;
+  return positiveInteger(value, fallback, option);
 }
 
 /** Asserts a storage-shaped object by the methods resource-server mode calls. */
 function assertStore(store: unknown, option: string): asserts store is TokenStore {
-  if (typeof (store as { checkRevocation?: unknown } | null)?.checkRevocation !== 'function') {
-    throw new TypeError(`${option} must be a TokenStore (with checkRevocation)`);
+  if (!hasMethod(store, 'checkRevocation')) {
+    throw invalidOption(`${option} must be a TokenStore (with checkRevocation)`);
   }
 }
 
@@ -146,21 +139,19 @@ function assertStore(store: unknown, option: string): asserts store is TokenStor
  * @see RFC 8414 §3, RFC 7662, RFC 9068 §4
  */
 export function createRemoteVerifier(options: Readonly<RemoteVerifierOptions>): RemoteVerifier {
-  if (!options || typeof options !== 'object') throw new TypeError('createRemoteVerifier needs options');
-  const now = options.now ?? Date.now;
-  if (typeof now !== 'function') throw new TypeError('now must be a function returning ms');
+  if (!options || typeof options !== 'object') throw missingOption('createRemoteVerifier needs options');
+  const now = optionalFunction(options.now, 'now') ?? Date.now;
   const clockTolerance = seconds(options.clockTolerance, 'clockTolerance', DEFAULT_CLOCK_TOLERANCE);
   const maxTokenAge =
     options.maxTokenAge === undefined ? undefined : seconds(options.maxTokenAge, 'maxTokenAge', 0);
-  const strict = options.strict ?? false;
-  if (typeof strict !== 'boolean') throw new TypeError('strict must be a boolean');
+  const strict = booleanOption(options.strict, false, 'strict');
   const limits: FetchLimits = Object.freeze({
     timeoutMs: positiveInt(options.fetchTimeoutMs, 'fetchTimeoutMs', DEFAULT_FETCH_TIMEOUT_MS),
     maxBytes: positiveInt(options.maxResponseBytes, 'maxResponseBytes', DEFAULT_FETCH_MAX_BYTES),
   });
   const minAge = seconds(options.jwksMinCacheAge, 'jwksMinCacheAge', DEFAULTS.jwksMinCacheAge);
   const maxAge = seconds(options.jwksMaxCacheAge, 'jwksMaxCacheAge', DEFAULTS.jwksMaxCacheAge);
-  if (minAge > maxAge) throw new RangeError('jwksMinCacheAge must not exceed jwksMaxCacheAge');
+  if (minAge > maxAge) throw optionConflict('jwksMinCacheAge must not exceed jwksMaxCacheAge');
   const timing = Object.freeze({
     minMaxAgeMs: minAge * 1000,
     maxMaxAgeMs: maxAge * 1000,
@@ -168,17 +159,17 @@ export function createRemoteVerifier(options: Readonly<RemoteVerifierOptions>): 
     staleMs: seconds(options.jwksStaleFor, 'jwksStaleFor', DEFAULTS.jwksStaleFor) * 1000,
   });
   if (!Array.isArray(options.issuers) || options.issuers.length === 0) {
-    throw new TypeError('issuers must be a non-empty list of { issuer, audience }');
+    throw invalidOption('issuers must be a non-empty list of { issuer, audience }');
   }
   const byIssuer = new Map<string, ResolvedIssuer>();
   options.issuers.forEach((config: Readonly<RemoteIssuerOptions>, i: number) => {
     const at = `issuers[${i}]`;
-    if (!config || typeof config !== 'object') throw new TypeError(`${at} must be an object`);
+    objectOption(config, at);
     const issuer = httpUrl(config.issuer, `${at}.issuer`);
-    if (byIssuer.has(issuer)) throw new TypeError(`${at}.issuer ${issuer} is listed twice`);
+    if (byIssuer.has(issuer)) throw invalidOption(`${at}.issuer ${issuer} is listed twice`);
     const audiences = typeof config.audience === 'string' ? [config.audience] : config.audience;
     if (!Array.isArray(audiences) || audiences.length === 0)
-      throw new TypeError(`${at}.audience is required`);
+      throw missingOption(`${at}.audience is required`);
     audiences.forEach((a: unknown, j: number) => nonEmptyString(a, `${at}.audience[${j}]`));
     const algorithms = config.algorithms ?? REMOTE_ALGORITHMS;
     if (
@@ -186,7 +177,7 @@ export function createRemoteVerifier(options: Readonly<RemoteVerifierOptions>): 
       algorithms.length === 0 ||
       algorithms.some((a) => !REMOTE_ALGORITHMS.includes(a))
     ) {
-      throw new TypeError(
+      throw invalidOption(
         `${at}.algorithms must be a non-empty list of ${REMOTE_ALGORITHMS.join(', ')} (asymmetric only)`,
       );
     }
