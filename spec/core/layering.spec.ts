@@ -225,7 +225,7 @@ describe('lib/ import graph', () => {
 
   describe('option validation', () => {
     /** The layers whose factories check options (lib/core keeps its own, through the same module). */
-    const FACTORY_LAYERS = /^lib\/(routers|middleware|keys|stores)\//;
+    const FACTORY_LAYERS = /^lib\/(routers|middleware|keys|stores|resource)\//;
     /**
      * The TypeErrors and RangeErrors of these layers that are not about a factory's options, by
      * file: each pattern matches the start of the error's message, and says why it stays.
@@ -236,11 +236,23 @@ describe('lib/ import graph', () => {
       ],
       'lib/keys/key-set.ts': [
         [
-          /^\s*[`']KeySet\.(add|setSigningKey|retire|signingKey|\$\{method\})/,
+          /^\s*[`']KeySet\.(add|setSigningKey|retire|signingKey|replaceAll|\$\{method\})/,
           'KeySet methods: key ids and key state',
         ],
         [/^'KeySet\.add: key must be an object/, 'KeySet.add argument, a key, not an option'],
         [/^\s*`\$\{where\}: /, 'key material (PEM, JWK, KeyObject, secret) parsed for KeySet.add'],
+      ],
+      'lib/keys/key-manager.ts': [
+        [/^`createKeyManager: two signers with kid/, 'key state: a kid given twice, as KeySet refuses it'],
+      ],
+      'lib/keys/signer.ts': [
+        [
+          /^'createLocalSigner: options\.privateKey /,
+          'key material parsed (PEM, JWK, KeyObject), its cause kept',
+        ],
+        [/^'(RS|ES)256 needs /, 'publicJwkOf argument: a key that does not fit its algorithm'],
+        [/^'derToJoseSignature: /, 'derToJoseSignature input, a signature from a KMS'],
+        [/^\s*`signer \$\{/, 'the output of a signer, checked at signing time'],
       ],
       'lib/stores/redis-connection.ts': [
         [
@@ -300,22 +312,30 @@ describe('lib/ import graph', () => {
 
     it('is imported by every module that checks factory options', () => {
       const checkers = [
+        'lib/keys/key-manager.ts',
         'lib/keys/key-set.ts',
+        'lib/keys/signer.ts',
         'lib/middleware/error-response.ts',
         'lib/middleware/guards.ts',
         'lib/middleware/metrics.ts',
         'lib/middleware/rate-limit.ts',
         'lib/middleware/require-token.ts',
+        'lib/middleware/token-pipeline.ts',
+        'lib/resource/checks.ts',
+        'lib/resource/remote-issuer.ts',
         'lib/routers/api-key-router.ts',
         'lib/routers/auth-router.ts',
         'lib/routers/oauth/context.ts',
+        'lib/routers/protected-resource-router.ts',
         'lib/routers/shared.ts',
         'lib/stores/memory-token-store.ts',
         'lib/stores/postgres-credential-store.ts',
+        'lib/stores/postgres-key-store.ts',
         'lib/stores/redis-client.ts',
         'lib/stores/redis-connection.ts',
+        'lib/stores/redis-key-store.ts',
         'lib/stores/redis-revocation-view.ts',
-        'lib/stores/redis-token-store.ts',
+        'lib/stores/redis-store-core.ts',
         'lib/core/token-options.ts',
         'lib/server/seed-kit.ts',
         'lib/server/demo-app.ts',

@@ -7,6 +7,7 @@
 import express, { type Express } from 'express';
 import request from 'supertest';
 import { requireToken, type RequireTokenOptions } from '../../lib/middleware/require-token';
+import type { TokenEvent } from '../../lib/core/events';
 import type { TokenKit } from '../../lib/core/token-kit';
 import { MemoryTokenStore } from '../../lib/stores/memory-token-store';
 import { createClock, makeKit, type TestClock } from '../helpers/kit';
@@ -303,5 +304,32 @@ describe('requireToken checks with a kit', () => {
       }
       expect(thrown instanceof TypeError || thrown instanceof RangeError).toBe(true);
     });
+  });
+});
+
+describe('requireToken checks with a kit, audited', () => {
+  it('reports a token a check refuses as auth_failed with the reason and the client address', async () => {
+    const events: TokenEvent[] = [];
+    const { kit } = await makeKit({
+      store: new MemoryTokenStore(),
+      now: createClock(),
+      onEvent: (e) => events.push(e),
+    });
+    const a = express();
+    a.get('/r', requireToken({ kit, claimEquals: { tenant: 'acme' } }), (_req, res) => res.json({}));
+    const { token } = await kit.tokens.issueAccessToken({
+      subject: 'user-1',
+      clientId: 'client-1',
+      claims: { tenant: 'evil' },
+    });
+    expectErrorsBody(
+      await request(a).get('/r').set('Authorization', `Bearer ${token}`),
+      401,
+      'invalid_token',
+      "Unexpected 'tenant' value",
+    );
+    expect(events.filter((e) => e.type === 'auth_failed')).toEqual([
+      expect.objectContaining({ type: 'auth_failed', reason: 'invalid_token', ip: expect.any(String) }),
+    ]);
   });
 });
