@@ -290,7 +290,7 @@ describe('lib/ import graph', () => {
       expect(graph.get('lib/util/options.ts')).toEqual([]);
     });
 
-    it('goes through lib/util/options in every factory of the routers, middleware, keys and stores', () => {
+    it('goes through lib/util/options in every factory of the routers, middleware, keys, stores and resource layer', () => {
       const offenders = [...graph.keys()]
         .filter((file) => FACTORY_LAYERS.test(file))
         .flatMap((file) =>
