@@ -134,7 +134,8 @@ function assertCommon(options: Readonly<RequireTokenCheckOptions>): void {
   }
   booleanOption(options.strict, false, 'strict');
   booleanOption(options.credentialsRequired, true, 'credentialsRequired');
-  if (options.maxTokenAge !== undefined) atLeast(options.maxTokenAge, 0, 'maxTokenAge', 0);
+  // Set means a number: the fallback of -1 refuses a null rather than reading it as 0.
+  if (options.maxTokenAge !== undefined) atLeast(options.maxTokenAge, -1, 'maxTokenAge', 0);
 }
 
 /** True when any option that only this pipeline handles is set. */

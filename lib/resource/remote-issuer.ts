@@ -143,7 +143,8 @@ export function createRemoteVerifier(options: Readonly<RemoteVerifierOptions>): 
   const now = optionalFunction(options.now, 'now') ?? Date.now;
   const clockTolerance = seconds(options.clockTolerance, 'clockTolerance', DEFAULT_CLOCK_TOLERANCE);
   const maxTokenAge =
-    options.maxTokenAge === undefined ? undefined : seconds(options.maxTokenAge, 'maxTokenAge', 0);
+    // Set means a number: the fallback of -1 refuses a null rather than reading it as 0.
+    options.maxTokenAge === undefined ? undefined : seconds(options.maxTokenAge, 'maxTokenAge', -1);
   const strict = booleanOption(options.strict, false, 'strict');
   const limits: FetchLimits = Object.freeze({
     timeoutMs: positiveInt(options.fetchTimeoutMs, 'fetchTimeoutMs', DEFAULT_FETCH_TIMEOUT_MS),

@@ -292,6 +292,7 @@ describe('requireToken checks with a kit', () => {
       ['resourceMetadata not a URL', { resourceMetadata: 'not a url' }],
       ['resourceMetadata with a quote', { resourceMetadata: 'https://a.test/"x' }],
       ['maxTokenAge negative', { maxTokenAge: -1 }],
+      ['maxTokenAge null', { maxTokenAge: null as never }],
       ['strict not a boolean', { strict: 'yes' as never }],
       ['credentialsRequired not a boolean', { credentialsRequired: 0 as never }],
     ];

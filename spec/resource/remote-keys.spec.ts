@@ -219,6 +219,7 @@ describe('requireToken in resource-server mode, when the options are wrong', () 
     ['a negative clockTolerance', { issuer: I, audience: A, clockTolerance: -1 }],
     ['a realm with a quote', { issuer: I, audience: A, realm: 'a"b' }],
     ['an unknown errorFormat', { issuer: I, audience: A, errorFormat: 'xml' }],
+    ['a null maxTokenAge', { issuer: I, audience: A, maxTokenAge: null }],
   ];
   it.each(bad)('throws at factory time: %s', (_name, options) => {
     let thrown: unknown;
