@@ -89,12 +89,20 @@ const subjectOf = (i) => `user-${i}`;
 /** The cached file of `count` JWTs for `alg`, minted now (on every core) when missing or stale. */
 async function jwtFile(alg, count, log = console.log) {
   const key = await benchKey(alg);
-  const file = path.join(CACHE, `jwt-${alg.toLowerCase()}-${key.fingerprint}-${count}.txt`);
-  const meta = `${file}.json`;
-  if (fs.existsSync(file) && fs.existsSync(meta)) {
-    const { expiresAt, lines } = JSON.parse(fs.readFileSync(meta, 'utf8'));
-    if (lines === count && expiresAt - Date.now() / 1000 > MIN_REMAINING) return file;
+  const stem = `jwt-${alg.toLowerCase()}-${key.fingerprint}-`;
+  // Any fresh cached file with at least `count` tokens of this key will do (readers take the first N).
+  for (const name of fs.existsSync(CACHE) ? fs.readdirSync(CACHE) : []) {
+    if (!name.startsWith(stem) || !name.endsWith('.txt.json')) continue;
+    try {
+      const { expiresAt, lines } = JSON.parse(fs.readFileSync(path.join(CACHE, name), 'utf8'));
+      const txt = path.join(CACHE, name.slice(0, -'.json'.length));
+      if (lines >= count && expiresAt - Date.now() / 1000 > MIN_REMAINING && fs.existsSync(txt)) return txt;
+    } catch {
+      // a half-written cache entry: mint again
+    }
   }
+  const file = path.join(CACHE, `${stem}${count}.txt`);
+  const meta = `${file}.json`;
   const started = Date.now();
   const workers = Math.max(1, Math.min(os.availableParallelism(), Math.ceil(count / 500)));
   log(
