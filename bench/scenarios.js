@@ -41,7 +41,7 @@ module.exports = [
     tokens: 'opaque',
     churn: true,
     revocation: true,
-    mode: 'requireToken opaque (vit_at_) + Redis + view',
+    mode: 'requireToken opaque tokens + Redis + view',
     label: 'requireToken, opaque token (Redis, pub/sub view)',
   },
   {

@@ -6,6 +6,11 @@
  * `BENCH_READY {"port",...,"load",...,"checks"}` describing the request to load it with and the
  * correctness checks to run first. Exits on SIGTERM/SIGINT. Env: REDIS_URL (required by the
  * scenarios that use Redis), BENCH_PREFIX (Redis key prefix).
+ *
+ * The verification scenarios use the bench's cached keys (bench/tokens.js), so the tokens minted
+ * beforehand are valid here. A control endpoint outside the app, `GET /__bench/stats`, answers the
+ * process's CPU seconds and RSS (read by bench/load.js around the measured window);
+ * `GET /__bench/count?on=1|0` starts and stops counting distinct Authorization headers.
  */
 const { randomBytes } = require('node:crypto');
 const express = require('express');
