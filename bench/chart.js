@@ -23,9 +23,9 @@ const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
  * @param ns the N of the run, ascending
  */
 function ratioChart(rows, ns) {
-  const W = 760;
+  const W = 920;
   const H = 420;
-  const m = { left: 56, right: 300, top: 30, bottom: 46 };
+  const m = { left: 56, right: 400, top: 30, bottom: 46 };
   const pw = W - m.left - m.right;
   const ph = H - m.top - m.bottom;
   const ratios = rows.map((r) => r.ratio).filter(Number.isFinite);
