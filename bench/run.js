@@ -17,7 +17,8 @@
  * BENCH_SCENARIOS (comma-separated names), BENCH_CHURN (0: without churn only, 1: with churn
  * only; unset: both), BENCH_CHURN_RATE (revocations/s, 50), BENCH_CONNECTIONS (50),
  * BENCH_MEMORY_N (the memory pass: requests over as many tokens; 0 skips it), BENCH_SEED,
- * BENCH_PROPAGATION_TRIALS, BENCH_QUICK=1 (a smoke run of a few seconds per unit), BENCH_NO_PIN=1,
+ * BENCH_PROPAGATION_TRIALS, BENCH_QUICK=1 (a smoke run of a few seconds per unit), BENCH_DRY=1 (print
+ * the plan and the estimate, run nothing), BENCH_NO_PIN=1,
  * BENCH_NO_DOC=1, REDIS_URL.
  */
 const { spawn, spawnSync } = require('node:child_process');
@@ -817,7 +818,7 @@ function document({ summary, goals, failures, propagation, env }) {
       '`rt-rs256-memory`, `ejwt-hs256` and `a-access-tokens` run only when named), `BENCH_CHURN` (`0`: without ' +
       'churn only, `1`: with churn only; both by default), `BENCH_CHURN_RATE` (50), `BENCH_CONNECTIONS` (50), ' +
       '`BENCH_MEMORY_N` (100000; 0 skips the memory pass), `BENCH_PROPAGATION_TRIALS` (200), `BENCH_SEED`, ' +
-      '`BENCH_QUICK=1` (2 s per unit, 1 round, N up to 1000), `BENCH_NO_PIN=1`, `BENCH_NO_DOC=1`, `REDIS_URL`, ' +
+      '`BENCH_QUICK=1` (2 s per unit, 1 round, N up to 1000), `BENCH_DRY=1` (print the plan and the estimate), `BENCH_NO_PIN=1`, `BENCH_NO_DOC=1`, `REDIS_URL`, ' +
       '`BENCH_VIEW_OPTIONS` (JSON added to every `RedisRevocationView.start`). The full run prints its estimated ' +
       'duration first (under 20 minutes on 2 cores).',
     '- Machine use: the server (`bench/server.js`) is pinned to CPU 0; autocannon (`bench/load.js`), ' +
@@ -939,6 +940,11 @@ async function main() {
       `estimated ${fmt(estimateSeconds() / 60, 1)} min plus minting on a first run. Seed ${settings.seed}. ` +
       `Pinning: ${env.pinning}. Load average ${env.loadBefore}.`,
   );
+  if (process.env.BENCH_DRY === '1') {
+    // The plan only: every unit of a round, in table order.
+    for (const unit of all) console.log(`  ${unit.key}`);
+    return;
+  }
   const redis = await startRedis({ cpu: 1 });
   env.redisVersion = redis.version;
   const results = [];
