@@ -679,6 +679,44 @@ function throughputTable(rows) {
   );
 }
 
+/**
+ * The ratio of every mode by N, one table per churn setting: median over rounds, spread in
+ * brackets, the figure the targets are about.
+ */
+function ratioMatrix(summary) {
+  const modes = [
+    ...new Set(summary.rows.filter((r) => r.unit.scenario.mode).map((r) => r.unit.scenario.name)),
+  ];
+  const out = [];
+  for (const churn of settings.churn) {
+    const rows = modes
+      .map((name) => {
+        const cells = settings.ns.map((n) => summary.row(name, n, churn));
+        if (cells.every((c) => !c)) return null;
+        const mode = cells.find(Boolean).unit.scenario.mode;
+        return [
+          mode,
+          ...cells.map((c) => {
+            if (!c || !Number.isFinite(c.ratio)) return '–';
+            const spread = c.runs > 1 ? ` (${fmt(c.ratioMin, 2)}–${fmt(c.ratioMax, 2)})` : '';
+            return `${fmt(c.ratio, 2)}${spread}${c.problems.length ? ' FAILED' : ''}`;
+          }),
+        ];
+      })
+      .filter(Boolean);
+    if (rows.length === 0) continue;
+    out.push(
+      churn
+        ? `With another instance revoking ${settings.churnRate} tokens/s (the peers do not check revocation and are not run with churn):`
+        : 'Without churn:',
+      '',
+      table(['Mode', ...settings.ns.map((n) => `N = ${fmt(n)}`)], rows),
+      '',
+    );
+  }
+  return out;
+}
+
 function gitState() {
   const head = spawnSync('git', ['rev-parse', '--short', 'HEAD'], {
     cwd: ROOT,
@@ -731,6 +769,7 @@ function document({ summary, goals, failures, propagation, env }) {
     '',
     `![Requests per server CPU-second ÷ bare Express, by N](performance-ratio.svg)`,
     '',
+    ...ratioMatrix(summary),
     '### Verification',
     '',
     `${env.date}, one run of \`npm run bench\`: ${settings.rounds} round${settings.rounds === 1 ? '' : 's'} ` +
