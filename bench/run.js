@@ -534,7 +534,14 @@ function targets(summary, propagation) {
   const ratioTarget = (name, what, test, floorFor) => {
     for (const churn of settings.churn) {
       const cells = settings.ns.filter(test).map((n) => ({ n, r: summary.row(name, n, churn) }));
-      if (cells.length === 0 || cells.every((c) => !c.r)) continue;
+      if (cells.length === 0 || cells.every((c) => !c.r)) {
+        out.push({
+          target: `${what}, ${churnLabel(churn)}`,
+          measured: `not run (BENCH_N=${settings.ns.join(',')}, BENCH_SCENARIOS)`,
+          verdict: verdict(null),
+        });
+        continue;
+      }
       const ok = cells.every((c) => clean(c.r) && c.r.ratio >= floorFor(c.n));
       out.push({
         target: `${what}, ${churnLabel(churn)}`,
