@@ -400,7 +400,10 @@ async function runUnit(unit, ctx, { amount } = {}) {
       {},
       'BENCH_RESULT',
     );
-    const result = await load.line;
+    const loadLimit = amount ? 900_000 : (settings.warmup + settings.duration) * 1000 + 120_000;
+    const result = await withTimeout(load.line, loadLimit, `${s.name}: the load did not finish`).finally(() =>
+      stopChild(load.child),
+    );
     await stopChild(load.child);
     let churnResult = null;
     if (churn) {
