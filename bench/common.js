@@ -33,9 +33,10 @@ function loadKit() {
  * break what is measured. Returns the copy's content hash and a remover.
  */
 function snapshotDist() {
-  const src = path.join(ROOT, 'dist');
+  // BENCH_DIST set by the caller: measure that build (e.g. another branch's) instead of dist/.
+  const src = process.env.BENCH_DIST || path.join(ROOT, 'dist');
   if (!fs.existsSync(path.join(src, 'index.js')))
-    throw new Error('dist/index.js not found: run `npm run build`');
+    throw new Error(`${path.relative(ROOT, src) || src}/index.js not found: run \`npm run build\``);
   const dir = path.join(
     ROOT,
     'node_modules',

@@ -17,7 +17,7 @@
  * BENCH_SCENARIOS (comma-separated names), BENCH_CHURN (0: without churn only, 1: with churn
  * only; unset: both), BENCH_CHURN_RATE (revocations/s, 50), BENCH_CONNECTIONS (50),
  * BENCH_MEMORY_N (the memory pass: requests over as many tokens; 0 skips it), BENCH_SEED,
- * BENCH_PROPAGATION_TRIALS, BENCH_QUICK=1 (a smoke run of a few seconds per unit), BENCH_DRY=1 (print
+ * BENCH_PROPAGATION_TRIALS, BENCH_REPLICA, BENCH_VIEW_OPTIONS, BENCH_QUICK=1 (a smoke run of a few seconds per unit), BENCH_DRY=1 (print
  * the plan and the estimate, run nothing), BENCH_NO_PIN=1,
  * BENCH_NO_DOC=1, REDIS_URL.
  */
@@ -27,7 +27,7 @@ const os = require('node:os');
 const path = require('node:path');
 const SCENARIOS = require('./scenarios');
 const { measurePropagation, formatPropagation } = require('./propagation');
-const { describeFeatures, viewOptions } = require('./features');
+const { describeFeatures, supportsReplica, viewOptions } = require('./features');
 const tokens = require('./tokens');
 const { ratioChart } = require('./chart');
 const {
@@ -89,7 +89,9 @@ if (wanted) {
   if (unknown.length) throw new Error(`unknown BENCH_SCENARIOS: ${unknown.join(', ')}`);
 }
 // bare is the baseline of every verification ratio, oidc-provider of every issuance ratio.
+const replicaBuild = supportsReplica(loadKit());
 const scenarios = SCENARIOS.filter((s) => {
+  if (s.requires === 'replica' && !replicaBuild) return false;
   if (!wanted) return !s.optional;
   if (wanted.includes(s.name)) return true;
   if (s.name === 'bare') return SCENARIOS.some((x) => x.group === 'verify' && wanted.includes(x.name));
@@ -97,6 +99,9 @@ const scenarios = SCENARIOS.filter((s) => {
     return SCENARIOS.some((x) => x.group === 'issue' && wanted.includes(x.name));
   return false;
 });
+for (const s of SCENARIOS)
+  if (wanted?.includes(s.name) && s.requires === 'replica' && !replicaBuild)
+    console.warn(`bench: ${s.name} skipped: this build's RedisRevocationView has no replica option`);
 /** The Redis key prefix (and so revocation channel) every verification server and churn share. */
 const KIT_PREFIX = 'bench:kit:';
 
@@ -442,7 +447,7 @@ async function runUnit(unit, ctx, { amount } = {}) {
     if (s.revocation && !spec.revocation)
       problems.push('it claims to enforce revocation but has no revoked-token check');
     else if (s.revocation) revocation = await revocationChecks(unit, spec.port, ctx.other);
-    return { ...result, churn: churnResult, revocation, problems };
+    return { ...result, churn: churnResult, revocation, view: spec.view, problems };
   } catch (err) {
     problems.push(err.message.split('\n')[0]);
     return { problems, failedEarly: true, stderr: server.stderr().slice(-2000) };
@@ -497,6 +502,7 @@ function summarise(results, memory) {
       distinct: runs.map((r) => r.distinct?.seen).filter((v) => v !== undefined && v !== null),
       churnRate: median(runs.map((r) => r.churn?.rate).filter(Number.isFinite)),
       revocation: runs.map((r) => r.revocation).filter(Boolean),
+      views: runs.map((r) => r.view?.replicating).filter((v) => typeof v === 'boolean'),
       problems: all.flatMap((r) => r.problems),
     };
   });
@@ -727,6 +733,17 @@ function ratioMatrix(summary) {
   return out;
 }
 
+/** Which verification scenarios ran their view as a replica (as the servers reported it). */
+function viewStates(summary) {
+  const states = summary.rows
+    .filter((r) => r.views.length)
+    .map(
+      (r) =>
+        `${r.unit.scenario.name}: ${r.views.every((v) => v === true) ? 'replica' : r.views.every((v) => v === false) ? 'no replica' : 'mixed'}`,
+    );
+  return states.length ? `; ${[...new Set(states)].join(', ')}` : '';
+}
+
 function gitState() {
   const head = spawnSync('git', ['rev-parse', '--short', 'HEAD'], {
     cwd: ROOT,
@@ -868,6 +885,8 @@ function document({ summary, goals, failures, propagation, env }) {
       'churn only, `1`: with churn only; both by default), `BENCH_CHURN_RATE` (50), `BENCH_CONNECTIONS` (50), ' +
       '`BENCH_MEMORY_N` (100000; 0 skips the memory pass), `BENCH_PROPAGATION_TRIALS` (200), `BENCH_SEED`, ' +
       '`BENCH_QUICK=1` (2 s per unit, 1 round, N up to 1000), `BENCH_DRY=1` (print the plan and the estimate), `BENCH_NO_PIN=1`, `BENCH_NO_DOC=1`, `REDIS_URL`, ' +
+      '`BENCH_REPLICA` (`auto`, `true` or `false`: the `replica` option of every revocation view, on builds that ' +
+      'have it; `rt-rs256-no-replica` runs one with `replica: false` when named), ' +
       '`BENCH_VIEW_OPTIONS` (JSON added to every `RedisRevocationView.start`). The full run prints its estimated ' +
       'duration first (under 20 minutes on 2 cores).',
     '- Machine use: the server (`bench/server.js`) is pinned to CPU 0; autocannon (`bench/load.js`), ' +
@@ -919,7 +938,7 @@ function document({ summary, goals, failures, propagation, env }) {
           'Library',
           `express-token-kit ${env.pkgVersion}, dist/ built from ${env.git} (dist hash ${env.distHash})`,
         ],
-        ['Revocation view', env.features],
+        ['Revocation view', `${env.features}${viewStates(summary)}`],
         ['Node', m.node],
         ['Express', version('express')],
         ['jose', version('jose')],
@@ -1037,6 +1056,11 @@ async function main() {
             `p50 ${fmt(r.measured.p50, 1)} p99 ${fmt(r.measured.p99, 1)} ms RSS ${fmt(r.serverRss / MiB)} MiB` +
             (r.distinct ? ` distinct ${r.distinct.seen}/${r.distinct.sent}` : '') +
             (r.churn ? ` churn ${fmt(r.churn.rate, 1)}/s` : '') +
+            (typeof r.view?.replicating === 'boolean'
+              ? r.view.replicating
+                ? ' replica'
+                : ' no-replica'
+              : '') +
             (r.revocation
               ? ` revoked→401 ${fmt(r.revocation.seenMs, 0)}/${fmt(r.revocation.unseenMs, 0)} ms`
               : ''),

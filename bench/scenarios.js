@@ -7,7 +7,8 @@
  * - `churn`: also run while a second kit instance revokes a steady 50 tokens/s (the requireToken
  *   scenarios, and the bare route they are compared with in the same round).
  * - `revocation`: it enforces revocation (checked across instances by bench/run.js).
- * - `mode`: the line of the ratio chart; `optional`: runs only when named in BENCH_SCENARIOS.
+ * - `mode`: the line of the ratio chart; `optional`: runs only when named in BENCH_SCENARIOS;
+ *   `requires: 'replica'`: runs only on a build whose RedisRevocationView can be a replica.
  */
 module.exports = [
   {
@@ -34,6 +35,17 @@ module.exports = [
     revocation: true,
     mode: 'requireToken RS256 + Redis, no view',
     label: 'requireToken, RS256 JWT + Redis revocation, no view',
+  },
+  {
+    name: 'rt-rs256-no-replica',
+    group: 'verify',
+    tokens: 'jwt-rs256',
+    churn: true,
+    revocation: true,
+    optional: true,
+    requires: 'replica',
+    mode: 'requireToken RS256 + Redis + view, replica off',
+    label: 'requireToken, RS256 JWT + Redis revocation (pub/sub view with `replica: false`)',
   },
   {
     name: 'rt-opaque',

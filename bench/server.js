@@ -62,7 +62,16 @@ function rateLimitOption(client) {
 
 const prefix = process.env.BENCH_PREFIX ?? `bench:${scenario}:${process.pid}:`;
 
-async function makeKit({ alg = 'RS256', store = 'redis', extra = {}, view = false, benchKeys = false } = {}) {
+let viewState = null;
+
+async function makeKit({
+  alg = 'RS256',
+  store = 'redis',
+  extra = {},
+  view = false,
+  benchKeys = false,
+  replica,
+} = {}) {
   let tokenStore;
   let client;
   if (store === 'redis') {
@@ -75,11 +84,12 @@ async function makeKit({ alg = 'RS256', store = 'redis', extra = {}, view = fals
       const revocationView = await kitLib.RedisRevocationView.start({
         client,
         channel: `${prefix}revocations`,
-        ...viewOptions(kitLib),
+        ...viewOptions(kitLib, { replica }),
       });
       closers.unshift(() => revocationView.close());
       for (let i = 0; i < 200 && !revocationView.ready; i++) await new Promise((r) => setTimeout(r, 10));
       if (!revocationView.ready) throw new Error('the revocation view did not become ready');
+      viewState = { replicating: revocationView.replicating ?? null };
       extra = { ...extra, revocationView };
     }
   } else {
@@ -141,8 +151,14 @@ function verifyChecks(good, bad, revoked) {
   };
 }
 
-async function requireTokenScenario(alg, format = 'jwt', store = 'redis', view = store === 'redis') {
-  const { kit } = await makeKit({ alg, store, view, benchKeys: true });
+async function requireTokenScenario(
+  alg,
+  format = 'jwt',
+  store = 'redis',
+  view = store === 'redis',
+  replica = undefined,
+) {
+  const { kit } = await makeKit({ alg, store, view, benchKeys: true, replica });
   const app = newApp();
   app.get('/resource', kitLib.requireToken({ kit }), resource);
   const good = await issue(kit, format);
@@ -370,6 +386,7 @@ const SCENARIOS = {
   'rt-hs256': () => requireTokenScenario('HS256'),
   'rt-opaque': () => requireTokenScenario('RS256', 'opaque'),
   'rt-rs256-direct': () => requireTokenScenario('RS256', 'jwt', 'redis', false),
+  'rt-rs256-no-replica': () => requireTokenScenario('RS256', 'jwt', 'redis', true, false),
   'rt-rs256-memory': () => requireTokenScenario('RS256', 'jwt', 'memory'),
   'ejwt-hs256': () => expressJwtScenario('HS256'),
   'ejwt-rs256': () => expressJwtScenario('RS256'),
@@ -438,7 +455,7 @@ async function main() {
   // Exit with the bench: run.js holds our stdin open and it closes when run.js goes away.
   process.stdin.on('end', stop).resume();
   process.stdout.write(
-    `BENCH_READY ${JSON.stringify({ port, pid: process.pid, load: spec.load, checks: spec.checks, revocation: Boolean(spec.revocation) })}\n`,
+    `BENCH_READY ${JSON.stringify({ port, pid: process.pid, load: spec.load, checks: spec.checks, revocation: Boolean(spec.revocation), view: viewState })}\n`,
   );
 }
 
