@@ -7,8 +7,9 @@
  *   `replicating` getter): detected on the compiled class. BENCH_REPLICA (`auto`, `true` or
  *   `false`) sets it for every view of the bench; by default the library's own default applies,
  *   and the optional scenario `rt-rs256-no-replica` runs the view with `replica: false`.
- * - BENCH_VIEW_OPTIONS (JSON) adds options to every `RedisRevocationView.start` of the bench, for
- *   trying a setting by hand.
+ * - BENCH_VIEW_OPTIONS (JSON) adds options to every `RedisRevocationView.start` of the bench, and
+ *   BENCH_KIT_OPTIONS (JSON) to every `createTokenKit` of the servers under test (e.g.
+ *   `{"verifiedCacheBytes": 8388608}` on a build that has it), for trying a setting by hand.
  */
 
 /** True when the compiled RedisRevocationView can be a replica (has the `replicating` getter). */
@@ -38,6 +39,12 @@ function viewOptions(kitLib, { replica } = {}) {
   return raw ? { ...out, ...JSON.parse(raw) } : out;
 }
 
+/** Extra `createTokenKit` options of the servers under test (BENCH_KIT_OPTIONS), none by default. */
+function kitOptions() {
+  const raw = process.env.BENCH_KIT_OPTIONS;
+  return raw ? JSON.parse(raw) : {};
+}
+
 /** A one-line description of the optional features in use, for the report. */
 function describeFeatures(kitLib) {
   const extra = viewOptions(kitLib);
@@ -47,7 +54,10 @@ function describeFeatures(kitLib) {
       })`
     : 'this build has no revocation replica (per-jti view cleared by every announcement)';
   const others = Object.fromEntries(Object.entries(extra).filter(([k]) => k !== 'replica'));
-  return Object.keys(others).length ? `${replica}; options ${JSON.stringify(others)}` : replica;
+  const kit = Object.keys(kitOptions()).length
+    ? `; createTokenKit options ${JSON.stringify(kitOptions())}`
+    : '';
+  return `${Object.keys(others).length ? `${replica}; view options ${JSON.stringify(others)}` : replica}${kit}`;
 }
 
-module.exports = { describeFeatures, supportsReplica, viewOptions };
+module.exports = { describeFeatures, kitOptions, supportsReplica, viewOptions };

@@ -17,9 +17,10 @@
  * BENCH_SCENARIOS (comma-separated names), BENCH_CHURN (0: without churn only, 1: with churn
  * only; unset: both), BENCH_CHURN_RATE (revocations/s, 50), BENCH_CONNECTIONS (50),
  * BENCH_MEMORY_N (the memory pass: requests over as many tokens; 0 skips it), BENCH_SEED,
- * BENCH_PROPAGATION_TRIALS, BENCH_REPLICA, BENCH_VIEW_OPTIONS, BENCH_QUICK=1 (a smoke run of a few seconds per unit), BENCH_DRY=1 (print
- * the plan and the estimate, run nothing), BENCH_NO_PIN=1,
- * BENCH_NO_DOC=1, REDIS_URL.
+ * BENCH_PROPAGATION_TRIALS, BENCH_REPLICA, BENCH_VIEW_OPTIONS, BENCH_KIT_OPTIONS (see
+ * bench/features.js), BENCH_QUICK=1 (a smoke run of a few seconds per unit), BENCH_DRY=1 (print the
+ * plan and the estimate, run nothing), BENCH_NO_PIN=1, BENCH_NO_DOC=1, BENCH_DIST (the build to
+ * measure; default dist/), REDIS_URL.
  */
 const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -887,7 +888,8 @@ function document({ summary, goals, failures, propagation, env }) {
       '`BENCH_QUICK=1` (2 s per unit, 1 round, N up to 1000), `BENCH_DRY=1` (print the plan and the estimate), `BENCH_NO_PIN=1`, `BENCH_NO_DOC=1`, `REDIS_URL`, ' +
       '`BENCH_REPLICA` (`auto`, `true` or `false`: the `replica` option of every revocation view, on builds that ' +
       'have it; `rt-rs256-no-replica` runs one with `replica: false` when named), ' +
-      '`BENCH_VIEW_OPTIONS` (JSON added to every `RedisRevocationView.start`). The full run prints its estimated ' +
+      '`BENCH_VIEW_OPTIONS` (JSON added to every `RedisRevocationView.start`), `BENCH_KIT_OPTIONS` (JSON added to ' +
+      "the servers' `createTokenKit`). The full run prints its estimated " +
       'duration first (under 20 minutes on 2 cores).',
     '- Machine use: the server (`bench/server.js`) is pinned to CPU 0; autocannon (`bench/load.js`), ' +
       'redis-server and the churn instance to CPU 1. One private `redis-server --save "" --appendonly no` for ' +

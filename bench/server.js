@@ -16,7 +16,7 @@ const { randomBytes } = require('node:crypto');
 const express = require('express');
 const { connectRedis, loadKit } = require('./common');
 const { benchKey, ISSUER } = require('./tokens');
-const { viewOptions } = require('./features');
+const { kitOptions, viewOptions } = require('./features');
 
 const kitLib = loadKit();
 
@@ -108,6 +108,7 @@ async function makeKit({
     keys: kitLib.createKeySet({ keys: [keyInput] }),
     issuer: ISSUER,
     maxTokenLifetime: 172_800,
+    ...kitOptions(),
     ...extra,
   });
   return { kit, keyInput, key: benchKeyInfo, rateLimit: rateLimitOption(client) };
