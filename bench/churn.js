@@ -20,6 +20,8 @@ async function main() {
   const opts = JSON.parse(process.argv[2]);
   const kitLib = loadKit();
   const client = await connectRedis(opts.redisUrl);
+  // The store first: it creates the deployment's revocation log, which a replica looks for at start.
+  const store = new kitLib.RedisTokenStore({ client, keyPrefix: opts.prefix });
   const view = await kitLib.RedisRevocationView.start({
     client,
     channel: `${opts.prefix}revocations`,
@@ -27,7 +29,7 @@ async function main() {
   });
   const key = await benchKey(opts.alg ?? 'RS256');
   const kit = kitLib.createTokenKit({
-    store: new kitLib.RedisTokenStore({ client, keyPrefix: opts.prefix }),
+    store,
     keys: kitLib.createKeySet({ keys: [key.keyInput] }),
     issuer: ISSUER,
     revocationView: view,

@@ -17,7 +17,7 @@
  * runs it too. Env: BENCH_PROPAGATION_TRIALS (default 200).
  */
 const { performance } = require('node:perf_hooks');
-const { connectRedis, deleteKeys, freePort, loadKit, percentile, startRedis } = require('./common');
+const { connectRedis, deleteKeys, freePort, loadKit, percentile, sleep, startRedis } = require('./common');
 const tokens = require('./tokens');
 const { viewOptions } = require('./features');
 
@@ -29,6 +29,10 @@ async function measurePropagation({ redisUrl, trials = 200, tokensFile, backgrou
   const key = await tokens.benchKey('RS256');
   const names = ['A', 'B', 'C'];
   const clients = await Promise.all(names.map(() => connectRedis(redisUrl)));
+  // Stores before views: a store creates its deployment's revocation log, which a view that can be a
+  // replica looks for when it starts.
+  const stores = clients.map((client) => new kitLib.RedisTokenStore({ client, keyPrefix: prefix }));
+  await sleep(50);
   const views = await Promise.all(
     clients.map((client) =>
       kitLib.RedisRevocationView.start({ client, channel: `${prefix}revocations`, ...viewOptions(kitLib) }),
@@ -38,13 +42,14 @@ async function measurePropagation({ redisUrl, trials = 200, tokensFile, backgrou
   if (views.some((v) => !v.ready)) throw new Error('the revocation views did not become ready');
   const kits = clients.map((client, i) =>
     kitLib.createTokenKit({
-      store: new kitLib.RedisTokenStore({ client, keyPrefix: prefix }),
+      store: stores[i],
       keys: kitLib.createKeySet({ keys: [key.keyInput] }),
       issuer: tokens.ISSUER,
       revocationView: views[i],
     }),
   );
   const [a, ...receivers] = kits;
+  const replicating = views.map((v) => (typeof v.replicating === 'boolean' ? v.replicating : null));
   const driven = tokensFile ? tokens.readTokens(tokensFile, background) : [];
   let stop = false;
   let verified = 0;
@@ -139,6 +144,7 @@ async function measurePropagation({ redisUrl, trials = 200, tokensFile, backgrou
       seen: stats(delays[i].seen),
       unseen: { ...stats(delays[i].unseen), accepted: delays[i].acceptedAfterAck },
     })),
+    replicating,
     failClosed: await failClosed(kitLib, key),
   };
 }
@@ -193,6 +199,10 @@ function formatPropagation(r) {
     '| Instance | Token | p50 (ms) | p99 (ms) | max (ms) | within 100 ms | accepted after revocation returned |',
     '| --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
+    '',
+    r.replicating?.some((v) => v !== null)
+      ? `Revocation views: ${r.replicating.every(Boolean) ? 'all replicas' : `replica per instance ${JSON.stringify(r.replicating)}`}.`
+      : 'Revocation views: per-jti answers cleared by every announcement (this build has no replica).',
     '',
     `Fail-closed: ${r.failClosed.description}.`,
   ].join('\n');

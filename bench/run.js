@@ -265,6 +265,8 @@ class OtherInstance {
       const kitLib = this.kitLib;
       if (!this.client) {
         this.client = await connectRedis(this.redisUrl);
+        // The store first: it creates the revocation log a replica looks for at start.
+        this.store = new kitLib.RedisTokenStore({ client: this.client, keyPrefix: KIT_PREFIX });
         this.view = await kitLib.RedisRevocationView.start({
           client: this.client,
           channel: `${KIT_PREFIX}revocations`,
@@ -275,7 +277,7 @@ class OtherInstance {
       this.kits.set(
         alg,
         kitLib.createTokenKit({
-          store: new kitLib.RedisTokenStore({ client: this.client, keyPrefix: KIT_PREFIX }),
+          store: this.store,
           keys: kitLib.createKeySet({ keys: [key.keyInput] }),
           issuer: tokens.ISSUER,
           revocationView: this.view,
