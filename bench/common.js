@@ -33,9 +33,10 @@ function loadKit() {
  * break what is measured. Returns the copy's content hash and a remover.
  */
 function snapshotDist() {
-  const src = path.join(ROOT, 'dist');
+  // BENCH_DIST set by the caller: measure that build (e.g. another branch's) instead of dist/.
+  const src = process.env.BENCH_DIST || path.join(ROOT, 'dist');
   if (!fs.existsSync(path.join(src, 'index.js')))
-    throw new Error('dist/index.js not found: run `npm run build`');
+    throw new Error(`${path.relative(ROOT, src) || src}/index.js not found: run \`npm run build\``);
   const dir = path.join(
     ROOT,
     'node_modules',
@@ -329,23 +330,25 @@ function writeDocSection(name, markdown, { prettier = true } = {}) {
 
 const DOC_HEADER = `# Performance
 
-How fast requireToken and the issuing routers are beside bare Express and the established peers, how
-fast a revocation reaches every instance, and whether verifying and issuing many tokens leaves anything
-behind. Every figure below is generated; the prose around the tables lives in \`bench/\`.
+How fast requireToken and the issuing routers are beside bare Express and the established peers when
+every request carries a different token, what a steady stream of revocations elsewhere costs, how much
+memory the server keeps, and how fast a revocation reaches every instance. Every figure below is
+generated; the prose around the tables lives in \`bench/\`.
 
 ## How to run
 
-- \`npm run bench\` builds \`dist/\`, snapshots it, starts a private \`redis-server\` (or uses \`REDIS_URL\`), and
-  runs every scenario of \`bench/scenarios.js\` for 3 rounds in a shuffled order: the server
-  (\`bench/server.js\`) pinned to CPU 0, autocannon (\`bench/load.js\`) and Redis pinned to CPU 1. Each scenario
-  checks its own correctness first and again after the load. Any 5xx, socket error or timeout, or a failed
-  check, exits 1. Then it measures revocation propagation (\`bench/propagation.js\`). About 10 minutes.
-- Settings: \`BENCH_DURATION\` (measured seconds, 10), \`BENCH_WARMUP\` (seconds, 3), \`BENCH_ROUNDS\` (3),
-  \`BENCH_CONNECTIONS\` (50), \`BENCH_SCENARIOS\` (comma-separated names; \`rt-rs256-memory\` runs only when
-  named), \`BENCH_SEED\` (round order), \`BENCH_PROPAGATION_TRIALS\` (200),
-  \`BENCH_RATE_LIMIT\` (\`redis\`, \`memory\` or \`off\`: the routers' limit counters), \`BENCH_NO_PIN=1\`,
-  \`BENCH_NO_DOC=1\`.
-- \`npm run bench:memory\` runs \`bench/memory.js\` under \`node --expose-gc\` (about a minute).
+- \`npm run bench\` builds \`dist/\`, snapshots it, starts a private \`redis-server\` (or uses \`REDIS_URL\`),
+  mints the tokens it needs (cached in \`bench/.cache/\`), and runs every scenario of \`bench/scenarios.js\` at
+  N = 1, 1 000 and 100 000 distinct tokens, the requireToken ones also under revocation churn, in shuffled
+  rounds: the server (\`bench/server.js\`) pinned to CPU 0, autocannon (\`bench/load.js\`), the churn
+  instance (\`bench/churn.js\`) and Redis pinned to CPU 1. Then a memory pass and revocation propagation
+  (\`bench/propagation.js\`). Under 20 minutes on 2 cores; it prints its estimate first. Any non-2xx,
+  socket error, timeout or failed check marks the unit FAILED and exits 1. It writes the section below
+  and \`docs/performance-ratio.svg\`.
+- A smoke run: \`BENCH_QUICK=1 BENCH_NO_DOC=1 npm run bench\` (about 3 minutes). The settings are listed
+  under "Method" below.
+- \`npm run bench:memory\` runs \`bench/memory.js\` under \`node --expose-gc\` (about a minute);
+  \`npm run bench:logins\` runs \`bench/login-stall.js\`.
 - Each script rewrites only its own section of this file, between its \`bench:<name>:start/end\` comments.
 `;
 

@@ -1,32 +1,128 @@
 'use strict';
 /**
  * The scenarios of `npm run bench`, in table order. `bench/server.js <name>` serves each one.
- * `group` is `verify` (a guarded GET) or `issue` (a token endpoint). `optional` scenarios run only
- * when named in BENCH_SCENARIOS.
+ *
+ * - `group`: `verify` (a guarded GET, driven with N distinct tokens) or `issue` (a token endpoint).
+ * - `tokens`: which token file drives it (`jwt-rs256`, `jwt-es256`, `jwt-hs256`, `opaque`).
+ * - `churn`: also run while a second kit instance revokes a steady 50 tokens/s (the requireToken
+ *   scenarios, and the bare route they are compared with in the same round).
+ * - `revocation`: it enforces revocation (checked across instances by bench/run.js).
+ * - `mode`: the line of the ratio chart; `optional`: runs only when named in BENCH_SCENARIOS;
+ *   `requires: 'replica'`: runs only on a build whose RedisRevocationView can be a replica.
  */
 module.exports = [
-  { name: 'bare', group: 'verify', label: 'bare Express 5 route (baseline)' },
-  { name: 'rt-rs256', group: 'verify', label: 'requireToken, RS256 JWT + Redis revocation (pub/sub view)' },
-  { name: 'rt-es256', group: 'verify', label: 'requireToken, ES256 JWT + Redis revocation (pub/sub view)' },
-  { name: 'rt-hs256', group: 'verify', label: 'requireToken, HS256 JWT + Redis revocation (pub/sub view)' },
-  { name: 'rt-opaque', group: 'verify', label: 'requireToken, opaque token (Redis, pub/sub view)' },
+  {
+    name: 'bare',
+    group: 'verify',
+    tokens: 'jwt-rs256',
+    churn: true,
+    label: 'bare Express 5 route (baseline)',
+  },
+  {
+    name: 'rt-rs256',
+    group: 'verify',
+    tokens: 'jwt-rs256',
+    churn: true,
+    revocation: true,
+    mode: 'requireToken RS256 + Redis + revocation view',
+    label: 'requireToken, RS256 JWT + Redis revocation (pub/sub view)',
+  },
   {
     name: 'rt-rs256-direct',
     group: 'verify',
-    label: 'requireToken, RS256 JWT + one Redis round trip per request (no view)',
+    tokens: 'jwt-rs256',
+    churn: true,
+    revocation: true,
+    mode: 'requireToken RS256 + Redis, no view',
+    label: 'requireToken, RS256 JWT + Redis revocation, no view',
+  },
+  {
+    name: 'rt-rs256-no-replica',
+    group: 'verify',
+    tokens: 'jwt-rs256',
+    churn: true,
+    revocation: true,
+    optional: true,
+    requires: 'replica',
+    mode: 'requireToken RS256 + Redis + view, replica off',
+    label: 'requireToken, RS256 JWT + Redis revocation (pub/sub view with `replica: false`)',
+  },
+  {
+    name: 'rt-opaque',
+    group: 'verify',
+    tokens: 'opaque',
+    churn: true,
+    revocation: true,
+    mode: 'requireToken opaque tokens + Redis + view',
+    label: 'requireToken, opaque token (Redis, pub/sub view)',
+  },
+  {
+    name: 'jose-rs256',
+    group: 'verify',
+    tokens: 'jwt-rs256',
+    mode: 'jose jwtVerify (no revocation)',
+    label: 'jose `jwtVerify`, RS256 (public key in hand; no revocation)',
+  },
+  {
+    name: 'auth0-rs256',
+    group: 'verify',
+    tokens: 'jwt-rs256',
+    mode: 'express-oauth2-jwt-bearer (no revocation)',
+    label: 'express-oauth2-jwt-bearer, RS256 (local JWKS; no revocation)',
+  },
+  {
+    name: 'ejwt-rs256',
+    group: 'verify',
+    tokens: 'jwt-rs256',
+    mode: 'express-jwt RS256 (no revocation)',
+    label: 'express-jwt, RS256 (PEM public key; no revocation)',
+  },
+  {
+    name: 'rt-es256',
+    group: 'verify',
+    tokens: 'jwt-es256',
+    churn: true,
+    revocation: true,
+    optional: true,
+    mode: 'requireToken ES256 + Redis + view',
+    label: 'requireToken, ES256 JWT + Redis revocation (pub/sub view)',
+  },
+  {
+    name: 'rt-hs256',
+    group: 'verify',
+    tokens: 'jwt-hs256',
+    churn: true,
+    revocation: true,
+    optional: true,
+    mode: 'requireToken HS256 + Redis + view',
+    label: 'requireToken, HS256 JWT + Redis revocation (pub/sub view)',
   },
   {
     name: 'rt-rs256-memory',
     group: 'verify',
-    label: 'requireToken, RS256 JWT + MemoryTokenStore (no Redis)',
+    tokens: 'jwt-rs256',
+    churn: false,
     optional: true,
+    mode: 'requireToken RS256 + MemoryTokenStore',
+    label: 'requireToken, RS256 JWT + MemoryTokenStore (no Redis)',
   },
-  { name: 'ejwt-hs256', group: 'verify', label: 'express-jwt, HS256 (string secret, README style)' },
-  { name: 'ejwt-rs256', group: 'verify', label: 'express-jwt, RS256 (PEM public key)' },
-  { name: 'auth0-rs256', group: 'verify', label: 'express-oauth2-jwt-bearer, RS256 (local JWKS)' },
-  { name: 'c-cc-rs256', group: 'issue', label: 'router C client_credentials, RS256' },
-  { name: 'c-cc-es256', group: 'issue', label: 'router C client_credentials, ES256' },
-  { name: 'd-cc-rs256', group: 'issue', label: 'router D /oauth/token client_credentials, RS256' },
-  { name: 'a-access-tokens', group: 'issue', label: 'router A /access-tokens (opaque on Redis)' },
+  {
+    name: 'ejwt-hs256',
+    group: 'verify',
+    tokens: 'jwt-hs256',
+    optional: true,
+    mode: 'express-jwt HS256 (no revocation)',
+    label: 'express-jwt, HS256 (no revocation)',
+  },
+  { name: 'c-cc-rs256', group: 'issue', label: '`createAuthRouter` client_credentials, RS256' },
+  { name: 'c-cc-es256', group: 'issue', label: '`createAuthRouter` client_credentials, ES256' },
+  { name: 'd-cc-rs256', group: 'issue', label: '`createOAuthRouter` /oauth/token client_credentials, RS256' },
+  { name: 'd-cc-es256', group: 'issue', label: '`createOAuthRouter` /oauth/token client_credentials, ES256' },
+  {
+    name: 'a-access-tokens',
+    group: 'issue',
+    optional: true,
+    label: '`createApiKeyRouter` /access-tokens (opaque on Redis)',
+  },
   { name: 'oidc-cc-rs256', group: 'issue', label: 'oidc-provider client_credentials, RS256 JWT' },
 ];

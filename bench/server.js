@@ -6,14 +6,20 @@
  * `BENCH_READY {"port",...,"load",...,"checks"}` describing the request to load it with and the
  * correctness checks to run first. Exits on SIGTERM/SIGINT. Env: REDIS_URL (required by the
  * scenarios that use Redis), BENCH_PREFIX (Redis key prefix).
+ *
+ * The verification scenarios use the bench's cached keys (bench/tokens.js), so the tokens minted
+ * beforehand are valid here. A control endpoint outside the app, `GET /__bench/stats`, answers the
+ * process's CPU seconds and RSS (read by bench/load.js around the measured window);
+ * `GET /__bench/count?on=1|0` starts and stops counting distinct Authorization headers.
  */
 const { randomBytes } = require('node:crypto');
 const express = require('express');
 const { connectRedis, loadKit } = require('./common');
+const { benchKey, ISSUER } = require('./tokens');
+const { kitOptions, viewOptions } = require('./features');
 
 const kitLib = loadKit();
 
-const ISSUER = 'https://bench.example';
 const SUBJECT = 'bench-user';
 const CLIENT_ID = 'bench-client';
 const CLIENT_SECRET = `etk_cs_${randomBytes(24).toString('base64url')}`;
@@ -56,7 +62,16 @@ function rateLimitOption(client) {
 
 const prefix = process.env.BENCH_PREFIX ?? `bench:${scenario}:${process.pid}:`;
 
-async function makeKit({ alg = 'RS256', store = 'redis', extra = {}, view = false } = {}) {
+let viewState = null;
+
+async function makeKit({
+  alg = 'RS256',
+  store = 'redis',
+  extra = {},
+  view = false,
+  benchKeys = false,
+  replica,
+} = {}) {
   let tokenStore;
   let client;
   if (store === 'redis') {
@@ -69,26 +84,34 @@ async function makeKit({ alg = 'RS256', store = 'redis', extra = {}, view = fals
       const revocationView = await kitLib.RedisRevocationView.start({
         client,
         channel: `${prefix}revocations`,
+        ...viewOptions(kitLib, { replica }),
       });
       closers.unshift(() => revocationView.close());
       for (let i = 0; i < 200 && !revocationView.ready; i++) await new Promise((r) => setTimeout(r, 10));
       if (!revocationView.ready) throw new Error('the revocation view did not become ready');
+      viewState = { replicating: revocationView.replicating ?? null };
       extra = { ...extra, revocationView };
     }
   } else {
     tokenStore = new kitLib.MemoryTokenStore();
   }
-  const keyInput =
-    alg === 'HS256'
+  // The verification scenarios use the bench's cached keys (bench/tokens.js): the tokens they are
+  // driven with were minted with them beforehand.
+  const benchKeyInfo = benchKeys ? await benchKey(alg) : undefined;
+  const keyInput = benchKeyInfo
+    ? benchKeyInfo.keyInput
+    : alg === 'HS256'
       ? { kid: 'bench-hs256', alg, secret: HS256_SECRET }
       : await kitLib.KeySet.generateKey(alg, `bench-${alg.toLowerCase()}`);
   const kit = kitLib.createTokenKit({
     store: tokenStore,
     keys: kitLib.createKeySet({ keys: [keyInput] }),
     issuer: ISSUER,
+    maxTokenLifetime: 172_800,
+    ...kitOptions(),
     ...extra,
   });
-  return { kit, keyInput, rateLimit: rateLimitOption(client) };
+  return { kit, keyInput, key: benchKeyInfo, rateLimit: rateLimitOption(client) };
 }
 
 async function issue(kit, format = 'jwt') {
@@ -108,7 +131,11 @@ function tamper(token) {
 
 const bearer = (token) => ({ authorization: `Bearer ${token}` });
 
-/** Checks of a guarded GET: the good token passes, a tampered (and a revoked) one gets 401. */
+/**
+ * Checks of a guarded GET: the good token passes, a tampered (and a revoked) one gets 401. The load
+ * is GET /resource with the run's N distinct tokens (bench/load.js adds them). `revocation` tells
+ * bench/run.js that this scenario enforces revocation, which it then checks across instances.
+ */
 function verifyChecks(good, bad, revoked) {
   const checks = [
     { name: 'valid token → 200', path: '/resource', headers: bearer(good), status: 200, json: { ok: true } },
@@ -118,11 +145,21 @@ function verifyChecks(good, bad, revoked) {
   if (revoked) {
     checks.push({ name: 'revoked token → 401', path: '/resource', headers: bearer(revoked), status: 401 });
   }
-  return { load: { method: 'GET', path: '/resource', headers: bearer(good) }, checks };
+  return {
+    load: { method: 'GET', path: '/resource', headers: {}, tokens: true },
+    checks,
+    revocation: Boolean(revoked),
+  };
 }
 
-async function requireTokenScenario(alg, format = 'jwt', store = 'redis', view = store === 'redis') {
-  const { kit } = await makeKit({ alg, store, view });
+async function requireTokenScenario(
+  alg,
+  format = 'jwt',
+  store = 'redis',
+  view = store === 'redis',
+  replica = undefined,
+) {
+  const { kit } = await makeKit({ alg, store, view, benchKeys: true, replica });
   const app = newApp();
   app.get('/resource', kitLib.requireToken({ kit }), resource);
   const good = await issue(kit, format);
@@ -176,8 +213,8 @@ async function routerCScenario(alg) {
   return { app, ...issueChecks(load, bad) };
 }
 
-async function routerDScenario() {
-  const { kit, rateLimit } = await makeKit({ alg: 'RS256', view: true });
+async function routerDScenario(alg) {
+  const { kit, rateLimit } = await makeKit({ alg, view: true });
   await createClient(kit);
   const app = newApp();
   app.use(kitLib.createOAuthRouter({ kit, rateLimit }));
@@ -206,19 +243,23 @@ async function routerAScenario() {
 
 async function expressJwtScenario(alg) {
   const { expressjwt } = require('express-jwt');
-  const { kit, keyInput } = await makeKit({ alg, store: 'memory' });
-  // As the express-jwt README does: a string secret, or the public key as PEM.
-  const secret =
-    alg === 'HS256' ? HS256_SECRET : keyInput.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  const { kit, key } = await makeKit({ alg, store: 'memory', benchKeys: true });
+  // As the express-jwt README does: the secret, or the public key as PEM.
+  const secret = alg === 'HS256' ? key.secret : key.pem;
   const app = newApp();
-  app.get('/resource', expressjwt({ secret, algorithms: [alg] }), resource, peerErrors);
+  app.get(
+    '/resource',
+    expressjwt({ secret, algorithms: [alg], issuer: ISSUER, audience: ISSUER }),
+    resource,
+    peerErrors,
+  );
   const good = await issue(kit);
   return { app, ...verifyChecks(good, tamper(good)) };
 }
 
 async function auth0Scenario(port) {
   const { auth } = require('express-oauth2-jwt-bearer');
-  const { kit } = await makeKit({ alg: 'RS256', store: 'memory' });
+  const { kit } = await makeKit({ alg: 'RS256', store: 'memory', benchKeys: true });
   const app = newApp();
   app.get('/.well-known/jwks.json', (_req, res) => res.json(kit.tokens.keys.jwks()));
   app.get(
@@ -231,6 +272,31 @@ async function auth0Scenario(port) {
     }),
     resource,
     peerErrors,
+  );
+  const good = await issue(kit);
+  return { app, ...verifyChecks(good, tamper(good)) };
+}
+
+/** jose `jwtVerify` with the public key in hand (no JWKS fetch), as a minimal hand-written guard. */
+async function joseScenario() {
+  const { jwtVerify } = await import('jose');
+  const { kit, key } = await makeKit({ alg: 'RS256', store: 'memory', benchKeys: true });
+  const options = { issuer: ISSUER, audience: ISSUER, algorithms: ['RS256'] };
+  const app = newApp();
+  app.get(
+    '/resource',
+    async (req, res, next) => {
+      const m = /^Bearer ([^ ]+)$/.exec(req.headers.authorization ?? '');
+      if (!m) return res.status(401).json({ error: 'invalid_token' });
+      try {
+        const { payload } = await jwtVerify(m[1], key.publicKey, options);
+        req.auth = payload;
+      } catch {
+        return res.status(401).json({ error: 'invalid_token' });
+      }
+      return next();
+    },
+    resource,
   );
   const good = await issue(kit);
   return { app, ...verifyChecks(good, tamper(good)) };
@@ -308,7 +374,8 @@ async function bareScenario() {
   app.get('/resource', resource);
   return {
     app,
-    load: { method: 'GET', path: '/resource', headers: {} },
+    // The same requests as the guarded routes (N distinct bearer tokens), ignored.
+    load: { method: 'GET', path: '/resource', headers: {}, tokens: true },
     checks: [{ name: 'GET → 200', path: '/resource', headers: {}, status: 200, json: { ok: true } }],
   };
 }
@@ -320,13 +387,16 @@ const SCENARIOS = {
   'rt-hs256': () => requireTokenScenario('HS256'),
   'rt-opaque': () => requireTokenScenario('RS256', 'opaque'),
   'rt-rs256-direct': () => requireTokenScenario('RS256', 'jwt', 'redis', false),
+  'rt-rs256-no-replica': () => requireTokenScenario('RS256', 'jwt', 'redis', true, false),
   'rt-rs256-memory': () => requireTokenScenario('RS256', 'jwt', 'memory'),
   'ejwt-hs256': () => expressJwtScenario('HS256'),
   'ejwt-rs256': () => expressJwtScenario('RS256'),
   'auth0-rs256': auth0Scenario,
+  'jose-rs256': joseScenario,
   'c-cc-rs256': () => routerCScenario('RS256'),
   'c-cc-es256': () => routerCScenario('ES256'),
-  'd-cc-rs256': routerDScenario,
+  'd-cc-rs256': () => routerDScenario('RS256'),
+  'd-cc-es256': () => routerDScenario('ES256'),
   'a-access-tokens': routerAScenario,
   'oidc-cc-rs256': oidcProviderScenario,
 };
@@ -348,11 +418,29 @@ async function main() {
   const spec = await build(port);
   let serverErrors = 0;
   const app = spec.app;
+  // Distinct Authorization headers, counted only while bench/load.js asks (its warm-up), to prove
+  // that the load really sends N distinct tokens; off during the measured window.
+  let seen = null;
+  const control = (req, res) => {
+    const url = new URL(req.url, 'http://x');
+    const distinct = seen ? seen.size : null;
+    if (url.pathname === '/__bench/count') seen = url.searchParams.get('on') === '1' ? new Set() : null;
+    const cpu = process.cpuUsage();
+    const body = JSON.stringify({
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      rss: process.memoryUsage.rss(),
+      distinct,
+      serverErrors,
+    });
+    res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+  };
   handler = (req, res) => {
+    if (req.url.startsWith('/__bench/')) return control(req, res);
+    if (seen !== null && req.headers.authorization) seen.add(req.headers.authorization);
     res.on('finish', () => {
       if (res.statusCode >= 500) serverErrors += 1;
     });
-    app(req, res);
+    return app(req, res);
   };
   const stop = async () => {
     server.close();
@@ -368,7 +456,7 @@ async function main() {
   // Exit with the bench: run.js holds our stdin open and it closes when run.js goes away.
   process.stdin.on('end', stop).resume();
   process.stdout.write(
-    `BENCH_READY ${JSON.stringify({ port, pid: process.pid, load: spec.load, checks: spec.checks })}\n`,
+    `BENCH_READY ${JSON.stringify({ port, pid: process.pid, load: spec.load, checks: spec.checks, revocation: Boolean(spec.revocation), view: viewState })}\n`,
   );
 }
 
