@@ -23,6 +23,14 @@ import {
 } from './redis-scripts';
 import type { StoreScript } from './redis-scripts';
 import {
+  INIT_REVOCATION_LOG,
+  RECORD_REVOCATION,
+  REVOCATION_LOG_LENGTH,
+  REVOCATION_LOG_SCRIPTS,
+  revocationLogKeys,
+  type RevocationLogKind,
+} from './redis-revocation-log';
+import {
   assertCutoffMs,
   cutoffMsOf,
   MAX_REFRESH_GRACE_RETRIES,
@@ -100,6 +108,9 @@ function parseNumber(raw: unknown, what: string): number {
   if (raw === '' || !Number.isFinite(n)) throw corrupt(what);
   return n;
 }
+
+/** How long a family revoked inside the rotation script stays in the revocation log, ms. */
+const FAMILY_LOG_MS = 86_400_000;
 
 /** A stored cut-off in ms (a legacy value in seconds covers its whole second; see `cutoffMsOf`). */
 function parseCutoff(raw: unknown): number | null {
@@ -348,6 +359,9 @@ export class RedisTokenStore implements TokenStore {
   readonly #wait: WaitForReplicasOptions | null;
   /** Our prefix, as given; ioredis adds the client's own `keyPrefix` to every key, KEYS included. */
   readonly #prefix: string;
+  /** The deployment's revocation channel (`revocationChannel(keyPrefix)`) and its log's keys. */
+  readonly #channel: string;
+  readonly #logKeys: readonly string[];
 
   constructor(options: Readonly<RedisTokenStoreOptions>) {
     const client = options.client as Redis | Cluster | undefined;
@@ -375,6 +389,12 @@ export class RedisTokenStore implements TokenStore {
     this.#wait = checkWaitOptions(options.waitForReplicas);
     this.#prefix = prefix;
     for (const s of STORE_SCRIPTS) client.defineCommand(s.name, { lua: s.lua });
+    // The revocation log that RedisRevocationView replicas follow (redis-revocation-log.ts): created
+    // now, so a replica of a deployment without any revocation yet can start answering.
+    this.#channel = `${prefix}revocations`;
+    this.#logKeys = revocationLogKeys(this.#channel);
+    for (const s of REVOCATION_LOG_SCRIPTS) client.defineCommand(s.name, { lua: s.lua });
+    this.#script(INIT_REVOCATION_LOG, [this.#logKeys[0]!], []).catch(() => undefined);
   }
 
   // --- keys -------------------------------------------------------------------
@@ -529,9 +549,27 @@ export class RedisTokenStore implements TokenStore {
     return this.#call('checkRevocation', () => this.#readRevocation(query));
   }
 
+  /**
+   * Logs a revocation for the replicas, BEFORE the store's own key is written (other slots on a
+   * Cluster: a failure in between leaves the log stricter than the keys, never the reverse).
+   */
+  async #logRevocation(kind: RevocationLogKind, id: string, value: string, px: number): Promise<void> {
+    const now = Date.now();
+    await this.#writeScript(RECORD_REVOCATION, this.#logKeys, [
+      this.#channel,
+      kind,
+      id,
+      value,
+      String(now + px),
+      String(now),
+      String(REVOCATION_LOG_LENGTH),
+    ]);
+  }
+
   async revokeJti(jti: string, ttlSeconds: number): Promise<void> {
     const px = ttlMs(ttlSeconds);
     return this.#call('revokeJti', async () => {
+      await this.#logRevocation('jti', jti, '1', px);
       await this.#writeScript(REVOKE_JTI, [this.#key('rj', jti)], [px]);
     });
   }
@@ -544,6 +582,7 @@ export class RedisTokenStore implements TokenStore {
   }
 
   async #revokeFamilyNow(familyId: string, px: number): Promise<void> {
+    await this.#logRevocation('family', familyId, '1', px);
     await this.#writeScript(
       REVOKE_FAMILY,
       [this.#familyRevokedKey(familyId), this.#familyKey(familyId)],
@@ -556,6 +595,7 @@ export class RedisTokenStore implements TokenStore {
     const px = ttlMs(ttlSeconds);
     const key = this.#key(kind === 'subject' ? 'cs' : 'cc', id);
     return this.#call('setCutoff', async () => {
+      await this.#logRevocation(kind, id, String(at), px);
       await this.#writeScript(SET_CUTOFF, [key], [String(at), px]);
     });
   }
@@ -655,10 +695,15 @@ export class RedisTokenStore implements TokenStore {
               : ({ status, family } as const);
           }
           case 'reused':
-            return { status, family: parseFamily(raw, lastUsedAt) } as const;
+          case 'expired':
+            // The script revoked the family; log it for the replicas (the marker's TTL is the family's
+            // remaining lifetime, unknown here: a day is longer than any access token it issued).
+            await this.#logRevocation('family', input.familyId, '1', FAMILY_LOG_MS);
+            return status === 'expired'
+              ? ({ status } as const)
+              : ({ status, family: parseFamily(raw, lastUsedAt) } as const);
           case 'mismatch':
           case 'revoked':
-          case 'expired':
           case 'not_found':
             return { status } as const;
           case 'stale':

@@ -105,7 +105,7 @@ export function verifyRemembered(
     ({ auth, query } = opaque);
     if (auth === undefined) return undefined;
   }
-  const state = view.lookup(query.jti, nowMs);
+  const state = view.check?.(query) ?? view.lookup(query.jti, nowMs);
   return state === undefined || isRevoked(state, issuedAtMsOf(auth.jti, auth.issuedAt)) ? undefined : auth;
 }
 
@@ -155,6 +155,9 @@ async function revocationState(
 ): Promise<RevocationState> {
   const { view, store } = ctx;
   if (view === undefined || !view.ready) return ctx.guard(() => store.checkRevocation(query));
+  // a synced replica answers for any token, seen before or not
+  const replicated = view.check?.(query);
+  if (replicated !== undefined) return replicated;
   const nowMs = ctx.nowMs();
   const known = view.lookup(query.jti, nowMs);
   if (known !== undefined) return known;
