@@ -543,6 +543,13 @@ export class RedisTokenStore implements TokenStore {
     });
   }
 
+  async readAccessToken(hash: string): Promise<AccessTokenRecord | null> {
+    return this.#call('readAccessToken', async () => {
+      const raw = await this.#client.get(this.#key('at', hash));
+      return raw === null ? null : parseAccessTokenRecord(raw);
+    });
+  }
+
   // --- revocation -------------------------------------------------------------
 
   async checkRevocation(query: RevocationQuery): Promise<RevocationState> {
@@ -555,7 +562,9 @@ export class RedisTokenStore implements TokenStore {
    */
   async #logRevocation(kind: RevocationLogKind, id: string, value: string, px: number): Promise<void> {
     const now = Date.now();
-    await this.#writeScript(RECORD_REVOCATION, this.#logKeys, [
+    // Not waited for replicas itself: on a single Redis the WAIT behind the store's own write, on the
+    // same connection, covers this entry too; on a Cluster the log's node is not waited for.
+    await this.#script(RECORD_REVOCATION, this.#logKeys, [
       this.#channel,
       kind,
       id,

@@ -38,6 +38,8 @@ export interface RevocationView {
    * token that is not revoked.
    */
   check?(query: RevocationQuery): RevocationState | undefined;
+  /** True when the view is a replica: while `ready`, {@link RevocationView.check} answers for any token. */
+  readonly replicating?: boolean;
   /** Announces a revocation to every instance (after it was written to the store). */
   announce(notice: RevocationNotice): Promise<void>;
   /** Stops listening. */
