@@ -1,9 +1,9 @@
 /**
- * A local, invalidated view of revocation state, so that repeat requests need no store round trip.
- *
- * Answers read from the store are remembered per `jti`; every revocation anywhere is announced on a
- * channel, and each announcement clears the view. While the channel is not known to be live, the
- * view is not `ready` and every check goes to the store (fail closed).
+ * A local view of revocation state, so that requests need no store round trip: either a replica of
+ * everything revoked ({@link RevocationReplica}: any token's check answered locally while synced) or
+ * the older per-`jti` memory of answers read from the store ({@link LocalRevocationMemory}: every
+ * announcement clears it). While the view is not known to be current, it is not `ready` and every
+ * check goes to the store (fail closed).
  *
  * It lives with the stores, beside the types it speaks of, and imports nothing from the core: the core
  * and the views that implement it (e.g. `RedisRevocationView`) both depend on it, never on each other.

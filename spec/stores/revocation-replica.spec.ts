@@ -6,8 +6,13 @@ import {
   REVOCATION_LOG_LENGTH,
   revocationLogKeys,
 } from '../../lib/stores/redis-revocation-log';
-import { RedisRevocationView, revocationChannel } from '../../lib/stores/redis-revocation-view';
+import {
+  createRevocationAnnouncer,
+  RedisRevocationView,
+  revocationChannel,
+} from '../../lib/stores/redis-revocation-view';
 import { RedisTokenStore } from '../../lib/stores/redis-token-store';
+import { RevocationReplica } from '../../lib/stores/revocation-view';
 import type { TokenStore } from '../../lib/stores/token-store';
 import type { KeySet } from '../../lib/keys/key-set';
 import { countingStore, createClock, testKeySet, TEST_ISSUER, type TestClock } from '../helpers/kit';
@@ -184,6 +189,53 @@ describe('RedisRevocationView as a replica', () => {
     });
   });
 
+  describe("when replica is 'auto'", () => {
+    it("replicates on the store's channel and keeps the per-jti answers on any other", async () => {
+      await instance();
+      const client = createRedisClient({ url: server.url, commandTimeoutMs: 2000 });
+      await waitForReady(client, 5000);
+      closers.push(() => client.disconnect());
+      const onStore = await RedisRevocationView.start({ client, channel: CHANNEL, heartbeatMs: 50 });
+      const elsewhere = await RedisRevocationView.start({
+        client,
+        channel: 'other:revocations',
+        heartbeatMs: 50,
+      });
+      closers.push(
+        () => onStore.close(),
+        () => elsewhere.close(),
+      );
+      expect(onStore.replicating).toBe(true);
+      expect(elsewhere.replicating).toBe(false);
+    });
+  });
+
+  describe('when an announcer without sequence numbers announces (an admin command)', () => {
+    it('resyncs and refuses what that process revoked', async () => {
+      const a = await instance();
+      const client = createRedisClient({ url: server.url, commandTimeoutMs: 2000 });
+      await waitForReady(client, 5000);
+      closers.push(() => client.disconnect());
+      const admin = createTokenKit({
+        store: new RedisTokenStore({ client, keyPrefix: PREFIX }),
+        keys,
+        issuer: TEST_ISSUER,
+        revocationView: createRevocationAnnouncer({ client, channel: CHANNEL }),
+        now: () => clock.now(),
+      });
+      const { token } = await a.kit.tokens.issueAccessToken({ subject: 'u-admin', clientId: 'c1' });
+      await a.kit.tokens.verifyAccessToken(token);
+      expect(await admin.tokens.revokeToken(token)).toBe(true);
+      expect(
+        await waitUntil(async () => (await refusal(a.kit, token)) === 'invalid_token', PROPAGATION_MS),
+      ).toBe(true);
+      expect(await waitUntil(() => a.view.ready, PROPAGATION_MS)).toBe(true);
+      a.resetCommands();
+      expect(await refusal(a.kit, token)).toBe('invalid_token');
+      expect(a.storeCommands()).toBe(0);
+    });
+  });
+
   describe('when a pub/sub message is lost', () => {
     /** Logs a revocation the way the store does, but publishes it where nobody listens. */
     async function logWithoutPublishing(client: Redis, jti: string): Promise<void> {
@@ -258,5 +310,60 @@ describe('RedisRevocationView as a replica', () => {
       await server.restart();
       await proxy.restore();
     }, 60_000);
+  });
+});
+
+describe('RevocationReplica', () => {
+  const q = { jti: 'j1', subject: 's1', clientId: 'c1', familyId: 'f1' };
+  const later = Date.now() + 60_000;
+
+  it('applies only the next sequence number (a gap is refused, for the transport to resync)', () => {
+    const replica = new RevocationReplica();
+    replica.load(5, []);
+    expect(replica.apply(7, { kind: 'jti', id: 'j1', untilMs: later })).toBe(false);
+    expect(replica.check(q).jtiRevoked).toBe(false);
+    expect(replica.apply(6, { kind: 'jti', id: 'j1', untilMs: later })).toBe(true);
+    expect(replica.check(q).jtiRevoked).toBe(true);
+    expect(replica.seq).toBe(6);
+  });
+
+  it('keeps the later cut-off of a subject, never the earlier', () => {
+    const replica = new RevocationReplica();
+    replica.load(0, [{ kind: 'subject', id: 's1', atMs: 200_000_000_000, untilMs: later }]);
+    replica.apply(1, { kind: 'subject', id: 's1', atMs: 150_000_000_000, untilMs: later });
+    expect(replica.check(q).subjectCutoffMs).toBe(200_000_000_000);
+  });
+
+  it('answers every kind: family and client too', () => {
+    const replica = new RevocationReplica();
+    replica.load(0, [
+      { kind: 'family', id: 'f1', untilMs: later },
+      { kind: 'client', id: 'c1', atMs: 123_000_000_000, untilMs: later },
+    ]);
+    expect(replica.check(q)).toEqual({
+      jtiRevoked: false,
+      familyRevoked: true,
+      subjectCutoffMs: null,
+      clientCutoffMs: 123_000_000_000,
+    });
+  });
+
+  it('refuses a cut-off without an instant instead of dropping it', () => {
+    const replica = new RevocationReplica();
+    replica.load(0, []);
+    expect(() => replica.apply(1, { kind: 'client', id: 'c1', untilMs: later })).toThrow(RangeError);
+  });
+
+  it('drops revocations once they lapse on the real clock, and overflows past its bound', () => {
+    const replica = new RevocationReplica({ maxEntries: 2 });
+    replica.load(0, [
+      { kind: 'jti', id: 'old', untilMs: 1000 },
+      { kind: 'jti', id: 'j1', untilMs: later },
+      { kind: 'jti', id: 'j2', untilMs: later },
+    ]);
+    expect(replica.overflowing).toBe(true);
+    replica.prune(Date.now());
+    expect(replica.size).toBe(2);
+    expect(replica.overflowing).toBe(false);
   });
 });
