@@ -72,9 +72,11 @@ export async function verifyAccessToken(
   }
   const prefix = ctx.opaquePrefixes.of(token);
   if (prefix !== undefined) return verifyOpaque(ctx, caches, token, prefix, options);
-  if (!JWT_SHAPE.test(token)) throw new TokenError('invalid_token');
   const now = ctx.now();
-  const { auth, query } = verifyJwtCached(ctx, caches, token, options, now);
+  // a remembered token passed the full verification before: no need to test its shape again
+  const hit = rememberedJwt(ctx, caches, token, options, now * 1000);
+  if (hit === undefined && !JWT_SHAPE.test(token)) throw new TokenError('invalid_token');
+  const { auth, query } = hit ?? verifyJwtCached(ctx, caches, token, options, now);
   const state = await revocationState(ctx, query, auth.expiresAt);
   if (isRevoked(state, issuedAtMsOf(auth.jti, auth.issuedAt)))
     throw new TokenError('invalid_token', 'Access token revoked');
