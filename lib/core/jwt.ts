@@ -1,15 +1,19 @@
 /**
  * Signing and strict verification of JWT access tokens.
  *
- * `jsonwebtoken` checks the signature only. Everything it lets through on its own — unknown `crit`
- * headers, non-object payloads, missing or infinite `exp`, future `iat`, any `typ`, expiry reported
- * before a wrong audience — is checked here, in this fixed order: size and form, header,
- * key by (kid, alg), signature, payload, `typ`, `iss`, `aud`, required claims, and time last.
+ * `jsonwebtoken` signs. Verification is ours, on `node:crypto` directly, and parses the token once:
+ * each part is decoded (canonical base64url only) and parsed once, the signature is checked on the
+ * pinned key with the pinned algorithm (RSASSA-PKCS1-v1_5 with SHA-256, RFC 7518 §3.3; ECDSA P-256
+ * with SHA-256 in the R‖S form, RFC 7518 §3.4; HMAC SHA-256 compared in constant time, RFC 7518
+ * §3.2), then the claims. The checks run in this fixed order: size and form, header (only
+ * `{alg, typ, kid}`: no `crit`, `b64`, `jku`, `jwk`…, RFC 7515 §4.1.11 and RFC 7797), key by
+ * (kid, alg), signature, payload (a JSON object), `typ`, `iss`, `aud`, required claims, and time
+ * last — so expiry never hides another failure.
  *
  * @see RFC 8725 (JWT best current practices), RFC 9068 (JWT access tokens)
  */
 import jwt from 'jsonwebtoken';
-import type { KeyObject } from 'node:crypto';
+import { createHmac, timingSafeEqual, verify as verifySignature, type KeyObject } from 'node:crypto';
 
 import { TokenError } from '../errors';
 import type { KeySet } from '../keys/key-set';
@@ -157,14 +161,18 @@ function verifyStrictly(keys: KeySet, token: unknown, options: VerifyJwtOptions)
   if (!COMPACT_JWS.test(token)) {
     throw invalid('token is not a compact JWS');
   }
-  const [headerPart, payloadPart, signaturePart] = token.split('.') as [string, string, string];
+  const firstDot = token.indexOf('.');
+  const lastDot = token.lastIndexOf('.');
+  const headerPart = token.slice(0, firstDot);
+  const payloadPart = token.slice(firstDot + 1, lastDot);
+  const signaturePart = token.slice(lastDot + 1);
 
   // 2. Header: a JSON object with only {alg, typ, kid}.
   const header = decodeJsonPart(headerPart, 'header');
   if (!isPlainObject(header)) {
     throw invalid('header is not a JSON object');
   }
-  for (const name of Object.keys(header)) {
+  for (const name in header) {
     if (!HEADER_MEMBERS.has(name)) {
       throw invalid('header has a member outside {alg, typ, kid}');
     }
@@ -173,36 +181,34 @@ function verifyStrictly(keys: KeySet, token: unknown, options: VerifyJwtOptions)
 
   // 3. Key by (kid, alg): the algorithm is the key's pinned one, never the token's choice.
   const key = keys.verificationKey(kid, alg);
-  if (key === undefined || typeof kid !== 'string' || !isAlgorithm(alg)) {
+  const length = key === undefined || !isAlgorithm(alg) ? 0 : signatureLength(alg, key);
+  if (key === undefined || typeof kid !== 'string' || !isAlgorithm(alg) || length === 0) {
     throw invalid('no key for this (kid, alg) pair');
   }
   const signature = decodePart(signaturePart, 'signature');
-  if (signature.length !== signatureLength(alg, key)) {
+  if (signature.length !== length) {
     throw invalid('signature has the wrong length for the algorithm');
   }
 
-  // 4. Signature only: every claim check of jsonwebtoken is ours instead.
+  // 4. Signature over the ASCII signing input (RFC 7515 §5.2), on the pinned key and algorithm.
+  let valid: boolean;
   try {
-    jwt.verify(token, key, {
-      algorithms: [alg],
-      ignoreExpiration: true,
-      ignoreNotBefore: true,
-      complete: true,
-    });
+    valid = signatureValid(alg, key, Buffer.from(token.slice(0, lastDot), 'latin1'), signature);
   } catch (cause) {
     throw invalid('signature verification failed', cause);
   }
+  if (!valid) {
+    throw invalid('signature verification failed');
+  }
 
-  // 5. Payload: a JSON object; keep its own members in a null-prototype copy.
+  // 5. Payload: a JSON object; its own members, on a null prototype, frozen (shallow: one pass).
   const payload = decodeJsonPart(payloadPart, 'payload');
   if (!isPlainObject(payload)) {
     throw invalid('payload is not a JSON object');
   }
-  const claims = Object.create(null) as Record<string, unknown>;
-  for (const name of Object.keys(payload)) {
-    Object.defineProperty(claims, name, { value: payload[name], enumerable: true, writable: false });
-  }
-  Object.freeze(claims);
+  // JSON.parse makes `__proto__` an own data member, so nothing is inherited after this.
+  Object.setPrototypeOf(payload, null);
+  const claims = Object.freeze(payload);
 
   // 6. typ, iss, aud.
   const matchedTyp = typeof typ === 'string' ? matchTyp(typ, options.typ ?? DEFAULT_TYP) : undefined;
@@ -292,13 +298,26 @@ function assertOptions(options: VerifyJwtOptions): void {
   }
 }
 
-/** Decodes canonical base64url only: a part that does not re-encode to itself is refused. */
+/** Value of each base64url character (RFC 4648 §5), -1 for anything else. */
+const BASE64URL_VALUE: Int8Array = (() => {
+  const table = new Int8Array(128).fill(-1);
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  for (let i = 0; i < alphabet.length; i++) table[alphabet.charCodeAt(i)] = i;
+  return table;
+})();
+
+/**
+ * Decodes canonical base64url only (RFC 4648 §3.5, §5; no padding): a part whose length leaves a
+ * lone character, or whose last character carries non-zero unused bits, would not re-encode to
+ * itself and is refused. The alphabet was checked by the compact form before.
+ */
 function decodePart(part: string, what: string): Buffer {
-  const bytes = Buffer.from(part, 'base64url');
-  if (bytes.toString('base64url') !== part) {
+  const rest = part.length % 4;
+  const last = BASE64URL_VALUE[part.charCodeAt(part.length - 1)] ?? -1;
+  if (rest === 1 || last < 0 || (rest === 2 && (last & 0x0f) !== 0) || (rest === 3 && (last & 0x03) !== 0)) {
     throw invalid(`${what} is not canonical base64url`);
   }
-  return bytes;
+  return Buffer.from(part, 'base64url');
 }
 
 function decodeJsonPart(part: string, what: string): unknown {
@@ -333,14 +352,43 @@ function isNumericDate(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
-function signatureLength(alg: SigningAlgorithm, key: KeyObject): number {
+/** Checks a JWS signature with node:crypto on the pinned key (RFC 7518 §3.2–§3.4). */
+function signatureValid(alg: SigningAlgorithm, key: KeyObject, input: Buffer, signature: Buffer): boolean {
   switch (alg) {
     case 'HS256':
-      return 32;
+      return timingSafeEqual(createHmac('sha256', key).update(input).digest(), signature);
     case 'ES256':
-      return 64;
+      return verifySignature('sha256', input, { key, dsaEncoding: 'ieee-p1363' }, signature);
     default:
-      return Math.ceil((key.asymmetricKeyDetails?.modulusLength ?? 0) / 8);
+      return verifySignature('sha256', input, key, signature);
+  }
+}
+
+/** Signature length per verification key (the key's details are read once, not per token). */
+const SIGNATURE_LENGTHS = new WeakMap<KeyObject, number>();
+
+/**
+ * The signature length `alg` has with `key`, or 0 when the key's type is not the one the algorithm
+ * needs (so no public key is ever used as an HMAC secret, nor a P-384 key for ES256).
+ */
+function signatureLength(alg: SigningAlgorithm, key: KeyObject): number {
+  let length = SIGNATURE_LENGTHS.get(key);
+  if (length === undefined) {
+    length = key.type === 'secret' ? -1 : -2;
+    if (key.type === 'public') {
+      const details = key.asymmetricKeyDetails;
+      if (key.asymmetricKeyType === 'rsa') length = Math.ceil((details?.modulusLength ?? 0) / 8);
+      else if (key.asymmetricKeyType === 'ec' && details?.namedCurve === 'prime256v1') length = -3;
+    }
+    SIGNATURE_LENGTHS.set(key, length);
+  }
+  switch (alg) {
+    case 'HS256':
+      return length === -1 ? 32 : 0;
+    case 'ES256':
+      return length === -3 ? 64 : 0;
+    default:
+      return length > 0 ? length : 0;
   }
 }
 

@@ -64,12 +64,18 @@ export interface TokenServiceOptions {
   /** Bound-entity types (`createBindingProfile`); @default employer (`empr_`) / employee (`empl_`). */
   readonly binding?: BindingProfile | BindingProfileOptions;
   /**
-   * A revocation view (e.g. `RedisRevocationView`) that remembers revocation answers and is cleared
-   * by announcements, so repeat checks need no store round trip. @default none: one round trip per check.
+   * A revocation view (e.g. `RedisRevocationView`): a replica of everything revoked that answers
+   * every check locally while synced, or (without a revocation log) remembered answers cleared by
+   * announcements, so checks need no store round trip. @default none: one round trip per check.
    */
   readonly revocationView?: RevocationView;
   /** Most verified JWTs (and opaque records) remembered to skip signature checks on repeats; 0 disables; @default 10000. */
   readonly verifiedCacheSize?: number;
+  /**
+   * Upper bound, in approximate bytes, on each of the two verification caches (verified JWTs,
+   * opaque records); see docs/require-token.md, "Caches and memory". @default 33554432 (32 MiB)
+   */
+  readonly verifiedCacheBytes?: number;
   /** Clock in milliseconds; @default `Date.now`. */
   readonly now?: () => number;
 }
@@ -99,6 +105,8 @@ export interface ResolvedTokenOptions {
   readonly revocationView: RevocationView | undefined;
   /** 0: no verified-token cache. */
   readonly verifiedCacheSize: number;
+  /** Approximate byte bound of each verification cache. */
+  readonly verifiedCacheBytes: number;
   /** Clock in milliseconds. */
   readonly now: () => number;
 }
@@ -172,6 +180,9 @@ export function resolveTokenOptions(options: Readonly<TokenServiceOptions>): Res
   const verifiedCacheSize = options.verifiedCacheSize ?? 10_000;
   if (!Number.isSafeInteger(verifiedCacheSize) || verifiedCacheSize < 0)
     throw new RangeError('verifiedCacheSize must be a whole number');
+  const verifiedCacheBytes = options.verifiedCacheBytes ?? 32 * 1024 * 1024;
+  if (!Number.isSafeInteger(verifiedCacheBytes) || verifiedCacheBytes < 1)
+    throw new RangeError('verifiedCacheBytes must be a positive whole number of bytes');
   return Object.freeze({
     store,
     keys,
@@ -193,6 +204,7 @@ export function resolveTokenOptions(options: Readonly<TokenServiceOptions>): Res
     binding,
     revocationView: options.revocationView,
     verifiedCacheSize,
+    verifiedCacheBytes,
     now: options.now ?? Date.now,
   });
 }

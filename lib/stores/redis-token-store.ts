@@ -29,6 +29,14 @@ import {
 } from './redis-store-core';
 import type { RedisStoreOptions } from './redis-store-core';
 import {
+  INIT_REVOCATION_LOG,
+  RECORD_REVOCATION,
+  REVOCATION_LOG_LENGTH,
+  REVOCATION_LOG_SCRIPTS,
+  revocationLogKeys,
+  type RevocationLogKind,
+} from './redis-revocation-log';
+import {
   assertCutoffMs,
   cutoffMsOf,
   MAX_REFRESH_GRACE_RETRIES,
@@ -56,6 +64,9 @@ function ttlMs(seconds: number): number {
   if (!Number.isFinite(seconds)) throw new RangeError(`ttlSeconds must be finite, got ${String(seconds)}`);
   return Math.max(1, Math.ceil(seconds * 1000));
 }
+
+/** How long a family revoked inside the rotation script stays in the revocation log, ms. */
+const FAMILY_LOG_MS = 86_400_000;
 
 /** A stored cut-off in ms (a legacy value in seconds covers its whole second; see `cutoffMsOf`). */
 function parseCutoff(raw: unknown): number | null {
@@ -251,9 +262,15 @@ export class RedisTokenStore implements TokenStore, CredentialStore {
   readonly #credentials: RedisCredentialStore;
   /** Our prefix, as given; ioredis adds the client's own `keyPrefix` to every key, KEYS included. */
   readonly #prefix: string;
+  /** The deployment's revocation channel (`revocationChannel(keyPrefix)`) and its log's keys. */
+  readonly #channel: string;
+  readonly #logKeys: readonly string[];
 
   constructor(options: Readonly<RedisTokenStoreOptions>) {
-    this.#redis = new RedisStoreCore('RedisTokenStore', 'redis token store', options, STORE_SCRIPTS);
+    this.#redis = new RedisStoreCore('RedisTokenStore', 'redis token store', options, [
+      ...STORE_SCRIPTS,
+      ...REVOCATION_LOG_SCRIPTS,
+    ]);
     const client = this.#redis.client;
     this.#client = client;
     this.#topology = this.#redis.isCluster
@@ -261,6 +278,11 @@ export class RedisTokenStore implements TokenStore, CredentialStore {
       : singleNodeTopology((s, keys, args) => this.#script(s, keys, args));
     this.#prefix = this.#redis.prefix;
     this.#credentials = new RedisCredentialStore(options);
+    // The revocation log that RedisRevocationView replicas follow (redis-revocation-log.ts): created
+    // now, so a replica of a deployment without any revocation yet can start answering.
+    this.#channel = `${this.#prefix}revocations`;
+    this.#logKeys = revocationLogKeys(this.#channel);
+    this.#script(INIT_REVOCATION_LOG, [this.#logKeys[0]!], []).catch(() => undefined);
   }
 
   // --- keys -------------------------------------------------------------------
@@ -356,15 +378,42 @@ export class RedisTokenStore implements TokenStore, CredentialStore {
     });
   }
 
+  async readAccessToken(hash: string): Promise<AccessTokenRecord | null> {
+    return this.#call('readAccessToken', async () => {
+      const raw = await this.#client.get(this.#key('at', hash));
+      return raw === null ? null : parseAccessTokenRecord(raw);
+    });
+  }
+
   // --- revocation -------------------------------------------------------------
 
   async checkRevocation(query: RevocationQuery): Promise<RevocationState> {
     return this.#call('checkRevocation', () => this.#readRevocation(query));
   }
 
+  /**
+   * Logs a revocation for the replicas, BEFORE the store's own key is written (other slots on a
+   * Cluster: a failure in between leaves the log stricter than the keys, never the reverse).
+   */
+  async #logRevocation(kind: RevocationLogKind, id: string, value: string, px: number): Promise<void> {
+    const now = Date.now();
+    // Not waited for replicas itself: on a single Redis the WAIT behind the store's own write, on the
+    // same connection, covers this entry too; on a Cluster the log's node is not waited for.
+    await this.#script(RECORD_REVOCATION, this.#logKeys, [
+      this.#channel,
+      kind,
+      id,
+      value,
+      String(now + px),
+      String(now),
+      String(REVOCATION_LOG_LENGTH),
+    ]);
+  }
+
   async revokeJti(jti: string, ttlSeconds: number): Promise<void> {
     const px = ttlMs(ttlSeconds);
     return this.#call('revokeJti', async () => {
+      await this.#logRevocation('jti', jti, '1', px);
       await this.#writeScript(REVOKE_JTI, [this.#key('rj', jti)], [px]);
     });
   }
@@ -377,6 +426,7 @@ export class RedisTokenStore implements TokenStore, CredentialStore {
   }
 
   async #revokeFamilyNow(familyId: string, px: number): Promise<void> {
+    await this.#logRevocation('family', familyId, '1', px);
     await this.#writeScript(
       REVOKE_FAMILY,
       [this.#familyRevokedKey(familyId), this.#familyKey(familyId)],
@@ -389,6 +439,7 @@ export class RedisTokenStore implements TokenStore, CredentialStore {
     const px = ttlMs(ttlSeconds);
     const key = this.#key(kind === 'subject' ? 'cs' : 'cc', id);
     return this.#call('setCutoff', async () => {
+      await this.#logRevocation(kind, id, String(at), px);
       await this.#writeScript(SET_CUTOFF, [key], [String(at), px]);
     });
   }
@@ -488,10 +539,15 @@ export class RedisTokenStore implements TokenStore, CredentialStore {
               : ({ status, family } as const);
           }
           case 'reused':
-            return { status, family: parseFamily(raw, lastUsedAt) } as const;
+          case 'expired':
+            // The script revoked the family; log it for the replicas (the marker's TTL is the family's
+            // remaining lifetime, unknown here: a day is longer than any access token it issued).
+            await this.#logRevocation('family', input.familyId, '1', FAMILY_LOG_MS);
+            return status === 'expired'
+              ? ({ status } as const)
+              : ({ status, family: parseFamily(raw, lastUsedAt) } as const);
           case 'mismatch':
           case 'revoked':
-          case 'expired':
           case 'not_found':
             return { status } as const;
           case 'stale':

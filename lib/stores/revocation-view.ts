@@ -1,14 +1,14 @@
 /**
- * A local, invalidated view of revocation state, so that repeat requests need no store round trip.
- *
- * Answers read from the store are remembered per `jti`; every revocation anywhere is announced on a
- * channel, and each announcement clears the view. While the channel is not known to be live, the
- * view is not `ready` and every check goes to the store (fail closed).
+ * A local view of revocation state, so that requests need no store round trip: either a replica of
+ * everything revoked ({@link RevocationReplica}: any token's check answered locally while synced) or
+ * the older per-`jti` memory of answers read from the store ({@link LocalRevocationMemory}: every
+ * announcement clears it). While the view is not known to be current, it is not `ready` and every
+ * check goes to the store (fail closed).
  *
  * It lives with the stores, beside the types it speaks of, and imports nothing from the core: the core
  * and the views that implement it (e.g. `RedisRevocationView`) both depend on it, never on each other.
  */
-import type { RevocationState } from './token-store';
+import type { RevocationQuery, RevocationState } from './token-store';
 import { BoundedCache } from '../util/bounded-cache';
 
 /** A revocation announcement. */
@@ -31,6 +31,15 @@ export interface RevocationView {
   lookup(jti: string, nowMs: number): RevocationState | undefined;
   /** Remembers a state read from the store, unless an announcement arrived since `generation`. */
   remember(jti: string, state: RevocationState, expiresAtMs: number, generation: number): void;
+  /**
+   * The full revocation state of ANY token, answered locally by a synced replica of everything
+   * revoked (see {@link RevocationReplica}); undefined when the view cannot answer (it is no
+   * replica, or not synced), and the core asks the store. Synchronous; allocates nothing for a
+   * token that is not revoked.
+   */
+  check?(query: RevocationQuery): RevocationState | undefined;
+  /** True when the view is a replica: while `ready`, {@link RevocationView.check} answers for any token. */
+  readonly replicating?: boolean;
   /** Announces a revocation to every instance (after it was written to the store). */
   announce(notice: RevocationNotice): Promise<void>;
   /** Stops listening. */
@@ -86,5 +95,132 @@ export class LocalRevocationMemory {
   invalidate(): void {
     this.#generation++;
     this.#cache.clear();
+  }
+}
+
+/** The state of a token nothing revokes: one shared frozen object. */
+const NOT_REVOKED: RevocationState = Object.freeze({
+  jtiRevoked: false,
+  familyRevoked: false,
+  subjectCutoffMs: null,
+  clientCutoffMs: null,
+});
+
+/** One revocation a {@link RevocationReplica} holds. */
+export interface ReplicaRevocation {
+  readonly kind: 'jti' | 'family' | 'subject' | 'client';
+  readonly id: string;
+  /** The cut-off instant in ms (subject, client); ignored for a jti or a family. */
+  readonly atMs?: number;
+  /** When the revocation lapses, ms since the epoch (real time). */
+  readonly untilMs: number;
+}
+
+/** Options of {@link RevocationReplica}. */
+export interface RevocationReplicaOptions {
+  /**
+   * Most revocations held (jtis, families and cut-offs together). Past it the replica overflows: it
+   * stops answering and every check goes to the store, until a load fits again. @default 500000
+   */
+  readonly maxEntries?: number;
+}
+
+/**
+ * The bookkeeping half of a revocation replica, independent of the transport: every live
+ * revocation of a deployment (denylisted jtis, revoked families, subject and client cut-offs) with
+ * the sequence number of the last one applied. Revocations are few compared with live tokens; each
+ * costs about 100 bytes plus its id (a Map entry and the id string), so the default bound of
+ * 500 000 entries is about 60 MB at worst. Entries lapse on the real clock (as the store's TTLs
+ * do), swept by {@link RevocationReplica.prune}; one held a little longer only refuses longer.
+ */
+export class RevocationReplica {
+  readonly #jtis = new Map<string, number>();
+  readonly #families = new Map<string, number>();
+  readonly #subjects = new Map<string, { atMs: number; untilMs: number }>();
+  readonly #clients = new Map<string, { atMs: number; untilMs: number }>();
+  readonly #maxEntries: number;
+  #seq = -1;
+
+  constructor(options: Readonly<RevocationReplicaOptions> = {}) {
+    const max = options.maxEntries ?? 500_000;
+    if (!Number.isSafeInteger(max) || max < 1)
+      throw new RangeError(`maxEntries must be a positive integer, got ${max}`);
+    this.#maxEntries = max;
+  }
+
+  /** The sequence number of the last revocation applied; -1 before the first load. */
+  get seq(): number {
+    return this.#seq;
+  }
+
+  /** Number of revocations held. */
+  get size(): number {
+    return this.#jtis.size + this.#families.size + this.#subjects.size + this.#clients.size;
+  }
+
+  /** True when more revocations are held than allowed: the replica must not answer. */
+  get overflowing(): boolean {
+    return this.size > this.#maxEntries;
+  }
+
+  /** Replaces everything with a snapshot taken at sequence `seq`. */
+  load(seq: number, revocations: Iterable<ReplicaRevocation>): void {
+    this.#jtis.clear();
+    this.#families.clear();
+    this.#subjects.clear();
+    this.#clients.clear();
+    for (const revocation of revocations) this.#put(revocation);
+    this.#seq = seq;
+  }
+
+  /** Applies revocation `seq`; false (nothing applied) unless it is exactly the next one. */
+  apply(seq: number, revocation: ReplicaRevocation): boolean {
+    if (seq !== this.#seq + 1) return false;
+    this.#put(revocation);
+    this.#seq = seq;
+    return true;
+  }
+
+  /** The revocation state of a token; the shared not-revoked state when nothing applies. */
+  check(query: RevocationQuery): RevocationState {
+    const jtiRevoked = this.#jtis.size > 0 && this.#jtis.has(query.jti);
+    const familyRevoked =
+      query.familyId !== undefined && this.#families.size > 0 && this.#families.has(query.familyId);
+    const subject = this.#subjects.size > 0 ? this.#subjects.get(query.subject) : undefined;
+    const client = this.#clients.size > 0 ? this.#clients.get(query.clientId) : undefined;
+    if (!jtiRevoked && !familyRevoked && subject === undefined && client === undefined) return NOT_REVOKED;
+    return {
+      jtiRevoked,
+      familyRevoked,
+      subjectCutoffMs: subject?.atMs ?? null,
+      clientCutoffMs: client?.atMs ?? null,
+    };
+  }
+
+  /** Drops revocations that lapsed before `nowMs` (real time). */
+  prune(nowMs: number): void {
+    for (const map of [this.#jtis, this.#families])
+      for (const [id, until] of map) if (until < nowMs) map.delete(id);
+    for (const map of [this.#subjects, this.#clients])
+      for (const [id, cutoff] of map) if (cutoff.untilMs < nowMs) map.delete(id);
+  }
+
+  #put(revocation: ReplicaRevocation): void {
+    const { kind, id, untilMs } = revocation;
+    if (kind === 'jti' || kind === 'family') {
+      const map = kind === 'jti' ? this.#jtis : this.#families;
+      map.set(id, Math.max(untilMs, map.get(id) ?? -Infinity));
+      return;
+    }
+    const atMs = revocation.atMs;
+    // never drop a cut-off silently: the transport treats this as a corrupt log and resyncs
+    if (atMs === undefined || !Number.isFinite(atMs))
+      throw new RangeError(`cut-off of ${kind} without an instant`);
+    const map = kind === 'subject' ? this.#subjects : this.#clients;
+    const current = map.get(id);
+    map.set(id, {
+      atMs: Math.max(atMs, current?.atMs ?? -Infinity),
+      untilMs: Math.max(untilMs, current?.untilMs ?? -Infinity),
+    });
   }
 }

@@ -205,6 +205,11 @@ export interface TokenStore {
    * `record` is null when unknown or expired; `state` is then all-false.
    */
   lookupAccessToken(hash: string): Promise<{ record: AccessTokenRecord | null; state: RevocationState }>;
+  /**
+   * Reads an opaque token record alone (null when unknown or expired), for a core whose revocation
+   * replica answers the revocation state locally: one round trip instead of two. Optional.
+   */
+  readAccessToken?(hash: string): Promise<AccessTokenRecord | null>;
 
   // --- revocation -----------------------------------------------------------
   /** Revocation state of a JWT access token, in one round trip. */

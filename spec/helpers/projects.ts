@@ -44,6 +44,7 @@ export const UNIT_SPECS: readonly string[] = [
   'spec/stores/memory-token-store.spec.ts',
   'spec/stores/redis-scripts.spec.ts',
   'spec/util/options.spec.ts',
+  'spec/util/bounded-cache.spec.ts',
 ];
 
 /** Spec files whose memory-store cases run in `unit` and whose Redis cases run in `integration`. */

@@ -358,11 +358,12 @@ describe('RedisTokenStore on a Redis Cluster', () => {
       await Promise.all(views.map((v) => v.close()));
     });
 
-    async function start(on: Cluster): Promise<RedisRevocationView> {
+    async function start(on: Cluster, replica = false): Promise<RedisRevocationView> {
       const view = await RedisRevocationView.start({
         client: on,
         channel: `${keyPrefix}revocations`,
         heartbeatMs: 1000,
+        replica,
       });
       views.push(view);
       expect(await waitUntil(() => view.ready, 5000, 10)).toBe(true);
@@ -390,6 +391,29 @@ describe('RedisTokenStore on a Redis Cluster', () => {
       expect(view.lookup('jti-2', Date.now())).toBeUndefined();
       // Trusted again once its own heartbeat comes back on the new connection.
       expect(await waitUntil(() => view.ready, 5000, 10)).toBe(true);
+    });
+
+    describe('as a replica', () => {
+      const query = (jti: string) => ({ jti, subject: 'cluster-s', clientId: 'cluster-c' });
+
+      it('answers for a jti revoked through the store on another connection, never seen before', async () => {
+        const replica = await start(twinConnection.client as Cluster, true);
+        expect(replica.check(query('jti-r1'))).toEqual(NOT_REVOKED);
+        await store.revokeJti('jti-r1', 60);
+        expect(await waitUntil(() => replica.check(query('jti-r1'))?.jtiRevoked === true, 5000, 10)).toBe(
+          true,
+        );
+      });
+
+      it('resyncs after the cluster moves its subscription, with what was revoked meanwhile', async () => {
+        const replica = await start(twinConnection.client as Cluster, true);
+        for (const node of client.nodes('master')) await node.client('KILL', 'TYPE', 'pubsub');
+        await store.revokeJti('jti-r2', 60);
+        expect(await waitUntil(() => replica.check(query('jti-r2'))?.jtiRevoked === true, 8000, 10)).toBe(
+          true,
+        );
+        expect(replica.ready).toBe(true);
+      });
     });
   });
 });

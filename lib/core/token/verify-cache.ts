@@ -1,7 +1,14 @@
 /**
- * The caches of verification: verified JWTs (to skip the signature on repeats) and, while a
- * revocation view lives, opaque tokens' records (which never change). Both are keyed by the exact
- * token string and bounded; lookups are synchronous and allocate nothing.
+ * The caches of verification: verified JWTs (to skip the signature on repeats), keyed by the exact
+ * token string, and, while a revocation view lives, opaque tokens' records (which never change),
+ * keyed by the token's hash (no raw secret is held). Lookups are synchronous and allocate nothing.
+ *
+ * Bounds (docs/require-token.md, "Caches and memory"): each cache holds at most
+ * `verifiedCacheSize` entries (default 10 000) and about `verifiedCacheBytes` (default 32 MiB).
+ * An entry is sized, approximately, as {@link jwtEntryBytes} / {@link RECORD_ENTRY_BYTES}: the key
+ * string, the parsed claims (about three times their JSON) and the frozen identity around them.
+ * Both admit on second sighting once full (see `BoundedCache`): a stream of one-off tokens does not
+ * evict the ones that repeat. No entry outlives its token's `exp` (plus the clock tolerance).
  */
 import type { AccessTokenRecord, RevocationQuery } from '../../stores/token-store';
 import type { AuthInfo } from '../../types';
@@ -32,12 +39,25 @@ export interface VerifyCaches {
   readonly records: BoundedCache<string, OpaqueEntry> | undefined;
 }
 
-/** Creates the caches for a context, sized by its `verifiedCacheSize`. */
+/** Fixed part of an entry's approximate size: the entry, the identity, its arrays and the Map slot. */
+const ENTRY_OVERHEAD_BYTES = 640;
+
+/** Approximate bytes a verified JWT costs in its cache: the key, the claims and the identity. */
+export function jwtEntryBytes(token: string): number {
+  const payloadChars = token.indexOf('.', token.indexOf('.') + 1) - token.indexOf('.');
+  return token.length + 3 * payloadChars + ENTRY_OVERHEAD_BYTES;
+}
+
+/** Approximate bytes an opaque token's record costs in its cache (hash key, record, identity). */
+export const RECORD_ENTRY_BYTES = 64 + 1024 + ENTRY_OVERHEAD_BYTES;
+
+/** Creates the caches for a context, sized by its `verifiedCacheSize` and `verifiedCacheBytes`. */
 export function createVerifyCaches(ctx: TokenContext): VerifyCaches {
-  const size = ctx.options.verifiedCacheSize;
+  const { verifiedCacheSize: size, verifiedCacheBytes: maxBytes } = ctx.options;
+  const options = { maxBytes, policy: 'admit-on-second-sighting' } as const;
   return Object.freeze({
-    verified: size > 0 ? new BoundedCache<string, VerifiedEntry>(size) : undefined,
-    records: size > 0 && ctx.view ? new BoundedCache<string, OpaqueEntry>(size) : undefined,
+    verified: size > 0 ? new BoundedCache<string, VerifiedEntry>(size, options) : undefined,
+    records: size > 0 && ctx.view ? new BoundedCache<string, OpaqueEntry>(size, options) : undefined,
   });
 }
 

@@ -4,7 +4,7 @@
  */
 import { TokenError } from '../../errors';
 import { MAX_TOKEN_LENGTH } from '../../defaults';
-import type { RevocationQuery, RevocationState } from '../../stores/token-store';
+import type { AccessTokenRecord, RevocationQuery, RevocationState } from '../../stores/token-store';
 import type { AuthInfo } from '../../types';
 import { issuedAtMsOf } from '../issuance';
 import { audienceList, verifyJwt } from '../jwt';
@@ -12,7 +12,9 @@ import { parseOpaqueToken, SECRET_LENGTH } from '../opaque-token';
 import { authFromClaims, authFromRecord, freezeAuth } from './auth-info';
 import type { TokenContext } from './context';
 import {
+  jwtEntryBytes,
   opaqueExpired,
+  RECORD_ENTRY_BYTES,
   rememberedJwt,
   type OpaqueEntry,
   type VerifiedEntry,
@@ -77,16 +79,21 @@ export async function verifyAccessToken(
   }
   const prefix = ctx.opaquePrefixes.of(token);
   if (prefix !== undefined) return verifyOpaque(ctx, caches, token, prefix, options);
-  if (!JWT_SHAPE.test(token)) throw new TokenError('invalid_token');
   const now = ctx.now();
+  // a remembered token passed the full verification before: no need to test its shape again
+  const hit = rememberedJwt(ctx, caches, token, options, now * 1000);
+  if (hit === undefined && !JWT_SHAPE.test(token)) throw new TokenError('invalid_token');
   let verified: VerifiedEntry;
-  try {
-    verified = verifyJwtCached(ctx, caches, token, options, now);
-  } catch (error) {
-    // A kid this instance has not loaded yet (a shared key another instance just created): one
-    // store reload (at most one per cooldown, see createKeyManager), then verify once more.
-    if (!(await ctx.keys.reloadForUnknownKid(token))) throw error;
-    verified = verifyJwtCached(ctx, caches, token, options, now);
+  if (hit !== undefined) verified = hit;
+  else {
+    try {
+      verified = verifyJwtCached(ctx, caches, token, options, now);
+    } catch (error) {
+      // A kid this instance has not loaded yet (a shared key another instance just created): one
+      // store reload (at most one per cooldown, see createKeyManager), then verify once more.
+      if (!(await ctx.keys.reloadForUnknownKid(token))) throw error;
+      verified = verifyJwtCached(ctx, caches, token, options, now);
+    }
   }
   const { auth, query } = verified;
   const state = await revocationState(ctx, query, auth.expiresAt);
@@ -115,13 +122,15 @@ export function verifyRemembered(
   if (jwt !== undefined) {
     ({ auth, query } = jwt);
   } else {
-    const opaque = caches.records?.get(token, nowMs);
+    const records = caches.records;
+    if (records === undefined || ctx.opaquePrefixes.of(token) === undefined) return undefined;
+    const opaque = records.get(ctx.hasher.hash(token), nowMs);
     if (opaque === undefined || opaque.options !== options) return undefined;
     if (opaqueExpired(ctx, opaque.record, Math.floor(nowMs / 1000))) return undefined;
     ({ auth, query } = opaque);
     if (auth === undefined) return undefined;
   }
-  const state = view.lookup(query.jti, nowMs);
+  const state = view.check?.(query) ?? view.lookup(query.jti, nowMs);
   return state === undefined || isRevoked(state, issuedAtMsOf(auth.jti, auth.issuedAt)) ? undefined : auth;
 }
 
@@ -159,7 +168,7 @@ function verifyJwtCached(
     options,
     keys: keys.version,
   };
-  cache?.set(token, entry, (auth.expiresAt + clockTolerance) * 1000);
+  cache?.set(token, entry, (auth.expiresAt + clockTolerance) * 1000, jwtEntryBytes(token));
   return entry;
 }
 
@@ -187,6 +196,9 @@ export async function revocationState(
 ): Promise<RevocationState> {
   const { view, store } = ctx;
   if (view === undefined || !view.ready) return ctx.guard(() => store.checkRevocation(query));
+  // a synced replica answers for any token, seen before or not
+  const replicated = view.check?.(query);
+  if (replicated !== undefined) return replicated;
   const nowMs = ctx.nowMs();
   const known = view.lookup(query.jti, nowMs);
   if (known !== undefined) return known;
@@ -195,6 +207,39 @@ export async function revocationState(
   view.remember(query.jti, state, (expiresAt + ctx.options.clockTolerance) * 1000, generation);
   return state;
 }
+
+/**
+ * An opaque token's record and state: with a synced replica and a store that can read the record
+ * alone, one read (the replica answers revocation); else the store's combined lookup.
+ */
+async function readOpaque(
+  ctx: TokenContext,
+  hash: string,
+): Promise<{ record: AccessTokenRecord | null; state: RevocationState; replicated?: boolean }> {
+  const { store, view } = ctx;
+  if (
+    view?.check !== undefined &&
+    view.replicating === true &&
+    view.ready &&
+    store.readAccessToken !== undefined
+  ) {
+    const record = await ctx.guard(() => store.readAccessToken!(hash));
+    const state =
+      record === null
+        ? undefined
+        : view.check(revocationQuery(record.jti, record.sub, record.clientId, record.familyId));
+    if (record === null) return { record, state: NOT_REVOKED, replicated: true };
+    if (state !== undefined) return { record, state, replicated: true };
+  }
+  return ctx.guard(() => store.lookupAccessToken(hash));
+}
+
+const NOT_REVOKED: RevocationState = Object.freeze({
+  jtiRevoked: false,
+  familyRevoked: false,
+  subjectCutoffMs: null,
+  clientCutoffMs: null,
+});
 
 async function verifyOpaque(
   ctx: TokenContext,
@@ -239,8 +284,10 @@ async function lookupOpaque(
 ): Promise<{ entry: OpaqueEntry | null; state: RevocationState }> {
   const { records } = caches;
   const { view } = ctx;
-  if (records !== undefined && view?.ready) {
-    const cached = records.get(token, ctx.nowMs());
+  const live = records !== undefined && view?.ready === true;
+  const hash = live ? ctx.hasher.hash(token) : undefined;
+  if (hash !== undefined) {
+    const cached = records!.get(hash, ctx.nowMs());
     if (cached !== undefined) {
       const state = await revocationState(ctx, cached.query, cached.record.exp);
       return { entry: cached, state };
@@ -248,7 +295,7 @@ async function lookupOpaque(
   }
   if (parseOpaqueToken(token, prefix, SECRET_LENGTH) === null) throw new TokenError('invalid_token');
   const generation = view?.generation;
-  const found = await ctx.guard(() => ctx.store.lookupAccessToken(ctx.hasher.hash(token)));
+  const found = await readOpaque(ctx, hash ?? ctx.hasher.hash(token));
   if (found.record === null) return { entry: null, state: found.state };
   const { record } = found;
   const entry: OpaqueEntry = {
@@ -258,8 +305,9 @@ async function lookupOpaque(
     auth: undefined,
   };
   if (records !== undefined && view !== undefined && generation !== undefined) {
-    records.set(token, entry, record.exp * 1000);
-    view.remember(record.jti, found.state, (record.exp + ctx.options.clockTolerance) * 1000, generation);
+    records.set(hash ?? ctx.hasher.hash(token), entry, record.exp * 1000, RECORD_ENTRY_BYTES);
+    if (found.replicated !== true)
+      view.remember(record.jti, found.state, (record.exp + ctx.options.clockTolerance) * 1000, generation);
   }
   return { entry, state: found.state };
 }

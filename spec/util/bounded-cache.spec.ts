@@ -1,0 +1,125 @@
+import { BoundedCache } from '../../lib/util/bounded-cache';
+
+const LATER = 1_000_000;
+
+describe('BoundedCache', () => {
+  describe('when entries expire', () => {
+    it('answers undefined at and after expiresAt', () => {
+      const cache = new BoundedCache<string, number>(10);
+      cache.set('a', 1, 100);
+      expect(cache.get('a', 99)).toBe(1);
+      expect(cache.get('a', 100)).toBeUndefined();
+      expect(cache.size).toBe(0);
+    });
+  });
+
+  describe("with the default 'fifo' policy", () => {
+    it('evicts the oldest-inserted entry, whatever hit since', () => {
+      const cache = new BoundedCache<string, number>(2);
+      cache.set('a', 1, LATER);
+      cache.set('b', 2, LATER);
+      cache.get('a', 0);
+      cache.set('c', 3, LATER);
+      expect(cache.get('a', 0)).toBeUndefined();
+      expect(cache.get('b', 0)).toBe(2);
+    });
+  });
+
+  describe("with the 'lru' policy", () => {
+    it('evicts the least recently used entry', () => {
+      const cache = new BoundedCache<string, number>(2, { policy: 'lru' });
+      cache.set('a', 1, LATER);
+      cache.set('b', 2, LATER);
+      cache.get('a', 0);
+      cache.set('c', 3, LATER);
+      expect(cache.get('a', 0)).toBe(1);
+      expect(cache.get('b', 0)).toBeUndefined();
+    });
+  });
+
+  describe('when a byte bound is set', () => {
+    it('keeps the sum of the declared bytes within maxBytes, evicting as needed', () => {
+      const cache = new BoundedCache<string, number>(100, { maxBytes: 1000, policy: 'lru' });
+      for (let i = 0; i < 50; i++) cache.set(`k${i}`, i, LATER, 300);
+      expect(cache.bytes).toBeLessThanOrEqual(1000);
+      expect(cache.size).toBe(3);
+      expect(cache.get('k49', 0)).toBe(49);
+    });
+
+    it('refuses an entry larger than maxBytes without evicting anything', () => {
+      const cache = new BoundedCache<string, number>(10, { maxBytes: 100 });
+      cache.set('small', 1, LATER, 50);
+      expect(cache.set('huge', 2, LATER, 101)).toBe(false);
+      expect(cache.get('small', 0)).toBe(1);
+      expect(cache.get('huge', 0)).toBeUndefined();
+    });
+
+    it('gives the bytes of a replaced or deleted entry back', () => {
+      const cache = new BoundedCache<string, number>(10, { maxBytes: 100 });
+      cache.set('a', 1, LATER, 60);
+      cache.set('a', 2, LATER, 30);
+      expect(cache.bytes).toBe(30);
+      cache.delete('a');
+      expect(cache.bytes).toBe(0);
+    });
+  });
+
+  describe("with the 'admit-on-second-sighting' policy", () => {
+    it('admits everything while it has room', () => {
+      const cache = new BoundedCache<string, number>(3, { policy: 'admit-on-second-sighting' });
+      expect([cache.set('a', 1, LATER), cache.set('b', 2, LATER), cache.set('c', 3, LATER)]).toEqual([
+        true,
+        true,
+        true,
+      ]);
+    });
+
+    it('refuses a key seen once when full, and admits it the second time', () => {
+      const cache = new BoundedCache<string, number>(2, { policy: 'admit-on-second-sighting' });
+      cache.set('a', 1, LATER);
+      cache.set('b', 2, LATER);
+      expect(cache.set('c', 3, LATER)).toBe(false);
+      expect(cache.get('a', 0)).toBe(1);
+      expect(cache.set('c', 3, LATER)).toBe(true);
+      expect(cache.get('c', 0)).toBe(3);
+      expect(cache.size).toBe(2);
+    });
+
+    it('does not thrash: a stream of 100 000 one-off keys leaves the 1 000 resident ones hitting', () => {
+      const cache = new BoundedCache<string, number>(1000, { policy: 'admit-on-second-sighting' });
+      for (let i = 0; i < 1000; i++) cache.set(`hot-${i}`, i, LATER);
+      let hits = 0;
+      for (let i = 0; i < 100_000; i++) {
+        const hot = `hot-${i % 1000}`;
+        if (cache.get(hot, 0) !== undefined) hits++;
+        const cold = `cold-${i}`;
+        if (cache.get(cold, 0) === undefined) cache.set(cold, i, LATER);
+      }
+      expect(hits / 100_000).toBeGreaterThan(0.95);
+    });
+
+    it('shows plain LRU thrashing under the same stream (what the doorkeeper prevents)', () => {
+      const cache = new BoundedCache<string, number>(1000, { policy: 'lru' });
+      for (let i = 0; i < 1000; i++) cache.set(`hot-${i}`, i, LATER);
+      let hits = 0;
+      for (let i = 0; i < 100_000; i++) {
+        const hot = `hot-${i % 1000}`;
+        if (cache.get(hot, 0) !== undefined) hits++;
+        else cache.set(hot, i, LATER);
+        const cold = `cold-${i}`;
+        if (cache.get(cold, 0) === undefined) cache.set(cold, i, LATER);
+      }
+      expect(hits / 100_000).toBeLessThan(0.05);
+    });
+  });
+
+  describe('when options are invalid', () => {
+    it.each<[string, () => unknown]>([
+      ['size 0', () => new BoundedCache(0)],
+      ['maxBytes 0', () => new BoundedCache(1, { maxBytes: 0 })],
+      ['an unknown policy', () => new BoundedCache(1, { policy: 'random' as 'lru' })],
+    ])('throws for %s', (_name, make) => {
+      expect(make).toThrow();
+    });
+  });
+});
