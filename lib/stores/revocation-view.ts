@@ -10,6 +10,7 @@
  */
 import type { RevocationQuery, RevocationState } from './token-store';
 import { BoundedCache } from '../util/bounded-cache';
+import { positiveInteger } from '../util/options';
 
 /** A revocation announcement. */
 export interface RevocationNotice {
@@ -142,10 +143,7 @@ export class RevocationReplica {
   #seq = -1;
 
   constructor(options: Readonly<RevocationReplicaOptions> = {}) {
-    const max = options.maxEntries ?? 500_000;
-    if (!Number.isSafeInteger(max) || max < 1)
-      throw new RangeError(`maxEntries must be a positive integer, got ${max}`);
-    this.#maxEntries = max;
+    this.#maxEntries = positiveInteger(options.maxEntries, 500_000, 'RevocationReplica: maxEntries');
   }
 
   /** The sequence number of the last revocation applied; -1 before the first load. */

@@ -254,6 +254,12 @@ describe('lib/ import graph', () => {
         [/^'derToJoseSignature: /, 'derToJoseSignature input, a signature from a KMS'],
         [/^\s*`signer \$\{/, 'the output of a signer, checked at signing time'],
       ],
+      'lib/stores/revocation-view.ts': [
+        [/^`cut-off of \$\{kind\} without an instant`/, 'a replicated revocation entry, not an option'],
+      ],
+      'lib/stores/redis-revocation-view.ts': [
+        [/^'cut-off without an instant'/, 'a revocation log entry read from Redis, not an option'],
+      ],
       'lib/stores/redis-connection.ts': [
         [
           /^\s*[`']\$?\{?(variable|REDIS_)/,
