@@ -19,6 +19,12 @@ import {
 import { createTokenKit, type TokenKit } from '../core/token-kit';
 import { DEFAULT_GRANT_TYPES, GRANT_TYPES, isGrantType } from '../core/grants/registry';
 import { applicationResources } from '../core/resource-indicators';
+import {
+  INTROSPECTION_ACCESS,
+  isIntrospectionAccess,
+  resourceServerProblem,
+  type IntrospectionAccess,
+} from '../core/introspection-access';
 import { KeySet } from '../keys/key-set';
 import type { CredentialStore } from '../stores/credential-store';
 import { credentialStoreFromEnv, migrateFromEnv } from './credential-store-env';
@@ -176,10 +182,14 @@ const COMMANDS: readonly CommandDoc[] = [
   },
   {
     name: 'application create',
-    flags: '--name NAME [--organization ORG] [--grant-types a,b] [--scopes x,y] [--resources uri,uri]',
+    flags:
+      '--name NAME [--organization ORG] [--grant-types a,b] [--scopes x,y] [--resources uri,uri] ' +
+      '[--introspection own|any]',
     summary:
       'Create an application (routers C and D); the client secret is shown once. Grant types:\n' +
-      `${GRANT_TYPES.map((g) => (DEFAULT_GRANT_TYPES.includes(g) ? `${g} (default)` : g)).join(', ')}.`,
+      `${GRANT_TYPES.map((g) => (DEFAULT_GRANT_TYPES.includes(g) ? `${g} (default)` : g)).join(', ')}.\n` +
+      "--introspection any: a resource server that may introspect every application's access\n" +
+      'tokens; it obtains no tokens (no --grant-types, --scopes or --resources).',
     store: true,
   },
   {
@@ -404,6 +414,21 @@ function resourceList(items: string[] | undefined, command: string): string[] | 
   } catch (err) {
     throw new UsageError(`${command}: ${(err as Error).message}`);
   }
+}
+
+/** `--introspection own|any`; `any` refuses the token-requesting flags (a usage error says which). */
+function introspectionFlag(
+  value: string | undefined,
+  settings: { grantTypes?: string[]; scopes?: string[]; resources?: string[] },
+  command: string,
+): IntrospectionAccess | undefined {
+  if (value === undefined) return undefined;
+  if (!isIntrospectionAccess(value)) {
+    throw new UsageError(`${command}: --introspection must be one of ${INTROSPECTION_ACCESS.join(', ')}`);
+  }
+  const problem = value === 'any' ? resourceServerProblem(settings) : undefined;
+  if (problem !== undefined) throw new UsageError(`${command}: ${problem}`);
+  return value;
 }
 
 function version(): string {
@@ -847,6 +872,7 @@ function applicationRow(a: ApplicationInfo): ApplicationInfo {
     grantTypes: [...a.grantTypes],
     scopes: [...a.scopes],
     ...(a.resources === undefined ? {} : { resources: [...a.resources] }),
+    ...(a.introspection === undefined ? {} : { introspection: a.introspection }),
     createdAt: a.createdAt,
   };
 }
@@ -908,6 +934,7 @@ async function admin(
           'grant-types': { type: 'string' },
           scopes: { type: 'string' },
           resources: { type: 'string' },
+          introspection: { type: 'string' },
         },
         command,
       );
@@ -925,6 +952,11 @@ async function admin(
         list(optional(values, 'resources', command), 'resources', command),
         command,
       );
+      const introspection = introspectionFlag(
+        optional(values, 'introspection', command),
+        { ...(grantTypes && { grantTypes }), ...(scopes && { scopes }), ...(resources && { resources }) },
+        command,
+      );
       return withKit(env, io, command, (kit) =>
         kit.credentials.createApplication({
           name,
@@ -932,6 +964,7 @@ async function admin(
           ...(grantTypes === undefined ? {} : { grantTypes }),
           ...(scopes === undefined ? {} : { scopes }),
           ...(resources === undefined ? {} : { resources }),
+          ...(introspection === undefined ? {} : { introspection }),
         }),
       );
     }
