@@ -22,7 +22,6 @@ import { applicationResources } from '../core/resource-indicators';
 import {
   INTROSPECTION_ACCESS,
   isIntrospectionAccess,
-  resourceServerProblem,
   type IntrospectionAccess,
 } from '../core/introspection-access';
 import { KeySet } from '../keys/key-set';
@@ -416,18 +415,20 @@ function resourceList(items: string[] | undefined, command: string): string[] | 
   }
 }
 
-/** `--introspection own|any`; `any` refuses the token-requesting flags (a usage error says which). */
+/** `--introspection own|any`; `any` refuses the token-requesting flags (a usage error names them). */
 function introspectionFlag(
   value: string | undefined,
-  settings: { grantTypes?: string[]; scopes?: string[]; resources?: string[] },
+  settings: Readonly<Record<'grant-types' | 'scopes' | 'resources', string[] | undefined>>,
   command: string,
 ): IntrospectionAccess | undefined {
   if (value === undefined) return undefined;
   if (!isIntrospectionAccess(value)) {
     throw new UsageError(`${command}: --introspection must be one of ${INTROSPECTION_ACCESS.join(', ')}`);
   }
-  const problem = value === 'any' ? resourceServerProblem(settings) : undefined;
-  if (problem !== undefined) throw new UsageError(`${command}: ${problem}`);
+  const given = Object.entries(settings).find(([, list]) => list !== undefined);
+  if (value === 'any' && given !== undefined) {
+    throw new UsageError(`${command}: --introspection any obtains no tokens: --${given[0]} is not allowed`);
+  }
   return value;
 }
 
@@ -954,7 +955,7 @@ async function admin(
       );
       const introspection = introspectionFlag(
         optional(values, 'introspection', command),
-        { ...(grantTypes && { grantTypes }), ...(scopes && { scopes }), ...(resources && { resources }) },
+        { 'grant-types': grantTypes, scopes, resources },
         command,
       );
       return withKit(env, io, command, (kit) =>
