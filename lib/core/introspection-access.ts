@@ -37,9 +37,8 @@ export function applicationIntrospection(value: unknown, option = 'introspection
 
 /**
  * Why an application with `introspection: 'any'` cannot have these token-requesting settings, or
- * undefined when it may. Such an application is a resource server: it introspects, it never asks
- * for tokens, so a leak of its secret cannot mint tokens, and its permission cannot be used to read
- * the answers about tokens it was issued.
+ * undefined when it can. Such an application is a resource server: it introspects and never asks
+ * for tokens, so a leaked secret of it reads token states but cannot mint a token.
  */
 export function resourceServerProblem(settings: {
   readonly grantTypes?: readonly unknown[] | undefined;
