@@ -33,6 +33,7 @@ export type {
   RotateApiKeyOptions,
   CredentialServiceOptions,
 } from './core/credentials';
+export type { IntrospectionAccess } from './core/introspection-access';
 export { GrantService } from './core/grants';
 export type {
   VerifiedUser,

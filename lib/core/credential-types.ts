@@ -28,6 +28,12 @@ export interface ApplicationInfo {
    * `resource` parameter; absent when it may request none.
    */
   readonly resources?: readonly string[];
+  /**
+   * `'any'` when the application may introspect every application's access tokens at
+   * `/oauth/introspect` (a resource server, which obtains no tokens itself); absent for `'own'`,
+   * only its own tokens. See docs/router-d-oauth.md ("Introspection by resource servers").
+   */
+  readonly introspection?: 'own' | 'any';
   readonly createdAt: number;
 }
 

@@ -12,6 +12,11 @@ import { generateOpaqueToken, randomBase62 } from './opaque-token';
 import type { TokenOwner, TokenService } from './token-service';
 import { DEFAULT_GRANT_TYPES, isGrantType } from './grants/registry';
 import { applicationResources } from './resource-indicators';
+import {
+  applicationIntrospection,
+  resourceServerProblem,
+  type IntrospectionAccess,
+} from './introspection-access';
 
 export type { ApiKeyInfo, ApplicationInfo, ProviderInfo, ProviderClientInfo } from './credential-types';
 import type { ApiKeyInfo, ApplicationInfo, ProviderInfo, ProviderClientInfo } from './credential-types';
@@ -31,6 +36,14 @@ export interface CreateApplicationInput {
    * audience with the `resource` parameter of `createOAuthRouter`'s token endpoint. @default none
    */
   readonly resources?: readonly string[];
+  /**
+   * Which tokens the application may introspect at `createOAuthRouter`'s `/oauth/introspect`:
+   * `'own'`, the tokens issued to it; `'any'`, also every other application's access tokens (a
+   * resource server: it learns the subject, scope and client of each token it is shown). An `'any'`
+   * application obtains no tokens: its `grantTypes` default to none, and `grantTypes`, `scopes`
+   * or `resources` that are not empty are a TypeError. @default 'own'
+   */
+  readonly introspection?: IntrospectionAccess;
   /** Use this client id instead of a generated one (e.g. from a seed file). */
   readonly clientId?: string;
   /** Use this secret instead of a generated one (e.g. from a seed file). */
@@ -328,7 +341,16 @@ export class CredentialService {
   ): Promise<ApplicationInfo & { clientSecret: string }> {
     const id = canonicalUuid(input.id ?? randomUUID());
     if (id === null) throw new TypeError('application id must be a UUID');
-    const grantTypes = stringList(input.grantTypes, [...DEFAULT_GRANT_TYPES], 'grantTypes');
+    const introspection = applicationIntrospection(input.introspection);
+    if (introspection === 'any') {
+      const problem = resourceServerProblem(input);
+      if (problem !== undefined) throw new TypeError(problem);
+    }
+    const grantTypes = stringList(
+      input.grantTypes,
+      introspection === 'any' ? [] : [...DEFAULT_GRANT_TYPES],
+      'grantTypes',
+    );
     const unknown = grantTypes.find((g) => !isGrantType(g));
     if (unknown !== undefined)
       throw new TypeError(`grantTypes has an unknown grant ${JSON.stringify(unknown)}`);
@@ -348,6 +370,7 @@ export class CredentialService {
       grantTypes,
       scopes: stringList(input.scopes, [], 'scopes'),
       ...(resources === undefined || resources.length === 0 ? {} : { resources }),
+      ...(introspection === 'any' ? { introspection } : {}),
       createdAt: this.#tokens.now(),
     };
     // The reserved index keeps a client id this application held (and may still have tokens
@@ -670,6 +693,7 @@ function applicationInfo(rec: CredentialRecord): ApplicationInfo {
     grantTypes: (d.grantTypes as string[] | undefined) ?? ['client_credentials'],
     scopes: (d.scopes as string[] | undefined) ?? [],
     ...(Array.isArray(d.resources) && d.resources.length > 0 ? { resources: d.resources as string[] } : {}),
+    ...(d.introspection === 'any' ? { introspection: 'any' as const } : {}),
     createdAt: Number(d.createdAt),
   };
 }

@@ -19,6 +19,11 @@ import {
 import { createTokenKit, type TokenKit } from '../core/token-kit';
 import { DEFAULT_GRANT_TYPES, GRANT_TYPES, isGrantType } from '../core/grants/registry';
 import { applicationResources } from '../core/resource-indicators';
+import {
+  INTROSPECTION_ACCESS,
+  isIntrospectionAccess,
+  type IntrospectionAccess,
+} from '../core/introspection-access';
 import { KeySet } from '../keys/key-set';
 import type { CredentialStore } from '../stores/credential-store';
 import { credentialStoreFromEnv, migrateFromEnv } from './credential-store-env';
@@ -176,10 +181,14 @@ const COMMANDS: readonly CommandDoc[] = [
   },
   {
     name: 'application create',
-    flags: '--name NAME [--organization ORG] [--grant-types a,b] [--scopes x,y] [--resources uri,uri]',
+    flags:
+      '--name NAME [--organization ORG] [--grant-types a,b] [--scopes x,y] [--resources uri,uri] ' +
+      '[--introspection own|any]',
     summary:
       'Create an application (routers C and D); the client secret is shown once. Grant types:\n' +
-      `${GRANT_TYPES.map((g) => (DEFAULT_GRANT_TYPES.includes(g) ? `${g} (default)` : g)).join(', ')}.`,
+      `${GRANT_TYPES.map((g) => (DEFAULT_GRANT_TYPES.includes(g) ? `${g} (default)` : g)).join(', ')}.\n` +
+      "--introspection any: a resource server that may introspect every application's access\n" +
+      'tokens; it obtains no tokens (no --grant-types, --scopes or --resources).',
     store: true,
   },
   {
@@ -404,6 +413,23 @@ function resourceList(items: string[] | undefined, command: string): string[] | 
   } catch (err) {
     throw new UsageError(`${command}: ${(err as Error).message}`);
   }
+}
+
+/** `--introspection own|any`; `any` refuses the token-requesting flags (a usage error names them). */
+function introspectionFlag(
+  value: string | undefined,
+  settings: Readonly<Record<'grant-types' | 'scopes' | 'resources', string[] | undefined>>,
+  command: string,
+): IntrospectionAccess | undefined {
+  if (value === undefined) return undefined;
+  if (!isIntrospectionAccess(value)) {
+    throw new UsageError(`${command}: --introspection must be one of ${INTROSPECTION_ACCESS.join(', ')}`);
+  }
+  const given = Object.entries(settings).find(([, list]) => list !== undefined);
+  if (value === 'any' && given !== undefined) {
+    throw new UsageError(`${command}: --introspection any obtains no tokens: --${given[0]} is not allowed`);
+  }
+  return value;
 }
 
 function version(): string {
@@ -846,6 +872,7 @@ function applicationRow(a: ApplicationInfo): ApplicationInfo {
     grantTypes: [...a.grantTypes],
     scopes: [...a.scopes],
     ...(a.resources === undefined ? {} : { resources: [...a.resources] }),
+    ...(a.introspection === undefined ? {} : { introspection: a.introspection }),
     createdAt: a.createdAt,
   };
 }
@@ -907,6 +934,7 @@ async function admin(
           'grant-types': { type: 'string' },
           scopes: { type: 'string' },
           resources: { type: 'string' },
+          introspection: { type: 'string' },
         },
         command,
       );
@@ -924,6 +952,11 @@ async function admin(
         list(optional(values, 'resources', command), 'resources', command),
         command,
       );
+      const introspection = introspectionFlag(
+        optional(values, 'introspection', command),
+        { 'grant-types': grantTypes, scopes, resources },
+        command,
+      );
       return withKit(env, io, command, (kit) =>
         kit.credentials.createApplication({
           name,
@@ -931,6 +964,7 @@ async function admin(
           ...(grantTypes === undefined ? {} : { grantTypes }),
           ...(scopes === undefined ? {} : { scopes }),
           ...(resources === undefined ? {} : { resources }),
+          ...(introspection === undefined ? {} : { introspection }),
         }),
       );
     }

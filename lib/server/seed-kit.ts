@@ -203,6 +203,7 @@ export async function applySeed(kit: TokenKit, seed: Seed): Promise<ApplySeedRes
           applicationTypes: app.applicationTypes,
           grantTypes: app.grantTypes,
           ...(app.resources === undefined ? {} : { resources: app.resources }),
+          ...(app.introspection === undefined ? {} : { introspection: app.introspection }),
         }),
     );
   }

@@ -7,6 +7,11 @@ import { DEFAULT_BINDING_PROFILE } from '../core/binding';
 import { isUuid } from '../core/credentials';
 import { DEFAULT_GRANT_TYPES, GRANT_TYPES, isGrantType, type GrantType } from '../core/grants/registry';
 import { MAX_APPLICATION_RESOURCES, resourceProblem } from '../core/resource-indicators';
+import {
+  INTROSPECTION_ACCESS,
+  isIntrospectionAccess,
+  type IntrospectionAccess,
+} from '../core/introspection-access';
 
 /** An API key for router A. */
 export interface SeedApiKey {
@@ -34,6 +39,11 @@ export interface SeedApplication {
   readonly grantTypes: readonly SeedGrantType[];
   /** Resources (RFC 8707 absolute URIs) the client may request as its tokens' audience; absent for none. */
   readonly resources?: readonly string[];
+  /**
+   * `'any'` for a resource server that may introspect every application's access tokens (it
+   * obtains no tokens: `grantTypes` is then empty); absent for `'own'`.
+   */
+  readonly introspection?: IntrospectionAccess;
 }
 
 /** A password-grant user. The password is only ever kept as a scrypt hash in memory. */
@@ -178,6 +188,7 @@ function parseApplication(value: unknown, path: string, ids: Unique, clientIds: 
     'applicationTypes',
     'grantTypes',
     'resources',
+    'introspection',
   ]);
   const id = uuid(f.id, `${path}.id`);
   ids.add(id, `${path}.id`);
@@ -198,6 +209,7 @@ function parseApplication(value: unknown, path: string, ids: Unique, clientIds: 
     });
   }
   const resources = f.resources === undefined ? undefined : parseResources(f.resources, `${path}.resources`);
+  const introspection = parseIntrospection(f, path);
   return {
     id,
     name,
@@ -205,9 +217,28 @@ function parseApplication(value: unknown, path: string, ids: Unique, clientIds: 
     clientId,
     clientSecret,
     applicationTypes,
-    grantTypes,
+    grantTypes: introspection === 'any' ? [] : grantTypes,
     ...(resources === undefined ? {} : { resources }),
+    ...(introspection === 'any' ? { introspection } : {}),
   };
+}
+
+/** An application's `introspection`; an `'any'` application may not name grants or resources. */
+function parseIntrospection(f: Record<string, unknown>, path: string): IntrospectionAccess {
+  if (f.introspection === undefined) return 'own';
+  if (!isIntrospectionAccess(f.introspection)) {
+    throw new SeedError(`${path}.introspection`, `must be one of: ${INTROSPECTION_ACCESS.join(', ')}`);
+  }
+  if (f.introspection === 'any') {
+    for (const name of ['grantTypes', 'resources'] as const) {
+      if (f[name] !== undefined)
+        throw new SeedError(
+          `${path}.${name}`,
+          'must be absent: an application with introspection "any" obtains no tokens',
+        );
+    }
+  }
+  return f.introspection;
 }
 
 /** An application's `resources`: distinct RFC 8707 §2 absolute URIs without a fragment. */

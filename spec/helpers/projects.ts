@@ -61,6 +61,7 @@ export const SPLIT_SPECS: readonly string[] = [
   'spec/routers/api-key-router.spec.ts',
   'spec/routers/auth-router.spec.ts',
   'spec/routers/key-rotation.spec.ts',
+  'spec/routers/oauth-introspection-access.spec.ts',
   'spec/routers/oauth-resource-indicators.spec.ts',
   'spec/routers/oauth-router.spec.ts',
   'spec/routers/provider-router.spec.ts',

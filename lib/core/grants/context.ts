@@ -6,6 +6,7 @@ import { TokenError } from '../../errors';
 import type { AccessTokenFormat } from '../../types';
 import type { ApiKeyInfo, ApplicationInfo, ProviderClientInfo, ProviderInfo } from '../credential-types';
 import type { ClaimsHooks } from '../custom-claims';
+import { introspectsAny } from '../introspection-access';
 import type { UserVerifier } from './types';
 import type { TokenOwner, TokenService } from '../token-service';
 
@@ -70,13 +71,15 @@ export async function authenticateClient(
 
 /**
  * Refuses a client whose `grantTypes` lack `grant` when `enforce` (router D): `unauthorized_client`
- * (RFC 6749 §5.2). A configured public client id (no `grantTypes`) is not limited.
+ * (RFC 6749 §5.2). A configured public client id (no `grantTypes`) is not limited. An application
+ * with `introspection: 'any'` (a resource server) is refused every grant, on every router.
  */
 export function assertGrantAllowed(
   app: ApplicationInfo | { readonly scopes?: readonly string[] },
   grant: string,
   enforce: boolean | undefined,
 ): void {
+  if ('grantTypes' in app && introspectsAny(app)) throw new TokenError('unauthorized_client');
   if (enforce && 'grantTypes' in app && !app.grantTypes.includes(grant))
     throw new TokenError('unauthorized_client');
 }

@@ -1,6 +1,10 @@
-/** `POST /oauth/introspect` (RFC 7662): the state of a token of the authenticated client. */
+/**
+ * `POST /oauth/introspect` (RFC 7662): the state of a token of the authenticated client, or of any
+ * application's access token for a client with `introspection: 'any'` (a resource server).
+ */
 import type { Request, RequestHandler, Response } from 'express';
 import type { ApplicationInfo } from '../../core/credentials';
+import { introspectsAny } from '../../core/introspection-access';
 import type { TokenKit } from '../../core/token-kit';
 import { asyncHandler } from '../shared';
 import { readTokenRequest, type OAuthContext } from './context';
@@ -65,7 +69,12 @@ export function introspectEndpoint(context: OAuthContext): RequestHandler {
     const { client, token } = await readTokenRequest(context, req);
     const found = await kit.tokens.inspect(token);
     // RFC 7662 §2.2: inactive, unknown and other clients' tokens all get the same bare answer.
-    const active = (await ownedActive(kit, client, found)) ? activeResponse(kit, found) : null;
+    // RFC 7662 §4: a resource server ('any') is told about every access token, never another
+    // application's refresh tokens, which only their owner ever presents.
+    const visible =
+      (introspectsAny(client) && found.kind === 'access' && found.active) ||
+      (await ownedActive(kit, client, found));
+    const active = visible ? activeResponse(kit, found) : null;
     res.status(200).json(active ?? { active: false });
   });
 }
