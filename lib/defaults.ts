@@ -2,13 +2,13 @@
  * Named, documented defaults. Lifetimes are in seconds.
  */
 
-/** Access-token lifetime of router C and router D (one hour). */
+/** Access-token lifetime of createAuthRouter and createOAuthRouter (one hour). */
 export const DEFAULT_ACCESS_TOKEN_TTL = 3600;
-/** Access-token lifetime of router A (15 minutes). */
+/** Access-token lifetime of createApiKeyRouter (15 minutes). */
 export const DEFAULT_API_KEY_TOKEN_TTL = 900;
-/** Default access-token lifetime of router B when `expiresIn` is absent or 0. */
+/** Default access-token lifetime of createProviderRouter when `expiresIn` is absent or 0. */
 export const DEFAULT_PROVIDER_TOKEN_TTL = 3600;
-/** Router B's cap on `expiresIn` (48 hours). */
+/** createProviderRouter's cap on `expiresIn` (48 hours). */
 export const MAX_PROVIDER_TOKEN_TTL = 172_800;
 /** The longest access-token lifetime any verifier accepts (`exp - iat`). */
 export const MAX_ACCESS_TOKEN_LIFETIME = 172_800;

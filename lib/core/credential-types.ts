@@ -19,7 +19,7 @@ export interface ApplicationInfo {
   readonly organization: string;
   readonly clientId: string;
   readonly applicationTypes: readonly string[];
-  /** Grants router D lets this client use. */
+  /** Grants createOAuthRouter lets this client use. */
   readonly grantTypes: readonly string[];
   /** Scopes the client may request; empty means no scopes. */
   readonly scopes: readonly string[];
@@ -37,7 +37,7 @@ export interface ApplicationInfo {
   readonly createdAt: number;
 }
 
-/** A provider (router B) without its API keys. */
+/** A provider (createProviderRouter) without its API keys. */
 export interface ProviderInfo {
   readonly id: string;
   /** Custom domain used as issuer (`https://<domain>`), or null. */
@@ -45,7 +45,7 @@ export interface ProviderInfo {
   readonly createdAt: number;
 }
 
-/** A provider's client (router B). */
+/** A provider's client (createProviderRouter). */
 export interface ProviderClientInfo {
   readonly id: string;
   readonly providerId: string;

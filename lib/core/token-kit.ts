@@ -12,7 +12,7 @@ export interface TokenKitOptions extends TokenServiceOptions, CredentialServiceO
 /** The token core, the credentials admin API and the grants, sharing one store and key set. */
 export interface TokenKit {
   readonly tokens: TokenService;
-  /** The bound-entity types of the kit (option `binding`), shared by issuance, router A and `requireBinding`. */
+  /** The bound-entity types of the kit (option `binding`), shared by issuance, createApiKeyRouter and `requireBinding`. */
   readonly binding: BindingProfile;
   readonly credentials: CredentialService;
   readonly grants: GrantService;

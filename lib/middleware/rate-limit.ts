@@ -492,7 +492,7 @@ function passErrorThrough(err: unknown, _req: Request, _res: Response, next: Nex
 const PASS_THROUGH_STAGES = [passThrough, passErrorThrough] as const;
 
 /**
- * Builds the rate limits that routers A–D apply to their credential-checking endpoints. Every
+ * Builds the rate limits that all four routers apply to their credential-checking endpoints. Every
  * router given the same object shares its budgets; give every app instance the same Redis.
  *
  * - requests per IP (all requests, default 300/min; a body that does not parse counts too);
@@ -504,7 +504,7 @@ const PASS_THROUGH_STAGES = [passThrough, passErrorThrough] as const;
  *   keeps working from its usual addresses;
  * - failed credential checks per IP, any credential (default 100 per 15 min).
  *
- * A credential is one budget on every surface: a client id counts the same on router C and router
+ * A credential is one budget on every surface: a client id counts the same on createAuthRouter and router
  * D, a username the same on either password grant. Credentials are hashed (SHA-256) before they
  * become counter keys; secrets never do. The client IP is `req.ip`: set Express's `trust proxy` to
  * the real hop count behind a proxy, never `true`. A counter store that cannot answer fails closed
@@ -705,7 +705,7 @@ export function routerRateLimits(
 
 /**
  * What a credential names. The kit's routers use one kind per credential whatever the surface — a
- * client id is a `client` on router C and on router D, a username a `user` on either password grant
+ * client id is a `client` on createAuthRouter and on createOAuthRouter, a username a `user` on either password grant
  * — so that one credential has one failure budget across the kit.
  */
 export type CredentialKind = 'client' | 'user' | 'api_key' | 'provider_key';

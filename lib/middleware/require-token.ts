@@ -41,7 +41,7 @@ export interface RequireTokenOptions extends RequireTokenCheckOptions {
   readonly issuers?: readonly string[];
   /** Accepted audiences; @default the kit's audiences. */
   readonly audiences?: readonly string[];
-  /** Also accept JWTs whose `typ` is `JWT` (router B's `useJwtType`); @default false. */
+  /** Also accept JWTs whose `typ` is `JWT` (createProviderRouter's `useJwtType`); @default false. */
   readonly acceptJwtType?: boolean;
   /** Scopes the token must all carry (403 `insufficient_scope` otherwise). */
   readonly scopes?: readonly string[];

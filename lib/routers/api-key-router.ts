@@ -1,5 +1,5 @@
 /**
- * Router A — API key exchange: `POST <mount>/access-tokens` (docs/router-a-api-keys.md).
+ * createApiKeyRouter — API key exchange: `POST <mount>/access-tokens` (docs/router-a-api-keys.md).
  */
 import type { Request, Response, Router } from 'express';
 import { TokenError } from '../errors';
@@ -94,7 +94,7 @@ function resolveOptions(options: Readonly<ApiKeyRouterOptions>) {
 }
 
 /**
- * Router A: exchanges an API key (`Authorization: Bearer <key>`) for a short-lived opaque access
+ * createApiKeyRouter: exchanges an API key (`Authorization: Bearer <key>`) for a short-lived opaque access
  * token, optionally bound to an entity of the kit's binding profile (by default an employer or employee).
  *
  * @example

@@ -1,5 +1,5 @@
 /**
- * Router C — auth tokens: client credentials and password grants, refresh, validate and
+ * createAuthRouter — auth tokens: client credentials and password grants, refresh, validate and
  * credential rotation, with `{"errors":[…]}` bodies (docs/router-c-auth-tokens.md).
  */
 import type { Request, Response, Router } from 'express';
@@ -55,14 +55,14 @@ export interface AuthRouterOptions {
   readonly errorFormat?: ErrorFormatOption;
   /**
    * Brute-force limits: shared {@link RateLimits} from `createRateLimits()`, or options for limits
-   * of this router's own (in memory unless given a Redis store). Give router D the same object: a
+   * of this router's own (in memory unless given a Redis store). Give createOAuthRouter the same object: a
    * client id or a username then has one failure budget on both (docs/production.md).
    * @default `{}` (on, in memory)
    */
   readonly rateLimit?: RouterRateLimitOption;
 }
 
-/** Router C answers `invalid_grant` with 401 (docs/router-c-auth-tokens.md). */
+/** createAuthRouter answers `invalid_grant` with 401 (docs/router-c-auth-tokens.md). */
 function asUnauthorized(err: unknown): unknown {
   return err instanceof TokenError && err.code === 'invalid_grant' ? err.with({ status: 401 }) : err;
 }
@@ -134,7 +134,7 @@ function rotationResponse(rotated: ApplicationInfo & { clientSecret: string }): 
 
 /**
  * The client (client_credentials) or the user, and its client if any (password) a token request
- * names: the same kinds as router D's, so that a credential has one budget on both.
+ * names: the same kinds as createOAuthRouter's, so that a credential has one budget on both.
  */
 const tokenRequestCredential = identifyCredential('client', (req) => {
   const body = readBody(req);
@@ -175,7 +175,7 @@ function resolveOptions(options: Readonly<AuthRouterOptions>) {
 }
 
 /**
- * Router C: mount at `/api` to serve `/api/auth/tokens/`, `/api/auth/tokens/refresh/`,
+ * createAuthRouter: mount at `/api` to serve `/api/auth/tokens/`, `/api/auth/tokens/refresh/`,
  * `/api/auth/tokens/validate/` and `/api/applications/rotate_credentials/`.
  *
  * @example

@@ -1,5 +1,5 @@
 /**
- * Router B — provider client tokens, `{code, message}` errors (docs/router-b-providers.md).
+ * createProviderRouter — provider client tokens, `{code, message}` errors (docs/router-b-providers.md).
  */
 import type { Request, Response, Router } from 'express';
 import { TokenError } from '../errors';
@@ -71,7 +71,7 @@ function clientTokenResponse(issued: IssuedAccessToken): object {
 }
 
 /**
- * Router B: `POST /providers/:providerId/clients/:clientId/tokens` issues an RFC 9068 JWT for a
+ * createProviderRouter: `POST /providers/:providerId/clients/:clientId/tokens` issues an RFC 9068 JWT for a
  * provider's client, authenticated by the provider's API key.
  *
  * @example

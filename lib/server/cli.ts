@@ -93,7 +93,7 @@ const COMMANDS: readonly CommandDoc[] = [
     name: 'serve',
     flags: '[--port P] [--host H] [--seed FILE]',
     summary:
-      'Start the demo server (routers A-D and the guarded sample resources). The flags override\n' +
+      'Start the demo server (all four routers and the guarded sample resources). The flags override\n' +
       'PORT, HOST and TOKEN_KIT_SEED. Stops cleanly on SIGTERM/SIGINT.',
     details: 'Without REDIS_URL (or a Cluster or Sentinel) the store is in memory and forgets on restart.',
   },
@@ -156,7 +156,7 @@ const COMMANDS: readonly CommandDoc[] = [
   {
     name: 'apikey create',
     flags: '--name NAME',
-    summary: 'Create a router A API key; the key is shown once.',
+    summary: 'Create a createApiKeyRouter API key; the key is shown once.',
     store: true,
   },
   {
@@ -185,7 +185,7 @@ const COMMANDS: readonly CommandDoc[] = [
       '--name NAME [--organization ORG] [--grant-types a,b] [--scopes x,y] [--resources uri,uri] ' +
       '[--introspection own|any]',
     summary:
-      'Create an application (routers C and D); the client secret is shown once. Grant types:\n' +
+      'Create an application (createAuthRouter and createOAuthRouter); the client secret is shown once. Grant types:\n' +
       `${GRANT_TYPES.map((g) => (DEFAULT_GRANT_TYPES.includes(g) ? `${g} (default)` : g)).join(', ')}.\n` +
       "--introspection any: a resource server that may introspect every application's access\n" +
       'tokens; it obtains no tokens (no --grant-types, --scopes or --resources).',
@@ -217,7 +217,7 @@ const COMMANDS: readonly CommandDoc[] = [
   {
     name: 'provider create',
     flags: '[--domain DOMAIN]',
-    summary: 'Create a router B provider with one API key (shown once).',
+    summary: 'Create a createProviderRouter provider with one API key (shown once).',
     store: true,
   },
   {

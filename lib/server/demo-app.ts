@@ -18,7 +18,7 @@ import { seedEmployerResolver, type Seed } from './seed';
 import { seedPasswordClientId } from './seed-kit';
 import { missingOption, wholeNumber } from '../util/options';
 
-/** Prefix of router A's access tokens in the demo (`vit_at_`, as docs/router-a-api-keys.md shows). */
+/** Prefix of createApiKeyRouter's access tokens in the demo (`vit_at_`, as docs/router-a-api-keys.md shows). */
 export const DEMO_ACCESS_TOKEN_PREFIX = 'vit_at_';
 
 /** Options of {@link createDemoApp}. */
@@ -28,14 +28,14 @@ export interface DemoAppOptions {
   /** The seed: employers answer the employee guard, applications pick the password-grant client. */
   readonly seed: Seed;
   /**
-   * Client id of password-grant tokens on router C.
-   * @default the first seeded application whose `grantTypes` include `password`, else router C's default.
+   * Client id of password-grant tokens on createAuthRouter.
+   * @default the first seeded application whose `grantTypes` include `password`, else createAuthRouter's default.
    */
   readonly passwordClientId?: string;
   /** Called with unexpected errors (500s), for logging; the response never carries them. */
   readonly onError?: (err: unknown) => void;
   /**
-   * Brute-force limits shared by routers A–D: a `createRateLimits()` object (Redis-backed when the
+   * Brute-force limits shared by all four routers: a `createRateLimits()` object (Redis-backed when the
    * kit runs on Redis) or its options. @default `createRateLimits()` (in memory)
    */
   readonly rateLimit?: RouterRateLimitOption;
@@ -46,7 +46,7 @@ export interface DemoAppOptions {
   readonly trustProxyHops?: number;
   /** Prometheus metrics: served at `GET /metrics`, and the guarded routes are observed. @default none */
   readonly metrics?: TokenKitMetrics;
-  /** Lifetime of router A's access tokens in seconds (router A's `ttl`); @default router A's 900. */
+  /** Lifetime of createApiKeyRouter's access tokens in seconds (createApiKeyRouter's `ttl`); @default createApiKeyRouter's 900. */
   readonly apiKeyTokenTtl?: number;
 }
 
@@ -57,8 +57,8 @@ const PLANS = Object.freeze([
 ]);
 
 /**
- * Builds the demo app: router A at `/v1/auth` (tokens `vit_at_…`), router B at `/v1`, router C at
- * `/api`, router D at `/`, and the guarded sample resources `GET /v1/employers/:employerId`,
+ * Builds the demo app: createApiKeyRouter at `/v1/auth` (tokens `vit_at_…`), createProviderRouter at `/v1`, createAuthRouter at
+ * `/api`, createOAuthRouter at `/`, and the guarded sample resources `GET /v1/employers/:employerId`,
  * `GET /v1/employees/:employeeId` and `GET /api/plans/`. Unknown paths answer 404 and errors never
  * carry a stack trace.
  *
@@ -136,7 +136,7 @@ export function createDemoApp(options: Readonly<DemoAppOptions>): Express {
     res.json({ plans: PLANS, sub: req.auth?.subject });
   });
 
-  // Router D last, so the sample resources above do not pass through its middleware.
+  // createOAuthRouter last, so the sample resources above do not pass through its middleware.
   app.use('/', createOAuthRouter({ kit, rateLimit }));
 
   app.use(function notFound(_req: Request, res: Response) {

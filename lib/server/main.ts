@@ -220,13 +220,13 @@ export const DEMO_MAX_REFRESH_TTL = 10 * 365 * 24 * 3600;
 
 /** Token lifetimes from the environment, in seconds; unset ones are the library's defaults. */
 export interface DemoTokenLifetimes {
-  /** `accessTokenTtl` of the kit: routers C and D. */
+  /** `accessTokenTtl` of the kit: createAuthRouter and createOAuthRouter. */
   readonly accessTokenTtl: number;
   /** `refreshAbsoluteTtl` of the kit. */
   readonly refreshAbsoluteTtl: number;
   /** `refreshIdleTtl` of the kit. */
   readonly refreshIdleTtl: number;
-  /** `ttl` of router A. */
+  /** `ttl` of createApiKeyRouter. */
   readonly apiKeyTokenTtl: number;
 }
 
@@ -354,16 +354,16 @@ export function demoCurlLines(url: string, seed: Seed): string[] {
     `Authorization: Bearer ${provider.apiKeys[0]!}`,
   )} ${json} -d ${sh(JSON.stringify({ expiresIn: 600, audienceAsArray: true }))}`;
   return [
-    '# Router A: exchange the API key for an employer-bound access token (vit_at_…)',
+    '# createApiKeyRouter: exchange the API key for an employer-bound access token (vit_at_…)',
     routerA,
     '# …keep one, and read the employer and its employee with it (both 200; another employer is 403)',
     `AT=$(${routerA} | ${EXTRACT('access_token')})`,
     `curl -sS ${sh(`${url}/v1/employers/${employer.id}`)} -H "Authorization: Bearer $AT"`,
     `curl -sS ${sh(`${url}/v1/employees/${employee}`)} -H "Authorization: Bearer $AT"`,
     '',
-    '# Router C: client credentials grant',
+    '# createAuthRouter: client credentials grant',
     clientCredentials,
-    '# Router C: password grant (id_token, access_token, refresh_token, sub)',
+    '# createAuthRouter: password grant (id_token, access_token, refresh_token, sub)',
     password,
     '# …keep its tokens, then refresh, validate and call a guarded route',
     `PW=$(${password})`,
@@ -372,7 +372,7 @@ export function demoCurlLines(url: string, seed: Seed): string[] {
     `curl -sS ${sh(`${url}/api/auth/tokens/validate/`)} -H "Authorization: Bearer $TOKEN"`,
     `curl -sS ${sh(`${url}/api/plans/`)} -H "Authorization: Bearer $TOKEN"`,
     '',
-    '# Router B: a provider client JWT (verify it with /.well-known/jwks.json)',
+    '# createProviderRouter: a provider client JWT (verify it with /.well-known/jwks.json)',
     routerB,
   ];
 }
@@ -715,14 +715,16 @@ export async function startDemoServer(
     if (generated) {
       log('');
       log('No TOKEN_KIT_SEED: generated demo credentials (new on every start):');
-      log(`  API key (router A):   ${seed.apiKeys[0]!.key}`);
+      log(`  API key (createApiKeyRouter):   ${seed.apiKeys[0]!.key}`);
       log(`  employer / employee:  ${seed.employers[0]!.id} / ${seed.employers[0]!.employees[0]!}`);
       log(`  application:          id ${seed.applications[0]!.id}`);
       log(
         `                        client_id ${seed.applications[0]!.clientId}, client_secret ${seed.applications[0]!.clientSecret}`,
       );
       log(`  user:                 ${seed.users[0]!.username} / ${seed.users[0]!.password}`);
-      log(`  provider (router B):  id ${seed.providers[0]!.id}, API key ${seed.providers[0]!.apiKeys[0]!}`);
+      log(
+        `  provider (createProviderRouter):  id ${seed.providers[0]!.id}, API key ${seed.providers[0]!.apiKeys[0]!}`,
+      );
       log(`                        client ${seed.providers[0]!.clients[0]!.id}`);
       log('');
       log('Try it (paste into a shell):');

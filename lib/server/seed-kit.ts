@@ -224,8 +224,8 @@ export async function applySeed(kit: TokenKit, seed: Seed): Promise<ApplySeedRes
 }
 
 /**
- * The client id password-grant tokens of router C are issued to: the first seeded application
- * allowed the `password` grant, else undefined (router C's default).
+ * The client id password-grant tokens of createAuthRouter are issued to: the first seeded application
+ * allowed the `password` grant, else undefined (createAuthRouter's default).
  */
 export function seedPasswordClientId(seed: Pick<Seed, 'applications'>): string | undefined {
   return seed.applications.find((a) => a.grantTypes.includes('password'))?.clientId;

@@ -13,7 +13,7 @@ import {
   type IntrospectionAccess,
 } from '../core/introspection-access';
 
-/** An API key for router A. */
+/** An API key for createApiKeyRouter. */
 export interface SeedApiKey {
   /** The plaintext key clients present as `Authorization: Bearer <key>`. */
   readonly key: string;
@@ -26,7 +26,7 @@ export interface SeedEmployer {
   readonly employees: readonly string[];
 }
 
-/** An application (OAuth client) of routers C and D. */
+/** An application (OAuth client) of createAuthRouter and createOAuthRouter. */
 export interface SeedApplication {
   /** UUID, lowercased. */
   readonly id: string;
@@ -35,7 +35,7 @@ export interface SeedApplication {
   readonly clientId: string;
   readonly clientSecret: string;
   readonly applicationTypes: readonly string[];
-  /** Grants router D lets the client use; @default `['client_credentials']`. */
+  /** Grants createOAuthRouter lets the client use; @default `['client_credentials']`. */
   readonly grantTypes: readonly SeedGrantType[];
   /** Resources (RFC 8707 absolute URIs) the client may request as its tokens' audience; absent for none. */
   readonly resources?: readonly string[];
@@ -53,14 +53,14 @@ export interface SeedUser {
   readonly sub: string;
 }
 
-/** A client of a provider (router B). */
+/** A client of a provider (createProviderRouter). */
 export interface SeedProviderClient {
   /** UUID, lowercased. */
   readonly id: string;
   readonly audience: string;
 }
 
-/** A provider of router B, with its API keys and clients. */
+/** A provider of createProviderRouter, with its API keys and clients. */
 export interface SeedProvider {
   /** UUID, lowercased. */
   readonly id: string;
@@ -310,7 +310,7 @@ function parseProvider(
  */
 export function parseSeed(json: unknown): Seed {
   const top = object(json, '', SECTIONS);
-  // API keys of router A and of providers share one index in the store, so they must all differ.
+  // API keys of createApiKeyRouter and of providers share one index in the store, so they must all differ.
   const apiKeyValues = new Unique('key');
   const apiKeys = array(top.apiKeys, 'apiKeys', { optional: true }).map((v, i) =>
     parseApiKey(v, `apiKeys[${i}]`, apiKeyValues),

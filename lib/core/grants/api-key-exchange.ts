@@ -1,5 +1,5 @@
 /**
- * Router A's exchange: an API key for a short-lived opaque access token, optionally bound to an
+ * createApiKeyRouter's exchange: an API key for a short-lived opaque access token, optionally bound to an
  * employer or employee. Not an OAuth grant type, hence not in the registry.
  */
 import { serviceUnavailable, TokenError } from '../../errors';

@@ -37,7 +37,7 @@ export async function clientCredentials(
   return { accessToken, subject: app.clientId, scope, client: app };
 }
 
-/** The client credentials grant of router D's token endpoint. */
+/** The client credentials grant of createOAuthRouter's token endpoint. */
 export const clientCredentialsGrant: OAuthGrant = {
   async token(context, request) {
     const result = await clientCredentials(context, {

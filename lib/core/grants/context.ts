@@ -70,7 +70,7 @@ export async function authenticateClient(
 }
 
 /**
- * Refuses a client whose `grantTypes` lack `grant` when `enforce` (router D): `unauthorized_client`
+ * Refuses a client whose `grantTypes` lack `grant` when `enforce` (createOAuthRouter): `unauthorized_client`
  * (RFC 6749 §5.2). A configured public client id (no `grantTypes`) is not limited. An application
  * with `introspection: 'any'` (a resource server) is refused every grant, on every router.
  */

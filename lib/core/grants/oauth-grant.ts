@@ -1,12 +1,12 @@
 /**
- * The shape of one OAuth grant of the registry: how router D's token endpoint runs it
+ * The shape of one OAuth grant of the registry: how createOAuthRouter's token endpoint runs it
  * (RFC 6749 §4–§6), whether it is offered, and what its requests name for the rate limits.
  */
 import type { ApplicationInfo } from '../credential-types';
 import type { GrantResult } from './types';
 import type { GrantContext } from './context';
 
-/** One token-endpoint request, as router D has parsed it (RFC 6749 §3.2). */
+/** One token-endpoint request, as createOAuthRouter has parsed it (RFC 6749 §3.2). */
 export interface TokenEndpointRequest {
   /** A string parameter of the body: undefined when absent or empty, `invalid_request` when not a string. */
   readonly param: (name: string) => string | undefined;
@@ -24,7 +24,7 @@ export interface TokenEndpointRequest {
   readonly ip: string | undefined;
 }
 
-/** One grant type of router D's token endpoint. */
+/** One grant type of createOAuthRouter's token endpoint. */
 export interface OAuthGrant {
   /** Whether the grant is offered (in `grant_types_supported`); @default always. */
   readonly enabled?: (context: GrantContext) => boolean;

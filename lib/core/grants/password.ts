@@ -85,7 +85,7 @@ export async function password(
   };
 }
 
-/** The password grant of router D's token endpoint, offered only with a `verifyUser`. */
+/** The password grant of createOAuthRouter's token endpoint, offered only with a `verifyUser`. */
 export const passwordGrant: OAuthGrant = {
   enabled: (context) => context.verifyUser !== undefined,
   user: (request) => request.param('username'),

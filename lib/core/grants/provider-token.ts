@@ -1,5 +1,5 @@
 /**
- * Router B's provider client tokens (RFC 9068 JWTs), authenticated by a provider's API key. Not
+ * createProviderRouter's provider client tokens (RFC 9068 JWTs), authenticated by a provider's API key. Not
  * an OAuth grant type, hence not in the registry.
  */
 import { TokenError } from '../../errors';

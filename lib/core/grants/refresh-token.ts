@@ -115,7 +115,7 @@ function ownerOf(family: RefreshFamily): TokenOwner {
     : { clientId: family.clientId, applicationId: family.applicationId };
 }
 
-/** The refresh token grant of router D's token endpoint. */
+/** The refresh token grant of createOAuthRouter's token endpoint. */
 export const refreshTokenGrant: OAuthGrant = {
   // A refresh grant's invalid_grant is about the refresh token, not the client.
   ownsFailures: true,
@@ -123,7 +123,7 @@ export const refreshTokenGrant: OAuthGrant = {
     const refreshToken = request.param('refresh_token');
     if (refreshToken === undefined) throw new TokenError('invalid_request', 'refresh_token is required');
     const client = await request.authenticate();
-    // An application's grantTypes limit router D, refresh included; like every other check,
+    // An application's grantTypes limit createOAuthRouter, refresh included; like every other check,
     // before the refresh token is consumed (RFC 6749 §6). A family issued before a credential
     // rotation belongs to the application and refreshes with its new credentials.
     return refresh(context, {

@@ -1,5 +1,5 @@
 /**
- * The one table of the OAuth grant types. It drives router D's token endpoint (dispatch) and its
+ * The one table of the OAuth grant types. It drives createOAuthRouter's token endpoint (dispatch) and its
  * metadata (`grant_types_supported`, RFC 8414 §2), and the validation of an application's
  * `grantTypes` everywhere: `CredentialService`, the seed file and the CLI's `--grant-types`.
  *
@@ -10,7 +10,7 @@
  *    `enabled` when the grant depends on a kit option, `user`/`ownsFailures` for the rate limits;
  * 2. its spec, `spec/core/grant-modules.spec.ts` style (memory store and Redis);
  * 3. one line in {@link GRANTS}: `'<grant_type value>': <theGrant>,`.
- * Router D, its metadata, `CredentialService`, the seed file and the CLI then accept it.
+ * createOAuthRouter, its metadata, `CredentialService`, the seed file and the CLI then accept it.
  */
 import { clientCredentialsGrant } from './client-credentials';
 import type { GrantContext } from './context';
@@ -46,7 +46,7 @@ export function findGrant(grantType: string | undefined): OAuthGrant | undefined
   return grantType === undefined ? undefined : BY_TYPE.get(grantType);
 }
 
-/** The grant types a kit offers, in registry order (router D's `grant_types_supported`). */
+/** The grant types a kit offers, in registry order (createOAuthRouter's `grant_types_supported`). */
 export function supportedGrantTypes(context: GrantContext): GrantType[] {
   return GRANT_TYPES.filter((type) => BY_TYPE.get(type)!.enabled?.(context) ?? true);
 }

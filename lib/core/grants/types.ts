@@ -52,7 +52,7 @@ export interface ClientCredentialsInput {
   readonly scope?: unknown;
   /** The requested resources (RFC 8707), already parsed; each must be in the client's `resources`. */
   readonly resources?: readonly string[];
-  /** Refuse clients whose `grantTypes` lack the grant (router D). @default false */
+  /** Refuse clients whose `grantTypes` lack the grant (createOAuthRouter). @default false */
   readonly enforceGrantTypes?: boolean;
   /** The caller's address, for `auth_failed` audit events. */
   readonly ip?: string | undefined;
@@ -76,7 +76,7 @@ export interface PasswordGrantInput {
 export interface RefreshGrantInput {
   readonly refreshToken: unknown;
   /**
-   * The authenticated client (router D); the family must belong to its application — whatever
+   * The authenticated client (createOAuthRouter); the family must belong to its application — whatever
    * client id that application held when the family was issued — and the new access token is
    * issued to its current client id.
    */
@@ -91,7 +91,7 @@ export interface RefreshGrantInput {
   readonly scope?: unknown;
   /** The requested resources (RFC 8707), already parsed: among the family's, never more. */
   readonly resources?: readonly string[];
-  /** Refuse a `client` whose `grantTypes` lack `refresh_token` (router D). @default false */
+  /** Refuse a `client` whose `grantTypes` lack `refresh_token` (createOAuthRouter). @default false */
   readonly enforceGrantTypes?: boolean;
   /** The caller's address, for `auth_failed` audit events. */
   readonly ip?: string | undefined;

@@ -1,5 +1,5 @@
 /**
- * Client authentication of router D's token, revocation and introspection endpoints
+ * Client authentication of createOAuthRouter's token, revocation and introspection endpoints
  * (RFC 6749 §2.3.1): `client_secret_basic` — HTTP Basic with RFC 6749 Appendix B form-encoded
  * parts — or `client_secret_post`, never both.
  */

@@ -1,5 +1,5 @@
 /**
- * Router D's options, checked once, and what its endpoints share: the kit, the error format, the
+ * createOAuthRouter's options, checked once, and what its endpoints share: the kit, the error format, the
  * absolute base URL, and client authentication with the `WWW-Authenticate: Basic` challenge.
  */
 import type { Request } from 'express';
@@ -32,13 +32,13 @@ export interface OAuthRouterOptions {
   /**
    * Brute-force limits of the token, revocation and introspection endpoints: shared
    * {@link RateLimits} from `createRateLimits()`, or options for limits of this router's own (in
-   * memory unless given a Redis store). Give router C the same object: a client id or a username
+   * memory unless given a Redis store). Give createAuthRouter the same object: a client id or a username
    * then has one failure budget on both (docs/production.md). @default `{}` (on, in memory)
    */
   readonly rateLimit?: RouterRateLimitOption;
 }
 
-/** What router D's endpoints share. */
+/** What createOAuthRouter's endpoints share. */
 export interface OAuthContext {
   readonly kit: TokenKit;
   /** The grants' context, for the registry's grants. */
@@ -60,7 +60,7 @@ function assertAbsoluteUrl(value: unknown, option: string): string {
   return absoluteHttpUrl(value, option).replace(/\/+$/, '');
 }
 
-/** Checks the options of router D once (a `TypeError` or `RangeError` names the bad one). */
+/** Checks the options of createOAuthRouter once (a `TypeError` or `RangeError` names the bad one). */
 export function createOAuthContext(options: Readonly<OAuthRouterOptions>): OAuthContext {
   if (!options?.kit?.grants) throw missingOption('createOAuthRouter needs { kit }');
   const { kit } = options;

@@ -1,12 +1,12 @@
 /**
- * Router D's error handler: RFC 6749 §5.2 bodies for its own paths only, since, mounted at the
+ * createOAuthRouter's error handler: RFC 6749 §5.2 bodies for its own paths only, since, mounted at the
  * root, it sees every request of the app.
  */
 import type { ErrorRequestHandler, NextFunction, Request, Response } from 'express';
 import { TokenError } from '../../errors';
 import { createErrorHandler, toTokenError, type ErrorFormatOption } from '../../middleware/error-response';
 
-/** The paths router D answers, lower-case and without a trailing slash. */
+/** The paths createOAuthRouter answers, lower-case and without a trailing slash. */
 export const OAUTH_PATHS = {
   token: '/oauth/token',
   revoke: '/oauth/revoke',
@@ -17,7 +17,7 @@ export const OAUTH_PATHS = {
 
 const ROUTER_PATHS: ReadonlySet<string> = new Set(Object.values(OAUTH_PATHS));
 
-/** Formats the errors of router D's own paths in `format`; passes any other on. */
+/** Formats the errors of createOAuthRouter's own paths in `format`; passes any other on. */
 export function oauthErrorHandler(format: ErrorFormatOption): ErrorRequestHandler {
   const handleError = createErrorHandler(format);
   return function oauthErrorHandler(err: unknown, req: Request, res: Response, next: NextFunction) {

@@ -1,5 +1,5 @@
 /**
- * Router D's request parameters (RFC 6749 §3.2): `application/x-www-form-urlencoded` (UTF-8 only,
+ * createOAuthRouter's request parameters (RFC 6749 §3.2): `application/x-www-form-urlencoded` (UTF-8 only,
  * RFC 6749 Appendix B) or JSON object bodies, never the query string, at most
  * {@link MAX_PARAMETERS} parameters, none repeated but `resource` (RFC 8707 §2).
  */

@@ -1,5 +1,5 @@
 /**
- * Router D — the OAuth 2.0 standards surface: token (RFC 6749), revocation (RFC 7009),
+ * createOAuthRouter — the OAuth 2.0 standards surface: token (RFC 6749), revocation (RFC 7009),
  * introspection (RFC 7662), JWKS and authorization-server metadata (RFC 8414), with RFC 6749 §5.2
  * `{"error","error_description"}` bodies. One module per endpoint; this one composes them.
  */
@@ -19,7 +19,7 @@ import { tokenEndpoint } from './token';
 export type { OAuthRouterOptions } from './context';
 
 /**
- * Router D: the OAuth 2.0 standards surface, so that any OAuth client library or JWT validator
+ * createOAuthRouter: the OAuth 2.0 standards surface, so that any OAuth client library or JWT validator
  * works with the kit unchanged. Mount it at the root of `baseUrl` (by default the issuer).
  *
  * - `POST /oauth/token` — `client_credentials`, `password` (clients allowed to use it) and

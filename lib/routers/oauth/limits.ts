@@ -1,7 +1,7 @@
 /**
- * The credentials a router D request names, for the brute-force limits: the authenticating client
+ * The credentials a createOAuthRouter request names, for the brute-force limits: the authenticating client
  * and, for a grant that names a user (the password grant), the user too — the same kinds as
- * router C's, so that a credential has one failure budget on both.
+ * createAuthRouter's, so that a credential has one failure budget on both.
  */
 import type { RequestHandler } from 'express';
 import { findGrant } from '../../core/grants/registry';
