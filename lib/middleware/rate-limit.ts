@@ -504,8 +504,8 @@ const PASS_THROUGH_STAGES = [passThrough, passErrorThrough] as const;
  *   keeps working from its usual addresses;
  * - failed credential checks per IP, any credential (default 100 per 15 min).
  *
- * A credential is one budget on every surface: a client id counts the same on createAuthRouter and router
- * D, a username the same on either password grant. Credentials are hashed (SHA-256) before they
+ * A credential is one budget on every surface: a client id counts the same on createAuthRouter and
+ * createOAuthRouter, a username the same on either password grant. Credentials are hashed (SHA-256) before they
  * become counter keys; secrets never do. The client IP is `req.ip`: set Express's `trust proxy` to
  * the real hop count behind a proxy, never `true`. A counter store that cannot answer fails closed
  * (503 `service_unavailable` with `Retry-After`).
