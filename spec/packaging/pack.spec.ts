@@ -303,7 +303,7 @@ describe('npm pack output', () => {
     const outside = files.filter(
       (f) =>
         !/^dist\//.test(f) &&
-        !/^docs\/[a-z0-9.-]+\.(md|yaml|json)$/.test(f) &&
+        !/^docs\/[a-z0-9.-]+\.(md|yaml|json|svg)$/.test(f) &&
         !['package.json', 'README.md', 'CHANGELOG.md', 'LICENSE'].includes(f),
     );
     expect(outside).toEqual([]);
