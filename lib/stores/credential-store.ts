@@ -64,3 +64,45 @@ export interface CredentialStore {
   /** Releases timers and connections the store owns (not injected clients). */
   close(): Promise<void>;
 }
+
+/**
+ * The credential half of a token store that keeps credentials beside its tokens by owning a
+ * credential store over the same data (`MemoryTokenStore`, `RedisTokenStore`): every
+ * {@link CredentialStore} method but `close` forwards to {@link ForwardsCredentials.credentialStore}.
+ */
+export abstract class ForwardsCredentials implements Omit<CredentialStore, 'close'> {
+  /** The owned credential store the methods forward to. */
+  protected abstract credentialStore(): CredentialStore;
+
+  createCredential(...a: Parameters<CredentialStore['createCredential']>): Promise<boolean> {
+    return this.credentialStore().createCredential(...a);
+  }
+
+  getCredential(
+    ...a: Parameters<CredentialStore['getCredential']>
+  ): ReturnType<CredentialStore['getCredential']> {
+    return this.credentialStore().getCredential(...a);
+  }
+
+  findCredential(
+    ...a: Parameters<CredentialStore['findCredential']>
+  ): ReturnType<CredentialStore['findCredential']> {
+    return this.credentialStore().findCredential(...a);
+  }
+
+  listCredentials(
+    ...a: Parameters<CredentialStore['listCredentials']>
+  ): ReturnType<CredentialStore['listCredentials']> {
+    return this.credentialStore().listCredentials(...a);
+  }
+
+  replaceCredential(
+    ...a: Parameters<CredentialStore['replaceCredential']>
+  ): ReturnType<CredentialStore['replaceCredential']> {
+    return this.credentialStore().replaceCredential(...a);
+  }
+
+  deleteCredential(...a: Parameters<CredentialStore['deleteCredential']>): Promise<boolean> {
+    return this.credentialStore().deleteCredential(...a);
+  }
+}

@@ -3,7 +3,7 @@
  * deployments. Same semantics as the Redis store; every operation is atomic because it runs
  * synchronously.
  */
-import type { CredentialStore } from './credential-store';
+import { ForwardsCredentials, type CredentialStore } from './credential-store';
 import { MemoryCredentialStore } from './memory-credential-store';
 import { assertCutoffMs, MAX_REFRESH_GRACE_RETRIES, MAX_REFRESH_GRACE_SECONDS } from './token-store';
 import { optionalFunction, positiveNumber } from '../util/options';
@@ -120,7 +120,7 @@ function rotatedOut(state: FamilyState, hash: string, proof: RefreshTokenProof |
  * const store = new MemoryTokenStore();
  * // tests: const store = new MemoryTokenStore({ now: () => clock });
  */
-export class MemoryTokenStore implements TokenStore, CredentialStore {
+export class MemoryTokenStore extends ForwardsCredentials implements TokenStore, CredentialStore {
   readonly #now: () => number;
   readonly #timer: NodeJS.Timeout;
   readonly #accessTokens = new ExpiringMap<string>();
@@ -132,6 +132,7 @@ export class MemoryTokenStore implements TokenStore, CredentialStore {
   readonly #credentials = new MemoryCredentialStore();
 
   constructor(options: Readonly<MemoryTokenStoreOptions> = {}) {
+    super();
     const interval = positiveNumber(options.sweepIntervalMs, 60_000, 'MemoryTokenStore: sweepIntervalMs');
     optionalFunction(options.now, 'MemoryTokenStore: now (a clock in milliseconds)');
     this.#now = options.now ?? Date.now;
@@ -342,38 +343,9 @@ export class MemoryTokenStore implements TokenStore, CredentialStore {
     return { family: familyOf(state), active };
   }
 
-  // --- credentials: forwarded to the owned MemoryCredentialStore ------------
-
-  createCredential(...a: Parameters<CredentialStore['createCredential']>): Promise<boolean> {
-    return this.#credentials.createCredential(...a);
-  }
-
-  getCredential(
-    ...a: Parameters<CredentialStore['getCredential']>
-  ): ReturnType<CredentialStore['getCredential']> {
-    return this.#credentials.getCredential(...a);
-  }
-
-  findCredential(
-    ...a: Parameters<CredentialStore['findCredential']>
-  ): ReturnType<CredentialStore['findCredential']> {
-    return this.#credentials.findCredential(...a);
-  }
-
-  listCredentials(
-    ...a: Parameters<CredentialStore['listCredentials']>
-  ): ReturnType<CredentialStore['listCredentials']> {
-    return this.#credentials.listCredentials(...a);
-  }
-
-  replaceCredential(
-    ...a: Parameters<CredentialStore['replaceCredential']>
-  ): ReturnType<CredentialStore['replaceCredential']> {
-    return this.#credentials.replaceCredential(...a);
-  }
-
-  deleteCredential(...a: Parameters<CredentialStore['deleteCredential']>): Promise<boolean> {
-    return this.#credentials.deleteCredential(...a);
+  /** The owned credential store the {@link CredentialStore} methods forward to. */
+  protected credentialStore(): CredentialStore {
+    return this.#credentials;
   }
 
   // --- lifecycle --------------------------------------------------------------

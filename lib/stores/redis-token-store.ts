@@ -4,7 +4,7 @@
  * Redis (standalone or behind Sentinel) and on a Redis Cluster.
  */
 import type { Cluster, Redis } from 'ioredis';
-import type { CredentialStore } from './credential-store';
+import { ForwardsCredentials, type CredentialStore } from './credential-store';
 import type { BoundEntity } from '../types';
 import { isEntityTypeName } from '../util/entity-type-name';
 import { RedisCredentialStore } from './redis-credential-store';
@@ -255,7 +255,7 @@ interface CutoffSource {
  * await waitForReady(client, 5000);
  * const store = new RedisTokenStore({ client, keyPrefix: 'myapp:etk:' });
  */
-export class RedisTokenStore implements TokenStore, CredentialStore {
+export class RedisTokenStore extends ForwardsCredentials implements TokenStore, CredentialStore {
   readonly #client: Redis | Cluster;
   readonly #topology: RedisTopology;
   readonly #redis: RedisStoreCore;
@@ -267,6 +267,7 @@ export class RedisTokenStore implements TokenStore, CredentialStore {
   readonly #logKeys: readonly string[];
 
   constructor(options: Readonly<RedisTokenStoreOptions>) {
+    super();
     this.#redis = new RedisStoreCore('RedisTokenStore', 'redis token store', options, [
       ...STORE_SCRIPTS,
       ...REVOCATION_LOG_SCRIPTS,
@@ -605,38 +606,9 @@ export class RedisTokenStore implements TokenStore, CredentialStore {
     });
   }
 
-  // --- credentials: forwarded to the owned RedisCredentialStore -------------
-
-  createCredential(...a: Parameters<CredentialStore['createCredential']>): Promise<boolean> {
-    return this.#credentials.createCredential(...a);
-  }
-
-  getCredential(
-    ...a: Parameters<CredentialStore['getCredential']>
-  ): ReturnType<CredentialStore['getCredential']> {
-    return this.#credentials.getCredential(...a);
-  }
-
-  findCredential(
-    ...a: Parameters<CredentialStore['findCredential']>
-  ): ReturnType<CredentialStore['findCredential']> {
-    return this.#credentials.findCredential(...a);
-  }
-
-  listCredentials(
-    ...a: Parameters<CredentialStore['listCredentials']>
-  ): ReturnType<CredentialStore['listCredentials']> {
-    return this.#credentials.listCredentials(...a);
-  }
-
-  replaceCredential(
-    ...a: Parameters<CredentialStore['replaceCredential']>
-  ): ReturnType<CredentialStore['replaceCredential']> {
-    return this.#credentials.replaceCredential(...a);
-  }
-
-  deleteCredential(...a: Parameters<CredentialStore['deleteCredential']>): Promise<boolean> {
-    return this.#credentials.deleteCredential(...a);
+  /** The owned credential store the {@link CredentialStore} methods forward to. */
+  protected credentialStore(): CredentialStore {
+    return this.#credentials;
   }
 
   // --- lifecycle --------------------------------------------------------------
