@@ -21,7 +21,6 @@ import {
   createPrivateKey,
   createPublicKey,
   generateKeyPairSync,
-  randomBytes,
   type JsonWebKey,
   type KeyObject,
 } from 'node:crypto';
@@ -39,7 +38,7 @@ import {
   wholeSeconds,
 } from '../util/options';
 import { KeyEncryptionKeyError, openPrivateKey, sealPrivateKey } from './kek';
-import { KeySet, type KeyInput } from './key-set';
+import { KeySet, randomKid, type KeyInput } from './key-set';
 import type { KeyState, KeyStore, KeyStoreSnapshot, StoredKey } from './key-store';
 import { publicJwkOf, type PublicJwk, type Signer, type SignerAlgorithm } from './signer';
 
@@ -567,7 +566,7 @@ class SharedKeyManager implements KeyManager {
 
   #newKid(snapshot: KeyStoreSnapshot): string {
     for (;;) {
-      const kid = randomBytes(12).toString('base64url');
+      const kid = randomKid(12);
       if (!snapshot.keys.some((k) => k.kid === kid)) return kid;
     }
   }
@@ -862,7 +861,7 @@ function parseImport(
       'import: the key is neither an RSA key for RS256 nor a P-256 key for ES256',
     );
   }
-  kid ??= randomBytes(16).toString('base64url');
+  kid ??= randomKid();
   if (!/^[\x21-\x7e]{1,128}$/.test(kid)) {
     throw new KeyManagerError(
       'invalid_key',

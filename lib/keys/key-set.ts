@@ -458,8 +458,15 @@ function headerOf(token: string): Record<string, unknown> | undefined {
   }
 }
 
-function randomKid(): string {
-  return randomBytes(16).toString('base64url');
+/**
+ * A random key id: `bytes` random bytes, base64url, never starting with `-` or `_`, so that it can
+ * follow a command-line flag (`--kid <kid>`) without being taken for an option.
+ */
+export function randomKid(bytes = 16): string {
+  for (;;) {
+    const kid = randomBytes(bytes).toString('base64url');
+    if (/^[A-Za-z0-9]/.test(kid)) return kid;
+  }
 }
 
 function safeKidForMessage(kid: unknown): string {

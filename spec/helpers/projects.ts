@@ -27,6 +27,7 @@ export const UNIT_SPECS: readonly string[] = [
   'spec/core/token-context.spec.ts',
   'spec/keys/jwk-input.spec.ts',
   'spec/keys/kek.spec.ts',
+  'spec/keys/random-kid.spec.ts',
   'spec/keys/key-manager.spec.ts',
   'spec/keys/key-set-replace.spec.ts',
   'spec/keys/key-set.spec.ts',
