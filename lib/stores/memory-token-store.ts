@@ -5,7 +5,12 @@
  */
 import { ForwardsCredentials, type CredentialStore } from './credential-store';
 import { MemoryCredentialStore } from './memory-credential-store';
-import { assertCutoffMs, MAX_REFRESH_GRACE_RETRIES, MAX_REFRESH_GRACE_SECONDS } from './token-store';
+import {
+  assertCutoffMs,
+  assertUsedKey,
+  MAX_REFRESH_GRACE_RETRIES,
+  MAX_REFRESH_GRACE_SECONDS,
+} from './token-store';
 import { optionalFunction, positiveNumber } from '../util/options';
 import type {
   AccessTokenRecord,
@@ -129,6 +134,7 @@ export class MemoryTokenStore extends ForwardsCredentials implements TokenStore,
   readonly #subjectCutoffs = new ExpiringMap<number>();
   readonly #clientCutoffs = new ExpiringMap<number>();
   readonly #families = new ExpiringMap<FamilyState>();
+  readonly #used = new ExpiringMap<true>();
   readonly #credentials = new MemoryCredentialStore();
 
   constructor(options: Readonly<MemoryTokenStoreOptions> = {}) {
@@ -161,6 +167,7 @@ export class MemoryTokenStore extends ForwardsCredentials implements TokenStore,
       this.#subjectCutoffs,
       this.#clientCutoffs,
       this.#families,
+      this.#used,
     ];
   }
 
@@ -232,6 +239,17 @@ export class MemoryTokenStore extends ForwardsCredentials implements TokenStore,
 
   async revokeJti(jti: string, ttlSeconds: number): Promise<void> {
     this.#mark(this.#revokedJtis, jti, ttlMs(ttlSeconds));
+  }
+
+  // --- one-time use -----------------------------------------------------------
+
+  async markUsed(key: string, ttlSeconds: number): Promise<boolean> {
+    assertUsedKey(key);
+    const ms = ttlMs(ttlSeconds);
+    const now = this.#now();
+    if (this.#used.get(key, now) !== undefined) return false;
+    this.#used.set(key, true, now + ms);
+    return true;
   }
 
   async revokeFamily(familyId: string, ttlSeconds: number): Promise<void> {

@@ -38,6 +38,7 @@ import {
 } from './redis-revocation-log';
 import {
   assertCutoffMs,
+  assertUsedKey,
   cutoffMsOf,
   MAX_REFRESH_GRACE_RETRIES,
   MAX_REFRESH_GRACE_SECONDS,
@@ -416,6 +417,16 @@ export class RedisTokenStore extends ForwardsCredentials implements TokenStore, 
     return this.#call('revokeJti', async () => {
       await this.#logRevocation('jti', jti, '1', px);
       await this.#writeScript(REVOKE_JTI, [this.#key('rj', jti)], [px]);
+    });
+  }
+
+  async markUsed(key: string, ttlSeconds: number): Promise<boolean> {
+    assertUsedKey(key);
+    const px = ttlMs(ttlSeconds);
+    return this.#call('markUsed', async () => {
+      // SET NX is the atomic test-and-set: exactly one caller gets OK for a key until it expires.
+      const reply = await this.#client.set(this.#key('used', key), '1', 'PX', px, 'NX');
+      return reply === 'OK';
     });
   }
 

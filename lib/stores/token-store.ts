@@ -156,6 +156,16 @@ export interface RotateRefreshInput {
   readonly graceSeconds?: number;
 }
 
+/** The longest key {@link TokenStore.markUsed} accepts, in characters. */
+export const MAX_USED_KEY_LENGTH = 512;
+
+/** Checks a {@link TokenStore.markUsed} key: a non-empty string of at most {@link MAX_USED_KEY_LENGTH} characters. */
+export function assertUsedKey(key: unknown): asserts key is string {
+  if (typeof key !== 'string' || key.length === 0 || key.length > MAX_USED_KEY_LENGTH) {
+    throw new RangeError(`markUsed: key must be a string of 1 to ${MAX_USED_KEY_LENGTH} characters`);
+  }
+}
+
 /** The longest refresh grace window a store accepts, in seconds (docs/operations.md, grace window). */
 export const MAX_REFRESH_GRACE_SECONDS = 60;
 
@@ -248,6 +258,18 @@ export interface TokenStore {
     now: number,
     proof?: RefreshTokenProof,
   ): Promise<RefreshTokenState | null>;
+
+  // --- one-time use (replay caches) ----------------------------------------
+  /**
+   * Records `key` as used for `ttlSeconds` and answers true; answers false, changing nothing, when
+   * `key` is already recorded and has not expired. Atomic across every instance on the store, so
+   * two instances given the same key at once answer true exactly once. Replay caches use it: DPoP
+   * proof `jti`s (RFC 9449 §11.1) and client assertion `jti`s (RFC 7523 §3, item 7). Callers
+   * namespace their keys (`dpop:…`, `ca:…`) and keep them at most {@link MAX_USED_KEY_LENGTH}
+   * characters (a RangeError otherwise). Optional for a store of your own: a kit whose store lacks it
+   * refuses, at construction, the features that need a replay cache.
+   */
+  markUsed?(key: string, ttlSeconds: number): Promise<boolean>;
 
   // --- lifecycle ------------------------------------------------------------
   /** Releases timers and connections the store owns (not injected clients). */

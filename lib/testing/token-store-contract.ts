@@ -249,6 +249,66 @@ export function describeTokenStoreContract(name: string, factory: StoreHarnessFa
       });
     });
 
+    describe('markUsed', () => {
+      const markUsed = (key: string, ttl: number) => {
+        if (store.markUsed === undefined) throw new Error('this store has no markUsed (the replay cache)');
+        return store.markUsed(key, ttl);
+      };
+
+      describe('when a key is marked for the first time', () => {
+        it('answers true', async () => {
+          await expect(markUsed('dpop:jkt-1:jti-1', 60)).resolves.toBe(true);
+        });
+      });
+
+      describe('when the same key is marked again within its ttl', () => {
+        it('answers false, however often', async () => {
+          await markUsed('dpop:jkt-1:jti-1', 60);
+          await expect(markUsed('dpop:jkt-1:jti-1', 60)).resolves.toBe(false);
+          await expect(markUsed('dpop:jkt-1:jti-1', 3600)).resolves.toBe(false);
+        });
+      });
+
+      describe('when other keys are marked', () => {
+        it('keeps each key apart (namespace, case)', async () => {
+          await markUsed('dpop:jkt-1:jti-1', 60);
+          await expect(markUsed('ca:jkt-1:jti-1', 60)).resolves.toBe(true);
+          await expect(markUsed('dpop:jkt-1:JTI-1', 60)).resolves.toBe(true);
+          await expect(markUsed('dpop:jkt-2:jti-1', 60)).resolves.toBe(true);
+        });
+      });
+
+      describe('when the ttl has passed', () => {
+        it('answers true again', async () => {
+          await markUsed('dpop:jkt-1:jti-1', 1);
+          await h.advance(1);
+          await expect(markUsed('dpop:jkt-1:jti-1', 1)).resolves.toBe(true);
+        });
+      });
+
+      describe('when many callers mark one key at once', () => {
+        it('answers true exactly once', async () => {
+          const other = h.twin ?? store;
+          const answers = await Promise.all(
+            Array.from({ length: 20 }, (_, i) =>
+              i % 2 === 0
+                ? markUsed('ca:client-1:same-jti', 60)
+                : other.markUsed!('ca:client-1:same-jti', 60),
+            ),
+          );
+          expect(answers.filter((a) => a)).toHaveLength(1);
+        });
+      });
+
+      describe('when the key is empty or too long', () => {
+        it('rejects with a RangeError and records nothing', async () => {
+          await expect(markUsed('', 60)).rejects.toBeInstanceOf(RangeError);
+          await expect(markUsed('k'.repeat(513), 60)).rejects.toBeInstanceOf(RangeError);
+          await expect(markUsed('k'.repeat(512), 60)).resolves.toBe(true);
+        });
+      });
+    });
+
     describe('setCutoff', () => {
       const query = { jti: 'jti-1', subject: 'user-1', clientId: 'client-1' };
 

@@ -266,7 +266,10 @@ describe('lib/ import graph', () => {
           'environment variables, named in the message (asserted verbatim)',
         ],
       ],
-      'lib/stores/token-store.ts': [[/^\s*`setCutoff: at/, 'TokenStore method argument']],
+      'lib/stores/token-store.ts': [
+        [/^\s*`setCutoff: at/, 'TokenStore method argument'],
+        [/^`markUsed: key/, 'TokenStore method argument'],
+      ],
       'lib/stores/memory-token-store.ts': [
         [/^`ttlSeconds must be finite/, 'TokenStore method argument'],
         [/^\s*`rotateRefreshToken: graceSeconds/, 'TokenStore method argument'],

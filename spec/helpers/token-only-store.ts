@@ -16,8 +16,9 @@ export const TOKEN_STORE_METHODS = [
   'createRefreshFamily',
   'rotateRefreshToken',
   'inspectRefreshToken',
+  'markUsed',
   'close',
-] as const satisfies readonly (keyof TokenStore)[];
+] as const satisfies readonly (keyof Required<TokenStore>)[];
 
 /** `inner` with only its TokenStore methods. */
 export function tokenOnlyStore(inner: TokenStore): TokenStore {
