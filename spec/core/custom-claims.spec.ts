@@ -266,6 +266,7 @@ describe.each(storeFactories)('the claims hooks on the %s store', (_name, factor
       'bound_entity',
       'sid',
       'typ',
+      'act',
     ];
 
     it.each(reserved)('refuses the reserved claim %s with 503 and a claims_refused event', async (name) => {
