@@ -34,6 +34,7 @@ import { loadSeedFile, parseSeed, SeedError, type Seed } from './seed';
 import {
   applySeed,
   createSeedUserVerifier,
+  seedTokenExchange,
   defaultHashConcurrency,
   HashQueue,
   uvThreadpoolSize,
@@ -668,6 +669,7 @@ export async function startDemoServer(
       keys: demoKeys.keys,
       issuer,
       verifyUser,
+      tokenExchange: seedTokenExchange(seed),
       accessTokenTtl: lifetimes.accessTokenTtl,
       refreshAbsoluteTtl: lifetimes.refreshAbsoluteTtl,
       refreshIdleTtl: lifetimes.refreshIdleTtl,
