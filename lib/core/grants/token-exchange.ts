@@ -186,7 +186,10 @@ async function narrowedBinding(
   if (bound !== null && bound.type === wanted.type && bound.id === wanted.id) return bound;
   const refuse = (reason: string): never => {
     context.tokens.emit({ type: 'binding_denied', clientId: client.clientId, boundEntity: wanted, reason });
-    throw new TokenError('invalid_target', 'The requested binding is not within the subject token’s');
+    throw new TokenError(
+      'invalid_target',
+      'The requested binding is not within the binding of the subject token',
+    );
   };
   const { binding } = context.tokens;
   const { belongsTo, authorizeBinding } = context.exchange;
@@ -242,7 +245,10 @@ export async function exchangeToken(
   if (params.scopes.some((s) => !subject.scopes.includes(s))) throw new TokenError('invalid_scope');
   const scope = (params.scopes.length > 0 ? params.scopes : subject.scopes).join(' ');
   if (params.audiences.some((a) => !subject.audience.includes(a)))
-    throw new TokenError('invalid_target', 'The requested audience is not within the subject token’s');
+    throw new TokenError(
+      'invalid_target',
+      'The requested audience is not within the audience of the subject token',
+    );
   const audience = params.audiences.length > 0 ? params.audiences : [...subject.audience];
   const boundEntity = await narrowedBinding(context, subject, client, params.binding);
   const act = actorClaim(actor?.subject ?? client.clientId, subject);
