@@ -4,7 +4,6 @@
  * `act` claim, the revocation linkage to the subject token, and the refusals of bad input. On the
  * memory store and a real Redis, with an injected clock.
  */
-import { TokenError } from '../../lib/errors';
 import type { ApplicationInfo } from '../../lib/core/credentials';
 import type { TokenKit, TokenKitOptions } from '../../lib/core/token-kit';
 import { grantContext } from '../../lib/core/grants/context';
@@ -14,7 +13,7 @@ import { createTokenKit } from '../../lib/core/token-kit';
 import { KeySet } from '../../lib/keys/key-set';
 import type { AccessTokenFormat, AuthInfo, BoundEntity } from '../../lib/types';
 import { createClock, makeKit, storeFactories, type StoreHarness, type TestClock } from '../helpers/kit';
-import { decodeJwt } from '../helpers/oauth';
+import { codeOf, decodeJwt } from '../helpers/oauth';
 
 const ACCESS = 'urn:ietf:params:oauth:token-type:access_token';
 const JWT = 'urn:ietf:params:oauth:token-type:jwt';
@@ -53,16 +52,6 @@ function exchangeRequest(
     authenticate: (): Promise<ApplicationInfo> =>
       kit.grants.authenticateClient(client.clientId, client.clientSecret),
   };
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof TokenError) return err.code;
-    throw err;
-  }
-  return 'ok';
 }
 
 /** The verification outcome of a token: its identity, or the error code. */

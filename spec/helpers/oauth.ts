@@ -4,7 +4,7 @@
  */
 import type { Express } from 'express';
 import request from 'supertest';
-import { StoreUnavailableError } from '../../lib/errors';
+import { StoreUnavailableError, TokenError } from '../../lib/errors';
 import type { TokenKit } from '../../lib/core/token-kit';
 import type { UserVerifier } from '../../lib/core/grants';
 import type { TokenStore } from '../../lib/stores/token-store';
@@ -153,4 +153,15 @@ export function fetchInto(app: Express): (url: string, init?: RequestInit) => Pr
       headers: { 'content-type': String(res.headers['content-type'] ?? 'application/json') },
     });
   };
+}
+
+/** The `TokenError` code a promise rejects with, or `ok` when it resolves; any other error is thrown. */
+export async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof TokenError) return err.code;
+    throw err;
+  }
+  return 'ok';
 }
