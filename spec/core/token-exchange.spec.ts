@@ -277,6 +277,20 @@ describe.each(storeFactories)('token exchange on the %s store', (_name, factory)
       ).toBe('invalid_request');
     });
 
+    it('emits auth_failed for a refused subject token, with ids only', async () => {
+      const events: Record<string, unknown>[] = [];
+      await build({ tokenExchange: { employerOf }, onEvent: (event) => events.push({ ...event }) });
+      const subject = await ownToken();
+      await refusal(stranger, { subject_token: subject, subject_token_type: ACCESS });
+      await refusal(stranger, { subject_token: 'garbage', subject_token_type: ACCESS });
+      const failures = events.filter((e) => e.type === 'auth_failed');
+      expect(failures).toEqual([
+        expect.objectContaining({ clientId: stranger.clientId, reason: 'subject_token:not_acceptable' }),
+        expect.objectContaining({ clientId: stranger.clientId, reason: 'subject_token' }),
+      ]);
+      expect(JSON.stringify(events)).not.toContain(subject);
+    });
+
     it('accepts a token whose aud names the client (the resource server it was sent to)', async () => {
       const subject = await ownToken({ audience: [stranger.clientId] });
       const result = await tokenExchangeGrant.token(

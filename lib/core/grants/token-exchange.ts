@@ -126,24 +126,38 @@ function readParams(context: GrantContext, request: TokenEndpointRequest): Excha
 
 /**
  * Verifies a subject or actor token through the kit's one verify path (signature or record,
- * revocation, expiry): an active access token of this kit's own issuer, of the declared type.
- * Anything else is `invalid_request` (RFC 8693 §2.2.2); a store outage stays 503.
+ * revocation, expiry): an active access token of this kit's own issuer, of the declared type, that
+ * the client may present. Anything else is `invalid_request` (RFC 8693 §2.2.2) with an
+ * `auth_failed` event; a store outage stays 503.
  */
 async function verifyPresented(
   context: GrantContext,
-  token: string,
-  type: string,
-  name: string,
+  presented: { readonly token: string; readonly type: string; readonly name: string },
+  client: ApplicationInfo,
+  ip: string | undefined,
 ): Promise<AuthInfo> {
+  const { token, type, name } = presented;
+  const refuse = (reason: string, message: string, cause?: unknown): TokenError => {
+    // ids only, never the token
+    context.tokens.emit({
+      type: 'auth_failed',
+      clientId: client.clientId,
+      ...(ip === undefined ? {} : { ip }),
+      reason,
+    });
+    return new TokenError('invalid_request', message, cause === undefined ? undefined : { cause });
+  };
   let auth: AuthInfo;
   try {
     auth = await context.tokens.verifyAccessToken(token, EXCHANGE_OPTIONS);
   } catch (err) {
     if (err instanceof TokenError && err.code === 'service_unavailable') throw err;
-    throw new TokenError('invalid_request', `${name} is invalid, expired or revoked`, { cause: err });
+    throw refuse(name, `${name} is invalid, expired or revoked`, err);
   }
   if (auth.issuer !== context.tokens.issuer || (type === JWT_TOKEN_TYPE && auth.format !== 'jwt'))
-    throw new TokenError('invalid_request', `${name} is invalid, expired or revoked`);
+    throw refuse(name, `${name} is invalid, expired or revoked`);
+  if (!(await mayPresent(context, auth, client)))
+    throw refuse(`${name}:not_acceptable`, `${name} is not acceptable for this client`);
   return auth;
 }
 
@@ -230,18 +244,19 @@ export async function exchangeToken(
   assertGrantAllowed(client, TOKEN_EXCHANGE_GRANT_TYPE, true);
   const subject = await verifyPresented(
     context,
-    params.subjectToken,
-    params.subjectTokenType,
-    'subject_token',
+    { token: params.subjectToken, type: params.subjectTokenType, name: 'subject_token' },
+    client,
+    request.ip,
   );
   const actor =
     params.actorToken === undefined
       ? undefined
-      : await verifyPresented(context, params.actorToken, params.actorTokenType!, 'actor_token');
-  if (!(await mayPresent(context, subject, client)))
-    throw new TokenError('invalid_request', 'subject_token is not acceptable for this client');
-  if (actor !== undefined && !(await mayPresent(context, actor, client)))
-    throw new TokenError('invalid_request', 'actor_token is not acceptable for this client');
+      : await verifyPresented(
+          context,
+          { token: params.actorToken, type: params.actorTokenType!, name: 'actor_token' },
+          client,
+          request.ip,
+        );
   if (params.scopes.some((s) => !subject.scopes.includes(s))) throw new TokenError('invalid_scope');
   const scope = (params.scopes.length > 0 ? params.scopes : subject.scopes).join(' ');
   if (params.audiences.some((a) => !subject.audience.includes(a)))
