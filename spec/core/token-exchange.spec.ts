@@ -492,6 +492,20 @@ describe.each(storeFactories)('token exchange on the %s store', (_name, factory)
       );
     });
 
+    it('covers an exchange in the last millisecond of a second with a cut-off at the next, not a later subject', async () => {
+      clock.set(Math.floor(clock.now() / 1000) * 1000 + 998);
+      const subject = await ownToken();
+      clock.advance(0.001);
+      const out = await exchange(exchanger, subject);
+      clock.advance(0.001); // the next second begins
+      await kit.tokens.revokeSubject(exchanger.clientId);
+      expect(await verdict(kit, out.token)).toBe('invalid_token');
+      // a subject issued after the cut-off, in the same second, exchanges and works
+      clock.advance(0.2);
+      const later = await exchange(exchanger, await ownToken());
+      expect(await verdict(kit, later.token)).toBe('ok');
+    });
+
     it('leaves the subject token alone when the exchanged token is revoked', async () => {
       const subject = await ownToken();
       const out = await exchange(exchanger, subject);
