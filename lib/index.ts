@@ -14,6 +14,7 @@ export type {
   TokenServiceOptions,
   IssueAccessTokenInput,
   IssuedAccessToken,
+  ActorClaim,
   VerifyAccessTokenOptions,
   IssuedRefreshToken,
   StartRefreshFamilyInput,
@@ -45,6 +46,7 @@ export type {
   PasswordGrantInput,
   RefreshGrantInput,
   ProviderTokenInput,
+  TokenExchangeOptions,
 } from './core/grants';
 export type { ClaimsHook, ClaimsContext, ClaimsGrantType, ClaimsHookOptions } from './core/custom-claims';
 export type {

@@ -7,7 +7,8 @@ import type { AccessTokenFormat } from '../types';
 /**
  * Claims the token service sets itself, which `claims` may not hold: the registered JWT claims
  * (RFC 7519 §4.1), the RFC 9068 §2.2 access-token claims, `cnf` (RFC 7800 §3.1), and the kit's own
- * `bound_entity`, `sid` (the refresh family) and `typ`.
+ * `bound_entity`, `sid` (the refresh family), `typ` and `act` (RFC 8693 §4.1: only token exchange
+ * sets it, so that no hook can forge a delegation).
  *
  * @internal
  */
@@ -25,6 +26,7 @@ export const RESERVED_ACCESS_TOKEN_CLAIMS: ReadonlySet<string> = new Set([
   'bound_entity',
   'sid',
   'typ',
+  'act',
 ]);
 
 /** Nesting depth a claim value may have (objects and arrays). */

@@ -16,7 +16,12 @@ export const MAX_CUSTOM_CLAIMS_BYTES = 2048;
  * The issuances that run the claims hooks: the OAuth grants (`createOAuthRouter`,
  * `createAuthRouter`) and provider client tokens (`createProviderRouter`, as `provider_token`).
  */
-export type ClaimsGrantType = 'client_credentials' | 'password' | 'refresh_token' | 'provider_token';
+export type ClaimsGrantType =
+  | 'client_credentials'
+  | 'password'
+  | 'refresh_token'
+  | 'provider_token'
+  | 'urn:ietf:params:oauth:grant-type:token-exchange';
 
 /** What a claims hook is told about the access token being issued (deeply frozen). */
 export interface ClaimsContext {
@@ -37,14 +42,14 @@ export interface ClaimsContext {
   /** For `provider_token`: the provider and its client. */
   readonly provider?: ProviderInfo;
   readonly providerClient?: ProviderClientInfo;
-  /** For `refresh_token`: the refresh family the token comes from. */
+  /** For `refresh_token`: the refresh family the token comes from; for token exchange, the subject token's. */
   readonly familyId?: string;
 }
 
 /**
  * Adds claims to JWT access tokens: an object of JSON values (or undefined/null for none), sync or
  * async. Reserved claims — those the kit sets itself: `iss`, `sub`, `aud`, `exp`, `iat`, `nbf`,
- * `jti`, `cnf`, `client_id`, `scope`, `bound_entity`, `sid`, `typ` — are refused, and so are names
+ * `jti`, `cnf`, `client_id`, `scope`, `bound_entity`, `sid`, `typ`, `act` — are refused, and so are names
  * of `Object.prototype` members (`constructor`, `__proto__`, …), and an
  * answer that is not JSON or is larger than {@link MAX_CUSTOM_CLAIMS_BYTES}. A hook that throws,
  * rejects or answers something refused fails the issuance with 503 `service_unavailable` (the
@@ -81,6 +86,7 @@ const GRANT_TYPES: ReadonlySet<string> = new Set<ClaimsGrantType>([
   'password',
   'refresh_token',
   'provider_token',
+  'urn:ietf:params:oauth:grant-type:token-exchange',
 ]);
 
 /** Checks the claims-hook options once (a TypeError names the bad one). @internal */

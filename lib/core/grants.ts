@@ -12,6 +12,7 @@ import { authenticateClient, bindGrantContext, type GrantContext } from './grant
 import { password } from './grants/password';
 import { providerToken } from './grants/provider-token';
 import { refresh } from './grants/refresh-token';
+import { resolveTokenExchange } from './grants/token-exchange';
 
 export type {
   VerifiedUser,
@@ -23,7 +24,9 @@ export type {
   PasswordGrantInput,
   RefreshGrantInput,
   ProviderTokenInput,
+  TokenExchangeOptions,
 } from './grants/types';
+export { TOKEN_EXCHANGE_GRANT_TYPE } from './grants/token-exchange';
 import type { BoundEntity } from '../types';
 import type { ApplicationInfo } from './credential-types';
 import type {
@@ -56,6 +59,7 @@ export class GrantService {
       verifyUser: options.verifyUser,
       format: options.accessTokenFormat ?? 'jwt',
       claims: resolveClaimsHooks(options),
+      exchange: resolveTokenExchange(options.tokenExchange),
     };
     bindGrantContext(this, this.#context);
   }

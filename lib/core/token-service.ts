@@ -47,7 +47,7 @@ import {
 import { createVerifyCaches, type VerifyCaches } from './token/verify-cache';
 
 export type { TokenServiceOptions } from './token-options';
-export type { IssueAccessTokenInput, IssuedAccessToken } from './token/issue';
+export type { ActorClaim, IssueAccessTokenInput, IssuedAccessToken } from './token/issue';
 export type { VerifyAccessTokenOptions } from './token/verify';
 export type { IssuedRefreshToken, RefreshInput, StartRefreshFamilyInput } from './token/refresh';
 export type { InspectedToken, TokenOwner, TokenOwnerCheck } from './token/revoke';

@@ -34,6 +34,7 @@ import { loadSeedFile, parseSeed, SeedError, type Seed } from './seed';
 import {
   applySeed,
   createSeedUserVerifier,
+  seedTokenExchange,
   defaultHashConcurrency,
   HashQueue,
   uvThreadpoolSize,
@@ -353,6 +354,17 @@ export function demoCurlLines(url: string, seed: Seed): string[] {
   const routerB = `curl -sS -X POST ${sh(`${url}/v1/providers/${provider.id}/clients/${client.id}/tokens`)} -H ${sh(
     `Authorization: Bearer ${provider.apiKeys[0]!}`,
   )} ${json} -d ${sh(JSON.stringify({ expiresIn: 600, audienceAsArray: true }))}`;
+  // The JSON around the subject token, single-quoted, with "$AT" between (docs/token-exchange.md).
+  const [exchangeHead, exchangeTail] = JSON.stringify({
+    grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+    client_id: app.clientId,
+    client_secret: app.clientSecret,
+    subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+    bound_entity_id: employee,
+    bound_entity_type: 'employee',
+    subject_token: '$AT',
+  }).split('$AT') as [string, string];
+  const tokenExchange = `curl -sS -X POST ${sh(`${url}/oauth/token`)} ${json} -d ${sh(exchangeHead)}"$AT"${sh(exchangeTail)}`;
   return [
     '# createApiKeyRouter: exchange the API key for an employer-bound access token (vit_at_…)',
     routerA,
@@ -360,6 +372,8 @@ export function demoCurlLines(url: string, seed: Seed): string[] {
     `AT=$(${routerA} | ${EXTRACT('access_token')})`,
     `curl -sS ${sh(`${url}/v1/employers/${employer.id}`)} -H "Authorization: Bearer $AT"`,
     `curl -sS ${sh(`${url}/v1/employees/${employee}`)} -H "Authorization: Bearer $AT"`,
+    '# createOAuthRouter: token exchange (RFC 8693), the employer token for one bound to its employee',
+    tokenExchange,
     '',
     '# createAuthRouter: client credentials grant',
     clientCredentials,
@@ -668,6 +682,7 @@ export async function startDemoServer(
       keys: demoKeys.keys,
       issuer,
       verifyUser,
+      tokenExchange: seedTokenExchange(seed),
       accessTokenTtl: lifetimes.accessTokenTtl,
       refreshAbsoluteTtl: lifetimes.refreshAbsoluteTtl,
       refreshIdleTtl: lifetimes.refreshIdleTtl,

@@ -5,8 +5,8 @@
 import { randomBytes, scrypt as scryptCallback, timingSafeEqual } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import type { TokenKit } from '../core/token-kit';
-import type { UserVerifier, VerifiedUser } from '../core/grants';
-import type { Seed, SeedUser } from './seed';
+import type { TokenExchangeOptions, UserVerifier, VerifiedUser } from '../core/grants';
+import { seedEmployerResolver, type Seed, type SeedUser } from './seed';
 import { wholeNumber } from '../util/options';
 
 const SALT_BYTES = 16;
@@ -229,4 +229,19 @@ export async function applySeed(kit: TokenKit, seed: Seed): Promise<ApplySeedRes
  */
 export function seedPasswordClientId(seed: Pick<Seed, 'applications'>): string | undefined {
   return seed.applications.find((a) => a.grantTypes.includes('password'))?.clientId;
+}
+
+/**
+ * The demo's token-exchange policy (RFC 8693, docs/token-exchange.md): an employer-bound token may
+ * be exchanged for one bound to an employee of that employer per the seed file, an unbound one for
+ * any entity the seed file knows, and every application the seed allows the grant is trusted as a
+ * gateway: it may exchange any access token of the demo (a deployment would narrow `mayExchange`).
+ */
+export function seedTokenExchange(seed: Pick<Seed, 'employers'>): TokenExchangeOptions {
+  const known = new Set(seed.employers.flatMap((e) => [e.id, ...e.employees]));
+  return {
+    employerOf: seedEmployerResolver(seed),
+    authorizeBinding: (entity) => known.has(entity.id),
+    mayExchange: () => true,
+  };
 }

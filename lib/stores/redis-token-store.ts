@@ -92,7 +92,8 @@ function parseAccessTokenRecord(raw: unknown): AccessTokenRecord {
     !isBoundEntity(r.boundEntity) ||
     typeof r.iat !== 'number' ||
     typeof r.exp !== 'number' ||
-    (r.familyId !== undefined && typeof r.familyId !== 'string')
+    (r.familyId !== undefined && typeof r.familyId !== 'string') ||
+    (r.act !== undefined && (!isObject(r.act) || typeof r.act.sub !== 'string'))
   ) {
     throw corrupt('access token record');
   }

@@ -28,6 +28,11 @@ export interface AccessTokenRecord {
   readonly exp: number;
   /** Refresh family the token was issued from. */
   readonly familyId?: string;
+  /**
+   * The delegation of a token obtained by token exchange (RFC 8693 §4.1): `{ sub, act? }`, nested
+   * for prior actors. Stores keep it as part of the record.
+   */
+  readonly act?: Readonly<{ readonly sub: string; readonly act?: unknown }>;
 }
 
 /** What to check for one access token, in one round trip. */

@@ -134,6 +134,12 @@ export function describeTokenStoreContract(name: string, factory: StoreHarnessFa
           await store.saveAccessToken('at-1', unbound, HOUR);
           await expect(store.lookupAccessToken('at-1')).resolves.toEqual({ record: unbound, state: CLEAR });
         });
+
+        it('keeps the act of an exchanged token (RFC 8693 §4.1), nested actors included', async () => {
+          const exchanged = accessRecord({ act: { sub: 'gateway', act: { sub: 'first-actor' } } });
+          await store.saveAccessToken('at-1', exchanged, HOUR);
+          await expect(store.lookupAccessToken('at-1')).resolves.toEqual({ record: exchanged, state: CLEAR });
+        });
       });
 
       describe('when its jti, family, subject and client are revoked', () => {

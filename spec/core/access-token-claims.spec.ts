@@ -93,6 +93,7 @@ describe.each(storeFactories)('TokenService.issueAccessToken on the %s store', (
       'bound_entity',
       'sid',
       'typ',
+      'act',
     ])('throws TypeError naming the reserved claim %s', async (claim) => {
       const error = await thrown(
         test.kit.tokens.issueAccessToken(

@@ -5,7 +5,6 @@
  */
 import express from 'express';
 import request from 'supertest';
-import { TokenError } from '../../lib/errors';
 import type { ClaimsContext, ClaimsHook } from '../../lib/core/custom-claims';
 import { MAX_CUSTOM_CLAIMS_BYTES } from '../../lib/core/custom-claims';
 import type { TokenEvent } from '../../lib/core/events';
@@ -21,22 +20,12 @@ import {
   type MakeKitOptions,
   type StoreHarness,
 } from '../helpers/kit';
-import { basic, decodeJwt, form, USER, verifyUser } from '../helpers/oauth';
+import { basic, codeOf, decodeJwt, form, USER, verifyUser } from '../helpers/oauth';
 
 interface App {
   readonly clientId: string;
   readonly clientSecret: string;
   readonly id: string;
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof TokenError) return err.code;
-    throw err;
-  }
-  return 'ok';
 }
 
 describeOnStore('memory')('the claims hook options', () => {
@@ -266,6 +255,7 @@ describe.each(storeFactories)('the claims hooks on the %s store', (_name, factor
       'bound_entity',
       'sid',
       'typ',
+      'act',
     ];
 
     it.each(reserved)('refuses the reserved claim %s with 503 and a claims_refused event', async (name) => {

@@ -11,7 +11,7 @@ import { clientCredentialsGrant } from '../../lib/core/grants/client-credentials
 import { passwordGrant } from '../../lib/core/grants/password';
 import { refreshTokenGrant } from '../../lib/core/grants/refresh-token';
 import { createClock, makeKit, storeFactories, type StoreHarness } from '../helpers/kit';
-import { USER, verifyUser } from '../helpers/oauth';
+import { codeOf, USER, verifyUser } from '../helpers/oauth';
 
 interface Client {
   readonly clientId: string;
@@ -37,16 +37,6 @@ function tokenRequest(
     },
     authentications: () => authentications,
   };
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof TokenError) return err.code;
-    throw err;
-  }
-  return 'ok';
 }
 
 describe.each(storeFactories)('the grant modules on the %s store', (_name, factory) => {

@@ -59,7 +59,12 @@ const UNKNOWN = 'implicit';
 
 describe('the grant registry', () => {
   it('lists the OAuth grants once, with client_credentials as the default', () => {
-    expect(GRANT_TYPES).toEqual(['client_credentials', 'password', 'refresh_token']);
+    expect(GRANT_TYPES).toEqual([
+      'client_credentials',
+      'password',
+      'refresh_token',
+      'urn:ietf:params:oauth:grant-type:token-exchange',
+    ]);
     expect(DEFAULT_GRANT_TYPES).toEqual(['client_credentials']);
     expect(Object.isFrozen(GRANT_TYPES)).toBe(true);
     for (const type of GRANT_TYPES) expect(isGrantType(type)).toBe(true);
@@ -246,7 +251,7 @@ describe('the grant registry', () => {
     it('is taken up by the seed parser and the CLI', async () => {
       expect(seedWithGrants(loaded.parseSeed, [EXTRA]).applications[0]!.grantTypes).toEqual([EXTRA]);
       const help = await cli(loaded.runCli, ['application', 'create', '--help']);
-      expect(help.stdout).toContain(`refresh_token, ${EXTRA}.`);
+      expect(help.stdout).toContain(`${GRANT_TYPES.at(-1)!}, ${EXTRA}.`);
       const bad = await cli(loaded.runCli, [
         'application',
         'create',

@@ -2,7 +2,9 @@
  * Fixtures of the router D specs: seeded applications and users, the RFC 6749 §2.3.1 Basic header,
  * and a store that can be made to fail.
  */
-import { StoreUnavailableError } from '../../lib/errors';
+import type { Express } from 'express';
+import request from 'supertest';
+import { StoreUnavailableError, TokenError } from '../../lib/errors';
 import type { TokenKit } from '../../lib/core/token-kit';
 import type { UserVerifier } from '../../lib/core/grants';
 import type { TokenStore } from '../../lib/stores/token-store';
@@ -134,4 +136,32 @@ export function tamperJwt(token: string, claims: Record<string, unknown>): strin
   const [h, p, s] = token.split('.');
   const payload = { ...(JSON.parse(Buffer.from(p!, 'base64url').toString()) as object), ...claims };
   return `${h!}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.${s!}`;
+}
+
+/** oauth4webapi's fetch, routed into an app in process (no socket). */
+export function fetchInto(app: Express): (url: string, init?: RequestInit) => Promise<Response> {
+  return async (url, init) => {
+    const target = new URL(url);
+    const path = `${target.pathname}${target.search}`;
+    const headers = Object.fromEntries(new Headers(init?.headers).entries());
+    const res =
+      init?.method === 'POST'
+        ? await request(app).post(path).set(headers).send(String(init.body))
+        : await request(app).get(path).set(headers);
+    return new Response(res.text, {
+      status: res.status,
+      headers: { 'content-type': String(res.headers['content-type'] ?? 'application/json') },
+    });
+  };
+}
+
+/** The `TokenError` code a promise rejects with, or `ok` when it resolves; any other error is thrown. */
+export async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof TokenError) return err.code;
+    throw err;
+  }
+  return 'ok';
 }

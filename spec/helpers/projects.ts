@@ -56,6 +56,7 @@ export const SPLIT_SPECS: readonly string[] = [
   'spec/core/cutoff-instants.spec.ts',
   'spec/core/custom-claims.spec.ts',
   'spec/core/grant-modules.spec.ts',
+  'spec/core/token-exchange.spec.ts',
   'spec/core/refresh-family.spec.ts',
   'spec/middleware/oauth-error-format.spec.ts',
   'spec/routers/api-key-binding.spec.ts',

@@ -5,33 +5,16 @@
  * authorization server from createProtectedResourceRouter's document.
  */
 import express, { type Express } from 'express';
-import request from 'supertest';
 import type * as OAuth from 'oauth4webapi';
 import { createOAuthRouter } from '../../lib/routers/oauth-router';
 import { createProtectedResourceRouter } from '../../lib/routers/protected-resource-router';
 import type { TokenKit } from '../../lib/core/token-kit';
 import { makeKit, storeFactories, TEST_ISSUER, type StoreHarness } from '../helpers/kit';
 import { loadEsm } from '../helpers/load-esm';
+import { fetchInto } from '../helpers/oauth';
 
 const oauth = loadEsm<typeof OAuth>('oauth4webapi');
 const ORDERS = 'https://orders.example.test/api';
-
-/** oauth4webapi's fetch, routed into an app in process (no socket). */
-function fetchInto(app: Express): (url: string, init?: RequestInit) => Promise<Response> {
-  return async (url, init) => {
-    const target = new URL(url);
-    const path = `${target.pathname}${target.search}`;
-    const headers = Object.fromEntries(new Headers(init?.headers).entries());
-    const res =
-      init?.method === 'POST'
-        ? await request(app).post(path).set(headers).send(String(init.body))
-        : await request(app).get(path).set(headers);
-    return new Response(res.text, {
-      status: res.status,
-      headers: { 'content-type': String(res.headers['content-type'] ?? 'application/json') },
-    });
-  };
-}
 
 describe.each(storeFactories)('resource indicators with oauth4webapi on the %s store', (_name, factory) => {
   let stores: StoreHarness;

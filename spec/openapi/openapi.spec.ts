@@ -70,7 +70,12 @@ const SEED = parseSeed({
       clientId: 'testapp-client',
       clientSecret: 'testapp-secret',
       applicationTypes: ['API'],
-      grantTypes: ['client_credentials', 'password', 'refresh_token'],
+      grantTypes: [
+        'client_credentials',
+        'password',
+        'refresh_token',
+        'urn:ietf:params:oauth:grant-type:token-exchange',
+      ],
     },
     {
       id: ROTATING_APP_ID,
@@ -656,6 +661,34 @@ describe('the demo server answers as docs/openapi.yaml says', () => {
         .send({ grant_type: 'refresh_token', refresh_token: (password.body as Json).refresh_token });
       expect(refreshed.status).toBe(200);
       expectDocumented(refreshed, 'post', docPath);
+
+      const exchange = (params: Record<string, string>): request.Test =>
+        request(app)
+          .post(docPath)
+          .set('Authorization', testApp)
+          .type('form')
+          .send({
+            grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+            subject_token: (cc.body as Json).access_token as string,
+            subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+            ...params,
+          });
+      const exchanged = await exchange({});
+      expect(exchanged.status).toBe(200);
+      expect((exchanged.body as Json).issued_token_type).toBe(
+        'urn:ietf:params:oauth:token-type:access_token',
+      );
+      expectDocumented(exchanged, 'post', docPath);
+      const delegated = await request(app)
+        .post('/oauth/introspect')
+        .set('Authorization', testApp)
+        .type('form')
+        .send({ token: (exchanged.body as Json).access_token as string });
+      expect((delegated.body as Json).act).toEqual({ sub: 'testapp-client' });
+      expectDocumented(delegated, 'post', '/oauth/introspect');
+      const wider = await exchange({ audience: 'https://elsewhere.test' });
+      expect((wider.body as Json).error).toBe('invalid_target');
+      expectDocumented(wider, 'post', docPath);
 
       for (const body of [{}, { grant_type: 'authorization_code' }, { grant_type: 'refresh_token' }]) {
         const res = await request(app).post(docPath).set('Authorization', testApp).type('form').send(body);

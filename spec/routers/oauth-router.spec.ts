@@ -1013,7 +1013,12 @@ describe('createOAuthRouter', () => {
         revocation_endpoint: `${TEST_ISSUER}/oauth/revoke`,
         introspection_endpoint: `${TEST_ISSUER}/oauth/introspect`,
         jwks_uri: `${TEST_ISSUER}/.well-known/jwks.json`,
-        grant_types_supported: ['client_credentials', 'password', 'refresh_token'],
+        grant_types_supported: [
+          'client_credentials',
+          'password',
+          'refresh_token',
+          'urn:ietf:params:oauth:grant-type:token-exchange',
+        ],
         response_types_supported: [],
         token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
         revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
@@ -1030,7 +1035,11 @@ describe('createOAuthRouter', () => {
         issuer: TEST_ISSUER,
         token_endpoint: 'https://api.example.test/auth/oauth/token',
         jwks_uri: 'https://api.example.test/auth/.well-known/jwks.json',
-        grant_types_supported: ['client_credentials', 'refresh_token'],
+        grant_types_supported: [
+          'client_credentials',
+          'refresh_token',
+          'urn:ietf:params:oauth:grant-type:token-exchange',
+        ],
       });
     });
 

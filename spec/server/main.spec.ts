@@ -247,6 +247,7 @@ describe('startDemoServer', () => {
         '/v1/employers/',
         '/api/plans/',
         '/v1/providers/',
+        'grant-type:token-exchange',
       ]) {
         expect(curl.some((l) => l.includes(fragment))).toBe(true);
       }

@@ -7,7 +7,7 @@ import type { AccessTokenFormat } from '../../types';
 import type { ApiKeyInfo, ApplicationInfo, ProviderClientInfo, ProviderInfo } from '../credential-types';
 import type { ClaimsHooks } from '../custom-claims';
 import { introspectsAny } from '../introspection-access';
-import type { UserVerifier } from './types';
+import type { TokenExchangeOptions, UserVerifier } from './types';
 import type { TokenOwner, TokenService } from '../token-service';
 
 /**
@@ -33,6 +33,8 @@ export interface GrantContext {
   readonly format: AccessTokenFormat;
   /** The kit's claims hooks (`claims`, `grantClaims`). */
   readonly claims: ClaimsHooks;
+  /** The token-exchange policy, checked (`belongsTo` also standing for `employerOf`). */
+  readonly exchange: Readonly<Omit<TokenExchangeOptions, 'employerOf'>>;
 }
 
 const contexts = new WeakMap<object, GrantContext>();

@@ -17,12 +17,14 @@ import type { GrantContext } from './context';
 import type { OAuthGrant } from './oauth-grant';
 import { passwordGrant } from './password';
 import { refreshTokenGrant } from './refresh-token';
+import { tokenExchangeGrant } from './token-exchange';
 
-/** The OAuth grants by their `grant_type` value (RFC 6749 §4–§6), in the order they are listed. */
+/** The OAuth grants by their `grant_type` value (RFC 6749 §4–§6, RFC 8693), in the order they are listed. */
 const GRANTS = {
   client_credentials: clientCredentialsGrant,
   password: passwordGrant,
   refresh_token: refreshTokenGrant,
+  'urn:ietf:params:oauth:grant-type:token-exchange': tokenExchangeGrant,
 } as const satisfies Readonly<Record<string, OAuthGrant>>;
 
 /** A `grant_type` of the registry. */

@@ -2,7 +2,7 @@
  * The public types of the grants: inputs, results, the user verifier and the binding authorizer.
  * Grant modules import them from here, never from the `GrantService` facade.
  */
-import type { AccessTokenFormat, BoundEntity } from '../../types';
+import type { AccessTokenFormat, AuthInfo, BoundEntity } from '../../types';
 import type { ApiKeyInfo, ApplicationInfo } from '../credential-types';
 import type { ClaimsHookOptions } from '../custom-claims';
 import type { IssuedAccessToken } from '../token-service';
@@ -27,12 +27,55 @@ export type UserVerifier = (username: string, password: string) => Promise<Verif
  */
 export type BindingAuthorizer = (apiKey: ApiKeyInfo, entity: BoundEntity) => boolean | Promise<boolean>;
 
+/**
+ * The policy of token exchange (RFC 8693, grant type
+ * `urn:ietf:params:oauth:grant-type:token-exchange`; docs/token-exchange.md). Every callback may
+ * be async; one that throws answers 503, never a pass. Without any of them, a client may exchange
+ * the tokens issued to it or naming it in their `aud`, narrowing scope, audience and lifetime, and
+ * keep the subject token's binding, never change it.
+ */
+export interface TokenExchangeOptions {
+  /**
+   * Does the employee `employeeId` belong to the employer `employerId`? Lets an employer-bound
+   * subject token be exchanged for a token bound to one of its employees (the default binding
+   * profile's name for {@link TokenExchangeOptions.belongsTo}; give one or the other). @default none
+   */
+  readonly employerOf?: (employerId: string, employeeId: string) => boolean | Promise<boolean>;
+  /**
+   * Does `targetId` (of type `types.target`) belong to `ancestorId` (of type `types.ancestor`, an
+   * ancestor type in the kit's binding profile)? Lets a subject token bound to the ancestor be
+   * exchanged for a token bound to the target. @default none
+   */
+  readonly belongsTo?: (
+    ancestorId: string,
+    targetId: string,
+    types: { readonly ancestor: string; readonly target: string },
+  ) => boolean | Promise<boolean>;
+  /**
+   * May an UNBOUND subject token be exchanged for a token bound to `entity`? (A bound token can
+   * reach a route that refuses unbound ones, so binding one is not always a narrowing.)
+   * @default none: an unbound subject token stays unbound
+   */
+  readonly authorizeBinding?: (
+    entity: BoundEntity,
+    subject: AuthInfo,
+    client: ApplicationInfo,
+  ) => boolean | Promise<boolean>;
+  /**
+   * May `client` exchange (or act with) a token that was not issued to it and does not name it in
+   * its `aud`? Asked only then (a trusted gateway, say). @default none: never
+   */
+  readonly mayExchange?: (token: AuthInfo, client: ApplicationInfo) => boolean | Promise<boolean>;
+}
+
 /** Options of {@link GrantService}. */
 export interface GrantServiceOptions extends ClaimsHookOptions {
   /** Enables the password grant; without it the grant answers `unsupported_grant_type`. */
   readonly verifyUser?: UserVerifier;
-  /** Format of access tokens from client credentials, password and refresh grants; @default `jwt`. */
+  /** Format of access tokens from client credentials, password, refresh and token-exchange grants; @default `jwt`. */
   readonly accessTokenFormat?: AccessTokenFormat;
+  /** The policy of token exchange (RFC 8693); @default `{}` (see {@link TokenExchangeOptions}). */
+  readonly tokenExchange?: TokenExchangeOptions;
 }
 
 /** Result of a grant that returns an access token and maybe a refresh token. */
@@ -43,6 +86,8 @@ export interface GrantResult {
   readonly subject: string;
   readonly scope: string;
   readonly client: ApplicationInfo | null;
+  /** The `issued_token_type` of a token-exchange response (RFC 8693 §2.2.1); absent for other grants. */
+  readonly issuedTokenType?: string;
 }
 
 /** Input of {@link GrantService.clientCredentials}. */

@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { MAX_TOKEN_LENGTH } from '../../defaults';
+import { TokenError } from '../../errors';
 import type { AccessTokenRecord } from '../../stores/token-store';
 import type { AccessTokenFormat, BoundEntity } from '../../types';
 import { assertIssueInputFields, customAccessTokenClaims } from '../access-token-claims';
@@ -40,9 +41,26 @@ export interface IssueAccessTokenInput {
   /**
    * Extra JWT claims (JSON values), added to the payload and so to `AuthInfo.claims`. Reserved
    * claims (`iss`, `sub`, `aud`, `exp`, `iat`, `nbf`, `jti`, `cnf`, `client_id`, `scope`,
-   * `bound_entity`, `sid`, `typ`) are refused, and so are claims on an opaque token. @default none
+   * `bound_entity`, `sid`, `typ`, `act`) are refused, and so are claims on an opaque token. @default none
    */
   readonly claims?: Readonly<Record<string, unknown>>;
+  /**
+   * The delegation of a token obtained by token exchange: the JWT's `act` claim, or the opaque
+   * record's `act` (RFC 8693 §4.1). @default none
+   */
+  readonly act?: Readonly<ActorClaim>;
+  /**
+   * Latest expiry, seconds since the epoch: `exp` is at most this (a token exchanged from another
+   * never outlives it, RFC 8693 §2.1). `invalid_request` when it is not after the issuance second.
+   * @default none (only `ttl` decides)
+   */
+  readonly notAfter?: number;
+}
+
+/** The `act` claim (RFC 8693 §4.1): the acting party's `sub`, and the prior actors, nested. */
+export interface ActorClaim {
+  readonly sub: string;
+  readonly act?: ActorClaim;
 }
 
 /** Every field of {@link IssueAccessTokenInput}: any other is refused, so a typo is never dropped. */
@@ -60,6 +78,8 @@ const ISSUE_ACCESS_TOKEN_FIELDS = {
   prefix: true,
   familyId: true,
   claims: true,
+  act: true,
+  notAfter: true,
 } as const satisfies Record<keyof IssueAccessTokenInput, true>;
 
 /** An issued access token. */
@@ -89,7 +109,9 @@ export async function issueAccessToken(
   // set in the same second; iat is that instant's second.
   const issuedMs = ctx.issuance.issue();
   const iat = Math.floor(issuedMs / 1000);
-  const exp = iat + ttl;
+  const notAfter = input.notAfter ?? Infinity;
+  const exp = Math.min(iat + ttl, notAfter);
+  if (!(exp > iat)) throw new TokenError('invalid_request', 'The token would expire at issuance');
   const jti = uuidV7(issuedMs);
   const iss = input.issuer ?? options.issuer;
   const aud = audienceArray(input.audience, options.audiences);
@@ -109,6 +131,7 @@ export async function issueAccessToken(
       iat,
       exp,
       ...(input.familyId === undefined ? {} : { familyId: input.familyId }),
+      ...(input.act === undefined ? {} : { act: input.act }),
     };
     await ctx.guard(() =>
       ctx.store.saveAccessToken(ctx.hasher.hash(token), record, ttl + options.expiredRecordRetention),
@@ -117,7 +140,7 @@ export async function issueAccessToken(
       token,
       jti,
       format: 'opaque',
-      expiresIn: ttl,
+      expiresIn: exp - iat,
       expiresAt: exp,
       issuedAt: iat,
     });
@@ -135,6 +158,7 @@ export async function issueAccessToken(
   if (scope) claims.scope = scope;
   if (boundEntity) claims.bound_entity = { id: boundEntity.id, type: boundEntity.type };
   if (input.familyId !== undefined) claims.sid = input.familyId;
+  if (input.act !== undefined) claims.act = input.act;
   const typ = input.typ ?? 'at+jwt';
   // A key held by an external signer (KMS, HSM) signs asynchronously, and a KMS that cannot
   // answer is a 503 like a store outage (fail closed: no other key signs instead).
@@ -148,7 +172,14 @@ export async function issueAccessToken(
       `issueAccessToken: the token is ${token.length} characters, more than the ${MAX_TOKEN_LENGTH} verifiers accept; send fewer claims`,
     );
   }
-  return issued(ctx, input, { token, jti, format: 'jwt', expiresIn: ttl, expiresAt: exp, issuedAt: iat });
+  return issued(ctx, input, {
+    token,
+    jti,
+    format: 'jwt',
+    expiresIn: exp - iat,
+    expiresAt: exp,
+    issuedAt: iat,
+  });
 }
 
 /** Emits the `issued` audit event (ids only) and returns the issued token. */

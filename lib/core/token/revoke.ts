@@ -97,11 +97,26 @@ export async function revokeToken(
   return true;
 }
 
-/** Puts a `jti` on the denylist until the token's expiry (plus tolerance). */
+/**
+ * The family of the tokens exchanged (RFC 8693) from an access token that has no refresh family of
+ * its own: revoking that token by its `jti` revokes this family too, so what was exchanged from it
+ * dies with it.
+ */
+export function exchangeFamilyId(jti: string): string {
+  return `x:${jti}`;
+}
+
+/**
+ * Puts a `jti` on the denylist until the token's expiry (plus tolerance), and revokes the family of
+ * the tokens exchanged from it ({@link exchangeFamilyId}; they never outlive it, so the same TTL).
+ */
 export async function revokeJti(ctx: TokenContext, jti: string, expiresAt: number): Promise<void> {
   const ttl = Math.max(1, expiresAt - ctx.now() + ctx.options.clockTolerance + 1);
+  const exchanged = exchangeFamilyId(jti);
   await ctx.guard(() => ctx.store.revokeJti(jti, ttl));
+  await ctx.guard(() => ctx.store.revokeFamily(exchanged, ttl));
   await ctx.announce({ kind: 'jti', id: jti });
+  await ctx.announce({ kind: 'family', id: exchanged });
   ctx.emit({ type: 'revoked', jti, reason: 'jti' });
 }
 

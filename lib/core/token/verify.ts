@@ -42,6 +42,18 @@ export const DEFAULT_VERIFY_OPTIONS: Readonly<VerifyAccessTokenOptions> = Object
  * is still the kit's to introspect and revoke. Recognised by identity; never public.
  */
 export const INSPECT_OPTIONS: Readonly<VerifyAccessTokenOptions> = Object.freeze({ ignoreExpiration: true });
+
+/**
+ * The options of token exchange's subject and actor tokens (RFC 8693 §2.1): active tokens only,
+ * of any audience (a token issued for a resource, or for the exchanging client itself, is still
+ * the kit's to exchange; the grant then checks who may). Recognised by identity; never public.
+ */
+export const EXCHANGE_OPTIONS: Readonly<VerifyAccessTokenOptions> = Object.freeze({});
+
+/** True for the kit's own options that accept any audience. */
+function anyAudience(options: Readonly<VerifyAccessTokenOptions>): boolean {
+  return options === INSPECT_OPTIONS || options === EXCHANGE_OPTIONS;
+}
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 /** What the store is asked about a token: its jti, subject, client and family. */
@@ -153,7 +165,7 @@ function verifyJwtCached(
   const cache = options.ignoreExpiration ? undefined : caches.verified;
   const { claims } = verifyJwt(keys, token, {
     issuers: options.issuers ?? issuers,
-    audiences: options === INSPECT_OPTIONS ? unverifiedAudiences(token) : (options.audiences ?? audiences),
+    audiences: anyAudience(options) ? unverifiedAudiences(token) : (options.audiences ?? audiences),
     typ: options.typ ?? ['at+jwt'],
     clockToleranceSeconds: clockTolerance,
     maxLifetimeSeconds: maxTokenLifetime,
@@ -255,8 +267,10 @@ async function verifyOpaque(
   if (auth === undefined) {
     const issuers = options.issuers ?? ctx.options.issuers;
     const audiences = options.audiences ?? ctx.options.audiences;
-    const anyAudience = options === INSPECT_OPTIONS;
-    if (!issuers.includes(record.iss) || (!anyAudience && !record.aud.some((a) => audiences.includes(a)))) {
+    if (
+      !issuers.includes(record.iss) ||
+      (!anyAudience(options) && !record.aud.some((a) => audiences.includes(a)))
+    ) {
       throw new TokenError('invalid_token');
     }
     auth = authFromRecord(record);

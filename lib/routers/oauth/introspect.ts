@@ -43,6 +43,8 @@ function activeResponse(kit: TokenKit, found: Inspected): Record<string, unknown
       jti: auth.jti,
       token_type: 'Bearer',
       ...(auth.boundEntity === null ? {} : { bound_entity: auth.boundEntity }),
+      // RFC 8693 §4.1: the delegation of an exchanged token.
+      ...(auth.claims.act === undefined ? {} : { act: auth.claims.act }),
     };
   }
   if (found.kind === 'refresh' && found.active) {

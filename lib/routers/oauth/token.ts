@@ -19,6 +19,8 @@ function tokenResponse(res: Response, result: GrantResult): void {
     expires_in: result.accessToken.expiresIn,
     ...(result.scope ? { scope: result.scope } : {}),
     ...(result.refreshToken === undefined ? {} : { refresh_token: result.refreshToken }),
+    // RFC 8693 §2.2.1: a token-exchange response names the type of the token it issued.
+    ...(result.issuedTokenType === undefined ? {} : { issued_token_type: result.issuedTokenType }),
   });
 }
 
