@@ -71,6 +71,8 @@ const HMAC: Readonly<Record<string, { readonly hash: string; readonly bytes: num
   HS384: { hash: 'sha384', bytes: 48 },
   HS512: { hash: 'sha512', bytes: 64 },
 };
+/** RFC 9864 §2.2: the fully-specified EdDSA algorithms, by the node key type they need. */
+const FULLY_SPECIFIED_EDDSA: Readonly<Record<string, string>> = { Ed25519: 'ed25519', Ed448: 'ed448' };
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** `invalid_client` with the reason as `cause` (never shown). */
@@ -166,6 +168,13 @@ async function verificationKey(
   kid: string | undefined,
   remoteKeys: ClientKeyResolver | undefined,
 ): Promise<RemoteKey> {
+  // RFC 9864 fully-specified EdDSA names (oauth4webapi sends `Ed25519`): an EdDSA key of that curve only.
+  const curve = FULLY_SPECIFIED_EDDSA[alg];
+  if (curve !== undefined) {
+    const key = await verificationKey(app, 'EdDSA', kid, remoteKeys);
+    if (key.key.asymmetricKeyType !== curve) throw refused(`the key is not an ${alg} key`);
+    return key;
+  }
   if (!(REMOTE_ALGORITHMS as readonly string[]).includes(alg)) {
     throw refused('alg is not an asymmetric algorithm (private_key_jwt)');
   }

@@ -27,8 +27,11 @@ export const JWT_BEARER_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion
 /** HMAC algorithms of `client_secret_jwt` assertions (RFC 7518 §3.2). */
 export const CLIENT_SECRET_JWT_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const;
 
-/** Asymmetric algorithms of `private_key_jwt` assertions, each pinned to the registered key (RFC 7518 §3.3–§3.5, RFC 8037). */
-export const PRIVATE_KEY_JWT_ALGORITHMS = REMOTE_ALGORITHMS;
+/**
+ * Asymmetric algorithms of `private_key_jwt` assertions, each pinned to the registered key (RFC 7518
+ * §3.3–§3.5, RFC 8037), and RFC 9864's fully-specified `Ed25519` and `Ed448` for EdDSA keys.
+ */
+export const PRIVATE_KEY_JWT_ALGORITHMS: readonly string[] = [...REMOTE_ALGORITHMS, 'Ed25519', 'Ed448'];
 
 /** Most keys in a registered JWK Set. */
 export const MAX_CLIENT_JWKS_KEYS = 20;
