@@ -34,6 +34,8 @@ export type {
   CredentialServiceOptions,
 } from './core/credentials';
 export type { IntrospectionAccess } from './core/introspection-access';
+export type { TokenEndpointAuthMethod, PublicJwkSet } from './core/credential-types';
+export type { ClientAssertionInput, ClientKeyResolver } from './core/client-assertion';
 export { GrantService } from './core/grants';
 export type {
   VerifiedUser,
@@ -45,6 +47,7 @@ export type {
   PasswordGrantInput,
   RefreshGrantInput,
   ProviderTokenInput,
+  ClientAuthentication,
 } from './core/grants';
 export type { ClaimsHook, ClaimsContext, ClaimsGrantType, ClaimsHookOptions } from './core/custom-claims';
 export type {
@@ -111,7 +114,7 @@ export type {
   SharedRevocationOptions,
 } from './resource/remote-issuer';
 export type { IntrospectionOptions } from './resource/introspection';
-export type { RemoteAlgorithm } from './resource/jwks-cache';
+export type { RemoteAlgorithm, RemoteKey } from './resource/jwks-cache';
 export type { JsonPrimitive, TokenCheckOptions } from './resource/checks';
 export { requireScope, requireBinding } from './middleware/guards';
 export type {
@@ -149,6 +152,7 @@ export { createAuthRouter } from './routers/auth-router';
 export type { AuthRouterOptions } from './routers/auth-router';
 export { createOAuthRouter } from './routers/oauth-router';
 export type { OAuthRouterOptions } from './routers/oauth-router';
+export type { ClientJwksOptions } from './routers/oauth/client-keys';
 export {
   createProtectedResourceRouter,
   protectedResourceMetadataUrl,
