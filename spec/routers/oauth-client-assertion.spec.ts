@@ -10,7 +10,8 @@ import type { Express } from 'express';
 import request from 'supertest';
 import type { TokenKit } from '../../lib/core/token-kit';
 import { MemoryTokenStore } from '../../lib/stores/memory-token-store';
-import { oauthRouterApp } from '../helpers/apps';
+import { authRouterApp, oauthRouterApp } from '../helpers/apps';
+import type { TokenEvent } from '../../lib/core/events';
 import {
   assertionClaims,
   assertionForm,
@@ -590,5 +591,37 @@ describe('private_key_jwt clients with a jwksUri', () => {
     } finally {
       await bad.close();
     }
+  });
+});
+
+describe('assertion clients elsewhere, and the audit trail', () => {
+  it('refuses an assertion client’s secret on createAuthRouter too (401 invalid_client)', async () => {
+    const { kit } = await makeKit({ store: new MemoryTokenStore() });
+    const client = await privateKeyJwtClient(kit, [es256]);
+    const res = await request(authRouterApp(kit))
+      .post('/api/auth/tokens/')
+      .send({
+        grant_type: 'client_credentials',
+        client_id: client.clientId,
+        client_secret: client.clientSecret,
+      });
+    expect(res.status).toBe(401);
+    expect(res.body).toMatchObject({ errors: [{ errorType: 'invalid_client' }] });
+  });
+
+  it('reports a refused assertion as auth_failed for the client it claims, never with the assertion', async () => {
+    const events: TokenEvent[] = [];
+    const { kit, clock } = await makeKit({ store: new MemoryTokenStore(), onEvent: (e) => events.push(e) });
+    const client = await privateKeyJwtClient(kit, [es256]);
+    const assertion = signJws(
+      { alg: 'ES256', kid: es256.kid },
+      assertionClaims(client.clientId, 'https://elsewhere.test', clock.seconds()),
+      es256.privateKey,
+    );
+    expect((await token(oauthRouterApp(kit), assertionForm(assertion, CC))).status).toBe(401);
+    expect(events).toContainEqual(
+      expect.objectContaining({ type: 'auth_failed', clientId: client.clientId, reason: 'client' }),
+    );
+    expect(JSON.stringify(events)).not.toContain(assertion.split('.')[2]);
   });
 });
