@@ -26,6 +26,7 @@ import {
   applicationClientAuth,
   isAssertionMethod,
   TOKEN_ENDPOINT_AUTH_METHODS,
+  type PublicJwkSet,
   type TokenEndpointAuthMethod,
 } from './client-auth-method';
 import { verifyClientAssertion, type ClientAssertionInput } from './client-assertion';
@@ -61,7 +62,7 @@ export interface CreateApplicationInput {
    */
   readonly tokenEndpointAuthMethod?: TokenEndpointAuthMethod;
   /** The client's public keys for `private_key_jwt`, a JWK Set `{ keys: [...] }`; never with `jwksUri`. */
-  readonly jwks?: { readonly keys: readonly Readonly<Record<string, unknown>>[] };
+  readonly jwks?: PublicJwkSet;
   /** An https URL where the client publishes its JWK Set for `private_key_jwt`; never with `jwks`. */
   readonly jwksUri?: string;
   /** Use this client id instead of a generated one (e.g. from a seed file). */
@@ -211,6 +212,8 @@ export class CredentialService {
   readonly #store: CredentialStore;
   readonly #apiKeyPrefix: string;
   readonly #clientSecretPrefix: string;
+  /** Seals the secrets of `client_secret_jwt` applications (option `kek`). */
+  readonly #kek: Buffer | undefined;
   readonly #cache = new BoundedCache<string, { record: CredentialRecord; generation: number }>(10_000);
 
   constructor(tokens: TokenService, options: Readonly<CredentialServiceOptions> = {}) {
@@ -223,8 +226,6 @@ export class CredentialService {
     }
     this.#kek = options.kek;
   }
-
-  readonly #kek: Buffer | undefined;
 
   /**
    * The sealed secret of a `client_secret_jwt` application (AES-256-GCM under the KEK, bound to the
