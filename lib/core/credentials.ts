@@ -613,6 +613,41 @@ export class CredentialService {
   }
 
   /**
+   * Replaces the public keys of a `private_key_jwt` application — a new `jwks`, or a `jwksUri`
+   * instead — for a client rotating its keys: assertions signed with a key no longer registered
+   * fail at once, on every instance (a compare-and-swap on the record, announced to the caches).
+   * Resolves the updated application, or null when there is none. The same checks as
+   * {@link createApplication}; a TypeError for an application of another method.
+   */
+  async replaceApplicationKeys(
+    id: string,
+    keys: { readonly jwks: PublicJwkSet } | { readonly jwksUri: string },
+  ): Promise<ApplicationInfo | null> {
+    if (!isUuid(id)) return null;
+    id = id.toLowerCase();
+    const rec = await this.#get('application', id);
+    if (rec === null) return null;
+    const old = applicationInfo(rec);
+    if (old.tokenEndpointAuthMethod !== 'private_key_jwt') {
+      throw new TypeError('replaceApplicationKeys: the application is not registered for private_key_jwt');
+    }
+    const given = keys as { jwks?: unknown; jwksUri?: unknown };
+    const clientAuth = applicationClientAuth({
+      tokenEndpointAuthMethod: 'private_key_jwt',
+      jwks: given.jwks,
+      jwksUri: given.jwksUri,
+    });
+    const { jwks: _jwks, jwksUri: _jwksUri, ...rest } = rec.data;
+    void _jwks;
+    void _jwksUri;
+    await this.#swap('application', id, rec.version, { ...rest, ...clientAuth }, [], []);
+    const { jwks: _j, jwksUri: _u, ...kept } = old;
+    void _j;
+    void _u;
+    return { ...kept, ...clientAuth };
+  }
+
+  /**
    * The application a token or refresh family belongs to, or null: by the family's
    * `applicationId` when it has one, else by the client id it was issued under — the
    * application's current one, or one it held before a rotation while tokens issued under it may

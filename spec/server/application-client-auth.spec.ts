@@ -17,7 +17,7 @@ import { MemoryTokenStore } from '../../lib/stores/memory-token-store';
 import { PostgresCredentialStore } from '../../lib/stores/postgres-credential-store';
 import { oauthRouterApp } from '../helpers/apps';
 import { assertionClaims, assertionForm, clientKey, signJws } from '../helpers/client-assertions';
-import { makeKit, TEST_ISSUER } from '../helpers/kit';
+import { makeKit, storeFactories, TEST_ISSUER, type StoreHarness } from '../helpers/kit';
 import { createTestSchema, type TestSchema } from '../helpers/postgres';
 import { connectTestRedis, type TestRedis } from '../helpers/redis';
 
@@ -418,3 +418,62 @@ describe('express-token-kit application create --token-endpoint-auth-method, --j
     expect(JSON.parse((await cli(['application', 'list'], env)).out)).toHaveLength(before.length);
   });
 });
+
+describe.each(storeFactories)(
+  'CredentialService.replaceApplicationKeys on the %s store',
+  (_name, factory) => {
+    let stores: StoreHarness;
+    beforeAll(async () => {
+      stores = await factory('replace-keys');
+    });
+    afterAll(() => stores.cleanup());
+
+    it('swaps the registered keys: the old key fails at once, on another instance too, the new one works', async () => {
+      const made = await stores.create();
+      const { kit, clock } = await makeKit({ store: made.store });
+      const { kit: twin } = await makeKit({ store: await made.twin(), now: clock });
+      const app = await kit.credentials.createApplication({
+        name: 'rotating',
+        tokenEndpointAuthMethod: 'private_key_jwt',
+        jwks: { keys: [es.jwk] },
+      });
+      expect((await tokenWith(twin, esAssertion(app.clientId, clock.seconds()))).status).toBe(200);
+      const next = clientKey('ES256', 'es-2');
+      const updated = await kit.credentials.replaceApplicationKeys(app.id, { jwks: { keys: [next.jwk] } });
+      expect(updated).toMatchObject({ clientId: app.clientId, jwks: { keys: [next.jwk] } });
+      expect((await tokenWith(twin, esAssertion(app.clientId, clock.seconds()))).status).toBe(401);
+      const signedByNext = signJws(
+        { alg: 'ES256', kid: next.kid },
+        assertionClaims(app.clientId, TEST_ISSUER, clock.seconds()),
+        next.privateKey,
+      );
+      expect((await tokenWith(twin, signedByNext)).status).toBe(200);
+      const remote = await kit.credentials.replaceApplicationKeys(app.id, {
+        jwksUri: 'https://client.test/jwks',
+      });
+      expect(remote).toMatchObject({ jwksUri: 'https://client.test/jwks' });
+      expect(remote).not.toHaveProperty('jwks');
+      expect(await twin.credentials.getApplication(app.id)).not.toHaveProperty('jwks');
+    });
+
+    it('refuses private keys, an application of another method, and answers null for an unknown one', async () => {
+      const { kit } = await makeKit({ store: (await stores.create()).store });
+      const app = await kit.credentials.createApplication({
+        name: 'rotating',
+        tokenEndpointAuthMethod: 'private_key_jwt',
+        jwks: { keys: [es.jwk] },
+      });
+      await expect(
+        kit.credentials.replaceApplicationKeys(app.id, { jwks: { keys: [rsaPrivate] } }),
+      ).rejects.toThrow(/private member/);
+      expect(await kit.credentials.getApplication(app.id)).toMatchObject({ jwks: { keys: [es.jwk] } });
+      const plain = await kit.credentials.createApplication({ name: 'plain' });
+      await expect(kit.credentials.replaceApplicationKeys(plain.id, { jwks: JWKS })).rejects.toThrow(
+        TypeError,
+      );
+      await expect(
+        kit.credentials.replaceApplicationKeys('9d7e3c2a-1b4f-4e6d-8a9b-0c1d2e3f4a5b', { jwks: JWKS }),
+      ).resolves.toBeNull();
+    });
+  },
+);
