@@ -219,6 +219,14 @@ const COMMANDS: readonly CommandDoc[] = [
     store: true,
   },
   {
+    name: 'application keys',
+    flags: '--id ID (--jwks FILE | --jwks-uri URL)',
+    summary:
+      "Replace a private_key_jwt application's public keys (a JWK Set file, or an https jwks URL);\n" +
+      'assertions signed with a key no longer registered fail at once.',
+    store: true,
+  },
+  {
     name: 'application revoke',
     flags: '--id ID',
     summary: 'Delete an application; its tokens stop working.',
@@ -1068,6 +1076,31 @@ async function admin(
         async (kit) =>
           (await kit.credentials.rotateApplication(id, { revokeTokens, revokeUserTokens })) ??
           notFound('application', id),
+      );
+    }
+    case 'application keys': {
+      const values = parseFlags(
+        args,
+        { id: { type: 'string' }, jwks: { type: 'string' }, 'jwks-uri': { type: 'string' } },
+        command,
+      );
+      const id = uuid(values, 'id', command);
+      if (values.jwks === undefined && values['jwks-uri'] === undefined) {
+        throw new UsageError(`${command}: --jwks FILE or --jwks-uri URL is required`);
+      }
+      const { jwks, jwksUri } = clientAuthFlags(
+        { ...values, 'token-endpoint-auth-method': 'private_key_jwt' },
+        command,
+      );
+      return withKit(
+        env,
+        io,
+        command,
+        async (kit) =>
+          (await kit.credentials.replaceApplicationKeys(
+            id,
+            jwks === undefined ? { jwksUri: jwksUri! } : { jwks },
+          )) ?? notFound('application', id),
       );
     }
     case 'application revoke': {

@@ -365,6 +365,49 @@ describe('express-token-kit application create --token-endpoint-auth-method, --j
     expect(JSON.parse(withKek.out)).toMatchObject({ tokenEndpointAuthMethod: 'client_secret_jwt' });
   });
 
+  it('replaces a private_key_jwt application’s keys with application keys, and refuses it for another method', async () => {
+    const created = JSON.parse(
+      (
+        await cli(
+          [
+            'application',
+            'create',
+            '--name',
+            'Rotating',
+            '--token-endpoint-auth-method',
+            'private_key_jwt',
+            '--jwks',
+            path.join(dir, 'jwks.json'),
+          ],
+          env,
+        )
+      ).out,
+    ) as { id: string };
+    const run = await cli(
+      ['application', 'keys', '--id', created.id, '--jwks-uri', 'https://client.test/rotated'],
+      env,
+    );
+    expect({ code: run.code, err: run.err }).toEqual({ code: EXIT_OK, err: '' });
+    expect(JSON.parse(run.out)).toMatchObject({ id: created.id, jwksUri: 'https://client.test/rotated' });
+    const list = JSON.parse((await cli(['application', 'list'], env)).out) as {
+      id: string;
+      jwks?: unknown;
+    }[];
+    expect(list.find((a) => a.id === created.id)).not.toHaveProperty('jwks');
+    const plain = JSON.parse((await cli(['application', 'create', '--name', 'Plain'], env)).out) as {
+      id: string;
+    };
+    const refused = await cli(
+      ['application', 'keys', '--id', plain.id, '--jwks', path.join(dir, 'jwks.json')],
+      env,
+    );
+    expect(refused.code).toBe(EXIT_USAGE);
+    expect(refused.err).toMatch(/not registered for private_key_jwt/);
+    const none = await cli(['application', 'keys', '--id', created.id], env);
+    expect(none.code).toBe(EXIT_USAGE);
+    expect(none.err).toMatch(/--jwks FILE or --jwks-uri URL is required/);
+  });
+
   it.each([
     [
       'an unknown method',
