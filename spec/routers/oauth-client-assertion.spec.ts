@@ -598,13 +598,11 @@ describe('assertion clients elsewhere, and the audit trail', () => {
   it('refuses an assertion client’s secret on createAuthRouter too (401 invalid_client)', async () => {
     const { kit } = await makeKit({ store: new MemoryTokenStore() });
     const client = await privateKeyJwtClient(kit, [es256]);
-    const res = await request(authRouterApp(kit))
-      .post('/api/auth/tokens/')
-      .send({
-        grant_type: 'client_credentials',
-        client_id: client.clientId,
-        client_secret: client.clientSecret,
-      });
+    const res = await request(authRouterApp(kit)).post('/api/auth/tokens/').send({
+      grant_type: 'client_credentials',
+      client_id: client.clientId,
+      client_secret: client.clientSecret,
+    });
     expect(res.status).toBe(401);
     expect(res.body).toMatchObject({ errors: [{ errorType: 'invalid_client' }] });
   });
