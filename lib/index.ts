@@ -35,6 +35,8 @@ export type {
   CredentialServiceOptions,
 } from './core/credentials';
 export type { IntrospectionAccess } from './core/introspection-access';
+export type { TokenEndpointAuthMethod, PublicJwkSet } from './core/credential-types';
+export type { ClientAssertionInput, ClientKeyResolver } from './core/client-assertion';
 export { GrantService } from './core/grants';
 export type {
   VerifiedUser,
@@ -47,6 +49,7 @@ export type {
   RefreshGrantInput,
   ProviderTokenInput,
   TokenExchangeOptions,
+  ClientAuthentication,
 } from './core/grants';
 export type { ClaimsHook, ClaimsContext, ClaimsGrantType, ClaimsHookOptions } from './core/custom-claims';
 export type {
@@ -113,7 +116,7 @@ export type {
   SharedRevocationOptions,
 } from './resource/remote-issuer';
 export type { IntrospectionOptions } from './resource/introspection';
-export type { RemoteAlgorithm } from './resource/jwks-cache';
+export type { RemoteAlgorithm, RemoteKey } from './resource/jwks-cache';
 export type { JsonPrimitive, TokenCheckOptions } from './resource/checks';
 export { requireScope, requireBinding } from './middleware/guards';
 export type {
@@ -151,6 +154,7 @@ export { createAuthRouter } from './routers/auth-router';
 export type { AuthRouterOptions } from './routers/auth-router';
 export { createOAuthRouter } from './routers/oauth-router';
 export type { OAuthRouterOptions } from './routers/oauth-router';
+export type { ClientJwksOptions } from './routers/oauth/client-keys';
 export {
   createProtectedResourceRouter,
   protectedResourceMetadataUrl,

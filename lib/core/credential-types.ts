@@ -34,7 +34,30 @@ export interface ApplicationInfo {
    * only its own tokens. See docs/router-d-oauth.md ("Introspection by resource servers").
    */
   readonly introspection?: 'own' | 'any';
+  /**
+   * How the client authenticates at `createOAuthRouter`'s token, revocation and introspection
+   * endpoints (RFC 7591 §2); absent for the default, `client_secret_basic` or `client_secret_post`.
+   * See docs/client-auth.md.
+   */
+  readonly tokenEndpointAuthMethod?: TokenEndpointAuthMethod;
+  /** The client's public keys for `private_key_jwt` (RFC 7591 §2 `jwks`); never with `jwksUri`. */
+  readonly jwks?: PublicJwkSet;
+  /** Where the client publishes its public keys for `private_key_jwt` (RFC 7591 §2 `jwks_uri`). */
+  readonly jwksUri?: string;
   readonly createdAt: number;
+}
+
+/**
+ * A client authentication method (RFC 7591 §2 `token_endpoint_auth_method`): the secret in HTTP
+ * Basic or in the body (RFC 6749 §2.3.1), or a JWT assertion MACed with the secret or signed with
+ * the client's private key (RFC 7523 §2.2).
+ */
+export type TokenEndpointAuthMethod =
+  'client_secret_basic' | 'client_secret_post' | 'client_secret_jwt' | 'private_key_jwt';
+
+/** A JWK Set of public keys (RFC 7517 §5): members as in RFC 7518 §6, never private ones. */
+export interface PublicJwkSet {
+  readonly keys: readonly Readonly<Record<string, unknown>>[];
 }
 
 /** A provider (createProviderRouter) without its API keys. */

@@ -21,6 +21,15 @@ import {
 export type { ApiKeyInfo, ApplicationInfo, ProviderInfo, ProviderClientInfo } from './credential-types';
 import type { ApiKeyInfo, ApplicationInfo, ProviderInfo, ProviderClientInfo } from './credential-types';
 import { booleanOption } from '../util/options';
+import { openPrivateKey, sealPrivateKey } from '../keys/kek';
+import {
+  applicationClientAuth,
+  isAssertionMethod,
+  TOKEN_ENDPOINT_AUTH_METHODS,
+  type PublicJwkSet,
+  type TokenEndpointAuthMethod,
+} from './client-auth-method';
+import { verifyClientAssertion, type ClientAssertionInput } from './client-assertion';
 
 /** Input of {@link CredentialService.createApplication}. */
 export interface CreateApplicationInput {
@@ -44,6 +53,18 @@ export interface CreateApplicationInput {
    * or `resources` that are not empty are a TypeError. @default 'own'
    */
   readonly introspection?: IntrospectionAccess;
+  /**
+   * How the client authenticates at `createOAuthRouter` (RFC 7591 §2): `client_secret_basic` or
+   * `client_secret_post` only that one; `client_secret_jwt` an HMAC assertion with its secret (which
+   * is then also kept sealed under the `kek` option); `private_key_jwt` an assertion signed by a key
+   * of `jwks` or `jwksUri`. An assertion client cannot authenticate with its secret itself.
+   * @default either `client_secret_basic` or `client_secret_post`
+   */
+  readonly tokenEndpointAuthMethod?: TokenEndpointAuthMethod;
+  /** The client's public keys for `private_key_jwt`, a JWK Set `{ keys: [...] }`; never with `jwksUri`. */
+  readonly jwks?: PublicJwkSet;
+  /** An https URL where the client publishes its JWK Set for `private_key_jwt`; never with `jwks`. */
+  readonly jwksUri?: string;
   /** Use this client id instead of a generated one (e.g. from a seed file). */
   readonly clientId?: string;
   /** Use this secret instead of a generated one (e.g. from a seed file). */
@@ -112,6 +133,12 @@ export interface CredentialServiceOptions {
    * and `RedisTokenStore` do), which keeps credentials beside tokens.
    */
   readonly credentialStore?: CredentialStore;
+  /**
+   * The key-encryption key (32 bytes, see `parseKek`) sealing the secrets of `client_secret_jwt`
+   * applications, which need the secret itself as the HMAC key (every other secret is kept only as
+   * a hash). Without it, registering a `client_secret_jwt` application is a TypeError.
+   */
+  readonly kek?: Buffer;
 }
 
 /** Longest time a credential found on the authentication path is remembered (ms). */
@@ -185,6 +212,8 @@ export class CredentialService {
   readonly #store: CredentialStore;
   readonly #apiKeyPrefix: string;
   readonly #clientSecretPrefix: string;
+  /** Seals the secrets of `client_secret_jwt` applications (option `kek`). */
+  readonly #kek: Buffer | undefined;
   readonly #cache = new BoundedCache<string, { record: CredentialRecord; generation: number }>(10_000);
 
   constructor(tokens: TokenService, options: Readonly<CredentialServiceOptions> = {}) {
@@ -192,6 +221,24 @@ export class CredentialService {
     this.#store = resolveCredentialStore(options.credentialStore, tokens.store);
     this.#apiKeyPrefix = options.apiKeyPrefix ?? DEFAULT_API_KEY_PREFIX;
     this.#clientSecretPrefix = options.clientSecretPrefix ?? DEFAULT_CLIENT_SECRET_PREFIX;
+    if (options.kek !== undefined && (!Buffer.isBuffer(options.kek) || options.kek.length !== 32)) {
+      throw new TypeError('kek must be a Buffer of 32 bytes (see parseKek)');
+    }
+    this.#kek = options.kek;
+  }
+
+  /**
+   * The sealed secret of a `client_secret_jwt` application (AES-256-GCM under the KEK, bound to the
+   * application id and client id), or nothing for the other methods.
+   */
+  #sealedSecret(info: ApplicationInfo, secret: string): { sealedSecret?: string } {
+    if (info.tokenEndpointAuthMethod !== 'client_secret_jwt') return {};
+    if (this.#kek === undefined) {
+      throw new TypeError(
+        'tokenEndpointAuthMethod client_secret_jwt needs the kek option (the key-encryption key that seals the secret)',
+      );
+    }
+    return { sealedSecret: sealPrivateKey(this.#kek, Buffer.from(secret, 'utf8'), secretAad(info)) };
   }
 
   #hash(secret: string): string {
@@ -361,6 +408,11 @@ export class CredentialService {
         ? generateOpaqueToken(this.#clientSecretPrefix)
         : nonEmpty(input.clientSecret, 'clientSecret', 1024);
     const resources = applicationResources(input.resources);
+    const clientAuth = applicationClientAuth(input);
+    // RFC 7518 §3.2: an HS256 key of at least 32 bytes.
+    if (clientAuth.tokenEndpointAuthMethod === 'client_secret_jwt' && Buffer.byteLength(clientSecret) < 32) {
+      throw new TypeError('clientSecret of a client_secret_jwt application must be at least 32 bytes');
+    }
     const info: ApplicationInfo = {
       id,
       name: nonEmpty(input.name, 'name'),
@@ -371,11 +423,13 @@ export class CredentialService {
       scopes: stringList(input.scopes, [], 'scopes'),
       ...(resources === undefined || resources.length === 0 ? {} : { resources }),
       ...(introspection === 'any' ? { introspection } : {}),
+      ...clientAuth,
       createdAt: this.#tokens.now(),
     };
+    const sealed = this.#sealedSecret(info, clientSecret);
     // The reserved index keeps a client id this application held (and may still have tokens
     // under) from being given to another application: token ownership stays unambiguous.
-    await this.#create('application', id, { ...info, secretHash: this.#hash(clientSecret) }, [
+    await this.#create('application', id, { ...info, secretHash: this.#hash(clientSecret), ...sealed }, [
       clientIndex(clientId),
       reservedClientIndex(clientId),
     ]);
@@ -408,7 +462,11 @@ export class CredentialService {
    * Authenticates a client: resolves the application when the secret matches (constant-time),
    * null otherwise. An unknown client costs the same hashing as a wrong secret.
    */
-  async authenticateClient(clientId: unknown, clientSecret: unknown): Promise<ApplicationInfo | null> {
+  async authenticateClient(
+    clientId: unknown,
+    clientSecret: unknown,
+    method?: 'client_secret_basic' | 'client_secret_post',
+  ): Promise<ApplicationInfo | null> {
     if (typeof clientId !== 'string' || typeof clientSecret !== 'string') return null;
     if (
       clientId.length === 0 ||
@@ -420,7 +478,59 @@ export class CredentialService {
     const rec = await this.#find('application', clientIndex(clientId));
     const stored = rec === null ? '' : String(rec.data.secretHash);
     const ok = this.#tokens.hasher.matches(clientSecret, stored);
-    return ok && rec !== null ? applicationInfo(rec) : null;
+    if (!ok || rec === null) return null;
+    const app = applicationInfo(rec);
+    return secretMethodAllowed(app.tokenEndpointAuthMethod, method) ? app : null;
+  }
+
+  /**
+   * The client authentication methods this kit serves: the two secret methods always;
+   * `private_key_jwt` when the token store has a replay cache (`markUsed`), and `client_secret_jwt`
+   * when it also has a `kek` to seal secrets with.
+   */
+  clientAuthMethods(): TokenEndpointAuthMethod[] {
+    const replay = typeof this.#tokens.store.markUsed === 'function';
+    return TOKEN_ENDPOINT_AUTH_METHODS.filter(
+      (m) => !isAssertionMethod(m) || (replay && (m === 'private_key_jwt' || this.#kek !== undefined)),
+    );
+  }
+
+  /**
+   * Authenticates a client by a JWT assertion (`client_secret_jwt` or `private_key_jwt`, RFC 7523
+   * §2.2): resolves the application, or throws `invalid_client` with the reason in `cause`. The
+   * assertion's `jti` is recorded in the token store's replay cache once every other check passed.
+   * @see docs/client-auth.md
+   */
+  async authenticateClientAssertion(input: Readonly<ClientAssertionInput>): Promise<ApplicationInfo> {
+    const tokens = this.#tokens;
+    const { store } = tokens;
+    if (store.markUsed === undefined) {
+      throw new TokenError('invalid_client', undefined, {
+        cause: new Error('the token store has no replay cache (markUsed)'),
+      });
+    }
+    return verifyClientAssertion(
+      {
+        now: () => tokens.now(),
+        clockTolerance: tokens.clockTolerance,
+        findClient: async (clientId) => {
+          const rec = await this.#find('application', clientIndex(clientId));
+          if (rec === null) return null;
+          const app = applicationInfo(rec);
+          const sealed = rec.data.sealedSecret;
+          const kek = this.#kek;
+          return {
+            app,
+            secret: () =>
+              typeof sealed === 'string' && kek !== undefined
+                ? openPrivateKey(kek, sealed, secretAad(app))
+                : undefined,
+          };
+        },
+        markUsed: (key, ttl) => tokens.guard(() => store.markUsed!(key, ttl)),
+      },
+      input,
+    );
   }
 
   /**
@@ -470,6 +580,7 @@ export class CredentialService {
     const clientId = randomBase62(24);
     const clientSecret = generateOpaqueToken(this.#clientSecretPrefix);
     const info: ApplicationInfo = { ...old, clientId };
+    const sealed = this.#sealedSecret(info, clientSecret);
     const now = this.#tokens.now();
     const since = now - this.#formerIdRetention();
     const former = formerClientIds(rec);
@@ -484,6 +595,7 @@ export class CredentialService {
       {
         ...info,
         secretHash: this.#hash(clientSecret),
+        ...sealed,
         formerClientIds: [...kept, { clientId: old.clientId, retiredAt: now }],
       },
       [clientIndex(old.clientId), ...dropped.map((f) => reservedClientIndex(f.clientId))],
@@ -498,6 +610,41 @@ export class CredentialService {
     }
     this.#tokens.emit({ type: 'credentials_rotated', clientId: old.clientId, reason: 'application' });
     return { ...info, clientSecret };
+  }
+
+  /**
+   * Replaces the public keys of a `private_key_jwt` application — a new `jwks`, or a `jwksUri`
+   * instead — for a client rotating its keys: assertions signed with a key no longer registered
+   * fail at once, on every instance (a compare-and-swap on the record, announced to the caches).
+   * Resolves the updated application, or null when there is none. The same checks as
+   * {@link createApplication}; a TypeError for an application of another method.
+   */
+  async replaceApplicationKeys(
+    id: string,
+    keys: { readonly jwks: PublicJwkSet } | { readonly jwksUri: string },
+  ): Promise<ApplicationInfo | null> {
+    if (!isUuid(id)) return null;
+    id = id.toLowerCase();
+    const rec = await this.#get('application', id);
+    if (rec === null) return null;
+    const old = applicationInfo(rec);
+    if (old.tokenEndpointAuthMethod !== 'private_key_jwt') {
+      throw new TypeError('replaceApplicationKeys: the application is not registered for private_key_jwt');
+    }
+    const given = keys as { jwks?: unknown; jwksUri?: unknown };
+    const clientAuth = applicationClientAuth({
+      tokenEndpointAuthMethod: 'private_key_jwt',
+      jwks: given.jwks,
+      jwksUri: given.jwksUri,
+    });
+    const { jwks: _jwks, jwksUri: _jwksUri, ...rest } = rec.data;
+    void _jwks;
+    void _jwksUri;
+    await this.#swap('application', id, rec.version, { ...rest, ...clientAuth }, [], []);
+    const { jwks: _j, jwksUri: _u, ...kept } = old;
+    void _j;
+    void _u;
+    return { ...kept, ...clientAuth };
   }
 
   /**
@@ -694,6 +841,7 @@ function applicationInfo(rec: CredentialRecord): ApplicationInfo {
     scopes: (d.scopes as string[] | undefined) ?? [],
     ...(Array.isArray(d.resources) && d.resources.length > 0 ? { resources: d.resources as string[] } : {}),
     ...(d.introspection === 'any' ? { introspection: 'any' as const } : {}),
+    ...storedClientAuth(d),
     createdAt: Number(d.createdAt),
   };
 }
@@ -704,5 +852,33 @@ function providerInfo(rec: CredentialRecord): ProviderInfo {
     id: rec.id,
     domain: typeof d.domain === 'string' ? d.domain : null,
     createdAt: Number(d.createdAt),
+  };
+}
+
+/** Additional authenticated data of a sealed client secret: it opens only for its application and client id. */
+function secretAad(app: ApplicationInfo): string {
+  return `etk-client-secret:${app.id}:${app.clientId}`;
+}
+
+/**
+ * Whether a client registered with `registered` may authenticate with its secret by `used` (undefined:
+ * a surface that takes the secret in its JSON body, createAuthRouter). Assertion clients never may.
+ */
+function secretMethodAllowed(
+  registered: TokenEndpointAuthMethod | undefined,
+  used: 'client_secret_basic' | 'client_secret_post' | undefined,
+): boolean {
+  if (registered === undefined) return true;
+  if (isAssertionMethod(registered)) return false;
+  return used === undefined || used === registered;
+}
+
+/** The client-authentication settings of a stored application (checked when it was created). */
+function storedClientAuth(d: Record<string, unknown>): Partial<ApplicationInfo> {
+  const method = d.tokenEndpointAuthMethod;
+  return {
+    ...(typeof method === 'string' ? { tokenEndpointAuthMethod: method as TokenEndpointAuthMethod } : {}),
+    ...(typeof d.jwks === 'object' && d.jwks !== null ? { jwks: d.jwks as ApplicationInfo['jwks'] } : {}),
+    ...(typeof d.jwksUri === 'string' ? { jwksUri: d.jwksUri } : {}),
   };
 }

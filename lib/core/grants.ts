@@ -8,7 +8,12 @@ import type { IssuedAccessToken, TokenService } from './token-service';
 import { exchangeApiKey } from './grants/api-key-exchange';
 import { clientCredentials } from './grants/client-credentials';
 import { resolveClaimsHooks } from './custom-claims';
-import { authenticateClient, bindGrantContext, type GrantContext } from './grants/context';
+import {
+  authenticateClient,
+  authenticateClientBy,
+  bindGrantContext,
+  type GrantContext,
+} from './grants/context';
 import { password } from './grants/password';
 import { providerToken } from './grants/provider-token';
 import { refresh } from './grants/refresh-token';
@@ -25,11 +30,13 @@ export type {
   RefreshGrantInput,
   ProviderTokenInput,
   TokenExchangeOptions,
+  ClientAuthentication,
 } from './grants/types';
 export { TOKEN_EXCHANGE_GRANT_TYPE } from './grants/token-exchange';
 import type { BoundEntity } from '../types';
 import type { ApplicationInfo } from './credential-types';
 import type {
+  ClientAuthentication,
   BindingAuthorizer,
   GrantServiceOptions,
   GrantResult,
@@ -72,6 +79,16 @@ export class GrantService {
   /** Authenticates a client or throws `invalid_client`. */
   async authenticateClient(clientId: unknown, clientSecret: unknown, ip?: string): Promise<ApplicationInfo> {
     return authenticateClient(this.#context, clientId, clientSecret, ip);
+  }
+
+  /**
+   * Authenticates a client by the method its request used — `client_secret_basic`,
+   * `client_secret_post` or a JWT assertion (`client_secret_jwt`, `private_key_jwt`, RFC 7523 §2.2)
+   * — which must be the application's registered method; throws `invalid_client` otherwise.
+   * @see docs/client-auth.md
+   */
+  async authenticateClientRequest(request: Readonly<ClientAuthentication>): Promise<ApplicationInfo> {
+    return authenticateClientBy(this.#context, request);
   }
 
   /** client_credentials: an access token for the client itself; never a refresh token. */

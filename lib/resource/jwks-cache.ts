@@ -7,33 +7,10 @@
  *
  * @see RFC 7517 §5 (JWK Set), RFC 7518 §6 (key types), RFC 8414 §3 (metadata), RFC 8725 §3.1
  */
-import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { parseJwks, REMOTE_ALGORITHMS, type RemoteAlgorithm, type RemoteKey } from '../keys/public-jwk';
 import { fetchJson, RemoteFetchError, type FetchLimits } from './fetch';
 
-/** Asymmetric JWS algorithms a remote key may be pinned to (RFC 7518 §3.1, RFC 8037 §3.1). */
-export type RemoteAlgorithm =
-  'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA';
-
-/** Every {@link RemoteAlgorithm}. */
-export const REMOTE_ALGORITHMS: readonly RemoteAlgorithm[] = [
-  'RS256',
-  'RS384',
-  'RS512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'ES256',
-  'ES384',
-  'ES512',
-  'EdDSA',
-];
-
-/** A verification key of a remote issuer, pinned to one algorithm. */
-export interface RemoteKey {
-  readonly kid: string | undefined;
-  readonly alg: RemoteAlgorithm;
-  readonly key: KeyObject;
-}
+export { parseJwks, REMOTE_ALGORITHMS, type RemoteAlgorithm, type RemoteKey };
 
 /** Timing bounds of a {@link JwksCache}, in ms. */
 export interface JwksTiming {
@@ -66,22 +43,6 @@ export type KeyLookup =
   | { readonly key: RemoteKey }
   | { readonly key: undefined; readonly reason: 'unknown_key' | 'unavailable'; readonly cause?: unknown };
 
-/** Most keys read from one JWKS; the rest are ignored. */
-const MAX_KEYS = 100;
-const MIN_RSA_BITS = 2048;
-const CURVE_ALG: Readonly<Record<string, RemoteAlgorithm>> = {
-  'P-256': 'ES256',
-  'P-384': 'ES384',
-  'P-521': 'ES512',
-  Ed25519: 'EdDSA',
-  Ed448: 'EdDSA',
-};
-const NODE_CURVE: Readonly<Record<string, string>> = {
-  ES256: 'prime256v1',
-  ES384: 'secp384r1',
-  ES512: 'secp521r1',
-};
-
 /** The RFC 8414 §3.1 and OpenID Connect Discovery §4 metadata URLs of an issuer, in that order. */
 export function metadataUrls(issuer: string): string[] {
   const url = new URL(issuer);
@@ -90,74 +51,6 @@ export function metadataUrls(issuer: string): string[] {
     `${url.origin}/.well-known/oauth-authorization-server${path}`,
     `${url.origin}${path}/.well-known/openid-configuration`,
   ];
-}
-
-/**
- * The keys of a JWK Set document that this library will verify with: RSA (≥ 2048 bits), EC (P-256,
- * P-384, P-521) and OKP (Ed25519, Ed448) public keys, each pinned to the JWK's `alg`, or to the one
- * algorithm its `kty`/`crv` implies (RSA → RS256). Symmetric (`oct`) keys, `alg: none`, keys whose
- * `use` is not `sig`, unknown algorithms and keys that do not parse are skipped. Null when the
- * document is not a JWK Set at all.
- */
-export function parseJwks(document: unknown, algorithms: readonly RemoteAlgorithm[]): RemoteKey[] | null {
-  if (typeof document !== 'object' || document === null || Array.isArray(document)) return null;
-  const list = (document as { keys?: unknown }).keys;
-  if (!Array.isArray(list)) return null;
-  const keys: RemoteKey[] = [];
-  for (const jwk of list.slice(0, MAX_KEYS) as unknown[]) {
-    const key = parseJwk(jwk, algorithms);
-    if (key !== undefined) keys.push(key);
-  }
-  return keys;
-}
-
-function parseJwk(jwk: unknown, algorithms: readonly RemoteAlgorithm[]): RemoteKey | undefined {
-  if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) return undefined;
-  const { kty, kid, alg, use, crv, n, e, x, y } = jwk as Record<string, unknown>;
-  if (use !== undefined && use !== 'sig') return undefined;
-  if (kid !== undefined && (typeof kid !== 'string' || kid.length === 0 || kid.length > 256))
-    return undefined;
-  let pinned: RemoteAlgorithm | undefined;
-  if (alg !== undefined) {
-    if (typeof alg !== 'string' || !(REMOTE_ALGORITHMS as readonly string[]).includes(alg)) return undefined;
-    pinned = alg as RemoteAlgorithm;
-  } else if (kty === 'RSA') pinned = 'RS256';
-  else if ((kty === 'EC' || kty === 'OKP') && typeof crv === 'string') pinned = CURVE_ALG[crv];
-  if (pinned === undefined || !algorithms.includes(pinned)) return undefined;
-  // Public members only: a JWKS that leaks private members must not make us hold a private key.
-  let members: JsonWebKey;
-  if (kty === 'RSA' && typeof n === 'string' && typeof e === 'string') members = { kty, n, e };
-  else if (kty === 'EC' && typeof crv === 'string' && typeof x === 'string' && typeof y === 'string')
-    members = { kty, crv, x, y };
-  else if (kty === 'OKP' && typeof crv === 'string' && typeof x === 'string') members = { kty, crv, x };
-  else return undefined;
-  let key: KeyObject;
-  try {
-    key = createPublicKey({ key: members, format: 'jwk' });
-  } catch {
-    return undefined;
-  }
-  if (!keyFitsAlgorithm(key, pinned)) return undefined;
-  return { kid: kid as string | undefined, alg: pinned, key };
-}
-
-function keyFitsAlgorithm(key: KeyObject, alg: RemoteAlgorithm): boolean {
-  const details = key.asymmetricKeyDetails;
-  switch (alg) {
-    case 'RS256':
-    case 'RS384':
-    case 'RS512':
-    case 'PS256':
-    case 'PS384':
-    case 'PS512':
-      return key.asymmetricKeyType === 'rsa' && (details?.modulusLength ?? 0) >= MIN_RSA_BITS;
-    case 'ES256':
-    case 'ES384':
-    case 'ES512':
-      return key.asymmetricKeyType === 'ec' && details?.namedCurve === NODE_CURVE[alg];
-    case 'EdDSA':
-      return key.asymmetricKeyType === 'ed25519' || key.asymmetricKeyType === 'ed448';
-  }
 }
 
 /** The `max-age` of a `Cache-Control` value in ms (0 for `no-store`/`no-cache`); undefined when absent. */

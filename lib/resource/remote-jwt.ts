@@ -6,9 +6,8 @@
  *
  * @see RFC 7515 §5.2, RFC 8725 §3, RFC 9068 §2.2 and §4
  */
-import { constants, verify as verifySignature, type KeyObject } from 'node:crypto';
 import { TokenError } from '../errors';
-import type { RemoteAlgorithm, RemoteKey } from './jwks-cache';
+import { jwsSignatureValid, type RemoteKey } from '../keys/public-jwk';
 
 /** The decoded, not yet verified parts of a compact JWS. */
 export interface DecodedJwt {
@@ -72,32 +71,11 @@ export function headerKey(header: Readonly<Record<string, unknown>>): {
   return { alg, kid };
 }
 
-const HASH: Readonly<Record<RemoteAlgorithm, string | null>> = {
-  RS256: 'sha256',
-  RS384: 'sha384',
-  RS512: 'sha512',
-  PS256: 'sha256',
-  PS384: 'sha384',
-  PS512: 'sha512',
-  ES256: 'sha256',
-  ES384: 'sha384',
-  ES512: 'sha512',
-  EdDSA: null,
-};
-const PSS_SALT: Readonly<Record<string, number>> = { PS256: 32, PS384: 48, PS512: 64 };
-
 /** Verifies the signature with the key's pinned algorithm; `invalid_token` when it fails. */
 export function checkSignature(decoded: DecodedJwt, key: RemoteKey): void {
-  const { alg } = key;
-  const input = Buffer.from(decoded.signingInput, 'ascii');
   let ok = false;
   try {
-    const keyInput: KeyObject | Parameters<typeof verifySignature>[2] = alg.startsWith('PS')
-      ? { key: key.key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: PSS_SALT[alg] }
-      : alg.startsWith('ES')
-        ? { key: key.key, dsaEncoding: 'ieee-p1363' }
-        : key.key;
-    ok = verifySignature(HASH[alg], input, keyInput, decoded.signature);
+    ok = jwsSignatureValid(key, Buffer.from(decoded.signingInput, 'ascii'), decoded.signature);
   } catch (cause) {
     throw invalidToken('signature verification failed', cause);
   }

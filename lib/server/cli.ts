@@ -40,6 +40,13 @@ import type { SigningAlgorithm } from '../types';
 import { startDemoServer, type DemoServer } from './main';
 import { SeedError } from './seed';
 import { kekFromEnv, KeyEncryptionKeyError } from '../keys/kek';
+import {
+  clientAuthProblem,
+  isTokenEndpointAuthMethod,
+  TOKEN_ENDPOINT_AUTH_METHODS,
+  type PublicJwkSet,
+  type TokenEndpointAuthMethod,
+} from '../core/client-auth-method';
 import { createKeyManager, KeyManagerError, type KeyManager } from '../keys/key-manager';
 import { keyManagerSchedule, keyStoreIssuer, parseKeyImport, parseKeySchedule } from './keys-env';
 
@@ -183,12 +190,15 @@ const COMMANDS: readonly CommandDoc[] = [
     name: 'application create',
     flags:
       '--name NAME [--organization ORG] [--grant-types a,b] [--scopes x,y] [--resources uri,uri] ' +
-      '[--introspection own|any]',
+      '[--introspection own|any] [--token-endpoint-auth-method M] [--jwks FILE | --jwks-uri URL]',
     summary:
       'Create an application (createAuthRouter and createOAuthRouter); the client secret is shown once. Grant types:\n' +
       `${GRANT_TYPES.map((g) => (DEFAULT_GRANT_TYPES.includes(g) ? `${g} (default)` : g)).join(', ')}.\n` +
       "--introspection any: a resource server that may introspect every application's access\n" +
-      'tokens; it obtains no tokens (no --grant-types, --scopes or --resources).',
+      'tokens; it obtains no tokens (no --grant-types, --scopes or --resources).\n' +
+      `--token-endpoint-auth-method: ${TOKEN_ENDPOINT_AUTH_METHODS.join(', ')} (default: either of the\n` +
+      'first two). private_key_jwt needs --jwks (a JWK Set file of public keys) or --jwks-uri (https);\n' +
+      'client_secret_jwt needs TOKEN_KIT_KEK or TOKEN_KIT_KEK_FILE, which seals the secret.',
     store: true,
   },
   {
@@ -206,6 +216,14 @@ const COMMANDS: readonly CommandDoc[] = [
       "New client_id and client_secret; the old ones fail at once, and so do the application's own\n" +
       "(client_credentials) tokens unless --keep-tokens. Users' sessions survive and refresh with\n" +
       'the new credentials, unless --revoke-user-tokens (full compromise: every token dies).',
+    store: true,
+  },
+  {
+    name: 'application keys',
+    flags: '--id ID (--jwks FILE | --jwks-uri URL)',
+    summary:
+      "Replace a private_key_jwt application's public keys (a JWK Set file, or an https jwks URL);\n" +
+      'assertions signed with a key no longer registered fail at once.',
     store: true,
   },
   {
@@ -432,6 +450,48 @@ function introspectionFlag(
   return value;
 }
 
+/**
+ * `--token-endpoint-auth-method M`, `--jwks FILE` (a JWK Set of public keys) and `--jwks-uri URL`,
+ * checked together; a usage error names the flag, and nothing is created.
+ */
+function clientAuthFlags(
+  values: Values,
+  command: string,
+): { tokenEndpointAuthMethod?: TokenEndpointAuthMethod; jwks?: PublicJwkSet; jwksUri?: string } {
+  const method = optional(values, 'token-endpoint-auth-method', command);
+  if (method !== undefined && !isTokenEndpointAuthMethod(method)) {
+    throw new UsageError(
+      `${command}: --token-endpoint-auth-method must be one of ${TOKEN_ENDPOINT_AUTH_METHODS.join(', ')}`,
+    );
+  }
+  const file = optional(values, 'jwks', command);
+  let jwks: unknown;
+  if (file !== undefined) {
+    try {
+      jwks = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+    } catch (err) {
+      throw new UsageError(
+        `${command}: --jwks ${JSON.stringify(file)} is not a readable JSON file (${(err as Error).message})`,
+      );
+    }
+  }
+  const jwksUri = optional(values, 'jwks-uri', command);
+  const problem = clientAuthProblem(method, jwks, jwksUri);
+  if (problem !== undefined) {
+    const flag = {
+      jwks: '--jwks',
+      jwksUri: '--jwks-uri',
+      tokenEndpointAuthMethod: '--token-endpoint-auth-method',
+    };
+    throw new UsageError(`${command}: ${flag[problem.field]} ${problem.message}`);
+  }
+  return {
+    ...(method === undefined ? {} : { tokenEndpointAuthMethod: method }),
+    ...(jwks === undefined ? {} : { jwks: jwks as PublicJwkSet }),
+    ...(jwksUri === undefined ? {} : { jwksUri }),
+  };
+}
+
 function version(): string {
   // dist/server/cli.js and lib/server/cli.ts are both two levels below the package root.
   const file = path.join(__dirname, '..', '..', 'package.json');
@@ -647,9 +707,18 @@ async function openKit(
   }
   // credentials in PostgreSQL leave the Redis prefix without credential sets: nothing to warn of
   if (credentialStore === undefined) await warnOnForeignPrefix(connection.client, keyPrefix, io);
+  // The KEK seals the secrets of client_secret_jwt applications (docs/client-auth.md).
+  let secretKek: Buffer | undefined;
+  try {
+    secretKek = kekFromEnv(env)?.kek;
+  } catch (err) {
+    await connection.close();
+    throw new UsageError(`${command}: ${(err as Error).message}`);
+  }
   const kit = createTokenKit({
     store,
     ...(credentialStore === undefined ? {} : { credentialStore }),
+    ...(secretKek === undefined ? {} : { kek: secretKek }),
     keys: await KeySet.generate('HS256'),
     issuer: env.TOKEN_KIT_ISSUER || 'http://127.0.0.1',
     revocationView: createRevocationAnnouncer({
@@ -873,6 +942,11 @@ function applicationRow(a: ApplicationInfo): ApplicationInfo {
     scopes: [...a.scopes],
     ...(a.resources === undefined ? {} : { resources: [...a.resources] }),
     ...(a.introspection === undefined ? {} : { introspection: a.introspection }),
+    ...(a.tokenEndpointAuthMethod === undefined
+      ? {}
+      : { tokenEndpointAuthMethod: a.tokenEndpointAuthMethod }),
+    ...(a.jwks === undefined ? {} : { jwks: a.jwks }),
+    ...(a.jwksUri === undefined ? {} : { jwksUri: a.jwksUri }),
     createdAt: a.createdAt,
   };
 }
@@ -935,10 +1009,14 @@ async function admin(
           scopes: { type: 'string' },
           resources: { type: 'string' },
           introspection: { type: 'string' },
+          'token-endpoint-auth-method': { type: 'string' },
+          jwks: { type: 'string' },
+          'jwks-uri': { type: 'string' },
         },
         command,
       );
       const name = required(values, 'name', command);
+      const clientAuth = clientAuthFlags(values, command);
       const organization = values.organization === undefined ? undefined : String(values.organization);
       const grantTypes = list(optional(values, 'grant-types', command), 'grant-types', command);
       const unknown = grantTypes?.find((g) => !isGrantType(g));
@@ -965,6 +1043,7 @@ async function admin(
           ...(scopes === undefined ? {} : { scopes }),
           ...(resources === undefined ? {} : { resources }),
           ...(introspection === undefined ? {} : { introspection }),
+          ...clientAuth,
         }),
       );
     }
@@ -997,6 +1076,31 @@ async function admin(
         async (kit) =>
           (await kit.credentials.rotateApplication(id, { revokeTokens, revokeUserTokens })) ??
           notFound('application', id),
+      );
+    }
+    case 'application keys': {
+      const values = parseFlags(
+        args,
+        { id: { type: 'string' }, jwks: { type: 'string' }, 'jwks-uri': { type: 'string' } },
+        command,
+      );
+      const id = uuid(values, 'id', command);
+      if (values.jwks === undefined && values['jwks-uri'] === undefined) {
+        throw new UsageError(`${command}: --jwks FILE or --jwks-uri URL is required`);
+      }
+      const { jwks, jwksUri } = clientAuthFlags(
+        { ...values, 'token-endpoint-auth-method': 'private_key_jwt' },
+        command,
+      );
+      return withKit(
+        env,
+        io,
+        command,
+        async (kit) =>
+          (await kit.credentials.replaceApplicationKeys(
+            id,
+            jwks === undefined ? { jwksUri: jwksUri! } : { jwks },
+          )) ?? notFound('application', id),
       );
     }
     case 'application revoke': {

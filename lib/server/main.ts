@@ -5,7 +5,7 @@ import { createServer, request, type IncomingMessage, type ServerResponse } from
 import express from 'express';
 import type { AddressInfo } from 'node:net';
 import type { Cluster } from 'ioredis';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { GRANT_TYPES } from '../core/grants/registry';
 import { createTokenKit, type TokenKit } from '../core/token-kit';
 import { randomBase62 } from '../core/opaque-token';
@@ -676,9 +676,15 @@ export async function startDemoServer(
     const issuer = env.TOKEN_KIT_ISSUER || `http://${urlHost(host)}:${actualPort}`;
     const events = composeEventListeners(audit, metrics?.onEvent);
     let warming = true;
+    // client_secret_jwt secrets are sealed under the KEK (docs/client-auth.md); with nothing persisted
+    // (memory store, no PostgreSQL), a process-local one will do, as for the signing keys.
+    const secretKek =
+      keyConfig.kek?.kek ??
+      (connection === undefined && credentialStore === undefined ? randomBytes(32) : undefined);
     const kit = createTokenKit({
       store,
       ...(credentialStore === undefined ? {} : { credentialStore }),
+      ...(secretKek === undefined ? {} : { kek: secretKek }),
       keys: demoKeys.keys,
       issuer,
       verifyUser,

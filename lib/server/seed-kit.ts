@@ -204,6 +204,11 @@ export async function applySeed(kit: TokenKit, seed: Seed): Promise<ApplySeedRes
           grantTypes: app.grantTypes,
           ...(app.resources === undefined ? {} : { resources: app.resources }),
           ...(app.introspection === undefined ? {} : { introspection: app.introspection }),
+          ...(app.tokenEndpointAuthMethod === undefined
+            ? {}
+            : { tokenEndpointAuthMethod: app.tokenEndpointAuthMethod }),
+          ...(app.jwks === undefined ? {} : { jwks: app.jwks }),
+          ...(app.jwksUri === undefined ? {} : { jwksUri: app.jwksUri }),
         }),
     );
   }

@@ -12,6 +12,13 @@ import {
   isIntrospectionAccess,
   type IntrospectionAccess,
 } from '../core/introspection-access';
+import {
+  clientAuthProblem,
+  isTokenEndpointAuthMethod,
+  TOKEN_ENDPOINT_AUTH_METHODS,
+  type PublicJwkSet,
+  type TokenEndpointAuthMethod,
+} from '../core/client-auth-method';
 
 /** An API key for createApiKeyRouter. */
 export interface SeedApiKey {
@@ -44,6 +51,15 @@ export interface SeedApplication {
    * obtains no tokens: `grantTypes` is then empty); absent for `'own'`.
    */
   readonly introspection?: IntrospectionAccess;
+  /**
+   * How the client authenticates at createOAuthRouter (docs/client-auth.md); absent for
+   * `client_secret_basic` or `client_secret_post`.
+   */
+  readonly tokenEndpointAuthMethod?: TokenEndpointAuthMethod;
+  /** The client's public keys for `private_key_jwt`, a JWK Set; never with `jwksUri`. */
+  readonly jwks?: PublicJwkSet;
+  /** An https URL of the client's JWK Set for `private_key_jwt`; never with `jwks`. */
+  readonly jwksUri?: string;
 }
 
 /** A password-grant user. The password is only ever kept as a scrypt hash in memory. */
@@ -189,6 +205,9 @@ function parseApplication(value: unknown, path: string, ids: Unique, clientIds: 
     'grantTypes',
     'resources',
     'introspection',
+    'tokenEndpointAuthMethod',
+    'jwks',
+    'jwksUri',
   ]);
   const id = uuid(f.id, `${path}.id`);
   ids.add(id, `${path}.id`);
@@ -220,6 +239,34 @@ function parseApplication(value: unknown, path: string, ids: Unique, clientIds: 
     grantTypes: introspection === 'any' ? [] : grantTypes,
     ...(resources === undefined ? {} : { resources }),
     ...(introspection === 'any' ? { introspection } : {}),
+    ...parseClientAuth(f, path),
+  };
+}
+
+/** An application's `tokenEndpointAuthMethod`, `jwks` and `jwksUri`, checked together. */
+function parseClientAuth(
+  f: Record<string, unknown>,
+  path: string,
+): Pick<SeedApplication, 'tokenEndpointAuthMethod' | 'jwks' | 'jwksUri'> {
+  const method = f.tokenEndpointAuthMethod;
+  if (method !== undefined && !isTokenEndpointAuthMethod(method)) {
+    throw new SeedError(
+      `${path}.tokenEndpointAuthMethod`,
+      `must be one of: ${TOKEN_ENDPOINT_AUTH_METHODS.join(', ')}`,
+    );
+  }
+  const problem = clientAuthProblem(method, f.jwks, f.jwksUri);
+  if (problem !== undefined) throw new SeedError(`${path}.${problem.field}`, problem.message);
+  if (method === 'client_secret_jwt' && Buffer.byteLength(String(f.clientSecret)) < 32) {
+    throw new SeedError(
+      `${path}.clientSecret`,
+      'must be at least 32 bytes for client_secret_jwt (RFC 7518 §3.2)',
+    );
+  }
+  return {
+    ...(method === undefined ? {} : { tokenEndpointAuthMethod: method }),
+    ...(f.jwks === undefined ? {} : { jwks: f.jwks as PublicJwkSet }),
+    ...(f.jwksUri === undefined ? {} : { jwksUri: f.jwksUri as string }),
   };
 }
 

@@ -89,6 +89,37 @@ export function describeCredentialStoreContract(name: string, factory: Credentia
         });
       });
 
+      describe('when the data nests objects and arrays (an application JWK Set)', () => {
+        it('reads it back member for member', async () => {
+          const jwks = {
+            keys: [
+              {
+                kty: 'EC',
+                crv: 'P-256',
+                x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU',
+                y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0',
+                kid: 'k1',
+                alg: 'ES256',
+              },
+            ],
+          };
+          const data = {
+            tokenEndpointAuthMethod: 'private_key_jwt',
+            jwks,
+            n: 0,
+            ok: true,
+          };
+          await store.createCredential('application', 'app-jwks', data, []);
+          const read = await store.getCredential('application', 'app-jwks');
+          expect(read?.data).toMatchObject({
+            tokenEndpointAuthMethod: 'private_key_jwt',
+            jwks,
+            n: 0,
+            ok: true,
+          });
+        });
+      });
+
       describe('when the caller mutates the data afterwards', () => {
         it('keeps the stored data unchanged', async () => {
           const data = { scopes: ['read'] };

@@ -1,3 +1,4 @@
+import { PRIVATE_KEY_JWT_ALGORITHMS } from '../../lib/core/client-auth-method';
 import express, { type Express } from 'express';
 import request, { type Response as TestResponse, type Test } from 'supertest';
 import { createOAuthRouter, type OAuthRouterOptions } from '../../lib/routers/oauth-router';
@@ -1020,9 +1021,25 @@ describe('createOAuthRouter', () => {
           'urn:ietf:params:oauth:grant-type:token-exchange',
         ],
         response_types_supported: [],
-        token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
-        revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
-        introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+        // private_key_jwt: the memory store has a replay cache; client_secret_jwt needs a kek.
+        token_endpoint_auth_methods_supported: [
+          'client_secret_basic',
+          'client_secret_post',
+          'private_key_jwt',
+        ],
+        token_endpoint_auth_signing_alg_values_supported: PRIVATE_KEY_JWT_ALGORITHMS,
+        revocation_endpoint_auth_methods_supported: [
+          'client_secret_basic',
+          'client_secret_post',
+          'private_key_jwt',
+        ],
+        revocation_endpoint_auth_signing_alg_values_supported: PRIVATE_KEY_JWT_ALGORITHMS,
+        introspection_endpoint_auth_methods_supported: [
+          'client_secret_basic',
+          'client_secret_post',
+          'private_key_jwt',
+        ],
+        introspection_endpoint_auth_signing_alg_values_supported: PRIVATE_KEY_JWT_ALGORITHMS,
       });
     });
 

@@ -132,7 +132,7 @@ describe('runCli', () => {
       ],
       [
         ['application', '-h'],
-        'Usage: express-token-kit application <create|list|rotate|revoke>',
+        'Usage: express-token-kit application <create|list|rotate|keys|revoke>',
         ['application rotate --id ID'],
         ['apikey create'],
       ],

@@ -13,7 +13,8 @@ export async function clientCredentials(
   context: GrantContext,
   input: Readonly<ClientCredentialsInput>,
 ): Promise<GrantResult> {
-  const app = await authenticateClient(context, input.clientId, input.clientSecret, input.ip);
+  const app =
+    input.client ?? (await authenticateClient(context, input.clientId, input.clientSecret, input.ip));
   assertGrantAllowed(app, 'client_credentials', input.enforceGrantTypes);
   const scope = grantScope(input.scope, app.scopes);
   const audience = grantResources(app, input.resources);
@@ -43,6 +44,7 @@ export const clientCredentialsGrant: OAuthGrant = {
     const result = await clientCredentials(context, {
       clientId: request.clientId,
       clientSecret: request.clientSecret,
+      client: await request.authenticate(),
       scope: request.scope,
       resources: request.resources,
       enforceGrantTypes: true,

@@ -8,6 +8,8 @@ import type { ApiKeyInfo, ApplicationInfo, ProviderClientInfo, ProviderInfo } fr
 import type { ClaimsHooks } from '../custom-claims';
 import { introspectsAny } from '../introspection-access';
 import type { TokenExchangeOptions, UserVerifier } from './types';
+import type { ClientAssertionInput } from '../client-assertion';
+import type { ClientAuthentication, UserVerifier } from './types';
 import type { TokenOwner, TokenService } from '../token-service';
 
 /**
@@ -15,7 +17,12 @@ import type { TokenOwner, TokenService } from '../token-service';
  * grants never import the credential module (which validates grant types through the registry).
  */
 export interface GrantCredentials {
-  authenticateClient(clientId: unknown, clientSecret: unknown): Promise<ApplicationInfo | null>;
+  authenticateClient(
+    clientId: unknown,
+    clientSecret: unknown,
+    method?: 'client_secret_basic' | 'client_secret_post',
+  ): Promise<ApplicationInfo | null>;
+  authenticateClientAssertion(input: Readonly<ClientAssertionInput>): Promise<ApplicationInfo>;
   authenticateApiKey(key: unknown): Promise<ApiKeyInfo | null>;
   authenticateProviderKey(key: unknown): Promise<ProviderInfo | null>;
   getProviderClient(id: string): Promise<ProviderClientInfo | null>;
@@ -59,16 +66,51 @@ export async function authenticateClient(
   ip?: string,
 ): Promise<ApplicationInfo> {
   const app = await context.credentials.authenticateClient(clientId, clientSecret);
-  if (app === null) {
-    context.tokens.emit({
-      type: 'auth_failed',
-      ...(typeof clientId === 'string' && clientId.length <= 128 ? { clientId } : {}),
-      ...(ip === undefined ? {} : { ip }),
-      reason: 'client',
-    });
-    throw new TokenError('invalid_client');
-  }
+  if (app === null) throw clientRefused(context, clientId, ip);
   return app;
+}
+
+/**
+ * Authenticates a client by the method its request used — the secret in HTTP Basic or the body
+ * (RFC 6749 §2.3.1), or a JWT assertion (RFC 7523 §2.2) — or throws `invalid_client`, with an
+ * `auth_failed` event. The method must be the one the application is registered for.
+ */
+export async function authenticateClientBy(
+  context: GrantContext,
+  request: Readonly<ClientAuthentication>,
+): Promise<ApplicationInfo> {
+  if (request.method !== 'client_assertion') {
+    const app = await context.credentials.authenticateClient(
+      request.clientId,
+      request.clientSecret,
+      request.method,
+    );
+    if (app === null) throw clientRefused(context, request.clientId, request.ip);
+    return app;
+  }
+  try {
+    return await context.credentials.authenticateClientAssertion(request);
+  } catch (err) {
+    if (err instanceof TokenError && err.code === 'invalid_client') {
+      throw clientRefused(context, request.claimedClientId, request.ip, err);
+    }
+    throw err;
+  }
+}
+
+function clientRefused(
+  context: GrantContext,
+  clientId: unknown,
+  ip: string | undefined,
+  cause?: TokenError,
+): TokenError {
+  context.tokens.emit({
+    type: 'auth_failed',
+    ...(typeof clientId === 'string' && clientId.length <= 128 ? { clientId } : {}),
+    ...(ip === undefined ? {} : { ip }),
+    reason: 'client',
+  });
+  return cause ?? new TokenError('invalid_client');
 }
 
 /**

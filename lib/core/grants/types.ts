@@ -5,6 +5,7 @@
 import type { AccessTokenFormat, AuthInfo, BoundEntity } from '../../types';
 import type { ApiKeyInfo, ApplicationInfo } from '../credential-types';
 import type { ClaimsHookOptions } from '../custom-claims';
+import type { ClientAssertionInput } from '../client-assertion';
 import type { IssuedAccessToken } from '../token-service';
 
 /** What a user verifier answers for good credentials. */
@@ -90,10 +91,32 @@ export interface GrantResult {
   readonly issuedTokenType?: string;
 }
 
+/**
+ * How a request authenticates its client (RFC 6749 §2.3.1, RFC 7523 §2.2), for
+ * {@link GrantService.authenticateClientRequest}.
+ */
+export type ClientAuthentication =
+  | {
+      readonly method: 'client_secret_basic' | 'client_secret_post';
+      readonly clientId: unknown;
+      readonly clientSecret: unknown;
+      /** The caller's address, for `auth_failed` audit events. */
+      readonly ip?: string | undefined;
+    }
+  | (ClientAssertionInput & {
+      readonly method: 'client_assertion';
+      /** The client the assertion claims (unverified), for `auth_failed` audit events only. */
+      readonly claimedClientId?: string | undefined;
+      /** The caller's address, for `auth_failed` audit events. */
+      readonly ip?: string | undefined;
+    });
+
 /** Input of {@link GrantService.clientCredentials}. */
 export interface ClientCredentialsInput {
   readonly clientId: unknown;
   readonly clientSecret: unknown;
+  /** The client, already authenticated by the caller (createOAuthRouter); then `clientId`/`clientSecret` are not used. */
+  readonly client?: ApplicationInfo;
   readonly scope?: unknown;
   /** The requested resources (RFC 8707), already parsed; each must be in the client's `resources`. */
   readonly resources?: readonly string[];

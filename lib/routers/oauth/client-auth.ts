@@ -1,15 +1,15 @@
 /**
  * Client authentication of createOAuthRouter's token, revocation and introspection endpoints
- * (RFC 6749 §2.3.1): `client_secret_basic` — HTTP Basic with RFC 6749 Appendix B form-encoded
- * parts — or `client_secret_post`, never both.
+ * (RFC 6749 §2.3.1, RFC 7523 §2.2): `client_secret_basic` — HTTP Basic with RFC 6749 Appendix B
+ * form-encoded parts — `client_secret_post`, or a JWT assertion in `client_assertion` (for
+ * `client_secret_jwt` and `private_key_jwt`), never two at once (RFC 6749 §2.3).
  */
 import type { Request } from 'express';
 import { TokenError } from '../../errors';
 import { authorizationValues } from '../../middleware/bearer';
 import { stringField, type Body } from '../shared';
-
-/** Client authentication methods of the token, revocation and introspection endpoints. */
-export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post'] as const;
+import { claimedClientId } from '../../core/client-assertion';
+import { JWT_BEARER_ASSERTION_TYPE } from '../../core/client-auth-method';
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2,3})?$/;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -20,6 +20,29 @@ export interface ClientCredentials {
   readonly clientSecret: string | undefined;
   /** True when the client used HTTP Basic (the challenge then goes with `invalid_client`). */
   readonly basic: boolean;
+  /**
+   * A JWT client assertion (RFC 7523 §2.2), when the request sent one; `clientId` is then the
+   * `client_id` parameter or, failing it, the client the assertion claims (unverified: for the rate
+   * limits and audit events only).
+   */
+  readonly assertion?: { readonly value: string; readonly clientIdParam: string | undefined };
+}
+
+/**
+ * The `client_assertion` pair of a body, or undefined when it has neither member. Both are needed
+ * (`invalid_request`); a type other than jwt-bearer is `invalid_client` (RFC 7521 §4.2.1).
+ */
+function readAssertion(body: Body): string | undefined {
+  const type = stringField(body, 'client_assertion_type');
+  const assertion = stringField(body, 'client_assertion');
+  if (type === undefined && assertion === undefined) return undefined;
+  if (type === undefined || assertion === undefined) {
+    throw new TokenError('invalid_request', 'client_assertion and client_assertion_type go together');
+  }
+  if (type !== JWT_BEARER_ASSERTION_TYPE) {
+    throw new TokenError('invalid_client', 'Unsupported client_assertion_type');
+  }
+  return assertion;
 }
 
 /** RFC 6749 Appendix B decoding of one Basic credential part; undefined when malformed. */
@@ -39,6 +62,18 @@ export function readClientCredentials(req: Request, body: Body): ClientCredentia
   const values = authorizationValues(req);
   const bodyId = stringField(body, 'client_id');
   const bodySecret = stringField(body, 'client_secret');
+  const assertion = readAssertion(body);
+  if (assertion !== undefined) {
+    if (values.length > 0 || bodySecret !== undefined) {
+      throw new TokenError('invalid_request', 'More than one method used for client authentication');
+    }
+    return {
+      clientId: bodyId ?? claimedClientId(assertion),
+      clientSecret: undefined,
+      basic: false,
+      assertion: { value: assertion, clientIdParam: bodyId },
+    };
+  }
   if (values.length === 0) return { clientId: bodyId, clientSecret: bodySecret, basic: false };
   if (values.length > 1) throw new TokenError('invalid_request', 'More than one Authorization header');
   const value = values[0]!;

@@ -12,6 +12,8 @@ import { assertErrorFormat, type ErrorFormatOption } from '../../middleware/erro
 import type { RouterRateLimitOption } from '../../middleware/rate-limit';
 import { stringField } from '../shared';
 import { readClientCredentials, type ClientCredentials } from './client-auth';
+import { clientKeyResolver, type ClientJwksOptions } from './client-keys';
+import { OAUTH_PATHS } from './errors';
 import { readParams } from './form';
 import { absoluteHttpUrl, missingOption, quotableString, wholeSeconds } from '../../util/options';
 
@@ -29,6 +31,11 @@ export interface OAuthRouterOptions {
   readonly baseUrl?: string;
   /** Realm in the `WWW-Authenticate: Basic` challenge; @default `api`. */
   readonly realm?: string;
+  /**
+   * Fetching the keys of `private_key_jwt` clients registered with a `jwksUri` (bounded, cached,
+   * https only unless `allowHttpLoopback`). See docs/client-auth.md. @default `{}`
+   */
+  readonly clientJwks?: ClientJwksOptions;
   /**
    * Brute-force limits of the token, revocation and introspection endpoints: shared
    * {@link RateLimits} from `createRateLimits()`, or options for limits of this router's own (in
@@ -74,6 +81,15 @@ export function createOAuthContext(options: Readonly<OAuthRouterOptions>): OAuth
   );
   const basicChallenge = `Basic realm="${realm}"`;
   const grants = grantContext(kit.grants);
+  const remoteKeys = clientKeyResolver(options.clientJwks, () => kit.tokens.now() * 1000);
+  const tokenEndpoint = `${baseUrl}${OAUTH_PATHS.token}`;
+
+  /** RFC 7523 §3 item 3: the issuer identifier, the token endpoint, or the endpoint called. */
+  function audiences(req: Request): string[] {
+    const path = req.path.toLowerCase().replace(/\/+$/, '');
+    const called = Object.values(OAUTH_PATHS).includes(path as never) ? [`${baseUrl}${path}`] : [];
+    return [...new Set([kit.tokens.issuer, tokenEndpoint, ...called])];
+  }
 
   function withChallenge(err: unknown, credentials: ClientCredentials | undefined): unknown {
     if (credentials?.basic && err instanceof TokenError && err.code === 'invalid_client') {
@@ -91,7 +107,25 @@ export function createOAuthContext(options: Readonly<OAuthRouterOptions>): OAuth
     withChallenge,
     async authenticate(req, credentials) {
       try {
-        return await kit.grants.authenticateClient(credentials.clientId, credentials.clientSecret, req.ip);
+        const { assertion } = credentials;
+        return await kit.grants.authenticateClientRequest(
+          assertion === undefined
+            ? {
+                method: credentials.basic ? 'client_secret_basic' : 'client_secret_post',
+                clientId: credentials.clientId,
+                clientSecret: credentials.clientSecret,
+                ip: req.ip,
+              }
+            : {
+                method: 'client_assertion',
+                assertion: assertion.value,
+                clientId: assertion.clientIdParam,
+                claimedClientId: credentials.clientId,
+                audiences: audiences(req),
+                remoteKeys,
+                ip: req.ip,
+              },
+        );
       } catch (err) {
         throw withChallenge(err, credentials);
       }
