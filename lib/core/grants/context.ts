@@ -7,9 +7,8 @@ import type { AccessTokenFormat } from '../../types';
 import type { ApiKeyInfo, ApplicationInfo, ProviderClientInfo, ProviderInfo } from '../credential-types';
 import type { ClaimsHooks } from '../custom-claims';
 import { introspectsAny } from '../introspection-access';
-import type { TokenExchangeOptions, UserVerifier } from './types';
 import type { ClientAssertionInput } from '../client-assertion';
-import type { ClientAuthentication, UserVerifier } from './types';
+import type { ClientAuthentication, TokenExchangeOptions, UserVerifier } from './types';
 import type { TokenOwner, TokenService } from '../token-service';
 
 /**
