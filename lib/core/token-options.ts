@@ -21,6 +21,7 @@ import { toBindingProfile, type BindingProfile, type BindingProfileOptions } fro
 import type { TokenEventListener } from './events';
 import { assertTokenPrefix } from './opaque-token';
 import type { RevocationView } from '../stores/revocation-view';
+import type { DpopOptions } from './dpop/dpop-options';
 import { audienceArray, hasMethod, nonEmptyString, wholeSeconds } from '../util/options';
 
 /** Options of `TokenService`. */
@@ -78,6 +79,8 @@ export interface TokenServiceOptions {
   readonly verifiedCacheBytes?: number;
   /** Clock in milliseconds; @default `Date.now`. */
   readonly now?: () => number;
+  /** DPoP (RFC 9449): proof algorithms, windows, server nonces. @default on, without nonces */
+  readonly dpop?: DpopOptions;
 }
 
 /** {@link TokenServiceOptions} validated, defaults merged; frozen. Lifetimes in seconds. */

@@ -1018,6 +1018,7 @@ describe('createOAuthRouter', () => {
         token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
         revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
         introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+        dpop_signing_alg_values_supported: ['ES256', 'ES384', 'ES512', 'RS256', 'PS256', 'EdDSA'],
       });
     });
 

@@ -83,6 +83,8 @@ function estimatedJwtLength(
     scope: facts.scope,
     bound_entity: facts.boundEntity,
     sid: facts.familyId ?? 'f'.repeat(64),
+    // room for a DPoP binding (RFC 9449 §6)
+    cnf: { jkt: 'k'.repeat(43) },
   });
   return Math.ceil((Buffer.byteLength(payload) * 4) / 3) + HEADER_AND_SIGNATURE;
 }

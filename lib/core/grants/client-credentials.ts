@@ -33,6 +33,7 @@ export async function clientCredentials(
     format: context.format,
     ...(audience === undefined ? {} : { audience }),
     ...claims,
+    ...(input.dpopJkt === undefined ? {} : { jkt: input.dpopJkt }),
   });
   return { accessToken, subject: app.clientId, scope, client: app };
 }
@@ -47,6 +48,7 @@ export const clientCredentialsGrant: OAuthGrant = {
       resources: request.resources,
       enforceGrantTypes: true,
       ip: request.ip,
+      dpopJkt: request.dpopJkt,
     });
     // RFC 6749 §4.4.3: no refresh token for client credentials.
     return { ...result, refreshToken: undefined };

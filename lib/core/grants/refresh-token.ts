@@ -12,6 +12,7 @@ import type { OAuthGrant } from './oauth-grant';
 import { refreshResources } from '../resource-indicators';
 import { issuanceClaims } from './claims';
 import { parseScope } from './scope';
+import { assertDpopKey } from './dpop-binding';
 
 /**
  * refresh_token: rotates the refresh token and issues a new access token from its family.
@@ -41,6 +42,7 @@ export async function refresh(
     claims: { claims?: Record<string, unknown> };
   } = { scope: '', client: null, audience: undefined, claims: {} };
   const check = async (family: RefreshFamily): Promise<void> => {
+    assertDpopKey(family, input.dpopJkt);
     const owner = ownerOf(family);
     if (input.client !== undefined) {
       if (!(await context.credentials.applicationOwns(input.client, owner)))
@@ -104,6 +106,7 @@ export async function refresh(
     format: context.format,
     ...(audience === undefined ? {} : { audience }),
     ...claims,
+    ...(input.dpopJkt === undefined ? {} : { jkt: input.dpopJkt }),
   });
   return { accessToken, refreshToken, subject: family.sub, scope, client: issuedTo };
 }
@@ -133,6 +136,7 @@ export const refreshTokenGrant: OAuthGrant = {
       resources: request.resources,
       enforceGrantTypes: true,
       ip: request.ip,
+      dpopJkt: request.dpopJkt,
     });
   },
 };

@@ -44,6 +44,7 @@ export function authFromRecord(record: AccessTokenRecord): AuthInfo {
       client_id: record.clientId,
       ...(record.scope ? { scope: record.scope } : {}),
       bound_entity: record.boundEntity === null ? null : { ...record.boundEntity },
+      ...(record.jkt === undefined ? {} : { cnf: { jkt: record.jkt } }),
     }),
   });
 }

@@ -13,6 +13,7 @@ import { signJwt } from '../jwt';
 import { formatOpaqueToken, randomBase62, SECRET_LENGTH } from '../opaque-token';
 import { audienceArray, wholeSeconds } from '../../util/options';
 import type { TokenContext } from './context';
+import { assertJkt } from '../dpop/jwk';
 
 /** Input of `TokenService.issueAccessToken`. */
 export interface IssueAccessTokenInput {
@@ -43,6 +44,11 @@ export interface IssueAccessTokenInput {
    * `bound_entity`, `sid`, `typ`) are refused, and so are claims on an opaque token. @default none
    */
   readonly claims?: Readonly<Record<string, unknown>>;
+  /**
+   * Binds the token to a DPoP key: its RFC 7638 thumbprint, written as `cnf.jkt` (RFC 9449 §6).
+   * @default unbound
+   */
+  readonly jkt?: string;
 }
 
 /** Every field of {@link IssueAccessTokenInput}: any other is refused, so a typo is never dropped. */
@@ -60,6 +66,7 @@ const ISSUE_ACCESS_TOKEN_FIELDS = {
   prefix: true,
   familyId: true,
   claims: true,
+  jkt: true,
 } as const satisfies Record<keyof IssueAccessTokenInput, true>;
 
 /** An issued access token. */
@@ -72,6 +79,8 @@ export interface IssuedAccessToken {
   /** Expiry, seconds since the epoch. */
   readonly expiresAt: number;
   readonly issuedAt: number;
+  /** The DPoP key the token is bound to (RFC 9449 §6), if any. */
+  readonly jkt?: string;
 }
 
 /** Issues a JWT (RFC 9068) or opaque access token. Opaque tokens are stored (hashed) before they are returned. */
@@ -94,6 +103,7 @@ export async function issueAccessToken(
   const iss = input.issuer ?? options.issuer;
   const aud = audienceArray(input.audience, options.audiences);
   const scope = input.scope ?? '';
+  const jkt = input.jkt === undefined ? undefined : assertJkt(input.jkt);
   if (input.format === 'opaque') {
     const prefix = input.prefix ?? options.accessTokenPrefix;
     if (!ctx.opaquePrefixes.has(prefix)) ctx.opaquePrefixes.register(prefix);
@@ -109,6 +119,7 @@ export async function issueAccessToken(
       iat,
       exp,
       ...(input.familyId === undefined ? {} : { familyId: input.familyId }),
+      ...(jkt === undefined ? {} : { jkt }),
     };
     await ctx.guard(() =>
       ctx.store.saveAccessToken(ctx.hasher.hash(token), record, ttl + options.expiredRecordRetention),
@@ -120,6 +131,7 @@ export async function issueAccessToken(
       expiresIn: ttl,
       expiresAt: exp,
       issuedAt: iat,
+      ...(jkt === undefined ? {} : { jkt }),
     });
   }
   const claims: Record<string, unknown> = {
@@ -135,6 +147,7 @@ export async function issueAccessToken(
   if (scope) claims.scope = scope;
   if (boundEntity) claims.bound_entity = { id: boundEntity.id, type: boundEntity.type };
   if (input.familyId !== undefined) claims.sid = input.familyId;
+  if (jkt !== undefined) claims.cnf = { jkt };
   const typ = input.typ ?? 'at+jwt';
   // A key held by an external signer (KMS, HSM) signs asynchronously, and a KMS that cannot
   // answer is a 503 like a store outage (fail closed: no other key signs instead).
@@ -148,7 +161,15 @@ export async function issueAccessToken(
       `issueAccessToken: the token is ${token.length} characters, more than the ${MAX_TOKEN_LENGTH} verifiers accept; send fewer claims`,
     );
   }
-  return issued(ctx, input, { token, jti, format: 'jwt', expiresIn: ttl, expiresAt: exp, issuedAt: iat });
+  return issued(ctx, input, {
+    token,
+    jti,
+    format: 'jwt',
+    expiresIn: ttl,
+    expiresAt: exp,
+    issuedAt: iat,
+    ...(jkt === undefined ? {} : { jkt }),
+  });
 }
 
 /** Emits the `issued` audit event (ids only) and returns the issued token. */

@@ -20,6 +20,8 @@ export function metadataEndpoint(context: OAuthContext): RequestHandler {
       token_endpoint_auth_methods_supported: AUTH_METHODS,
       revocation_endpoint_auth_methods_supported: AUTH_METHODS,
       introspection_endpoint_auth_methods_supported: AUTH_METHODS,
+      // RFC 9449 §5.1
+      ...(kit.tokens.dpop.enabled ? { dpop_signing_alg_values_supported: kit.tokens.dpop.algorithms } : {}),
     });
   };
 }
