@@ -59,7 +59,10 @@ export async function issuanceClaims(
   return claims === undefined ? {} : { claims };
 }
 
-/** Room for the JWT header (alg, typ, kid) and the longest signature (RSA 4096: 683 characters). */
+/**
+ * Room for the JWT header (alg, typ, kid), the longest signature (RSA 4096: 683 characters) and
+ * a DPoP `cnf.jkt` binding (RFC 9449 §6: 80 characters encoded).
+ */
 const HEADER_AND_SIGNATURE = 1000;
 
 /**
@@ -83,8 +86,6 @@ function estimatedJwtLength(
     scope: facts.scope,
     bound_entity: facts.boundEntity,
     sid: facts.familyId ?? 'f'.repeat(64),
-    // room for a DPoP binding (RFC 9449 §6)
-    cnf: { jkt: 'k'.repeat(43) },
   });
   return Math.ceil((Buffer.byteLength(payload) * 4) / 3) + HEADER_AND_SIGNATURE;
 }
