@@ -29,6 +29,7 @@ import {
 } from '../util/options';
 import { assertErrorFormat, type ErrorFormatOption } from './error-response';
 import type { DpopGuard } from './dpop';
+import { boundJkt } from '../core/dpop/dpop-verifier';
 
 /** Options of `requireToken` that work with a kit and without one. */
 export interface RequireTokenCheckOptions extends TokenCheckOptions {
@@ -269,7 +270,11 @@ export function requireRemoteToken(options: Readonly<RemoteRequireTokenOptions>)
     getToken: options.getToken,
     isRevoked: options.isRevoked,
     credentialsRequired: options.credentialsRequired ?? true,
-    extra: undefined,
+    // No proofs here (no kit, no replay cache): a DPoP-bound token (RFC 9449 §6) is refused.
+    extra: (auth) => {
+      if (boundJkt(auth.claims) !== undefined)
+        throw new TokenError('invalid_token', 'DPoP-bound access token sent as Bearer');
+    },
     verify: (token) => verifier.verify(token),
     remembered: undefined,
     onRefused: undefined,

@@ -12,6 +12,7 @@ import type { TokenKit } from '../../lib/core/token-kit';
 import { developmentApp, mountProbe } from '../helpers/apps';
 import { makeProof, proofKey, thumbprint, type ProofKeyPair } from '../helpers/dpop';
 import {
+  createClock,
   makeKit,
   storeFactories,
   TEST_ISSUER,
@@ -19,6 +20,7 @@ import {
   type StoreHarness,
   type TestClock,
 } from '../helpers/kit';
+import { API_AUDIENCE, startKitIssuer } from '../helpers/remote-issuers';
 import { basicOf, decodeJwt, form, seedClients, USER, verifyUser, type TestClients } from '../helpers/oauth';
 
 const TOKEN_URL = `${TEST_ISSUER}/oauth/token`;
@@ -581,5 +583,31 @@ describe.each(storeFactories)('DPoP on the %s store', (_name, factory) => {
       expect((await probe(fx, token, probeProof(fx, key, token))).status).toBe(200);
       expect((await request(fx.app).get('/probe').set('Authorization', `Bearer ${token}`)).status).toBe(401);
     });
+  });
+});
+
+describe('requireToken in resource-server mode', () => {
+  it('refuses a DPoP-bound token of a remote issuer (no proofs checked there) and keeps Bearer tokens', async () => {
+    const clock = createClock();
+    const issuer = await startKitIssuer(clock);
+    try {
+      const app = developmentApp();
+      mountProbe(app, requireToken({ issuer: issuer.url, audience: API_AUDIENCE, now: clock.now }));
+      const { token: bound } = await issuer.kit.tokens.issueAccessToken({
+        subject: 'client-1',
+        clientId: 'client-1',
+        audience: API_AUDIENCE,
+        jkt: proofKey().jkt,
+      });
+      const res = await request(app).get('/probe').set('Authorization', `Bearer ${bound}`);
+      expect(res.status).toBe(401);
+      expect(res.body.errors[0].errorType).toBe('invalid_token');
+      const plain = await request(app)
+        .get('/probe')
+        .set('Authorization', `Bearer ${await issuer.token()}`);
+      expect(plain.status).toBe(200);
+    } finally {
+      await issuer.close();
+    }
   });
 });
