@@ -114,7 +114,8 @@ export interface ResolvedTokenOptions {
   readonly now: () => number;
 }
 
-function toKeyObject(value: KeyObject | Buffer | string, option: string): KeyObject {
+/** A secret of at least 32 bytes as a KeyObject; a RangeError naming `option` otherwise. */
+export function toKeyObject(value: KeyObject | Buffer | string, option: string): KeyObject {
   const key =
     typeof value === 'object' && 'type' in value && !Buffer.isBuffer(value)
       ? value

@@ -5,10 +5,8 @@
  * in DPoP mode as a resource server accepting our tokens and proofs. A replayed proof is refused
  * by a second instance on the same Redis. ESM loading: see spec/helpers/load-esm.ts.
  */
-import type { AddressInfo } from 'node:net';
-import http from 'node:http';
 import { createRequire } from 'node:module';
-import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
+import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
 import type * as OAuth from 'oauth4webapi';
 import { createOAuthRouter } from '../../lib/routers/oauth-router';
 import { requireToken } from '../../lib/middleware/require-token';
@@ -18,6 +16,7 @@ import { makeKit, storeFactories, type StoreHarness, type TestStore } from '../h
 import { decodeJwt, seedClients, USER, verifyUser, type TestClients } from '../helpers/oauth';
 import { loadEsm } from '../helpers/load-esm';
 import { thumbprint } from '../helpers/dpop';
+import { listen, type Started } from '../helpers/remote-issuers';
 
 const oauth = loadEsm<typeof OAuth>('oauth4webapi');
 /** Plain http on 127.0.0.1 is fine for a test; oauth4webapi insists on https otherwise. */
@@ -28,31 +27,13 @@ const { auth } = createRequire(__filename)('express-oauth2-jwt-bearer') as {
   auth: (options: Record<string, unknown>) => RequestHandler;
 };
 
-function listen(app: Express): Promise<http.Server> {
-  return new Promise((resolve, reject) => {
-    const server = http.createServer(app);
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve(server));
-  });
-}
-
-function close(server: http.Server | undefined): Promise<void> {
-  if (server === undefined) return Promise.resolve();
-  server.closeAllConnections();
-  return new Promise((resolve) => server.close(() => resolve()));
-}
-
 /** The RFC 7638 thumbprint of a WebCrypto key pair's public key. */
 async function jktOf(keyPair: Awaited<ReturnType<typeof oauth.generateKeyPair>>): Promise<string> {
   return thumbprint((await crypto.subtle.exportKey('jwk', keyPair.publicKey)) as Record<string, unknown>);
 }
 
-const urlOf = (server: http.Server): string => `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-
 /** One instance of the app: router D and a requireToken route, on a kit mounted after listen(). */
-interface Instance {
-  readonly server: http.Server;
-  readonly url: string;
+interface Instance extends Started {
   kit?: TokenKit;
   /** The DPoP headers the instance's `/api/me` received, in order. */
   readonly proofs: string[];
@@ -74,8 +55,7 @@ async function instance(): Promise<Instance> {
       res.json({ sub: req.auth!.subject });
     },
   );
-  const server = await listen(app);
-  const made: Instance = { server, url: urlOf(server), proofs };
+  const made: Instance = { ...(await listen(app)), proofs };
   Object.defineProperty(made, 'mount', {
     value: (kit: TokenKit, baseUrl: string) => {
       made.kit = kit;
@@ -136,8 +116,8 @@ describe('DPoP interop over real sockets', () => {
         as = await oauth.processDiscoveryResponse(new URL(issuer), res);
       });
       afterAll(async () => {
-        await close(first?.server);
-        await close(second?.server);
+        await first?.close();
+        await second?.close();
       });
 
       const client = (): OAuth.Client => ({ client_id: clients.full.clientId });
@@ -301,7 +281,7 @@ describe('DPoP interop over real sockets', () => {
   describe('express-oauth2-jwt-bearer in DPoP mode', () => {
     let stores: StoreHarness;
     let as: Instance;
-    let rs: http.Server;
+    let rs: Started;
     let clients: TestClients;
 
     beforeAll(async () => {
@@ -332,8 +312,8 @@ describe('DPoP interop over real sockets', () => {
       rs = await listen(app);
     });
     afterAll(async () => {
-      await close(as?.server);
-      await close(rs);
+      await as?.close();
+      await rs?.close();
       await stores.cleanup();
     });
 
@@ -360,7 +340,7 @@ describe('DPoP interop over real sockets', () => {
       const ok = await oauth.protectedResourceRequest(
         token.access_token,
         'GET',
-        new URL(`${urlOf(rs)}/resource`),
+        new URL(`${rs.url}/resource`),
         undefined,
         undefined,
         {
@@ -373,7 +353,7 @@ describe('DPoP interop over real sockets', () => {
         sub: clients.full.clientId,
         cnf: { jkt: await jktOf(keyPair) },
       });
-      const bearer = await fetch(`${urlOf(rs)}/resource`, {
+      const bearer = await fetch(`${rs.url}/resource`, {
         headers: { authorization: `Bearer ${token.access_token}` },
       });
       // A route that requires DPoP refuses a Bearer request (express-oauth2-jwt-bearer: 400 invalid_request).

@@ -513,6 +513,19 @@ describe.each(storeFactories)('DPoP on the %s store', (_name, factory) => {
       return res.headers['dpop-nonce'] as string;
     }
 
+    /** A nonce, and a token bound to a new key obtained with it. */
+    async function nonceBoundToken(): Promise<{ nonce: string; key: ProofKeyPair; token: string }> {
+      const nonce = await nonceOf();
+      const key = proofKey();
+      const got = await tokenRequest(
+        fx,
+        { grant_type: 'client_credentials' },
+        tokenProof(fx, key, { nonce }),
+      );
+      expect(got.status).toBe(200);
+      return { nonce, key, token: got.body.access_token as string };
+    }
+
     it('answers a proof without the nonce 400 use_dpop_nonce with DPoP-Nonce at the token endpoint (RFC 9449 §8)', async () => {
       const nonce = await nonceOf();
       expect(nonce).toMatch(/^[A-Za-z0-9_-]+$/);
@@ -528,14 +541,7 @@ describe.each(storeFactories)('DPoP on the %s store', (_name, factory) => {
     });
 
     it('answers 401 use_dpop_nonce with the DPoP challenge at a resource (RFC 9449 §9)', async () => {
-      const nonce = await nonceOf();
-      const key = proofKey();
-      const got = await tokenRequest(
-        fx,
-        { grant_type: 'client_credentials' },
-        tokenProof(fx, key, { nonce }),
-      );
-      const token = got.body.access_token as string;
+      const { nonce, key, token } = await nonceBoundToken();
       const res = await probe(fx, token, probeProof(fx, key, token));
       expect(res.status).toBe(401);
       expect(res.body.errors[0].errorType).toBe('use_dpop_nonce');
@@ -545,14 +551,7 @@ describe.each(storeFactories)('DPoP on the %s store', (_name, factory) => {
     });
 
     it('rotates: a nonce works for its window and the next, then is refused', async () => {
-      const nonce = await nonceOf();
-      const key = proofKey();
-      const got = await tokenRequest(
-        fx,
-        { grant_type: 'client_credentials' },
-        tokenProof(fx, key, { nonce }),
-      );
-      const token = got.body.access_token as string;
+      const { nonce, key, token } = await nonceBoundToken();
       fx.clock.advance(60);
       expect((await probe(fx, token, probeProof(fx, key, token, { nonce }))).status).toBe(200);
       fx.clock.advance(60);

@@ -3,9 +3,10 @@
  * proof — {@link checkProof}, then the replay cache (`TokenStore.markUsed`, shared by every
  * instance on the store), so that a proof is marked only once every other check passed.
  */
-import { createHash, createHmac, createSecretKey, type KeyObject } from 'node:crypto';
+import { createHash, createHmac, createSecretKey } from 'node:crypto';
 import type { TokenError } from '../../errors';
 import type { TokenContext } from '../token/context';
+import { toKeyObject } from '../token-options';
 import { booleanOption, invalidOption, objectOption, wholeSeconds } from '../../util/options';
 import { DPOP_ALGORITHMS, type DpopAlgorithm } from './jwk';
 import type { DpopOptions } from './dpop-options';
@@ -49,17 +50,6 @@ export interface DpopVerifier {
 const MAX_PROOF_AGE = 600;
 const MAX_LEEWAY = 60;
 
-function secretKey(value: KeyObject | Buffer | string, option: string): KeyObject {
-  const key =
-    typeof value === 'object' && 'type' in value && !Buffer.isBuffer(value)
-      ? value
-      : createSecretKey(Buffer.from(value));
-  if (key.type !== 'secret' || (key.symmetricKeySize ?? 0) < 32) {
-    throw invalidOption(`${option} must be a secret of at least 32 bytes`);
-  }
-  return key;
-}
-
 /** The replay-cache key of a proof: `dpop:<jkt>:<jti>`, a long `jti` hashed (keys stay short). */
 function replayKey(jkt: string, jti: string): string {
   const id = jti.length <= 64 ? jti : createHash('sha256').update(jti).digest('base64url');
@@ -90,7 +80,7 @@ export function createDpopVerifier(
     const pepper = ctx.options.pepper;
     const secret =
       options.nonceSecret !== undefined
-        ? secretKey(options.nonceSecret, 'dpop.nonceSecret')
+        ? toKeyObject(options.nonceSecret, 'dpop.nonceSecret')
         : pepper !== undefined
           ? createSecretKey(createHmac('sha256', pepper).update('dpop-nonce-secret').digest())
           : undefined;
@@ -101,7 +91,7 @@ export function createDpopVerifier(
     }
     nonces = createDpopNonces(secret, nonceWindow);
   } else if (options.nonceSecret !== undefined) {
-    secretKey(options.nonceSecret, 'dpop.nonceSecret');
+    toKeyObject(options.nonceSecret, 'dpop.nonceSecret');
   }
   const { store } = ctx;
   const markUsed = store.markUsed?.bind(store);
