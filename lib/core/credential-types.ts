@@ -34,6 +34,11 @@ export interface ApplicationInfo {
    * only its own tokens. See docs/router-d-oauth.md ("Introspection by resource servers").
    */
   readonly introspection?: 'own' | 'any';
+  /**
+   * True when every token request of the application must carry a DPoP proof, so that all its
+   * access tokens are DPoP-bound (RFC 9449 §5.2 `dpop_bound_access_tokens`). Absent when false.
+   */
+  readonly dpopBoundAccessTokens?: boolean;
   readonly createdAt: number;
 }
 

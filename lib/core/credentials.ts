@@ -44,6 +44,11 @@ export interface CreateApplicationInput {
    * or `resources` that are not empty are a TypeError. @default 'own'
    */
   readonly introspection?: IntrospectionAccess;
+  /**
+   * True when every token request of the application must carry a DPoP proof, so that all its
+   * access tokens are DPoP-bound (RFC 9449 §5.2 `dpop_bound_access_tokens`). @default false
+   */
+  readonly dpopBoundAccessTokens?: boolean;
   /** Use this client id instead of a generated one (e.g. from a seed file). */
   readonly clientId?: string;
   /** Use this secret instead of a generated one (e.g. from a seed file). */
@@ -371,6 +376,9 @@ export class CredentialService {
       scopes: stringList(input.scopes, [], 'scopes'),
       ...(resources === undefined || resources.length === 0 ? {} : { resources }),
       ...(introspection === 'any' ? { introspection } : {}),
+      ...(booleanOption(input.dpopBoundAccessTokens, false, 'dpopBoundAccessTokens')
+        ? { dpopBoundAccessTokens: true }
+        : {}),
       createdAt: this.#tokens.now(),
     };
     // The reserved index keeps a client id this application held (and may still have tokens
@@ -694,6 +702,7 @@ function applicationInfo(rec: CredentialRecord): ApplicationInfo {
     scopes: (d.scopes as string[] | undefined) ?? [],
     ...(Array.isArray(d.resources) && d.resources.length > 0 ? { resources: d.resources as string[] } : {}),
     ...(d.introspection === 'any' ? { introspection: 'any' as const } : {}),
+    ...(d.dpopBoundAccessTokens === true ? { dpopBoundAccessTokens: true } : {}),
     createdAt: Number(d.createdAt),
   };
 }

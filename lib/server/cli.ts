@@ -183,12 +183,13 @@ const COMMANDS: readonly CommandDoc[] = [
     name: 'application create',
     flags:
       '--name NAME [--organization ORG] [--grant-types a,b] [--scopes x,y] [--resources uri,uri] ' +
-      '[--introspection own|any]',
+      '[--introspection own|any] [--dpop-bound]',
     summary:
       'Create an application (createAuthRouter and createOAuthRouter); the client secret is shown once. Grant types:\n' +
       `${GRANT_TYPES.map((g) => (DEFAULT_GRANT_TYPES.includes(g) ? `${g} (default)` : g)).join(', ')}.\n` +
       "--introspection any: a resource server that may introspect every application's access\n" +
-      'tokens; it obtains no tokens (no --grant-types, --scopes or --resources).',
+      'tokens; it obtains no tokens (no --grant-types, --scopes or --resources).\n' +
+      '--dpop-bound: every token request must carry a DPoP proof (RFC 9449 §5.2).',
     store: true,
   },
   {
@@ -873,6 +874,7 @@ function applicationRow(a: ApplicationInfo): ApplicationInfo {
     scopes: [...a.scopes],
     ...(a.resources === undefined ? {} : { resources: [...a.resources] }),
     ...(a.introspection === undefined ? {} : { introspection: a.introspection }),
+    ...(a.dpopBoundAccessTokens === true ? { dpopBoundAccessTokens: true } : {}),
     createdAt: a.createdAt,
   };
 }
@@ -935,6 +937,7 @@ async function admin(
           scopes: { type: 'string' },
           resources: { type: 'string' },
           introspection: { type: 'string' },
+          'dpop-bound': { type: 'boolean' },
         },
         command,
       );
@@ -965,6 +968,7 @@ async function admin(
           ...(scopes === undefined ? {} : { scopes }),
           ...(resources === undefined ? {} : { resources }),
           ...(introspection === undefined ? {} : { introspection }),
+          ...(values['dpop-bound'] === true ? { dpopBoundAccessTokens: true } : {}),
         }),
       );
     }

@@ -204,6 +204,7 @@ export async function applySeed(kit: TokenKit, seed: Seed): Promise<ApplySeedRes
           grantTypes: app.grantTypes,
           ...(app.resources === undefined ? {} : { resources: app.resources }),
           ...(app.introspection === undefined ? {} : { introspection: app.introspection }),
+          ...(app.dpopBoundAccessTokens === true ? { dpopBoundAccessTokens: true } : {}),
         }),
     );
   }

@@ -44,6 +44,8 @@ export interface SeedApplication {
    * obtains no tokens: `grantTypes` is then empty); absent for `'own'`.
    */
   readonly introspection?: IntrospectionAccess;
+  /** True when the application's token requests must carry a DPoP proof (RFC 9449 §5.2). */
+  readonly dpopBoundAccessTokens?: boolean;
 }
 
 /** A password-grant user. The password is only ever kept as a scrypt hash in memory. */
@@ -189,6 +191,7 @@ function parseApplication(value: unknown, path: string, ids: Unique, clientIds: 
     'grantTypes',
     'resources',
     'introspection',
+    'dpopBoundAccessTokens',
   ]);
   const id = uuid(f.id, `${path}.id`);
   ids.add(id, `${path}.id`);
@@ -210,6 +213,9 @@ function parseApplication(value: unknown, path: string, ids: Unique, clientIds: 
   }
   const resources = f.resources === undefined ? undefined : parseResources(f.resources, `${path}.resources`);
   const introspection = parseIntrospection(f, path);
+  if (f.dpopBoundAccessTokens !== undefined && typeof f.dpopBoundAccessTokens !== 'boolean') {
+    throw new SeedError(`${path}.dpopBoundAccessTokens`, 'must be a boolean');
+  }
   return {
     id,
     name,
@@ -220,6 +226,7 @@ function parseApplication(value: unknown, path: string, ids: Unique, clientIds: 
     grantTypes: introspection === 'any' ? [] : grantTypes,
     ...(resources === undefined ? {} : { resources }),
     ...(introspection === 'any' ? { introspection } : {}),
+    ...(f.dpopBoundAccessTokens === true ? { dpopBoundAccessTokens: true } : {}),
   };
 }
 

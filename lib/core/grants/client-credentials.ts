@@ -7,6 +7,7 @@ import type { OAuthGrant } from './oauth-grant';
 import { grantResources } from '../resource-indicators';
 import { issuanceClaims } from './claims';
 import { grantScope } from './scope';
+import { assertDpopRequired } from './dpop-binding';
 
 /** client_credentials: an access token for the client itself; never a refresh token. */
 export async function clientCredentials(
@@ -15,6 +16,7 @@ export async function clientCredentials(
 ): Promise<GrantResult> {
   const app = await authenticateClient(context, input.clientId, input.clientSecret, input.ip);
   assertGrantAllowed(app, 'client_credentials', input.enforceGrantTypes);
+  assertDpopRequired(app, input.dpopJkt);
   const scope = grantScope(input.scope, app.scopes);
   const audience = grantResources(app, input.resources);
   const claims = await issuanceClaims(context, context.format, {

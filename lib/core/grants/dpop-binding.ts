@@ -31,3 +31,14 @@ export function assertDpopKey(family: RefreshFamily, jkt: string | undefined): v
     throw new TokenError('invalid_grant', undefined, { cause: 'dpop_key' });
   }
 }
+
+/**
+ * Refuses a token request without a DPoP proof from an application with `dpopBoundAccessTokens`
+ * (RFC 9449 §5.2): 400 `invalid_dpop_proof`, before anything is issued or consumed.
+ */
+export function assertDpopRequired(client: object | null, jkt: string | undefined): void {
+  if (jkt !== undefined || client === null || !('dpopBoundAccessTokens' in client)) return;
+  if (client.dpopBoundAccessTokens === true) {
+    throw new TokenError('invalid_dpop_proof', 'This client must send a DPoP proof');
+  }
+}

@@ -9,7 +9,7 @@ import type { OAuthGrant } from './oauth-grant';
 import { grantResources, resourcesData } from '../resource-indicators';
 import { issuanceClaims } from './claims';
 import { grantScope } from './scope';
-import { dpopFamilyBinding } from './dpop-binding';
+import { assertDpopRequired, dpopFamilyBinding } from './dpop-binding';
 
 const MAX_PASSWORD_LENGTH = 1024;
 
@@ -27,6 +27,7 @@ export async function password(
   if (username.length > 256 || Buffer.byteLength(secret) > MAX_PASSWORD_LENGTH)
     throw new TokenError('invalid_grant');
   assertGrantAllowed(client, 'password', input.enforceGrantTypes);
+  assertDpopRequired(client, input.dpopJkt);
   const scope = grantScope(input.scope, client.scopes ?? []);
   const audience = grantResources('grantTypes' in client ? client : null, input.resources);
   let user: VerifiedUser | null;

@@ -12,7 +12,7 @@ import type { OAuthGrant } from './oauth-grant';
 import { refreshResources } from '../resource-indicators';
 import { issuanceClaims } from './claims';
 import { parseScope } from './scope';
-import { assertDpopKey } from './dpop-binding';
+import { assertDpopKey, assertDpopRequired } from './dpop-binding';
 
 /**
  * refresh_token: rotates the refresh token and issues a new access token from its family.
@@ -62,6 +62,7 @@ export async function refresh(
       )
         throw new TokenError('invalid_grant', undefined, { cause: 'mismatch' });
     }
+    assertDpopRequired(decided.client, input.dpopJkt);
     const familyScopes = family.scope ? family.scope.split(' ') : [];
     if (wanted.some((s) => !familyScopes.includes(s))) throw new TokenError('invalid_scope');
     decided.scope = wanted.length > 0 ? wanted.join(' ') : family.scope;
