@@ -15,6 +15,7 @@ import { identifyCredential, type RouterRateLimitOption } from '../middleware/ra
 import { bearerChallenge, requireToken } from '../middleware/require-token';
 import { booleanOption, nonEmptyString, optionConflict, quotableString } from '../util/options';
 import { externalUrl, setDpopNonce, tokenRequestProof } from '../middleware/dpop';
+import { boundJkt } from '../core/dpop/dpop-verifier';
 import {
   assertKit,
   asyncHandler,
@@ -197,7 +198,11 @@ export function createAuthRouter(options: Readonly<AuthRouterOptions>): Router {
   /** The bearer token of a request, verified; expired tokens accepted when `ignoreExpiration`. */
   async function bearerAuth(req: Request, ignoreExpiration: boolean): Promise<AuthInfo | undefined> {
     if (authorizationValues(req).length === 0) return undefined;
-    return kit.tokens.verifyAccessToken(bearerCredential(req), { ignoreExpiration });
+    const auth = await kit.tokens.verifyAccessToken(bearerCredential(req), { ignoreExpiration });
+    // RFC 9449 §7.1: a DPoP-bound token is never accepted as a Bearer token.
+    if (boundJkt(auth.claims) !== undefined)
+      throw new TokenError('invalid_token', 'DPoP-bound access token sent as Bearer');
+    return auth;
   }
 
   /** Adds the RFC 6750 §3 `WWW-Authenticate: Bearer` challenge of `err`, if it has one. */

@@ -260,6 +260,15 @@ describe.each(storeFactories)('DPoP on the %s store', (_name, factory) => {
       expect(ok.body.token_type).toBe('DPoP');
     });
 
+    it('refuses a DPoP-bound token sent as Bearer on /auth/tokens/validate/', async () => {
+      const token = await boundToken(fx, proofKey());
+      const res = await request(fx.app)
+        .get('/api/auth/tokens/validate')
+        .set('Authorization', `Bearer ${token}`);
+      expect(res.status).toBe(401);
+      expect(res.body.errors[0].errorType).toBe('invalid_token');
+    });
+
     it('answers a bad proof 400 invalid_dpop_proof in its own error format', async () => {
       const res = await request(fx.app).post('/api/auth/tokens').set('DPoP', 'not-a-proof').send({
         grant_type: 'client_credentials',
