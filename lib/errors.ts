@@ -25,6 +25,8 @@ export type TokenErrorCode =
   | 'payload_too_large'
   | 'too_many_requests'
   | 'conflict'
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce'
   | 'server_error';
 
 /**
@@ -55,6 +57,9 @@ const DEFAULT_STATUS: Readonly<Record<TokenErrorCode, number>> = {
   payload_too_large: 413,
   too_many_requests: 429,
   conflict: 409,
+  // RFC 9449 §5 (token endpoint); a resource answers them with 401 (§7.1, §9).
+  invalid_dpop_proof: 400,
+  use_dpop_nonce: 400,
   server_error: 500,
 };
 
@@ -80,6 +85,8 @@ const DEFAULT_MESSAGE: Readonly<Record<TokenErrorCode, string>> = {
   payload_too_large: 'Request body too large',
   too_many_requests: 'Too many requests',
   conflict: 'Concurrent update; retry',
+  invalid_dpop_proof: 'The DPoP proof is invalid',
+  use_dpop_nonce: 'The DPoP proof must carry the server-provided nonce',
   server_error: 'Internal server error',
 };
 

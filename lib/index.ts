@@ -22,7 +22,11 @@ export type {
   TokenOwner,
   TokenOwnerCheck,
   InspectedToken,
+  DpopOptions,
+  DpopProofInput,
+  VerifiedDpopProof,
 } from './core/token-service';
+export type { DpopAlgorithm } from './core/dpop/jwk';
 export { CredentialService } from './core/credentials';
 export type {
   ApiKeyInfo,
@@ -104,7 +108,7 @@ export type { RevocationView, RevocationNotice } from './stores/revocation-view'
 
 // Middleware.
 export { requireToken } from './middleware/require-token';
-export type { RequireTokenOptions } from './middleware/require-token';
+export type { RequireTokenOptions, RequireTokenDpopOptions } from './middleware/require-token';
 export type { RemoteRequireTokenOptions, RequireTokenCheckOptions } from './middleware/token-pipeline';
 
 // Resource-server mode: tokens of remote issuers, no kit in this process.

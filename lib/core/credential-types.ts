@@ -44,6 +44,11 @@ export interface ApplicationInfo {
   readonly jwks?: PublicJwkSet;
   /** Where the client publishes its public keys for `private_key_jwt` (RFC 7591 §2 `jwks_uri`). */
   readonly jwksUri?: string;
+  /**
+   * True when every token request of the application must carry a DPoP proof, so that all its
+   * access tokens are DPoP-bound (RFC 9449 §5.2 `dpop_bound_access_tokens`). Absent when false.
+   */
+  readonly dpopBoundAccessTokens?: boolean;
   readonly createdAt: number;
 }
 

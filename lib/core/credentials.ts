@@ -65,6 +65,11 @@ export interface CreateApplicationInput {
   readonly jwks?: PublicJwkSet;
   /** An https URL where the client publishes its JWK Set for `private_key_jwt`; never with `jwks`. */
   readonly jwksUri?: string;
+  /**
+   * True when every token request of the application must carry a DPoP proof, so that all its
+   * access tokens are DPoP-bound (RFC 9449 §5.2 `dpop_bound_access_tokens`). @default false
+   */
+  readonly dpopBoundAccessTokens?: boolean;
   /** Use this client id instead of a generated one (e.g. from a seed file). */
   readonly clientId?: string;
   /** Use this secret instead of a generated one (e.g. from a seed file). */
@@ -424,6 +429,9 @@ export class CredentialService {
       ...(resources === undefined || resources.length === 0 ? {} : { resources }),
       ...(introspection === 'any' ? { introspection } : {}),
       ...clientAuth,
+      ...(booleanOption(input.dpopBoundAccessTokens, false, 'dpopBoundAccessTokens')
+        ? { dpopBoundAccessTokens: true }
+        : {}),
       createdAt: this.#tokens.now(),
     };
     const sealed = this.#sealedSecret(info, clientSecret);
@@ -842,6 +850,7 @@ function applicationInfo(rec: CredentialRecord): ApplicationInfo {
     ...(Array.isArray(d.resources) && d.resources.length > 0 ? { resources: d.resources as string[] } : {}),
     ...(d.introspection === 'any' ? { introspection: 'any' as const } : {}),
     ...storedClientAuth(d),
+    ...(d.dpopBoundAccessTokens === true ? { dpopBoundAccessTokens: true } : {}),
     createdAt: Number(d.createdAt),
   };
 }

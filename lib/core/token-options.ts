@@ -21,6 +21,7 @@ import { toBindingProfile, type BindingProfile, type BindingProfileOptions } fro
 import type { TokenEventListener } from './events';
 import { assertTokenPrefix } from './opaque-token';
 import type { RevocationView } from '../stores/revocation-view';
+import type { DpopOptions } from './dpop/dpop-options';
 import { audienceArray, hasMethod, nonEmptyString, wholeSeconds } from '../util/options';
 
 /** Options of `TokenService`. */
@@ -78,6 +79,8 @@ export interface TokenServiceOptions {
   readonly verifiedCacheBytes?: number;
   /** Clock in milliseconds; @default `Date.now`. */
   readonly now?: () => number;
+  /** DPoP (RFC 9449): proof algorithms, windows, server nonces. @default on, without nonces */
+  readonly dpop?: DpopOptions;
 }
 
 /** {@link TokenServiceOptions} validated, defaults merged; frozen. Lifetimes in seconds. */
@@ -111,7 +114,8 @@ export interface ResolvedTokenOptions {
   readonly now: () => number;
 }
 
-function toKeyObject(value: KeyObject | Buffer | string, option: string): KeyObject {
+/** A secret of at least 32 bytes as a KeyObject; a RangeError naming `option` otherwise. */
+export function toKeyObject(value: KeyObject | Buffer | string, option: string): KeyObject {
   const key =
     typeof value === 'object' && 'type' in value && !Buffer.isBuffer(value)
       ? value

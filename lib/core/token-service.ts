@@ -45,10 +45,17 @@ import {
   type VerifyAccessTokenOptions,
 } from './token/verify';
 import { createVerifyCaches, type VerifyCaches } from './token/verify-cache';
+import {
+  createDpopVerifier,
+  type DpopProofInput,
+  type DpopVerifier,
+  type VerifiedDpopProof,
+} from './dpop/dpop-verifier';
 
 export type { TokenServiceOptions } from './token-options';
 export type { ActorClaim, IssueAccessTokenInput, IssuedAccessToken } from './token/issue';
 export type { VerifyAccessTokenOptions } from './token/verify';
+export type { DpopOptions, DpopProofInput, VerifiedDpopProof } from './dpop/dpop-verifier';
 export type { IssuedRefreshToken, RefreshInput, StartRefreshFamilyInput } from './token/refresh';
 export type { InspectedToken, TokenOwner, TokenOwnerCheck } from './token/revoke';
 export { storeUnavailable } from './token/context';
@@ -84,12 +91,14 @@ export class TokenService {
   readonly binding: BindingProfile;
   readonly #ctx: TokenContext;
   readonly #caches: VerifyCaches;
+  readonly #dpop: DpopVerifier;
 
   constructor(options: Readonly<TokenServiceOptions>) {
     const resolved = resolveTokenOptions(options);
     const ctx = createTokenContext(resolved);
     this.#ctx = ctx;
     this.#caches = createVerifyCaches(ctx);
+    this.#dpop = createDpopVerifier(ctx, options.dpop);
     this.store = ctx.store;
     this.keys = ctx.keys;
     this.issuer = resolved.issuer;
@@ -256,6 +265,36 @@ export class TokenService {
   cacheGeneration(): number | undefined {
     const view = this.#ctx.view;
     return view !== undefined && view.ready ? view.generation : undefined;
+  }
+
+  /**
+   * The kit's DPoP settings (option `dpop`): the accepted proof algorithms, whether proofs must
+   * carry a server nonce, and whether confidential clients' refresh tokens are bound too.
+   * @see RFC 9449
+   */
+  get dpop(): {
+    readonly enabled: boolean;
+    readonly algorithms: readonly string[];
+    readonly requireNonce: boolean;
+    readonly bindConfidentialRefreshTokens: boolean;
+  } {
+    const { enabled, algorithms, requireNonce, bindConfidentialRefreshTokens } = this.#dpop;
+    return { enabled, algorithms, requireNonce, bindConfidentialRefreshTokens };
+  }
+
+  /** The current DPoP nonce (RFC 9449 §8), when the kit requires nonces; else undefined. */
+  dpopNonce(): string | undefined {
+    return this.#dpop.nonce();
+  }
+
+  /**
+   * Verifies a request's DPoP proof (RFC 9449 §4.3): exactly one proof, its signature with the
+   * embedded public key, `typ`, `htm`, `htu`, `iat`, `ath` and the token's `jkt` when given, the
+   * nonce when required — then marks its `jti` used in the store, on every instance. Throws
+   * `invalid_dpop_proof`, `use_dpop_nonce` (with `DPoP-Nonce`) or `service_unavailable`.
+   */
+  verifyDpopProof(input: Readonly<DpopProofInput>): Promise<VerifiedDpopProof> {
+    return this.#dpop.verify(input);
   }
 
   /** Starts a refresh-token family and returns its first refresh token. */

@@ -79,7 +79,8 @@ function loadPromClient(): typeof PromClient {
  * - `etk_store_errors_total{source}` — store outages (`store`, `error`, `rate_limit_store`);
  * - `etk_token_validations_total{outcome}` and `etk_token_validation_duration_seconds{outcome}` —
  *   `requireToken` results (`valid`, `missing_token`, `invalid_token`, `expired_token`,
- *   `insufficient_scope`, `invalid_request`, `service_unavailable`) and latency.
+ *   `insufficient_scope`, `invalid_request`, `invalid_dpop_proof`, `use_dpop_nonce`,
+ *   `service_unavailable`) and latency.
  *
  * No label ever holds an id, a token or a client: cardinality stays bounded.
  *

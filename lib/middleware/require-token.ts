@@ -20,6 +20,15 @@ import {
 
 export { bearerChallenge, sendBearerError } from './bearer-challenge';
 import { missingOption, quotableString, scopeTokens } from '../util/options';
+import { createDpopGuard, type RequireTokenDpopOptions } from './dpop';
+
+export type { RequireTokenDpopOptions } from './dpop';
+
+/** True when the request's one `Authorization` header uses the DPoP scheme (RFC 9449 §7.1). */
+function isDpopScheme(req: Request): boolean {
+  const values = authorizationValues(req);
+  return values.length === 1 && /^dpop(?:[ \t]|$)/i.test(values[0]!);
+}
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -47,6 +56,12 @@ export interface RequireTokenOptions extends RequireTokenCheckOptions {
   readonly scopes?: readonly string[];
   /** Error body format; @default `errors` (`{"errors":[{errorType,message}]}`). */
   readonly errorFormat?: ErrorFormatOption;
+  /**
+   * DPoP (RFC 9449): `true` accepts `Authorization: DPoP <token>` with a `DPoP` proof beside
+   * Bearer tokens (a DPoP-bound token sent as Bearer is always refused); `{ required: true }`
+   * accepts DPoP only; `false` treats the DPoP scheme as any other. See docs/dpop.md. @default true
+   */
+  readonly dpop?: boolean | Readonly<RequireTokenDpopOptions>;
 }
 
 /**
@@ -77,8 +92,9 @@ export function requireToken(
     ...(options.audiences ? { audiences: [...options.audiences] } : {}),
     typ: options.acceptJwtType ? ['at+jwt', 'JWT'] : ['at+jwt'],
   });
-  if (hasPipelineOptions(options)) {
-    return kitTokenPipeline(options, {
+  const dpop = createDpopGuard(options.dpop, tokens, realm, format);
+  const pipeline = (): RequestHandler =>
+    kitTokenPipeline(options, {
       realm,
       format,
       scopes,
@@ -86,11 +102,18 @@ export function requireToken(
       tokens,
       verify: (token) => tokens.verifyAccessToken(token, verifyOptions),
       remembered: (token) => tokens.verifyRemembered(token, verifyOptions),
+      dpop,
     });
-  }
+  if (hasPipelineOptions(options) || dpop?.required === true) return pipeline();
+  // DPoP requests take the pipeline; Bearer requests stay on the fast path below.
+  const dpopPipeline = dpop === undefined ? undefined : pipeline();
 
   return function requireTokenMiddleware(req: Request, res: Response, next: NextFunction): void {
     req.auth = undefined;
+    if (dpopPipeline !== undefined && isDpopScheme(req)) {
+      dpopPipeline(req, res, next);
+      return;
+    }
     let token: string;
     try {
       // Express parses the query string on every read of req.query: read it only when there is one
@@ -104,6 +127,13 @@ export function requireToken(
       return;
     }
     const accept = (auth: AuthInfo): void => {
+      try {
+        dpop?.checkBearer(auth);
+      } catch (err) {
+        tokens.reportAuthFailure('invalid_token', req.ip);
+        sendBearerError(res, err, realm, format);
+        return;
+      }
       if (scopes.some((s) => !auth.scopes.includes(s))) {
         sendBearerError(res, new TokenError('insufficient_scope'), realm, format, scopes);
         return;

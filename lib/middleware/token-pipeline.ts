@@ -28,6 +28,8 @@ import {
   quotableString,
 } from '../util/options';
 import { assertErrorFormat, type ErrorFormatOption } from './error-response';
+import type { DpopGuard } from './dpop';
+import { boundJkt } from '../core/dpop/dpop-verifier';
 
 /** Options of `requireToken` that work with a kit and without one. */
 export interface RequireTokenCheckOptions extends TokenCheckOptions {
@@ -119,6 +121,8 @@ interface Pipeline {
   readonly verify: (token: string) => Promise<AuthInfo>;
   readonly remembered: ((token: string) => AuthInfo | undefined) | undefined;
   readonly onRefused: ((err: TokenError, req: Request) => void) | undefined;
+  /** DPoP (RFC 9449) with a kit; undefined in resource-server mode or with `dpop: false`. */
+  readonly dpop?: DpopGuard | undefined;
 }
 
 function assertCommon(options: Readonly<RequireTokenCheckOptions>): void {
@@ -168,6 +172,8 @@ export interface KitPipelineInput {
   };
   readonly verify: (token: string) => Promise<AuthInfo>;
   readonly remembered: (token: string) => AuthInfo | undefined;
+  /** DPoP (RFC 9449): the `Authorization: DPoP` scheme and its proofs. */
+  readonly dpop?: DpopGuard | undefined;
 }
 
 /** The kit's `requireToken` with the checks, hooks and challenge options of {@link RequireTokenCheckOptions}. */
@@ -203,6 +209,7 @@ export function kitTokenPipeline(
     verify: input.verify,
     remembered: input.remembered,
     onRefused: (err, req) => tokens.reportAuthFailure(err.code, req.ip),
+    dpop: input.dpop,
   });
 }
 
@@ -263,7 +270,11 @@ export function requireRemoteToken(options: Readonly<RemoteRequireTokenOptions>)
     getToken: options.getToken,
     isRevoked: options.isRevoked,
     credentialsRequired: options.credentialsRequired ?? true,
-    extra: undefined,
+    // No proofs here (no kit, no replay cache): a DPoP-bound token (RFC 9449 §6) is refused.
+    extra: (auth) => {
+      if (boundJkt(auth.claims) !== undefined)
+        throw new TokenError('invalid_token', 'DPoP-bound access token sent as Bearer');
+    },
     verify: (token) => verifier.verify(token),
     remembered: undefined,
     onRefused: undefined,
@@ -320,10 +331,20 @@ function tokenPipeline(p: Pipeline): RequestHandler {
     req.auth = undefined;
     void (async () => {
       let stage: 'token' | 'verify' | 'checks' = 'token';
+      // DPoP (RFC 9449 §7.1): the DPoP scheme, or any request of a route that requires it, is
+      // answered with the DPoP challenge.
+      let dpopToken: string | undefined;
+      const dpop = p.dpop;
+      const refuseWith = (err: unknown): void =>
+        dpop !== undefined && (dpopToken !== undefined || dpop.required)
+          ? dpop.refuse(res, err)
+          : refuse(res, err);
       try {
         let token: string;
         try {
-          token = await tokenOf(p, req);
+          if (dpop !== undefined && p.getToken === undefined)
+            dpopToken = dpop.token(authorizationValues(req));
+          token = dpopToken ?? (await tokenOf(p, req));
         } catch (err) {
           if (p.credentialsRequired || !(err instanceof TokenError) || err.code !== 'missing_token')
             throw err;
@@ -332,6 +353,10 @@ function tokenPipeline(p: Pipeline): RequestHandler {
         }
         stage = 'verify';
         const auth = p.remembered?.(token) ?? (await p.verify(token));
+        if (dpop !== undefined) {
+          if (dpopToken === undefined) dpop.checkBearer(auth);
+          else await dpop.check(req, res, dpopToken, auth);
+        }
         stage = 'checks';
         await accept(auth, req);
         req.auth = auth;
@@ -339,7 +364,7 @@ function tokenPipeline(p: Pipeline): RequestHandler {
         if (stage === 'verify' && err instanceof TokenError && err.code !== 'service_unavailable') {
           p.onRefused?.(err, req);
         }
-        refuse(res, err);
+        refuseWith(err);
         return;
       }
       next();

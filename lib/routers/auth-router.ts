@@ -14,6 +14,8 @@ import { assertErrorFormat, type ErrorFormatOption } from '../middleware/error-r
 import { identifyCredential, type RouterRateLimitOption } from '../middleware/rate-limit';
 import { bearerChallenge, requireToken } from '../middleware/require-token';
 import { booleanOption, nonEmptyString, optionConflict, quotableString } from '../util/options';
+import { externalUrl, setDpopNonce, tokenRequestProof } from '../middleware/dpop';
+import { boundJkt } from '../core/dpop/dpop-verifier';
 import {
   assertKit,
   asyncHandler,
@@ -76,11 +78,16 @@ function requiredPair(body: Body, first: string, second: string): [string, strin
   return [a, b];
 }
 
+/** `DPoP` for a DPoP-bound access token (RFC 9449 §5), else `Bearer`. */
+function tokenType(result: GrantResult): 'DPoP' | 'Bearer' {
+  return result.accessToken.jkt === undefined ? 'Bearer' : 'DPoP';
+}
+
 /** The answer to a client credentials grant. */
 function clientTokenResponse(result: GrantResult): object {
   return {
     access_token: result.accessToken.token,
-    token_type: 'Bearer',
+    token_type: tokenType(result),
     expires_in: result.accessToken.expiresIn,
   };
 }
@@ -92,7 +99,7 @@ function userTokenResponse(result: GrantResult): object {
     access_token: result.accessToken.token,
     refresh_token: result.refreshToken,
     sub: result.subject,
-    token_type: 'Bearer',
+    token_type: tokenType(result),
     expires_in: result.accessToken.expiresIn,
   };
 }
@@ -102,7 +109,7 @@ function refreshResponse(result: GrantResult): object {
   return {
     access_token: result.accessToken.token,
     refresh_token: result.refreshToken,
-    token_type: 'Bearer',
+    token_type: tokenType(result),
     expires_in: result.accessToken.expiresIn,
     sub: result.subject,
   };
@@ -191,7 +198,11 @@ export function createAuthRouter(options: Readonly<AuthRouterOptions>): Router {
   /** The bearer token of a request, verified; expired tokens accepted when `ignoreExpiration`. */
   async function bearerAuth(req: Request, ignoreExpiration: boolean): Promise<AuthInfo | undefined> {
     if (authorizationValues(req).length === 0) return undefined;
-    return kit.tokens.verifyAccessToken(bearerCredential(req), { ignoreExpiration });
+    const auth = await kit.tokens.verifyAccessToken(bearerCredential(req), { ignoreExpiration });
+    // RFC 9449 §7.1: a DPoP-bound token is never accepted as a Bearer token.
+    if (boundJkt(auth.claims) !== undefined)
+      throw new TokenError('invalid_token', 'DPoP-bound access token sent as Bearer');
+    return auth;
   }
 
   /** Adds the RFC 6750 §3 `WWW-Authenticate: Bearer` challenge of `err`, if it has one. */
@@ -202,14 +213,16 @@ export function createAuthRouter(options: Readonly<AuthRouterOptions>): Router {
   }
 
   /** client_credentials: a token for the client itself. */
-  async function clientToken(body: Body, ip: string | undefined): Promise<object> {
+  async function clientToken(body: Body, ip: string | undefined, dpopJkt?: string): Promise<object> {
     const [clientId, clientSecret] = requiredPair(body, 'client_id', 'client_secret');
     const scope = stringField(body, 'scope');
-    return clientTokenResponse(await kit.grants.clientCredentials({ clientId, clientSecret, scope, ip }));
+    return clientTokenResponse(
+      await kit.grants.clientCredentials({ clientId, clientSecret, scope, ip, dpopJkt }),
+    );
   }
 
   /** password: the user's tokens, issued to the named client or to `passwordClientId`. */
-  async function userToken(body: Body, ip: string | undefined): Promise<object> {
+  async function userToken(body: Body, ip: string | undefined, dpopJkt?: string): Promise<object> {
     const [username, password] = requiredPair(body, 'username', 'password');
     const clientId = stringField(body, 'client_id');
     const clientSecret = stringField(body, 'client_secret');
@@ -219,7 +232,7 @@ export function createAuthRouter(options: Readonly<AuthRouterOptions>): Router {
         : await kit.grants.authenticateClient(clientId, clientSecret, ip);
     const scope = stringField(body, 'scope');
     const result = await mapRejection(
-      kit.grants.password({ username, password, client, scope, ip }),
+      kit.grants.password({ username, password, client, scope, ip, dpopJkt }),
       asUnauthorized,
     );
     return userTokenResponse(result);
@@ -236,9 +249,15 @@ export function createAuthRouter(options: Readonly<AuthRouterOptions>): Router {
       const body = readBody(req);
       const grantType = stringField(body, 'grant_type');
       if (grantType === undefined) throw new TokenError('invalid_request', 'grant_type is required');
-      if (grantType === 'client_credentials') res.status(200).json(await clientToken(body, req.ip));
-      else if (grantType === 'password') res.status(200).json(await userToken(body, req.ip));
-      else throw new TokenError('unsupported_grant_type');
+      if (grantType !== 'client_credentials' && grantType !== 'password')
+        throw new TokenError('unsupported_grant_type');
+      const dpopJkt = await tokenRequestProof(kit.tokens, req, externalUrl(req));
+      const answer =
+        grantType === 'client_credentials'
+          ? await clientToken(body, req.ip, dpopJkt)
+          : await userToken(body, req.ip, dpopJkt);
+      setDpopNonce(kit.tokens, res);
+      res.status(200).json(answer);
     }),
   );
   router.all('/auth/tokens', methodNotAllowed('POST', format));
@@ -253,10 +272,12 @@ export function createAuthRouter(options: Readonly<AuthRouterOptions>): Router {
       const refreshToken = stringField(readBody(req), 'refresh_token');
       if (refreshToken === undefined) throw new TokenError('invalid_request', 'refresh_token is required');
       const subject = auth === undefined ? {} : { subject: auth.subject };
+      const dpopJkt = await tokenRequestProof(kit.tokens, req, externalUrl(req));
       const result = await mapRejection(
-        kit.grants.refresh({ refreshToken, ...subject, ip: req.ip }),
+        kit.grants.refresh({ refreshToken, ...subject, ip: req.ip, dpopJkt }),
         asUnauthorized,
       );
+      setDpopNonce(kit.tokens, res);
       res.status(200).json(refreshResponse(result));
     }),
   );

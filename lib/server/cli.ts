@@ -190,7 +190,8 @@ const COMMANDS: readonly CommandDoc[] = [
     name: 'application create',
     flags:
       '--name NAME [--organization ORG] [--grant-types a,b] [--scopes x,y] [--resources uri,uri] ' +
-      '[--introspection own|any] [--token-endpoint-auth-method M] [--jwks FILE | --jwks-uri URL]',
+      '[--introspection own|any] [--token-endpoint-auth-method M] [--jwks FILE | --jwks-uri URL] ' +
+      '[--dpop-bound]',
     summary:
       'Create an application (createAuthRouter and createOAuthRouter); the client secret is shown once. Grant types:\n' +
       `${GRANT_TYPES.map((g) => (DEFAULT_GRANT_TYPES.includes(g) ? `${g} (default)` : g)).join(', ')}.\n` +
@@ -198,7 +199,8 @@ const COMMANDS: readonly CommandDoc[] = [
       'tokens; it obtains no tokens (no --grant-types, --scopes or --resources).\n' +
       `--token-endpoint-auth-method: ${TOKEN_ENDPOINT_AUTH_METHODS.join(', ')} (default: either of the\n` +
       'first two). private_key_jwt needs --jwks (a JWK Set file of public keys) or --jwks-uri (https);\n' +
-      'client_secret_jwt needs TOKEN_KIT_KEK or TOKEN_KIT_KEK_FILE, which seals the secret.',
+      'client_secret_jwt needs TOKEN_KIT_KEK or TOKEN_KIT_KEK_FILE, which seals the secret.\n' +
+      '--dpop-bound: every token request must carry a DPoP proof (RFC 9449 §5.2).',
     store: true,
   },
   {
@@ -947,6 +949,7 @@ function applicationRow(a: ApplicationInfo): ApplicationInfo {
       : { tokenEndpointAuthMethod: a.tokenEndpointAuthMethod }),
     ...(a.jwks === undefined ? {} : { jwks: a.jwks }),
     ...(a.jwksUri === undefined ? {} : { jwksUri: a.jwksUri }),
+    ...(a.dpopBoundAccessTokens === true ? { dpopBoundAccessTokens: true } : {}),
     createdAt: a.createdAt,
   };
 }
@@ -1012,6 +1015,7 @@ async function admin(
           'token-endpoint-auth-method': { type: 'string' },
           jwks: { type: 'string' },
           'jwks-uri': { type: 'string' },
+          'dpop-bound': { type: 'boolean' },
         },
         command,
       );
@@ -1044,6 +1048,7 @@ async function admin(
           ...(resources === undefined ? {} : { resources }),
           ...(introspection === undefined ? {} : { introspection }),
           ...clientAuth,
+          ...(values['dpop-bound'] === true ? { dpopBoundAccessTokens: true } : {}),
         }),
       );
     }

@@ -209,6 +209,7 @@ export async function applySeed(kit: TokenKit, seed: Seed): Promise<ApplySeedRes
             : { tokenEndpointAuthMethod: app.tokenEndpointAuthMethod }),
           ...(app.jwks === undefined ? {} : { jwks: app.jwks }),
           ...(app.jwksUri === undefined ? {} : { jwksUri: app.jwksUri }),
+          ...(app.dpopBoundAccessTokens === true ? { dpopBoundAccessTokens: true } : {}),
         }),
     );
   }

@@ -60,6 +60,8 @@ export interface SeedApplication {
   readonly jwks?: PublicJwkSet;
   /** An https URL of the client's JWK Set for `private_key_jwt`; never with `jwks`. */
   readonly jwksUri?: string;
+  /** True when the application's token requests must carry a DPoP proof (RFC 9449 §5.2). */
+  readonly dpopBoundAccessTokens?: boolean;
 }
 
 /** A password-grant user. The password is only ever kept as a scrypt hash in memory. */
@@ -208,6 +210,7 @@ function parseApplication(value: unknown, path: string, ids: Unique, clientIds: 
     'tokenEndpointAuthMethod',
     'jwks',
     'jwksUri',
+    'dpopBoundAccessTokens',
   ]);
   const id = uuid(f.id, `${path}.id`);
   ids.add(id, `${path}.id`);
@@ -229,6 +232,9 @@ function parseApplication(value: unknown, path: string, ids: Unique, clientIds: 
   }
   const resources = f.resources === undefined ? undefined : parseResources(f.resources, `${path}.resources`);
   const introspection = parseIntrospection(f, path);
+  if (f.dpopBoundAccessTokens !== undefined && typeof f.dpopBoundAccessTokens !== 'boolean') {
+    throw new SeedError(`${path}.dpopBoundAccessTokens`, 'must be a boolean');
+  }
   return {
     id,
     name,
@@ -239,6 +245,7 @@ function parseApplication(value: unknown, path: string, ids: Unique, clientIds: 
     grantTypes: introspection === 'any' ? [] : grantTypes,
     ...(resources === undefined ? {} : { resources }),
     ...(introspection === 'any' ? { introspection } : {}),
+    ...(f.dpopBoundAccessTokens === true ? { dpopBoundAccessTokens: true } : {}),
     ...parseClientAuth(f, path),
   };
 }

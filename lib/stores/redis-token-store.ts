@@ -93,7 +93,8 @@ function parseAccessTokenRecord(raw: unknown): AccessTokenRecord {
     typeof r.iat !== 'number' ||
     typeof r.exp !== 'number' ||
     (r.familyId !== undefined && typeof r.familyId !== 'string') ||
-    (r.act !== undefined && (!isObject(r.act) || typeof r.act.sub !== 'string'))
+    (r.act !== undefined && (!isObject(r.act) || typeof r.act.sub !== 'string')) ||
+    (r.jkt !== undefined && typeof r.jkt !== 'string')
   ) {
     throw corrupt('access token record');
   }
@@ -113,7 +114,8 @@ function parseFamily(raw: unknown, lastUsedAt: unknown): RefreshFamily {
     typeof f.createdAt !== 'number' ||
     (f.createdAtMs !== undefined && typeof f.createdAtMs !== 'number') ||
     typeof f.expiresAt !== 'number' ||
-    (f.data !== undefined && !isObject(f.data))
+    (f.data !== undefined && !isObject(f.data)) ||
+    (f.jkt !== undefined && typeof f.jkt !== 'string')
   ) {
     throw corrupt('refresh family');
   }

@@ -33,6 +33,8 @@ export interface AccessTokenRecord {
    * for prior actors. Stores keep it as part of the record.
    */
   readonly act?: Readonly<{ readonly sub: string; readonly act?: unknown }>;
+  /** The DPoP key the token is bound to: its RFC 7638 thumbprint (RFC 9449 §6). */
+  readonly jkt?: string;
 }
 
 /** What to check for one access token, in one round trip. */
@@ -110,6 +112,11 @@ export interface RefreshFamily {
    * Unlike `clientId`, it survives a credential rotation. Stores keep it as part of the family.
    */
   readonly applicationId?: string;
+  /**
+   * The DPoP key the family's refresh tokens are bound to (RFC 7638 thumbprint, RFC 9449 §5): a
+   * refresh must prove possession of it. Stores keep it as part of the family.
+   */
+  readonly jkt?: string;
 }
 
 /**

@@ -129,6 +129,12 @@ export function describeTokenStoreContract(name: string, factory: StoreHarnessFa
           });
         });
 
+        it('keeps the DPoP key thumbprint (jkt) of a bound token (RFC 9449 §6)', async () => {
+          const bound = accessRecord({ jkt: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs' });
+          await store.saveAccessToken('at-1', bound, HOUR);
+          await expect(store.lookupAccessToken('at-1')).resolves.toEqual({ record: bound, state: CLEAR });
+        });
+
         it('returns a record without familyId when it had none', async () => {
           const { familyId: _omit, ...unbound } = accessRecord({ boundEntity: null });
           await store.saveAccessToken('at-1', unbound, HOUR);
@@ -378,6 +384,22 @@ export function describeTokenStoreContract(name: string, factory: StoreHarnessFa
           await store.createRefreshFamily(fam, 'rt-1', PROOF);
           await expect(store.inspectRefreshToken('fam-1', 'rt-1', h.now(), PROVEN)).resolves.toEqual({
             family: fam,
+            active: true,
+          });
+        });
+      });
+
+      describe('when the family is bound to a DPoP key', () => {
+        it('returns its jkt, before and after a rotation (RFC 9449 §5)', async () => {
+          const fam = family({ jkt: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs' });
+          await store.createRefreshFamily(fam, 'rt-1', PROOF);
+          await expect(store.inspectRefreshToken('fam-1', 'rt-1', h.now(), PROVEN)).resolves.toEqual({
+            family: fam,
+            active: true,
+          });
+          await rotate();
+          await expect(store.inspectRefreshToken('fam-1', 'rt-2', h.now(), PROVEN)).resolves.toMatchObject({
+            family: { jkt: fam.jkt },
             active: true,
           });
         });

@@ -1040,6 +1040,7 @@ describe('createOAuthRouter', () => {
           'private_key_jwt',
         ],
         introspection_endpoint_auth_signing_alg_values_supported: PRIVATE_KEY_JWT_ALGORITHMS,
+        dpop_signing_alg_values_supported: ['ES256', 'ES384', 'ES512', 'RS256', 'PS256', 'EdDSA'],
       });
     });
 

@@ -59,7 +59,10 @@ export async function issuanceClaims(
   return claims === undefined ? {} : { claims };
 }
 
-/** Room for the JWT header (alg, typ, kid) and the longest signature (RSA 4096: 683 characters). */
+/**
+ * Room for the JWT header (alg, typ, kid), the longest signature (RSA 4096: 683 characters) and
+ * a DPoP `cnf.jkt` binding (RFC 9449 §6: 80 characters encoded).
+ */
 const HEADER_AND_SIGNATURE = 1000;
 
 /**

@@ -7,6 +7,7 @@ import type { OAuthGrant } from './oauth-grant';
 import { grantResources } from '../resource-indicators';
 import { issuanceClaims } from './claims';
 import { grantScope } from './scope';
+import { assertDpopRequired } from './dpop-binding';
 
 /** client_credentials: an access token for the client itself; never a refresh token. */
 export async function clientCredentials(
@@ -16,6 +17,7 @@ export async function clientCredentials(
   const app =
     input.client ?? (await authenticateClient(context, input.clientId, input.clientSecret, input.ip));
   assertGrantAllowed(app, 'client_credentials', input.enforceGrantTypes);
+  assertDpopRequired(app, input.dpopJkt);
   const scope = grantScope(input.scope, app.scopes);
   const audience = grantResources(app, input.resources);
   const claims = await issuanceClaims(context, context.format, {
@@ -34,6 +36,7 @@ export async function clientCredentials(
     format: context.format,
     ...(audience === undefined ? {} : { audience }),
     ...claims,
+    ...(input.dpopJkt === undefined ? {} : { jkt: input.dpopJkt }),
   });
   return { accessToken, subject: app.clientId, scope, client: app };
 }
@@ -49,6 +52,7 @@ export const clientCredentialsGrant: OAuthGrant = {
       resources: request.resources,
       enforceGrantTypes: true,
       ip: request.ip,
+      dpopJkt: request.dpopJkt,
     });
     // RFC 6749 §4.4.3: no refresh token for client credentials.
     return { ...result, refreshToken: undefined };

@@ -22,6 +22,8 @@ export interface TokenEndpointRequest {
   readonly authenticate: () => Promise<ApplicationInfo>;
   /** The caller's address, for `auth_failed` audit events. */
   readonly ip: string | undefined;
+  /** The thumbprint of the request's verified DPoP proof (RFC 9449 §5), if it sent one. */
+  readonly dpopJkt?: string | undefined;
 }
 
 /** One grant type of createOAuthRouter's token endpoint. */

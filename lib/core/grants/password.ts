@@ -9,6 +9,7 @@ import type { OAuthGrant } from './oauth-grant';
 import { grantResources, resourcesData } from '../resource-indicators';
 import { issuanceClaims } from './claims';
 import { grantScope } from './scope';
+import { assertDpopRequired, dpopFamilyBinding } from './dpop-binding';
 
 const MAX_PASSWORD_LENGTH = 1024;
 
@@ -26,6 +27,7 @@ export async function password(
   if (username.length > 256 || Buffer.byteLength(secret) > MAX_PASSWORD_LENGTH)
     throw new TokenError('invalid_grant');
   assertGrantAllowed(client, 'password', input.enforceGrantTypes);
+  assertDpopRequired(client, input.dpopJkt);
   const scope = grantScope(input.scope, client.scopes ?? []);
   const audience = grantResources('grantTypes' in client ? client : null, input.resources);
   let user: VerifiedUser | null;
@@ -63,6 +65,7 @@ export async function password(
     ...(data === undefined ? {} : { data }),
     // The family belongs to the application's stable id, so it survives a credential rotation.
     ...('grantTypes' in client && 'id' in client ? { applicationId: client.id } : {}),
+    ...dpopFamilyBinding(context, client, input.dpopJkt),
   });
   const accessToken = await context.tokens.issueAccessToken({
     subject: user.sub,
@@ -73,6 +76,7 @@ export async function password(
     format: context.format,
     ...(audience === undefined ? {} : { audience }),
     ...claims,
+    ...(input.dpopJkt === undefined ? {} : { jkt: input.dpopJkt }),
   });
   const idToken = await context.tokens.signIdTokenAsync(user.sub, client.clientId);
   return {
@@ -101,6 +105,7 @@ export const passwordGrant: OAuthGrant = {
       resources: request.resources,
       enforceGrantTypes: true,
       ip: request.ip,
+      dpopJkt: request.dpopJkt,
     });
   },
 };

@@ -12,6 +12,7 @@ import type { OAuthGrant } from './oauth-grant';
 import { refreshResources } from '../resource-indicators';
 import { issuanceClaims } from './claims';
 import { parseScope } from './scope';
+import { assertDpopKey, assertDpopRequired } from './dpop-binding';
 
 /**
  * refresh_token: rotates the refresh token and issues a new access token from its family.
@@ -41,6 +42,7 @@ export async function refresh(
     claims: { claims?: Record<string, unknown> };
   } = { scope: '', client: null, audience: undefined, claims: {} };
   const check = async (family: RefreshFamily): Promise<void> => {
+    assertDpopKey(family, input.dpopJkt);
     const owner = ownerOf(family);
     if (input.client !== undefined) {
       if (!(await context.credentials.applicationOwns(input.client, owner)))
@@ -60,6 +62,7 @@ export async function refresh(
       )
         throw new TokenError('invalid_grant', undefined, { cause: 'mismatch' });
     }
+    assertDpopRequired(decided.client, input.dpopJkt);
     const familyScopes = family.scope ? family.scope.split(' ') : [];
     if (wanted.some((s) => !familyScopes.includes(s))) throw new TokenError('invalid_scope');
     decided.scope = wanted.length > 0 ? wanted.join(' ') : family.scope;
@@ -104,6 +107,7 @@ export async function refresh(
     format: context.format,
     ...(audience === undefined ? {} : { audience }),
     ...claims,
+    ...(input.dpopJkt === undefined ? {} : { jkt: input.dpopJkt }),
   });
   return { accessToken, refreshToken, subject: family.sub, scope, client: issuedTo };
 }
@@ -133,6 +137,7 @@ export const refreshTokenGrant: OAuthGrant = {
       resources: request.resources,
       enforceGrantTypes: true,
       ip: request.ip,
+      dpopJkt: request.dpopJkt,
     });
   },
 };

@@ -122,6 +122,11 @@ export interface ClientCredentialsInput {
   readonly resources?: readonly string[];
   /** Refuse clients whose `grantTypes` lack the grant (createOAuthRouter). @default false */
   readonly enforceGrantTypes?: boolean;
+  /**
+   * The RFC 7638 thumbprint of the key of the request's verified DPoP proof (RFC 9449 §5): the
+   * access token is bound to it. @default no proof: a Bearer token
+   */
+  readonly dpopJkt?: string | undefined;
   /** The caller's address, for `auth_failed` audit events. */
   readonly ip?: string | undefined;
 }
@@ -136,6 +141,11 @@ export interface PasswordGrantInput {
   /** The requested resources (RFC 8707), already parsed; each must be in the client's `resources`. */
   readonly resources?: readonly string[];
   readonly enforceGrantTypes?: boolean;
+  /**
+   * The RFC 7638 thumbprint of the key of the request's verified DPoP proof (RFC 9449 §5): the
+   * access token is bound to it. @default no proof: a Bearer token
+   */
+  readonly dpopJkt?: string | undefined;
   /** The caller's address, for `auth_failed` audit events. */
   readonly ip?: string | undefined;
 }
@@ -161,6 +171,11 @@ export interface RefreshGrantInput {
   readonly resources?: readonly string[];
   /** Refuse a `client` whose `grantTypes` lack `refresh_token` (createOAuthRouter). @default false */
   readonly enforceGrantTypes?: boolean;
+  /**
+   * The RFC 7638 thumbprint of the key of the request's verified DPoP proof (RFC 9449 §5): the
+   * access token is bound to it. @default no proof: a Bearer token
+   */
+  readonly dpopJkt?: string | undefined;
   /** The caller's address, for `auth_failed` audit events. */
   readonly ip?: string | undefined;
 }

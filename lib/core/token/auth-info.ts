@@ -45,6 +45,7 @@ export function authFromRecord(record: AccessTokenRecord): AuthInfo {
       ...(record.scope ? { scope: record.scope } : {}),
       bound_entity: record.boundEntity === null ? null : { ...record.boundEntity },
       ...(record.act === undefined ? {} : { act: structuredClone(record.act) }),
+      ...(record.jkt === undefined ? {} : { cnf: { jkt: record.jkt } }),
     }),
   });
 }

@@ -14,6 +14,7 @@ import { signJwt } from '../jwt';
 import { formatOpaqueToken, randomBase62, SECRET_LENGTH } from '../opaque-token';
 import { audienceArray, wholeSeconds } from '../../util/options';
 import type { TokenContext } from './context';
+import { assertJkt } from '../dpop/jwk';
 
 /** Input of `TokenService.issueAccessToken`. */
 export interface IssueAccessTokenInput {
@@ -55,6 +56,11 @@ export interface IssueAccessTokenInput {
    * @default none (only `ttl` decides)
    */
   readonly notAfter?: number;
+  /**
+   * Binds the token to a DPoP key: its RFC 7638 thumbprint, written as `cnf.jkt` (RFC 9449 §6).
+   * @default unbound
+   */
+  readonly jkt?: string;
 }
 
 /** The `act` claim (RFC 8693 §4.1): the acting party's `sub`, and the prior actors, nested. */
@@ -80,6 +86,7 @@ const ISSUE_ACCESS_TOKEN_FIELDS = {
   claims: true,
   act: true,
   notAfter: true,
+  jkt: true,
 } as const satisfies Record<keyof IssueAccessTokenInput, true>;
 
 /** An issued access token. */
@@ -92,6 +99,8 @@ export interface IssuedAccessToken {
   /** Expiry, seconds since the epoch. */
   readonly expiresAt: number;
   readonly issuedAt: number;
+  /** The DPoP key the token is bound to (RFC 9449 §6), if any. */
+  readonly jkt?: string;
 }
 
 /** Issues a JWT (RFC 9068) or opaque access token. Opaque tokens are stored (hashed) before they are returned. */
@@ -116,6 +125,7 @@ export async function issueAccessToken(
   const iss = input.issuer ?? options.issuer;
   const aud = audienceArray(input.audience, options.audiences);
   const scope = input.scope ?? '';
+  const jkt = input.jkt === undefined ? undefined : assertJkt(input.jkt);
   if (input.format === 'opaque') {
     const prefix = input.prefix ?? options.accessTokenPrefix;
     if (!ctx.opaquePrefixes.has(prefix)) ctx.opaquePrefixes.register(prefix);
@@ -132,6 +142,7 @@ export async function issueAccessToken(
       exp,
       ...(input.familyId === undefined ? {} : { familyId: input.familyId }),
       ...(input.act === undefined ? {} : { act: input.act }),
+      ...(jkt === undefined ? {} : { jkt }),
     };
     await ctx.guard(() =>
       ctx.store.saveAccessToken(ctx.hasher.hash(token), record, ttl + options.expiredRecordRetention),
@@ -143,6 +154,7 @@ export async function issueAccessToken(
       expiresIn: exp - iat,
       expiresAt: exp,
       issuedAt: iat,
+      ...(jkt === undefined ? {} : { jkt }),
     });
   }
   const claims: Record<string, unknown> = {
@@ -159,6 +171,7 @@ export async function issueAccessToken(
   if (boundEntity) claims.bound_entity = { id: boundEntity.id, type: boundEntity.type };
   if (input.familyId !== undefined) claims.sid = input.familyId;
   if (input.act !== undefined) claims.act = input.act;
+  if (jkt !== undefined) claims.cnf = { jkt };
   const typ = input.typ ?? 'at+jwt';
   // A key held by an external signer (KMS, HSM) signs asynchronously, and a KMS that cannot
   // answer is a 503 like a store outage (fail closed: no other key signs instead).
@@ -179,6 +192,7 @@ export async function issueAccessToken(
     expiresIn: exp - iat,
     expiresAt: exp,
     issuedAt: iat,
+    ...(jkt === undefined ? {} : { jkt }),
   });
 }
 

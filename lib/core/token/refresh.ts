@@ -13,6 +13,7 @@ import {
   type RefreshTokenParts,
 } from '../refresh-token';
 import type { TokenContext } from './context';
+import { assertJkt } from '../dpop/jwk';
 
 /** A new refresh token and its family. */
 export interface IssuedRefreshToken {
@@ -29,6 +30,8 @@ export interface StartRefreshFamilyInput {
   readonly data?: Readonly<Record<string, unknown>>;
   /** The stable id of the application the family is issued to (kept across credential rotations). */
   readonly applicationId?: string;
+  /** Binds the family's refresh tokens to a DPoP key (RFC 7638 thumbprint, RFC 9449 §5). */
+  readonly jkt?: string;
 }
 
 /** Input of `TokenService.refresh`. */
@@ -72,6 +75,7 @@ export async function startRefreshFamily(
     lastUsedAt: now,
     ...(input.data === undefined ? {} : { data: input.data }),
     ...(input.applicationId === undefined ? {} : { applicationId: input.applicationId }),
+    ...(input.jkt === undefined ? {} : { jkt: assertJkt(input.jkt) }),
   };
   await ctx.guard(() =>
     ctx.store.createRefreshFamily(family, ctx.hasher.hash(refreshToken), ctx.hasher.hash(proof)),

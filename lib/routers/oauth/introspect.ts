@@ -7,6 +7,7 @@ import type { ApplicationInfo } from '../../core/credentials';
 import { introspectsAny } from '../../core/introspection-access';
 import type { TokenKit } from '../../core/token-kit';
 import { asyncHandler } from '../shared';
+import { boundJkt } from '../../core/dpop/dpop-verifier';
 import { readTokenRequest, type OAuthContext } from './context';
 
 type Inspected = Awaited<ReturnType<TokenKit['tokens']['inspect']>>;
@@ -31,6 +32,7 @@ async function ownedActive(kit: TokenKit, client: ApplicationInfo, found: Inspec
 function activeResponse(kit: TokenKit, found: Inspected): Record<string, unknown> | null {
   if (found.kind === 'access' && found.active) {
     const { auth } = found;
+    const jkt = boundJkt(auth.claims);
     return {
       active: true,
       ...(auth.scopes.length > 0 ? { scope: auth.scopes.join(' ') } : {}),
@@ -41,7 +43,9 @@ function activeResponse(kit: TokenKit, found: Inspected): Record<string, unknown
       iss: auth.issuer,
       aud: auth.audience.length === 1 ? auth.audience[0] : [...auth.audience],
       jti: auth.jti,
-      token_type: 'Bearer',
+      // RFC 9449 §6.2: a DPoP-bound token's type and confirmation.
+      token_type: jkt === undefined ? 'Bearer' : 'DPoP',
+      ...(jkt === undefined ? {} : { cnf: { jkt } }),
       ...(auth.boundEntity === null ? {} : { bound_entity: auth.boundEntity }),
       // RFC 8693 §4.1: the delegation of an exchanged token.
       ...(auth.claims.act === undefined ? {} : { act: auth.claims.act }),
@@ -58,6 +62,7 @@ function activeResponse(kit: TokenKit, found: Inspected): Record<string, unknown
       iat: family.createdAt,
       iss: kit.tokens.issuer,
       token_type: 'refresh_token',
+      ...(family.jkt === undefined ? {} : { cnf: { jkt: family.jkt } }),
       ...(family.boundEntity === null ? {} : { bound_entity: family.boundEntity }),
     };
   }

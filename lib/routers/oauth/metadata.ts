@@ -37,6 +37,8 @@ export function metadataEndpoint(context: OAuthContext): RequestHandler {
       // No authorization endpoint, hence no response types (RFC 8414 §2).
       response_types_supported: [],
       ...clientAuthMetadata(kit),
+      // RFC 9449 §5.1
+      ...(kit.tokens.dpop.enabled ? { dpop_signing_alg_values_supported: kit.tokens.dpop.algorithms } : {}),
     });
   };
 }

@@ -10,12 +10,15 @@ import { asyncHandler, stringField } from '../shared';
 import { readClientCredentials } from './client-auth';
 import type { OAuthContext } from './context';
 import { readParams, readResources } from './form';
+import { OAUTH_PATHS } from './errors';
+import { setDpopNonce, tokenRequestProof } from '../../middleware/dpop';
 
 /** The RFC 6749 §5.1 answer to a successful grant. */
-function tokenResponse(res: Response, result: GrantResult): void {
+function tokenResponse(res: Response, result: GrantResult, dpop: boolean): void {
   res.status(200).json({
     access_token: result.accessToken.token,
-    token_type: 'Bearer',
+    // RFC 9449 §5: a DPoP-bound token is of type DPoP.
+    token_type: dpop ? 'DPoP' : 'Bearer',
     expires_in: result.accessToken.expiresIn,
     ...(result.scope ? { scope: result.scope } : {}),
     ...(result.refreshToken === undefined ? {} : { refresh_token: result.refreshToken }),
@@ -35,6 +38,8 @@ export function tokenEndpoint(context: OAuthContext): RequestHandler {
       if (grantType === undefined) throw new TokenError('invalid_request', 'grant_type is required');
       const grant = findGrant(grantType);
       if (grant === undefined) throw new TokenError('unsupported_grant_type');
+      // RFC 9449 §5: a proof is checked (and its jti consumed) before the grant runs.
+      const dpopJkt = await tokenRequestProof(context.kit.tokens, req, context.baseUrl + OAUTH_PATHS.token);
       const result = await grant.token(context.grants, {
         param: (name) => stringField(body, name),
         scope,
@@ -43,8 +48,10 @@ export function tokenEndpoint(context: OAuthContext): RequestHandler {
         clientSecret: credentials.clientSecret,
         authenticate: () => context.authenticate(req, credentials),
         ip: req.ip,
+        dpopJkt,
       });
-      tokenResponse(res, result);
+      setDpopNonce(context.kit.tokens, res);
+      tokenResponse(res, result, result.accessToken.jkt !== undefined);
     } catch (err) {
       throw context.withChallenge(err, credentials);
     }
