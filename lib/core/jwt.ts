@@ -1,7 +1,7 @@
 /**
  * Signing and strict verification of JWT access tokens.
  *
- * `jsonwebtoken` signs. Verification is ours, on `node:crypto` directly, and parses the token once:
+ * `jsonwebtoken` signs RS256 and HS256; ES256 is signed on `node:crypto` directly. Verification is ours, on `node:crypto` directly, and parses the token once:
  * each part is decoded (canonical base64url only) and parsed once, the signature is checked on the
  * pinned key with the pinned algorithm (RSASSA-PKCS1-v1_5 with SHA-256, RFC 7518 §3.3; ECDSA P-256
  * with SHA-256 in the R‖S form, RFC 7518 §3.4; HMAC SHA-256 compared in constant time, RFC 7518
@@ -13,10 +13,17 @@
  * @see RFC 8725 (JWT best current practices), RFC 9068 (JWT access tokens)
  */
 import jwt from 'jsonwebtoken';
-import { createHmac, timingSafeEqual, verify as verifySignature, type KeyObject } from 'node:crypto';
+import {
+  createHmac,
+  sign as cryptoSign,
+  timingSafeEqual,
+  verify as verifySignature,
+  type KeyObject,
+} from 'node:crypto';
 
 import { TokenError } from '../errors';
 import type { KeySet } from '../keys/key-set';
+import { base64urlJson } from '../keys/signer';
 import type { SigningAlgorithm } from '../types';
 import { DEFAULT_BINDING_PROFILE, type BindingProfile } from './binding';
 
@@ -87,7 +94,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  * Signs `claims` with the key set's signing key. The header is exactly `{alg, typ, kid}`; the
  * claims are written as given, and must already carry `iat` and `exp` (positive integer seconds).
  *
- * @throws TypeError when the key set has no signing key, or `iat`/`exp` is missing or malformed.
+ * @throws TypeError when the key set has no signing key, `iat`/`exp` is missing or malformed, or
+ *   `nbf` is malformed.
  */
 export function signJwt(keys: KeySet, claims: Record<string, unknown>, options: SignJwtOptions = {}): string {
   const typ = options.typ ?? 'at+jwt';
@@ -103,7 +111,17 @@ export function signJwt(keys: KeySet, claims: Record<string, unknown>, options: 
       throw new TypeError(`signJwt: claims.${name} must be a positive integer number of seconds`);
     }
   }
+  if (Object.hasOwn(claims, 'nbf') && !isNumericDate(claims.nbf)) {
+    throw new TypeError('signJwt: claims.nbf must be a non-negative integer number of seconds');
+  }
   const { kid, alg, key } = keys.signingKey();
+  if (alg === 'ES256') {
+    // On node:crypto directly, R‖S out of the box (RFC 7518 §3.4): jsonwebtoken signs DER and
+    // converts it in JavaScript, a fifth of an ES256 issuance's signing cost.
+    const input = `${base64urlJson({ alg, typ, kid })}.${base64urlJson(claims)}`;
+    const signature = cryptoSign('sha256', Buffer.from(input, 'ascii'), { key, dsaEncoding: 'ieee-p1363' });
+    return `${input}.${signature.toString('base64url')}`;
+  }
   // Not `noTimestamp`: jsonwebtoken would delete the given iat. Without it, a non-zero iat is kept as is.
   return jwt.sign(claims, key, { algorithm: alg, keyid: kid, header: { alg, typ, kid } });
 }
