@@ -49,32 +49,36 @@ describe('the verified-digest memo', () => {
     });
   }
 
-  /** Two verified tokens with a one-entry identity cache: the second one is held by digest only. */
-  async function secondTokenPastTheCache(kit: TokenKit, ttl?: number): Promise<string[]> {
+  /**
+   * Two tokens through a one-entry identity cache, verified A, B, B, A: B ends in the identity
+   * cache, A (verified in full twice, so past the memo's doorkeeper) in the digest memo only.
+   * Returns [A, B].
+   */
+  async function firstTokenPastTheCache(kit: TokenKit, ttl?: number): Promise<string[]> {
     const tokens: string[] = [];
-    for (const subject of ['first', 'second']) {
+    for (const subject of ['past', 'held']) {
       const { token } = await kit.tokens.issueAccessToken({
         subject,
         clientId: 'client-1',
         scope: 'read write',
         ...(ttl === undefined ? {} : { ttl }),
       });
-      await kit.tokens.verifyAccessToken(token, options);
       tokens.push(token);
     }
+    for (const i of [0, 1, 1, 0]) await kit.tokens.verifyAccessToken(tokens[i]!, options);
     return tokens;
   }
 
   it('answers a token past the identity cache with the identity its full verification gave', async () => {
     const kit = await kitWith({ verifiedCacheSize: 1 });
-    const [first, second] = await secondTokenPastTheCache(kit);
+    const [past, held] = await firstTokenPastTheCache(kit);
     // the same claims, fully verified by a kit without caches
     const plain = await kitWith({ verifiedCacheSize: 0 });
-    const full = await plain.tokens.verifyAccessToken(second!, options);
-    expect(kit.tokens.verifyRemembered(first!, options)?.subject).toBe('first');
-    const remembered = kit.tokens.verifyRemembered(second!, options);
+    const full = await plain.tokens.verifyAccessToken(past!, options);
+    expect(kit.tokens.verifyRemembered(held!, options)?.subject).toBe('held');
+    const remembered = kit.tokens.verifyRemembered(past!, options);
     expect(remembered).toEqual(full);
-    expect(remembered?.subject).toBe('second');
+    expect(remembered?.subject).toBe('past');
     expect(Object.isFrozen(remembered)).toBe(true);
     expect(Object.isFrozen(remembered?.claims)).toBe(true);
     expect(Object.isFrozen(remembered?.scopes)).toBe(true);
@@ -83,63 +87,70 @@ describe('the verified-digest memo', () => {
 
   it('never takes an altered token for a remembered one', async () => {
     const kit = await kitWith({ verifiedCacheSize: 1 });
-    const [, second] = await secondTokenPastTheCache(kit);
-    const [header, payload, signature] = second!.split('.');
+    const [past] = await firstTokenPastTheCache(kit);
+    const [header, payload, signature] = past!.split('.');
     const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString()) as Record<string, unknown>;
     const forged = `${header}.${Buffer.from(JSON.stringify({ ...claims, scope: 'admin' })).toString('base64url')}.${signature}`;
     expect(kit.tokens.verifyRemembered(forged, options)).toBeUndefined();
     await expect(kit.tokens.verifyAccessToken(forged, options)).rejects.toMatchObject({
       code: 'invalid_token',
     });
-    expect(kit.tokens.verifyRemembered(`${second}x`, options)).toBeUndefined();
+    expect(kit.tokens.verifyRemembered(`${past}x`, options)).toBeUndefined();
   });
 
   it('only answers for the options object and key set the token was verified with', async () => {
     const kit = await kitWith({ verifiedCacheSize: 1 });
-    const [, second] = await secondTokenPastTheCache(kit);
-    expect(kit.tokens.verifyRemembered(second!, Object.freeze({}))).toBeUndefined();
-    expect(kit.tokens.verifyRemembered(second!, options)?.subject).toBe('second');
+    const [past] = await firstTokenPastTheCache(kit);
+    expect(kit.tokens.verifyRemembered(past!, Object.freeze({}))).toBeUndefined();
+    expect(kit.tokens.verifyRemembered(past!, options)?.subject).toBe('past');
   });
 
   it('forgets a token at exp plus the clock tolerance', async () => {
     const clock = createClock();
     const kit = await kitWith({ verifiedCacheSize: 1 }, clock);
-    const [, second] = await secondTokenPastTheCache(kit, 60);
+    const [past] = await firstTokenPastTheCache(kit, 60);
     clock.advance(60 + kit.tokens.clockTolerance - 1);
-    expect(kit.tokens.verifyRemembered(second!, options)?.subject).toBe('second');
+    expect(kit.tokens.verifyRemembered(past!, options)?.subject).toBe('past');
     clock.advance(1);
-    expect(kit.tokens.verifyRemembered(second!, options)).toBeUndefined();
-    await expect(kit.tokens.verifyAccessToken(second!, options)).rejects.toMatchObject({
+    expect(kit.tokens.verifyRemembered(past!, options)).toBeUndefined();
+    await expect(kit.tokens.verifyAccessToken(past!, options)).rejects.toMatchObject({
       code: 'expired_token',
     });
   });
 
   it('is off with verifiedDigestCacheSize 0 (and with verifiedCacheSize 0)', async () => {
     const kit = await kitWith({ verifiedCacheSize: 1, verifiedDigestCacheSize: 0 });
-    const [, second] = await secondTokenPastTheCache(kit);
-    expect(kit.tokens.verifyRemembered(second!, options)).toBeUndefined();
+    const [past] = await firstTokenPastTheCache(kit);
+    expect(kit.tokens.verifyRemembered(past!, options)).toBeUndefined();
     const off = await kitWith({ verifiedCacheSize: 0 });
-    const [first] = await secondTokenPastTheCache(off);
+    const [first] = await firstTokenPastTheCache(off);
     expect(off.tokens.verifyRemembered(first!, options)).toBeUndefined();
   });
 
-  it('holds at most verifiedDigestCacheSize tokens, admitting a newcomer once full only on its second sighting', async () => {
-    const kit = await kitWith({ verifiedCacheSize: 1, verifiedDigestCacheSize: 2 });
+  it('does not remember a token verified in full only once (one-off tokens fill no entry)', async () => {
+    const kit = await kitWith({ verifiedCacheSize: 1 });
     const tokens: string[] = [];
-    for (const subject of ['a', 'b', 'c']) {
+    for (const subject of ['x', 'y']) {
       const { token } = await kit.tokens.issueAccessToken({ subject, clientId: 'client-1' });
-      await kit.tokens.verifyAccessToken(token, options);
       tokens.push(token);
     }
-    const [a, b, c] = tokens;
-    // a: the identity cache's one entry and the memo's first; b: the memo's second; c: refused by both
-    expect(kit.tokens.verifyRemembered(b!, options)?.subject).toBe('b');
-    expect(kit.tokens.verifyRemembered(c!, options)).toBeUndefined();
-    await kit.tokens.verifyAccessToken(c!, options);
-    // seen twice: admitted to both, in place of the least recently used (a, not b that was just read)
-    expect(kit.tokens.verifyRemembered(c!, options)?.subject).toBe('c');
-    expect(kit.tokens.verifyRemembered(b!, options)?.subject).toBe('b');
-    expect(kit.tokens.verifyRemembered(a!, options)).toBeUndefined();
-    expect((await kit.tokens.verifyAccessToken(a!, options)).subject).toBe('a');
+    const [x, y] = tokens;
+    await kit.tokens.verifyAccessToken(x!, options); // the identity cache's one entry
+    await kit.tokens.verifyAccessToken(y!, options); // refused by both (first sighting)
+    expect(kit.tokens.verifyRemembered(y!, options)).toBeUndefined();
+    await kit.tokens.verifyAccessToken(y!, options); // second sighting: admitted, x evicted
+    expect(kit.tokens.verifyRemembered(y!, options)?.subject).toBe('y');
+    // x was verified in full once: the identity cache dropped it and the memo never took it
+    expect(kit.tokens.verifyRemembered(x!, options)).toBeUndefined();
+  });
+
+  it('holds at most verifiedDigestCacheSize tokens', async () => {
+    const kit = await kitWith({ verifiedCacheSize: 1, verifiedDigestCacheSize: 1 });
+    const [past] = await firstTokenPastTheCache(kit);
+    expect(kit.tokens.verifyRemembered(past!, options)?.subject).toBe('past');
+    // another token verified twice in full takes the memo's one place
+    const { token: other } = await kit.tokens.issueAccessToken({ subject: 'other', clientId: 'client-1' });
+    for (let i = 0; i < 3; i++) await kit.tokens.verifyAccessToken(other, options);
+    expect(kit.tokens.verifyRemembered(past!, options)).toBeUndefined();
   });
 });

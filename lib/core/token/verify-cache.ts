@@ -10,8 +10,9 @@
  * 32 MiB); an entry is sized, approximately, as {@link jwtEntryBytes} / {@link RECORD_ENTRY_BYTES}:
  * the key string, the parsed claims and the frozen identity around them. The digest memo holds at
  * most `verifiedDigestCacheSize` entries (default 100 000) of {@link DIGEST_ENTRY_BYTES} each,
- * within the same byte bound. All admit on second sighting once full (see `BoundedCache`): a
- * stream of one-off tokens does not evict the ones that repeat. No entry outlives its token's
+ * within the same byte bound. All admit on second sighting once full (see `BoundedCache`), the
+ * digest memo even while it has room: a stream of one-off tokens neither evicts the ones that
+ * repeat nor fills the memo. No entry outlives its token's
  * `exp` (plus the clock tolerance).
  */
 import { hash as oneShotHash, createHash } from 'node:crypto';
@@ -88,7 +89,12 @@ export function createVerifyCaches(ctx: TokenContext): VerifyCaches {
   const digests = size > 0 ? verifiedDigestCacheSize : 0;
   return Object.seal({
     verified: size > 0 ? new BoundedCache<string, VerifiedEntry>(size, options) : undefined,
-    digests: digests > 0 ? new BoundedCache<string, VerifiedDigest>(digests, options) : undefined,
+    // a token is remembered by digest on its second full verification: one-off tokens cost a
+    // fingerprint in the doorkeeper, not an entry
+    digests:
+      digests > 0
+        ? new BoundedCache<string, VerifiedDigest>(digests, { ...options, admitWhenRoom: false })
+        : undefined,
     records: size > 0 && ctx.view ? new BoundedCache<string, OpaqueEntry>(size, options) : undefined,
     lastDigest: undefined,
   });
