@@ -175,7 +175,10 @@ export function rememberedJwt(
   const hit = caches.verified?.get(token, nowMs);
   if (hit !== undefined) return hit.options === options && hit.keys === version ? hit : undefined;
   // verified before, identity not held: parse the payload again, skip signature and claim checks
-  const known = caches.digests?.get(tokenDigest(token), nowMs);
+  const digests = caches.digests;
+  // an empty memo (a fresh instance, or only one-off tokens so far) needs no digest
+  if (digests === undefined || digests.size === 0) return undefined;
+  const known = digests.get(tokenDigest(token), nowMs);
   if (known === undefined || known.options !== options || known.keys !== version) return undefined;
   let entry: VerifiedEntry;
   try {
