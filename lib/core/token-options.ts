@@ -77,6 +77,14 @@ export interface TokenServiceOptions {
    * opaque records); see docs/require-token.md, "Caches and memory". @default 33554432 (32 MiB)
    */
   readonly verifiedCacheBytes?: number;
+  /**
+   * Most JWTs remembered as verified by their SHA-256 digest alone (about 200 bytes each, no
+   * claims held): past the `verifiedCacheSize` entries that hold a whole identity, a repeat of
+   * such a token skips the signature and claim checks and only parses its payload again. 0
+   * disables; `verifiedCacheSize: 0` disables it too. See docs/require-token.md, "Caches and
+   * memory". @default 100000
+   */
+  readonly verifiedDigestCacheSize?: number;
   /** Clock in milliseconds; @default `Date.now`. */
   readonly now?: () => number;
   /** DPoP (RFC 9449): proof algorithms, windows, server nonces. @default on, without nonces */
@@ -110,6 +118,8 @@ export interface ResolvedTokenOptions {
   readonly verifiedCacheSize: number;
   /** Approximate byte bound of each verification cache. */
   readonly verifiedCacheBytes: number;
+  /** 0: no digest cache of verified JWTs. */
+  readonly verifiedDigestCacheSize: number;
   /** Clock in milliseconds. */
   readonly now: () => number;
 }
@@ -187,6 +197,9 @@ export function resolveTokenOptions(options: Readonly<TokenServiceOptions>): Res
   const verifiedCacheBytes = options.verifiedCacheBytes ?? 32 * 1024 * 1024;
   if (!Number.isSafeInteger(verifiedCacheBytes) || verifiedCacheBytes < 1)
     throw new RangeError('verifiedCacheBytes must be a positive whole number of bytes');
+  const verifiedDigestCacheSize = options.verifiedDigestCacheSize ?? 100_000;
+  if (!Number.isSafeInteger(verifiedDigestCacheSize) || verifiedDigestCacheSize < 0)
+    throw new RangeError('verifiedDigestCacheSize must be a whole number');
   return Object.freeze({
     store,
     keys,
@@ -209,6 +222,7 @@ export function resolveTokenOptions(options: Readonly<TokenServiceOptions>): Res
     revocationView: options.revocationView,
     verifiedCacheSize,
     verifiedCacheBytes,
+    verifiedDigestCacheSize,
     now: options.now ?? Date.now,
   });
 }

@@ -187,7 +187,8 @@ export async function signJwsCompact(
   return `${signingInput}.${signature.toString('base64url')}`;
 }
 
-function base64urlJson(value: unknown): string {
+/** The base64url of a value's UTF-8 JSON, as a JWS header or payload part (RFC 7515 §3.1). */
+export function base64urlJson(value: unknown): string {
   return Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
 }
 

@@ -26,6 +26,12 @@ export interface BoundedCacheOptions<K> {
    * their signature or secret).
    */
   readonly fingerprint?: (key: K) => number;
+  /**
+   * With `'admit-on-second-sighting'`: false asks the doorkeeper even while there is room, so a
+   * key seen once costs a fingerprint (a small integer in a set) and never a whole entry — for a
+   * large cache of many one-off keys. @default true
+   */
+  readonly admitWhenRoom?: boolean;
 }
 
 interface Entry<V> {
@@ -34,7 +40,7 @@ interface Entry<V> {
   bytes: number;
 }
 
-/** FNV-1a over the last 16 UTF-16 units of a string, mixed with its length. */
+/** FNV-1a over the last 16 UTF-16 units of a string, mixed with its length, to 30 bits. */
 export function tailFingerprint(key: unknown): number {
   const text = String(key);
   let hash = 0x811c9dc5 ^ text.length;
@@ -42,7 +48,8 @@ export function tailFingerprint(key: unknown): number {
     hash ^= text.charCodeAt(i);
     hash = Math.imul(hash, 0x01000193);
   }
-  return hash >>> 0;
+  // 30 bits: a small integer, stored unboxed in the doorkeeper's set
+  return hash & 0x3fffffff;
 }
 
 /** A bounded map whose entries expire; see the module comment for the policies. */
@@ -52,6 +59,7 @@ export class BoundedCache<K, V> {
   readonly #reorder: boolean;
   readonly #doorkeeper: Set<number> | undefined;
   readonly #fingerprint: (key: K) => number;
+  readonly #admitWhenRoom: boolean;
   readonly #entries = new Map<K, Entry<V>>();
   #bytes = 0;
 
@@ -68,6 +76,7 @@ export class BoundedCache<K, V> {
     this.#reorder = policy !== 'fifo';
     this.#doorkeeper = policy === 'admit-on-second-sighting' ? new Set() : undefined;
     this.#fingerprint = options.fingerprint ?? tailFingerprint;
+    this.#admitWhenRoom = options.admitWhenRoom ?? true;
   }
 
   /** The live value for `key` at time `now` (ms), or undefined. */
@@ -97,7 +106,7 @@ export class BoundedCache<K, V> {
     if (bytes > this.#maxBytes) return false;
     const full = entries.size >= this.#max || this.#bytes + bytes > this.#maxBytes;
     const doorkeeper = this.#doorkeeper;
-    if (full && doorkeeper !== undefined && current === undefined) {
+    if ((full || !this.#admitWhenRoom) && doorkeeper !== undefined && current === undefined) {
       const print = this.#fingerprint(key);
       if (!doorkeeper.delete(print)) {
         if (doorkeeper.size >= 2 * this.#max) doorkeeper.clear();

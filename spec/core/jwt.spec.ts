@@ -193,6 +193,32 @@ describe('jwt', () => {
       expect(verified.header).toEqual({ alg, typ: 'at+jwt', kid });
     });
 
+    it('signs ES256 as jsonwebtoken does: the same header and payload parts, a 64-byte R‖S signature jsonwebtoken verifies', () => {
+      const set = createKeySet({ keys: [rsa, ec, hs] });
+      set.setSigningKey('ec-1');
+      const input = claims({ scope: 'read', nbf: NOW - 10 });
+      const token = signJwt(set, input);
+      const reference = jwt.sign(input, ecPrivate, {
+        algorithm: 'ES256',
+        keyid: 'ec-1',
+        header: { alg: 'ES256', typ: 'at+jwt', kid: 'ec-1' },
+      });
+      const [headerPart, payloadPart, signaturePart] = token.split('.');
+      expect(`${headerPart}.${payloadPart}`).toBe(reference.split('.').slice(0, 2).join('.'));
+      expect(Buffer.from(signaturePart!, 'base64url')).toHaveLength(64);
+      expect(
+        jwt.verify(token, ec.publicKey as KeyObject, { algorithms: ['ES256'], clockTimestamp: NOW }),
+      ).toEqual(input);
+    });
+
+    it('throws TypeError for a malformed nbf with an ES256 signing key, as with the others', () => {
+      const set = createKeySet({ keys: [rsa, ec, hs] });
+      for (const kid of ['ec-1', 'rsa-1']) {
+        set.setSigningKey(kid);
+        expect(() => signJwt(set, claims({ nbf: 'soon' }))).toThrow(TypeError);
+      }
+    });
+
     it('throws TypeError when the key set cannot sign', () => {
       expect(() => signJwt(createKeySet(), claims())).toThrow(TypeError);
     });

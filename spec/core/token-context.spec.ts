@@ -47,6 +47,7 @@ describe('resolveTokenOptions', () => {
         /^refreshGraceSeconds must be a whole number of seconds from 0 to/,
       ],
       [{ verifiedCacheSize: 1.5 }, RangeError, /^verifiedCacheSize must be a whole number$/],
+      [{ verifiedDigestCacheSize: -1 }, RangeError, /^verifiedDigestCacheSize must be a whole number$/],
       [{ pepper: 'short' }, RangeError, /^pepper must be a secret of at least 32 bytes$/],
     ])('throws for %j, naming the option', async (bad, type, message) => {
       const opts = await options(bad);

@@ -85,6 +85,21 @@ describe('BoundedCache', () => {
       expect(cache.size).toBe(2);
     });
 
+    it('with admitWhenRoom false, refuses a key seen once even while there is room', () => {
+      const cache = new BoundedCache<string, number>(3, {
+        policy: 'admit-on-second-sighting',
+        admitWhenRoom: false,
+      });
+      expect(cache.set('a', 1, LATER)).toBe(false);
+      expect(cache.get('a', 0)).toBeUndefined();
+      expect(cache.size).toBe(0);
+      expect(cache.set('a', 1, LATER)).toBe(true);
+      expect(cache.get('a', 0)).toBe(1);
+      // a present key is replaced without asking the doorkeeper
+      expect(cache.set('a', 2, LATER)).toBe(true);
+      expect(cache.get('a', 0)).toBe(2);
+    });
+
     it('does not thrash: a stream of 100 000 one-off keys leaves the 1 000 resident ones hitting', () => {
       const cache = new BoundedCache<string, number>(1000, { policy: 'admit-on-second-sighting' });
       for (let i = 0; i < 1000; i++) cache.set(`hot-${i}`, i, LATER);

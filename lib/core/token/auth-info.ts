@@ -8,7 +8,11 @@ import { deepFreeze } from '../access-token-claims';
 
 /** The scopes of a space-separated `scope` claim (RFC 6749 §3.3); none when absent. */
 export function splitScope(scope: unknown): string[] {
-  return typeof scope === 'string' && scope.length > 0 ? scope.split(' ').filter(Boolean) : [];
+  if (typeof scope !== 'string' || scope.length === 0) return [];
+  // the usual single-spaced list needs no filtering
+  return scope.includes('  ') || scope.startsWith(' ') || scope.endsWith(' ')
+    ? scope.split(' ').filter(Boolean)
+    : scope.split(' ');
 }
 
 /** Freezes an {@link AuthInfo} and everything it holds, so a remembered one can be handed out again. */
@@ -18,6 +22,31 @@ export function freezeAuth(auth: AuthInfo): AuthInfo {
   if (auth.boundEntity !== null) Object.freeze(auth.boundEntity);
   deepFreeze(auth.claims);
   return Object.freeze(auth);
+}
+
+/**
+ * {@link freezeAuth} for the identity of a verified JWT, whose claims are a tree parsed from JSON
+ * (no cycles, nothing shared): each nested object or array is frozen once, without the visited-set
+ * bookkeeping a general graph needs.
+ */
+export function freezeJwtAuth(auth: AuthInfo): AuthInfo {
+  Object.freeze(auth.scopes);
+  Object.freeze(auth.audience);
+  freezeJsonTree(auth.claims);
+  return Object.freeze(auth);
+}
+
+function freezeJsonTree(value: object): void {
+  Object.freeze(value);
+  if (Array.isArray(value)) {
+    for (const inner of value as unknown[])
+      if (typeof inner === 'object' && inner !== null) freezeJsonTree(inner);
+    return;
+  }
+  for (const name in value) {
+    const inner = (value as Record<string, unknown>)[name];
+    if (typeof inner === 'object' && inner !== null) freezeJsonTree(inner);
+  }
 }
 
 /** The identity of an opaque access token, from its stored record (frozen). */
@@ -54,7 +83,7 @@ export function authFromRecord(record: AccessTokenRecord): AuthInfo {
 export function authFromClaims(claims: Readonly<Record<string, unknown>>): AuthInfo {
   const aud = claims.aud;
   const sid = claims.sid;
-  return {
+  const auth: AuthInfo = {
     format: 'jwt',
     jti: claims.jti as string,
     subject: claims.sub as string,
@@ -65,7 +94,8 @@ export function authFromClaims(claims: Readonly<Record<string, unknown>>): AuthI
     audience: typeof aud === 'string' ? [aud] : (aud as string[]),
     issuedAt: claims.iat as number,
     expiresAt: claims.exp as number,
-    ...(typeof sid === 'string' ? { familyId: sid } : {}),
     claims,
   };
+  if (typeof sid === 'string') (auth as { familyId?: string }).familyId = sid;
+  return auth;
 }

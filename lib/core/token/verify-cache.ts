@@ -1,24 +1,36 @@
 /**
  * The caches of verification: verified JWTs (to skip the signature on repeats), keyed by the exact
- * token string, and, while a revocation view lives, opaque tokens' records (which never change),
- * keyed by the token's hash (no raw secret is held). Lookups are synchronous and allocate nothing.
+ * token string; behind them a larger, compact memo of verified JWTs keyed by their SHA-256 digest
+ * (no claims held: a repeat parses its payload again but skips the signature and claim checks);
+ * and, while a revocation view lives, opaque tokens' records (which never change), keyed by the
+ * token's hash (no raw secret is held).
  *
- * Bounds (docs/require-token.md, "Caches and memory"): each cache holds at most
- * `verifiedCacheSize` entries (default 10 000) and about `verifiedCacheBytes` (default 32 MiB).
- * An entry is sized, approximately, as {@link jwtEntryBytes} / {@link RECORD_ENTRY_BYTES}: the key
- * string, the parsed claims (about three times their JSON) and the frozen identity around them.
- * Both admit on second sighting once full (see `BoundedCache`): a stream of one-off tokens does not
- * evict the ones that repeat. No entry outlives its token's `exp` (plus the clock tolerance).
+ * Bounds (docs/require-token.md, "Caches and memory"): the verified-JWT and record caches each hold
+ * at most `verifiedCacheSize` entries (default 10 000) and about `verifiedCacheBytes` (default
+ * 32 MiB); an entry is sized, approximately, as {@link jwtEntryBytes} / {@link RECORD_ENTRY_BYTES}:
+ * the key string, the parsed claims and the frozen identity around them. The digest memo holds at
+ * most `verifiedDigestCacheSize` entries (default 100 000) of {@link DIGEST_ENTRY_BYTES} each,
+ * within the same byte bound. All admit on second sighting once full (see `BoundedCache`), the
+ * digest memo even while it has room: a stream of one-off tokens neither evicts the ones that
+ * repeat nor fills the memo. No entry outlives its token's
+ * `exp` (plus the clock tolerance).
  */
+import { hash as oneShotHash, createHash } from 'node:crypto';
+
 import type { AccessTokenRecord, RevocationQuery } from '../../stores/token-store';
 import type { AuthInfo } from '../../types';
 import { BoundedCache } from '../../util/bounded-cache';
+import { issuedAtMsOf } from '../issuance';
+import { claimsOfVerified } from '../jwt';
+import { authFromClaims, freezeJwtAuth } from './auth-info';
 import type { TokenContext } from './context';
 
 /** A verified JWT, remembered until `exp`. */
 export interface VerifiedEntry {
   readonly auth: AuthInfo;
   readonly query: RevocationQuery;
+  /** The issuance instant revocation cut-offs are compared with (see `issuedAtMsOf`). */
+  readonly issuedMs: number;
   /** The options object it was verified with: a different one verifies again. */
   readonly options: object;
   /** The key-set version it was verified with. */
@@ -33,10 +45,23 @@ export interface OpaqueEntry {
   auth: AuthInfo | undefined;
 }
 
+/**
+ * What the digest memo remembers of a verified JWT: the options object and key-set version it was
+ * verified with. One object is shared by every entry verified alike, so an entry costs its key.
+ */
+export interface VerifiedDigest {
+  readonly options: object;
+  readonly keys: number;
+}
+
 /** The caches of one token core (none when `verifiedCacheSize` is 0; no record cache without a view). */
 export interface VerifyCaches {
   readonly verified: BoundedCache<string, VerifiedEntry> | undefined;
+  /** Verified JWTs by SHA-256 digest (see {@link tokenDigest}). */
+  readonly digests: BoundedCache<string, VerifiedDigest> | undefined;
   readonly records: BoundedCache<string, OpaqueEntry> | undefined;
+  /** The {@link VerifiedDigest} last shared, reused while options and key set stay the same. */
+  lastDigest: VerifiedDigest | undefined;
 }
 
 /** Fixed part of an entry's approximate size: the entry, the identity, its arrays and the Map slot. */
@@ -51,14 +76,90 @@ export function jwtEntryBytes(token: string): number {
 /** Approximate bytes an opaque token's record costs in its cache (hash key, record, identity). */
 export const RECORD_ENTRY_BYTES = 64 + 1024 + ENTRY_OVERHEAD_BYTES;
 
-/** Creates the caches for a context, sized by its `verifiedCacheSize` and `verifiedCacheBytes`. */
+/**
+ * Approximate bytes a digest memo entry costs: the 32-character key, the cache's entry and Map slot
+ * (measured with bench/verify-cost.js: about 170 bytes on Node 20, 64-bit).
+ */
+export const DIGEST_ENTRY_BYTES = 200;
+
+/** Creates the caches for a context, sized by its `verifiedCacheSize`, `verifiedDigestCacheSize` and `verifiedCacheBytes`. */
 export function createVerifyCaches(ctx: TokenContext): VerifyCaches {
-  const { verifiedCacheSize: size, verifiedCacheBytes: maxBytes } = ctx.options;
+  const { verifiedCacheSize: size, verifiedCacheBytes: maxBytes, verifiedDigestCacheSize } = ctx.options;
   const options = { maxBytes, policy: 'admit-on-second-sighting' } as const;
-  return Object.freeze({
+  const digests = size > 0 ? verifiedDigestCacheSize : 0;
+  return Object.seal({
     verified: size > 0 ? new BoundedCache<string, VerifiedEntry>(size, options) : undefined,
+    // a token is remembered by digest on its second full verification: one-off tokens cost a
+    // fingerprint in the doorkeeper, not an entry
+    digests:
+      digests > 0
+        ? new BoundedCache<string, VerifiedDigest>(digests, { ...options, admitWhenRoom: false })
+        : undefined,
     records: size > 0 && ctx.view ? new BoundedCache<string, OpaqueEntry>(size, options) : undefined,
+    lastDigest: undefined,
   });
+}
+
+/**
+ * SHA-256 of a token, as a 32-character latin1 string: collision resistant, so a token that was not
+ * verified can never be taken for one that was. The last token's digest is kept, as the fast path
+ * and then the full verification of one request ask for it twice.
+ */
+export function tokenDigest(token: string): string {
+  if (token === lastToken) return lastTokenDigest;
+  const digest =
+    typeof oneShotHash === 'function'
+      ? oneShotHash('sha256', token, 'binary')
+      : createHash('sha256').update(token, 'utf8').digest('binary');
+  lastToken = token;
+  lastTokenDigest = digest;
+  return digest;
+}
+let lastToken: string | undefined;
+let lastTokenDigest = '';
+
+/** The cache entry of a verified JWT, from its verified claims. */
+export function verifiedEntry(
+  claims: Readonly<Record<string, unknown>>,
+  options: object,
+  keys: number,
+): VerifiedEntry {
+  const auth = freezeJwtAuth(authFromClaims(claims));
+  return {
+    auth,
+    query: revocationQuery(auth.jti, auth.subject, auth.clientId, auth.familyId),
+    issuedMs: issuedAtMsOf(auth.jti, auth.issuedAt),
+    options,
+    keys,
+  };
+}
+
+/** What the store is asked about a token: its jti, subject, client and family. */
+export function revocationQuery(
+  jti: string,
+  subject: string,
+  clientId: string,
+  familyId?: string,
+): RevocationQuery {
+  return familyId === undefined ? { jti, subject, clientId } : { jti, subject, clientId, familyId };
+}
+
+/** Remembers a freshly verified JWT in both caches, until `expiresAtMs`. */
+export function rememberVerified(
+  caches: VerifyCaches,
+  token: string,
+  entry: VerifiedEntry,
+  expiresAtMs: number,
+): void {
+  caches.verified?.set(token, entry, expiresAtMs, jwtEntryBytes(token));
+  const digests = caches.digests;
+  if (digests === undefined) return;
+  let shared = caches.lastDigest;
+  if (shared === undefined || shared.options !== entry.options || shared.keys !== entry.keys) {
+    shared = Object.freeze({ options: entry.options, keys: entry.keys });
+    caches.lastDigest = shared;
+  }
+  digests.set(tokenDigest(token), shared, expiresAtMs, DIGEST_ENTRY_BYTES);
 }
 
 /** The remembered verification of `token` for these options and this key set, unless it expired. */
@@ -70,8 +171,28 @@ export function rememberedJwt(
   nowMs: number,
 ): VerifiedEntry | undefined {
   if (options.ignoreExpiration) return undefined;
+  const version = ctx.keys.version;
   const hit = caches.verified?.get(token, nowMs);
-  return hit !== undefined && hit.options === options && hit.keys === ctx.keys.version ? hit : undefined;
+  if (hit !== undefined) return hit.options === options && hit.keys === version ? hit : undefined;
+  // verified before, identity not held: parse the payload again, skip signature and claim checks
+  const digests = caches.digests;
+  // an empty memo (a fresh instance, or only one-off tokens so far) needs no digest
+  if (digests === undefined || digests.size === 0) return undefined;
+  const known = digests.get(tokenDigest(token), nowMs);
+  if (known === undefined || known.options !== options || known.keys !== version) return undefined;
+  let entry: VerifiedEntry;
+  try {
+    entry = verifiedEntry(claimsOfVerified(token), options, version);
+  } catch {
+    return undefined;
+  }
+  caches.verified?.set(
+    token,
+    entry,
+    (entry.auth.expiresAt + ctx.options.clockTolerance) * 1000,
+    jwtEntryBytes(token),
+  );
+  return entry;
 }
 
 /** True once an opaque token's record is past `exp` and the clock tolerance. */

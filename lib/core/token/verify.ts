@@ -9,13 +9,15 @@ import type { AuthInfo } from '../../types';
 import { issuedAtMsOf } from '../issuance';
 import { audienceList, verifyJwt } from '../jwt';
 import { parseOpaqueToken, SECRET_LENGTH } from '../opaque-token';
-import { authFromClaims, authFromRecord, freezeAuth } from './auth-info';
+import { authFromRecord } from './auth-info';
 import type { TokenContext } from './context';
 import {
-  jwtEntryBytes,
   opaqueExpired,
   RECORD_ENTRY_BYTES,
   rememberedJwt,
+  rememberVerified,
+  revocationQuery,
+  verifiedEntry,
   type OpaqueEntry,
   type VerifiedEntry,
   type VerifyCaches,
@@ -56,15 +58,7 @@ function anyAudience(options: Readonly<VerifyAccessTokenOptions>): boolean {
 }
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
-/** What the store is asked about a token: its jti, subject, client and family. */
-export function revocationQuery(
-  jti: string,
-  subject: string,
-  clientId: string,
-  familyId?: string,
-): RevocationQuery {
-  return familyId === undefined ? { jti, subject, clientId } : { jti, subject, clientId, familyId };
-}
+export { revocationQuery };
 
 /** Revoked by the state, for a token issued at `issuedMs` (a cut-off at that very instant covers it). */
 export function isRevoked(state: RevocationState, issuedMs: number): boolean {
@@ -92,32 +86,28 @@ export async function verifyAccessToken(
   const prefix = ctx.opaquePrefixes.of(token);
   if (prefix !== undefined) return verifyOpaque(ctx, caches, token, prefix, options);
   const now = ctx.now();
-  // a remembered token passed the full verification before: no need to test its shape again
-  const hit = rememberedJwt(ctx, caches, token, options, now * 1000);
-  if (hit === undefined && !JWT_SHAPE.test(token)) throw new TokenError('invalid_token');
-  let verified: VerifiedEntry;
-  if (hit !== undefined) verified = hit;
-  else {
+  let verified = rememberedJwt(ctx, caches, token, options, now * 1000);
+  if (verified === undefined) {
     try {
+      // verifyJwt checks the compact form itself, before any decoding
       verified = verifyJwtCached(ctx, caches, token, options, now);
     } catch (error) {
       // A kid this instance has not loaded yet (a shared key another instance just created): one
       // store reload (at most one per cooldown, see createKeyManager), then verify once more.
-      if (!(await ctx.keys.reloadForUnknownKid(token))) throw error;
+      if (!JWT_SHAPE.test(token) || !(await ctx.keys.reloadForUnknownKid(token))) throw error;
       verified = verifyJwtCached(ctx, caches, token, options, now);
     }
   }
   const { auth, query } = verified;
   const state = await revocationState(ctx, query, auth.expiresAt);
-  if (isRevoked(state, issuedAtMsOf(auth.jti, auth.issuedAt)))
-    throw new TokenError('invalid_token', 'Access token revoked');
+  if (isRevoked(state, verified.issuedMs)) throw new TokenError('invalid_token', 'Access token revoked');
   return auth;
 }
 
 /**
  * The synchronous fast path of {@link verifyAccessToken}: the identity of a token verified before,
  * when its verification is remembered (same options object, same key set, not expired) and a live
- * revocation view knows it is not revoked; else undefined. Never throws; allocates nothing.
+ * revocation view knows it is not revoked; else undefined. Never throws; allocates nothing for a token it holds whole (one known by digest only gets its identity rebuilt).
  */
 export function verifyRemembered(
   ctx: TokenContext,
@@ -143,12 +133,15 @@ export function verifyRemembered(
     if (auth === undefined) return undefined;
   }
   const state = view.check?.(query) ?? view.lookup(query.jti, nowMs);
-  return state === undefined || isRevoked(state, issuedAtMsOf(auth.jti, auth.issuedAt)) ? undefined : auth;
+  return state === undefined || isRevoked(state, jwt?.issuedMs ?? issuedAtMsOf(auth.jti, auth.issuedAt))
+    ? undefined
+    : auth;
 }
 
 /**
  * Signature and claims, remembered per exact token string (and options object, and key-set
  * version) until `exp`, so repeats skip the signature. Expired tokens are always re-verified.
+ * The caller looked the cache up first.
  * The remembered {@link AuthInfo} is deeply frozen: no request can change what the next one sees.
  */
 function verifyJwtCached(
@@ -158,11 +151,8 @@ function verifyJwtCached(
   options: Readonly<VerifyAccessTokenOptions>,
   now: number,
 ): VerifiedEntry {
-  const hit = rememberedJwt(ctx, caches, token, options, now * 1000);
-  if (hit !== undefined) return hit;
   const { keys } = ctx;
   const { issuers, audiences, clockTolerance, maxTokenLifetime } = ctx.options;
-  const cache = options.ignoreExpiration ? undefined : caches.verified;
   const { claims } = verifyJwt(keys, token, {
     issuers: options.issuers ?? issuers,
     audiences: anyAudience(options) ? unverifiedAudiences(token) : (options.audiences ?? audiences),
@@ -173,14 +163,9 @@ function verifyJwtCached(
     ignoreExpiration: options.ignoreExpiration ?? false,
     binding: ctx.options.binding,
   });
-  const auth = freezeAuth(authFromClaims(claims));
-  const entry: VerifiedEntry = {
-    auth,
-    query: revocationQuery(auth.jti, auth.subject, auth.clientId, auth.familyId),
-    options,
-    keys: keys.version,
-  };
-  cache?.set(token, entry, (auth.expiresAt + clockTolerance) * 1000, jwtEntryBytes(token));
+  const entry = verifiedEntry(claims, options, keys.version);
+  if (!options.ignoreExpiration)
+    rememberVerified(caches, token, entry, (entry.auth.expiresAt + clockTolerance) * 1000);
   return entry;
 }
 
