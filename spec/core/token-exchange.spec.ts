@@ -515,6 +515,58 @@ describe.each(storeFactories)('token exchange on the %s store', (_name, factory)
     });
   });
 
+  describe('DPoP-bound tokens (RFC 9449)', () => {
+    const KEY_A = 'A'.repeat(43);
+    const KEY_B = 'B'.repeat(43);
+
+    async function boundToken(jkt: string): Promise<string> {
+      return (
+        await kit.tokens.issueAccessToken({
+          subject: exchanger.clientId,
+          clientId: exchanger.clientId,
+          scope: 'read write',
+          jkt,
+        })
+      ).token;
+    }
+
+    function withProof(subjectToken: string, dpopJkt: string | undefined) {
+      const request = exchangeRequest(kit, exchanger, {
+        subject_token: subjectToken,
+        subject_token_type: ACCESS,
+      });
+      return tokenExchangeGrant.token(grantContext(kit.grants), {
+        ...request,
+        ...(dpopJkt === undefined ? {} : { dpopJkt }),
+      });
+    }
+
+    it('refuses to exchange a bound subject token without a proof of its key (no bearer laundering)', async () => {
+      const subject = await boundToken(KEY_A);
+      await expect(codeOf(withProof(subject, undefined))).resolves.toBe('invalid_request');
+    });
+
+    it('refuses a bound subject token with a proof of another key', async () => {
+      const subject = await boundToken(KEY_A);
+      await expect(codeOf(withProof(subject, KEY_B))).resolves.toBe('invalid_request');
+    });
+
+    it('binds the exchanged token to the key of the proof that came with the request', async () => {
+      const bound = await withProof(await boundToken(KEY_A), KEY_A);
+      expect(bound.accessToken.jkt).toBe(KEY_A);
+      expect(decodeJwt(bound.accessToken.token).payload.cnf).toEqual({ jkt: KEY_A });
+      const fromUnbound = await withProof(await ownToken(), KEY_B);
+      expect(fromUnbound.accessToken.jkt).toBe(KEY_B);
+      expect(decodeJwt(fromUnbound.accessToken.token).payload.cnf).toEqual({ jkt: KEY_B });
+    });
+
+    it('issues an unbound token when no proof was sent for an unbound subject', async () => {
+      const plain = await withProof(await ownToken(), undefined);
+      expect(plain.accessToken.jkt).toBeUndefined();
+      expect(decodeJwt(plain.accessToken.token).payload.cnf).toBeUndefined();
+    });
+  });
+
   describe('bad input', () => {
     let subject: string;
     beforeEach(async () => {

@@ -6,6 +6,8 @@
  * subject's `jti` (`exchangeFamilyId`), so revoking the subject token, its family or its subject
  * revokes what was exchanged from it. See docs/token-exchange.md.
  */
+import { assertDpopRequired } from './dpop-binding';
+import { boundJkt } from '../dpop/dpop-verifier';
 import { serviceUnavailable, TokenError } from '../../errors';
 import type { AuthInfo, BoundEntity } from '../../types';
 import type { ApplicationInfo } from '../credential-types';
@@ -242,6 +244,7 @@ export async function exchangeToken(
   const params = readParams(context, request);
   const client = await request.authenticate();
   assertGrantAllowed(client, TOKEN_EXCHANGE_GRANT_TYPE, true);
+  assertDpopRequired(client, request.dpopJkt);
   const subject = await verifyPresented(
     context,
     { token: params.subjectToken, type: params.subjectTokenType, name: 'subject_token' },
@@ -257,6 +260,16 @@ export async function exchangeToken(
           client,
           request.ip,
         );
+  // A DPoP-bound token (RFC 9449 §6) is exchanged only by the holder of its key: the request must
+  // carry a proof of that key, so an exchange never turns a stolen bound token into a usable one.
+  for (const [name, presented] of [
+    ['subject_token', subject],
+    ['actor_token', actor],
+  ] as const) {
+    const jkt = presented === undefined ? undefined : boundJkt(presented.claims);
+    if (jkt !== undefined && jkt !== request.dpopJkt)
+      throw new TokenError('invalid_request', `${name} is DPoP-bound: send a DPoP proof of its key`);
+  }
   if (params.scopes.some((s) => !subject.scopes.includes(s))) throw new TokenError('invalid_scope');
   const scope = (params.scopes.length > 0 ? params.scopes : subject.scopes).join(' ');
   if (params.audiences.some((a) => !subject.audience.includes(a)))
@@ -290,6 +303,7 @@ export async function exchangeToken(
     familyId,
     act,
     notAfter,
+    ...(request.dpopJkt === undefined ? {} : { jkt: request.dpopJkt }),
     format: context.format,
     ...claims,
   });
