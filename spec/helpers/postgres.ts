@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Pool } from 'pg';
-import { migrateCredentialStore } from '../../lib/stores/postgres-credential-store';
+import { migrateCredentialStore, PostgresCredentialStore } from '../../lib/stores/postgres-credential-store';
 
 /** The URL of the test database. */
 export function testDatabaseUrl(): string {
@@ -47,4 +47,29 @@ export async function createTestSchema(hint: string, url = testDatabaseUrl()): P
       }
     },
   };
+}
+
+/** A suite's PostgreSQL schema (see {@link usePostgresCredentials}). */
+export interface PostgresCredentials {
+  /** The schema of the suite; set once its `beforeAll` ran. */
+  db(): TestSchema;
+  /** A new credential store over the suite's schema. */
+  credentialStore(): PostgresCredentialStore;
+}
+
+/**
+ * Registers, in the calling `describe`, a schema created before its tests and dropped after them,
+ * and gives credential stores over it.
+ */
+export function usePostgresCredentials(hint: string): PostgresCredentials {
+  let schema: TestSchema | undefined;
+  beforeAll(async () => {
+    schema = await createTestSchema(hint);
+  });
+  afterAll(() => schema?.cleanup());
+  const db = (): TestSchema => {
+    if (schema === undefined) throw new Error('usePostgresCredentials: the schema is made in beforeAll');
+    return schema;
+  };
+  return { db, credentialStore: () => new PostgresCredentialStore({ pool: db().pool, schema: db().schema }) };
 }

@@ -14,11 +14,10 @@ import { applySeed } from '../../lib/server/seed-kit';
 import { EXIT_OK, EXIT_USAGE, runCli } from '../../lib/server/cli';
 import { parseSeed, SeedError } from '../../lib/server/seed';
 import { MemoryTokenStore } from '../../lib/stores/memory-token-store';
-import { PostgresCredentialStore } from '../../lib/stores/postgres-credential-store';
 import { oauthRouterApp } from '../helpers/apps';
 import { assertionClaims, assertionForm, clientKey, signJws } from '../helpers/client-assertions';
 import { makeKit, storeFactories, TEST_ISSUER, type StoreHarness } from '../helpers/kit';
-import { createTestSchema, type TestSchema } from '../helpers/postgres';
+import { usePostgresCredentials } from '../helpers/postgres';
 import { connectTestRedis, type TestRedis } from '../helpers/redis';
 
 jest.setTimeout(60_000);
@@ -191,15 +190,10 @@ describe('CredentialService.createApplication client authentication', () => {
   });
 
   describe('over PostgreSQL', () => {
-    let db: TestSchema;
-
-    beforeAll(async () => {
-      db = await createTestSchema('client_auth');
-    });
-    afterAll(() => db?.cleanup());
+    const pg = usePostgresCredentials('client_auth');
 
     it('keeps the settings and the sealed secret in the record; another kit on the database honours them', async () => {
-      const credentialStore = new PostgresCredentialStore({ pool: db.pool, schema: db.schema });
+      const credentialStore = pg.credentialStore();
       const store = new MemoryTokenStore();
       const kek = randomBytes(32);
       const { kit, clock } = await makeKit({ store, credentialStore, kek });
@@ -212,10 +206,11 @@ describe('CredentialService.createApplication client authentication', () => {
         name: 'Pg hmac',
         tokenEndpointAuthMethod: 'client_secret_jwt',
       });
-      const { rows } = await db.pool.query<{ data: unknown }>(
-        `SELECT data FROM ${db.schema}.credentials WHERE id = $1`,
-        [hmac.id],
-      );
+      const { rows } = await pg
+        .db()
+        .pool.query<{ data: unknown }>(`SELECT data FROM ${pg.db().schema}.credentials WHERE id = $1`, [
+          hmac.id,
+        ]);
       expect(JSON.stringify(rows[0]!.data)).not.toContain(hmac.clientSecret);
       const { kit: other } = await makeKit({ store, credentialStore, now: clock, kek });
       expect(await other.credentials.getApplication(signed.id)).toMatchObject({

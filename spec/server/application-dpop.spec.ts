@@ -10,12 +10,11 @@ import { createOAuthRouter } from '../../lib/routers/oauth-router';
 import { EXIT_OK, runCli } from '../../lib/server/cli';
 import { parseSeed, SeedError } from '../../lib/server/seed';
 import { MemoryTokenStore } from '../../lib/stores/memory-token-store';
-import { PostgresCredentialStore } from '../../lib/stores/postgres-credential-store';
 import { RedisTokenStore } from '../../lib/stores/redis-token-store';
 import { makeProof, proofKey } from '../helpers/dpop';
 import { makeKit, TEST_ISSUER } from '../helpers/kit';
 import { basic } from '../helpers/oauth';
-import { createTestSchema, type TestSchema } from '../helpers/postgres';
+import { usePostgresCredentials } from '../helpers/postgres';
 import { connectTestRedis, type TestRedis } from '../helpers/redis';
 
 jest.setTimeout(60_000);
@@ -67,14 +66,10 @@ describe('CredentialService.createApplication dpopBoundAccessTokens', () => {
   });
 
   describe('over PostgreSQL', () => {
-    let db: TestSchema;
-    beforeAll(async () => {
-      db = await createTestSchema('dpop_bound');
-    });
-    afterAll(() => db?.cleanup());
+    const pg = usePostgresCredentials('dpop_bound');
 
     it('keeps the flag, and another kit on the database honours it', async () => {
-      const credentialStore = new PostgresCredentialStore({ pool: db.pool, schema: db.schema });
+      const credentialStore = pg.credentialStore();
       const store = new MemoryTokenStore();
       const { kit } = await makeKit({ store, credentialStore });
       const app = await kit.credentials.createApplication({ name: 'pg bound', dpopBoundAccessTokens: true });

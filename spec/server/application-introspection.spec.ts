@@ -13,11 +13,10 @@ import { applySeed } from '../../lib/server/seed-kit';
 import { EXIT_OK, EXIT_USAGE, runCli } from '../../lib/server/cli';
 import { parseSeed, SeedError } from '../../lib/server/seed';
 import { MemoryTokenStore } from '../../lib/stores/memory-token-store';
-import { PostgresCredentialStore } from '../../lib/stores/postgres-credential-store';
 import { RedisTokenStore } from '../../lib/stores/redis-token-store';
 import { makeKit } from '../helpers/kit';
 import { basic } from '../helpers/oauth';
-import { createTestSchema, type TestSchema } from '../helpers/postgres';
+import { usePostgresCredentials } from '../helpers/postgres';
 import { connectTestRedis, type TestRedis } from '../helpers/redis';
 
 jest.setTimeout(60_000);
@@ -92,15 +91,10 @@ describe('CredentialService.createApplication introspection', () => {
   });
 
   describe('over PostgreSQL', () => {
-    let db: TestSchema;
-
-    beforeAll(async () => {
-      db = await createTestSchema('introspection');
-    });
-    afterAll(() => db?.cleanup());
+    const pg = usePostgresCredentials('introspection');
 
     it('keeps the permission in the record, and another kit on the database honours it', async () => {
-      const credentialStore = new PostgresCredentialStore({ pool: db.pool, schema: db.schema });
+      const credentialStore = pg.credentialStore();
       const store = new MemoryTokenStore();
       const { kit } = await makeKit({ store, credentialStore });
       const rs = await kit.credentials.createApplication({ name: 'Pg RS', introspection: 'any' });

@@ -10,11 +10,10 @@ import { createOAuthRouter } from '../../lib/routers/oauth-router';
 import { EXIT_OK, EXIT_USAGE, runCli } from '../../lib/server/cli';
 import { parseSeed, SeedError } from '../../lib/server/seed';
 import { MemoryTokenStore } from '../../lib/stores/memory-token-store';
-import { PostgresCredentialStore } from '../../lib/stores/postgres-credential-store';
 import { RedisTokenStore } from '../../lib/stores/redis-token-store';
 import { makeKit } from '../helpers/kit';
 import { basic, decodeJwt } from '../helpers/oauth';
-import { createTestSchema, type TestSchema } from '../helpers/postgres';
+import { usePostgresCredentials } from '../helpers/postgres';
 import { connectTestRedis, type TestRedis } from '../helpers/redis';
 
 const API = 'https://api.example.test/';
@@ -78,15 +77,10 @@ describe('CredentialService.createApplication resources', () => {
   });
 
   describe('over PostgreSQL', () => {
-    let db: TestSchema;
-
-    beforeAll(async () => {
-      db = await createTestSchema('resources');
-    });
-    afterAll(() => db?.cleanup());
+    const pg = usePostgresCredentials('resources');
 
     it('keeps the allow-list in the record, and router D sets aud from it', async () => {
-      const credentialStore = new PostgresCredentialStore({ pool: db.pool, schema: db.schema });
+      const credentialStore = pg.credentialStore();
       const { kit } = await makeKit({ store: new MemoryTokenStore(), credentialStore });
       const created = await kit.credentials.createApplication({ name: 'Pg', resources: [API, BILLING, API] });
       expect(created.resources).toEqual([API, BILLING]);
