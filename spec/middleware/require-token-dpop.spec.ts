@@ -13,6 +13,7 @@ import { developmentApp, mountProbe } from '../helpers/apps';
 import { makeProof, proofKey, thumbprint, type ProofKeyPair } from '../helpers/dpop';
 import {
   createClock,
+  describeOnStore,
   makeKit,
   storeFactories,
   TEST_ISSUER,
@@ -594,7 +595,8 @@ describe.each(storeFactories)('DPoP on the %s store', (_name, factory) => {
   });
 });
 
-describe('requireToken in resource-server mode', () => {
+// a remote issuer on a port of its own: the integration project only
+describeOnStore('redis')('requireToken in resource-server mode', () => {
   it('refuses a DPoP-bound token of a remote issuer (no proofs checked there) and keeps Bearer tokens', async () => {
     const clock = createClock();
     const issuer = await startKitIssuer(clock);

@@ -22,7 +22,14 @@ import {
   type ClientKey,
 } from '../helpers/client-assertions';
 import { expectOAuthErrorBody } from '../helpers/http';
-import { makeKit, storeFactories, TEST_ISSUER, type StoreHarness, type TestClock } from '../helpers/kit';
+import {
+  describeOnStore,
+  makeKit,
+  storeFactories,
+  TEST_ISSUER,
+  type StoreHarness,
+  type TestClock,
+} from '../helpers/kit';
 import { basic, failingStore } from '../helpers/oauth';
 import { listen, type Started } from '../helpers/remote-issuers';
 
@@ -426,7 +433,8 @@ describe.each(storeFactories)('createOAuthRouter client assertions on the %s sto
   });
 });
 
-describe('client assertion time checks at second boundaries (injected clock)', () => {
+// the unit project only
+describeOnStore('memory')('client assertion time checks at second boundaries (injected clock)', () => {
   let kit: TokenKit;
   let clock: TestClock;
   let app: Express;
@@ -487,7 +495,8 @@ describe('client assertion time checks at second boundaries (injected clock)', (
   });
 });
 
-describe('client assertions when the store fails', () => {
+// the unit project only
+describeOnStore('memory')('client assertions when the store fails', () => {
   it('answers 503 and issues nothing when the replay cache cannot answer', async () => {
     const failing = failingStore(new MemoryTokenStore());
     const { kit, clock } = await makeKit({ store: failing.store });
@@ -510,7 +519,8 @@ describe('client assertions when the store fails', () => {
   });
 });
 
-describe('private_key_jwt clients with a jwksUri', () => {
+// the integration project only
+describeOnStore('redis')('private_key_jwt clients with a jwksUri', () => {
   let server: Started;
   let published: Record<string, unknown>[];
   let fetches: number;
@@ -594,7 +604,8 @@ describe('private_key_jwt clients with a jwksUri', () => {
   });
 });
 
-describe('assertion clients elsewhere, and the audit trail', () => {
+// the unit project only
+describeOnStore('memory')('assertion clients elsewhere, and the audit trail', () => {
   it('refuses an assertion client’s secret on createAuthRouter too (401 invalid_client)', async () => {
     const { kit } = await makeKit({ store: new MemoryTokenStore() });
     const client = await privateKeyJwtClient(kit, [es256]);
