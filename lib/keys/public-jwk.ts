@@ -125,7 +125,7 @@ function keyFitsAlgorithm(key: KeyObject, alg: RemoteAlgorithm): boolean {
 }
 
 /** Private (or symmetric) JWK members: a JWK that has one is no public key (RFC 7518 §6.2.2, §6.3.2, §6.4). */
-const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
+export const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
 
 /**
  * Why a JWK cannot be registered as a public verification key, or undefined when it can: it must be

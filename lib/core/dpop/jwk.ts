@@ -1,8 +1,9 @@
 /**
- * The public key of a DPoP proof (RFC 9449 §4.2): the header's `jwk`, checked and imported with
- * node:crypto, and its RFC 7638 thumbprint (`jkt`), which binds tokens to it.
+ * The public key of a DPoP proof (RFC 9449 §4.2): the header's `jwk`, checked and imported as
+ * every public JWK of the kit is (lib/keys/public-jwk.ts), and its RFC 7638 thumbprint (`jkt`), which binds tokens to it.
  */
-import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { parseJwk, PRIVATE_MEMBERS, type RemoteKey } from '../../keys/public-jwk';
 
 /** Signature algorithms a DPoP proof may use: asymmetric only (RFC 9449 §4.2, never `none` or HMAC). */
 export type DpopAlgorithm = 'ES256' | 'ES384' | 'ES512' | 'RS256' | 'PS256' | 'EdDSA';
@@ -24,20 +25,13 @@ const THUMBPRINT_MEMBERS: Readonly<Record<string, readonly string[]>> = {
   OKP: ['crv', 'kty', 'x'],
 };
 
-/** Private or symmetric key members: a proof's `jwk` holding any of them is refused (RFC 9449 §4.3). */
-const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
-
-/** The curve each EC algorithm needs (RFC 7518 §3.4). */
-const EC_CURVES: Readonly<Record<string, string>> = { ES256: 'P-256', ES384: 'P-384', ES512: 'P-521' };
-
-/** Smallest RSA modulus accepted, in bits (RFC 7518 §3.3 and §3.5). */
-const MIN_RSA_BITS = 2048;
 /** Largest RSA modulus accepted, in bits: bounds the cost of a verification. */
 const MAX_RSA_BITS = 8192;
 
 /** A proof key that passed {@link importProofKey}. */
 export interface ProofKey {
-  readonly key: KeyObject;
+  /** The key, pinned to the proof's algorithm (for {@link jwsSignatureValid}). */
+  readonly key: RemoteKey;
   /** RFC 7638 SHA-256 thumbprint, base64url. */
   readonly jkt: string;
 }
@@ -61,37 +55,23 @@ export function jwkThumbprint(jwk: Readonly<Record<string, unknown>>): string | 
 }
 
 /**
- * Checks and imports the `jwk` of a proof signed with `alg`: a public key of the algorithm's type
- * (no private or symmetric members; the algorithm's curve; RSA of 2048 to 8192 bits). Returns
- * undefined for anything else, never throws.
+ * Checks and imports the `jwk` of a proof signed with `alg`: a public key (no private or symmetric
+ * member, RFC 9449 §4.3) that fits the algorithm as `parseJwk` checks it (the algorithm's curve,
+ * RSA of at least 2048 bits), and RSA of at most 8192 bits. Returns undefined for anything else,
+ * never throws.
  */
 export function importProofKey(jwk: unknown, alg: DpopAlgorithm): ProofKey | undefined {
   if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) return undefined;
   const members = jwk as Record<string, unknown>;
   if (PRIVATE_MEMBERS.some((name) => Object.hasOwn(members, name))) return undefined;
-  const { kty, crv } = members;
-  if (alg.startsWith('ES')) {
-    if (kty !== 'EC' || crv !== EC_CURVES[alg]) return undefined;
-  } else if (alg === 'EdDSA') {
-    if (kty !== 'OKP' || (crv !== 'Ed25519' && crv !== 'Ed448')) return undefined;
-  } else if (kty !== 'RSA') {
-    return undefined;
-  }
   const jkt = jwkThumbprint(members);
   if (jkt === undefined) return undefined;
-  let key: KeyObject;
-  try {
-    // Only the required members go to the import: nothing else of the header reaches node:crypto.
-    const required = Object.fromEntries(THUMBPRINT_MEMBERS[kty]!.map((name) => [name, members[name]]));
-    key = createPublicKey({ key: required as never, format: 'jwk' });
-  } catch {
-    return undefined;
-  }
-  if (key.type !== 'public') return undefined;
-  if (kty === 'RSA') {
-    const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
-    if (bits < MIN_RSA_BITS || bits > MAX_RSA_BITS) return undefined;
-  }
+  // Only the required members go to the import, pinned to the proof's algorithm: nothing else of
+  // the header (its own `alg`, `use`, `kid`) reaches node:crypto or decides the algorithm.
+  const required = Object.fromEntries(THUMBPRINT_MEMBERS[members.kty as string]!.map((n) => [n, members[n]]));
+  const key = parseJwk({ ...required, alg }, [alg]);
+  if (key === undefined) return undefined;
+  if ((key.key.asymmetricKeyDetails?.modulusLength ?? 0) > MAX_RSA_BITS) return undefined;
   return { key, jkt };
 }
 

@@ -6,8 +6,9 @@
  * token is bound to, and the server nonce when one is required. The replay check (`jti` seen
  * before) is the caller's, once all of these passed.
  */
-import { constants, createHash, verify, type KeyObject } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { TokenError } from '../../errors';
+import { jwsSignatureValid } from '../../keys/public-jwk';
 import { importProofKey, type DpopAlgorithm } from './jwk';
 
 /** Longest proof accepted, in characters (an RSA-8192 key and signature fit). */
@@ -68,30 +69,6 @@ function decodeJson(part: string, what: string): Record<string, unknown> {
   return Object.setPrototypeOf(value, null) as Record<string, unknown>;
 }
 
-/** Signature bytes per ECDSA algorithm (R‖S, RFC 7518 §3.4). */
-const EC_SIGNATURE_LENGTH: Readonly<Record<string, number>> = { ES256: 64, ES384: 96, ES512: 132 };
-
-function signatureValid(alg: DpopAlgorithm, key: KeyObject, input: Buffer, signature: Buffer): boolean {
-  switch (alg) {
-    case 'ES256':
-    case 'ES384':
-    case 'ES512':
-      if (signature.length !== EC_SIGNATURE_LENGTH[alg]) return false;
-      return verify(`sha${alg.slice(2)}`, input, { key, dsaEncoding: 'ieee-p1363' }, signature);
-    case 'RS256':
-      return verify('sha256', input, key, signature);
-    case 'PS256':
-      return verify(
-        'sha256',
-        input,
-        { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 },
-        signature,
-      );
-    case 'EdDSA':
-      return verify(null, input, key, signature);
-  }
-}
-
 const UNRESERVED = /[A-Za-z0-9\-._~]/;
 
 /** RFC 3986 §6.2.2: percent-encodings in upper case, and decoded where they encode an unreserved character. */
@@ -149,7 +126,7 @@ export function checkProof(proof: unknown, expect: ProofExpectations): CheckedPr
   let valid: boolean;
   try {
     const input = Buffer.from(proof.slice(0, headerPart.length + 1 + payloadPart.length), 'latin1');
-    valid = signatureValid(alg as DpopAlgorithm, proofKey.key, input, signature);
+    valid = jwsSignatureValid(proofKey.key, input, signature);
   } catch {
     valid = false;
   }
