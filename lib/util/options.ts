@@ -58,13 +58,7 @@ export function wholeSeconds(
   min = 1,
   max = Number.MAX_SAFE_INTEGER,
 ): number {
-  const v = wholeIn(value ?? fallback, min, max);
-  if (v === undefined) {
-    throw new RangeError(
-      `${option} must be a whole number of seconds from ${min} to ${max}, got ${describeValue(value)}`,
-    );
-  }
-  return v;
+  return wholeUnits(value, fallback, option, min, max, 'seconds');
 }
 
 /**
@@ -79,10 +73,22 @@ export function wholeMilliseconds(
   min = 1,
   max = Number.MAX_SAFE_INTEGER,
 ): number {
+  return wholeUnits(value, fallback, option, min, max, 'milliseconds');
+}
+
+/** {@link wholeSeconds} and {@link wholeMilliseconds}: a whole number of `unit` from `min` to `max`. */
+function wholeUnits(
+  value: unknown,
+  fallback: number,
+  option: string,
+  min: number,
+  max: number,
+  unit: string,
+): number {
   const v = wholeIn(value ?? fallback, min, max);
   if (v === undefined) {
     throw new RangeError(
-      `${option} must be a whole number of milliseconds from ${min} to ${max}, got ${describeValue(value)}`,
+      `${option} must be a whole number of ${unit} from ${min} to ${max}, got ${describeValue(value)}`,
     );
   }
   return v;
