@@ -6,7 +6,8 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import express, { type RequestHandler, type Router } from 'express';
+import express, { type Express, type RequestHandler, type Router } from 'express';
+import request from 'supertest';
 import type * as Jose from 'jose';
 import { createOAuthRouter } from '../../lib/routers/oauth-router';
 import type { TokenKit } from '../../lib/core/token-kit';
@@ -335,4 +336,9 @@ export async function startOidcProvider(): Promise<OidcIssuer> {
 
 interface OidcProvider {
   callback(): unknown;
+}
+
+/** `GET /api/me` on `app` with `token` as a Bearer token: the protected route the resource specs mount. */
+export function getMe(app: Express, token: string): request.Test {
+  return request(app).get('/api/me').set('Authorization', `Bearer ${token}`);
 }

@@ -13,7 +13,7 @@ import { createRemoteVerifier } from '../../lib/resource/remote-issuer';
 import type { TokenError } from '../../lib/errors';
 import { createClock, type TestClock } from '../helpers/kit';
 import { expectErrorsBody } from '../helpers/http';
-import { API_AUDIENCE, jose, startJoseIssuer, type JoseIssuer } from '../helpers/remote-issuers';
+import { API_AUDIENCE, getMe, jose, startJoseIssuer, type JoseIssuer } from '../helpers/remote-issuers';
 
 jest.setTimeout(60_000);
 
@@ -48,41 +48,17 @@ describe('remote keys (JwksCache through requireToken)', () => {
   describe('when the issuer rotates its key', () => {
     it('accepts the new kid after the cooldown, with one more JWKS fetch and no restart', async () => {
       const guarded = app();
-      expect(
-        (
-          await request(guarded)
-            .get('/api/me')
-            .set(...bearer(await es.sign()))
-        ).status,
-      ).toBe(200);
+      expect((await getMe(guarded, await es.sign())).status).toBe(200);
       expect(es.jwksRequests).toBe(1);
       await es.rotate();
       const fresh = await es.sign();
       // within the cooldown of the last fetch the new kid is unknown…
-      expectErrorsBody(
-        await request(guarded)
-          .get('/api/me')
-          .set(...bearer(fresh)),
-        401,
-        'invalid_token',
-      );
+      expectErrorsBody(await getMe(guarded, fresh), 401, 'invalid_token');
       expect(es.jwksRequests).toBe(1);
       // …and once it has passed, one refetch finds it
       clock.advance(30);
-      expect(
-        (
-          await request(guarded)
-            .get('/api/me')
-            .set(...bearer(fresh))
-        ).status,
-      ).toBe(200);
-      expect(
-        (
-          await request(guarded)
-            .get('/api/me')
-            .set(...bearer(fresh))
-        ).status,
-      ).toBe(200);
+      expect((await getMe(guarded, fresh)).status).toBe(200);
+      expect((await getMe(guarded, fresh)).status).toBe(200);
       expect(es.jwksRequests).toBe(2);
     });
   });
@@ -123,30 +99,12 @@ describe('remote keys (JwksCache through requireToken)', () => {
       es.cacheControl = 'max-age=1';
       const guarded = app();
       const token = await es.sign({ exp: clock.seconds() + 3600 });
-      expect(
-        (
-          await request(guarded)
-            .get('/api/me')
-            .set(...bearer(token))
-        ).status,
-      ).toBe(200);
+      expect((await getMe(guarded, token)).status).toBe(200);
       clock.advance(29);
-      expect(
-        (
-          await request(guarded)
-            .get('/api/me')
-            .set(...bearer(token))
-        ).status,
-      ).toBe(200);
+      expect((await getMe(guarded, token)).status).toBe(200);
       expect(es.jwksRequests).toBe(1);
       clock.advance(1);
-      expect(
-        (
-          await request(guarded)
-            .get('/api/me')
-            .set(...bearer(token))
-        ).status,
-      ).toBe(200);
+      expect((await getMe(guarded, token)).status).toBe(200);
       expect(es.jwksRequests).toBe(2);
     });
 
@@ -154,30 +112,12 @@ describe('remote keys (JwksCache through requireToken)', () => {
       es.cacheControl = 'max-age=86400';
       const guarded = app({ jwksMaxCacheAge: 120 });
       const token = await es.sign({ exp: clock.seconds() + 3600 });
-      expect(
-        (
-          await request(guarded)
-            .get('/api/me')
-            .set(...bearer(token))
-        ).status,
-      ).toBe(200);
+      expect((await getMe(guarded, token)).status).toBe(200);
       clock.advance(119);
-      expect(
-        (
-          await request(guarded)
-            .get('/api/me')
-            .set(...bearer(token))
-        ).status,
-      ).toBe(200);
+      expect((await getMe(guarded, token)).status).toBe(200);
       expect(es.jwksRequests).toBe(1);
       clock.advance(1);
-      expect(
-        (
-          await request(guarded)
-            .get('/api/me')
-            .set(...bearer(token))
-        ).status,
-      ).toBe(200);
+      expect((await getMe(guarded, token)).status).toBe(200);
       expect(es.jwksRequests).toBe(2);
     });
   });
@@ -187,48 +127,22 @@ describe('remote keys (JwksCache through requireToken)', () => {
       es.cacheControl = 'max-age=60';
       const guarded = app({ jwksStaleFor: 600 });
       const token = await es.sign({ exp: clock.seconds() + 7200 });
-      expect(
-        (
-          await request(guarded)
-            .get('/api/me')
-            .set(...bearer(token))
-        ).status,
-      ).toBe(200);
+      expect((await getMe(guarded, token)).status).toBe(200);
       es.mode = 'down';
       clock.advance(61);
-      expect(
-        (
-          await request(guarded)
-            .get('/api/me')
-            .set(...bearer(token))
-        ).status,
-      ).toBe(200);
+      expect((await getMe(guarded, token)).status).toBe(200);
       expect(es.jwksRequests).toBe(2);
       const unknown = await es.sign({ exp: clock.seconds() + 7200 }, { kid: 'never-published' });
       clock.advance(30);
-      expectErrorsBody(
-        await request(guarded)
-          .get('/api/me')
-          .set(...bearer(unknown)),
-        401,
-        'invalid_token',
-      );
+      expectErrorsBody(await getMe(guarded, unknown), 401, 'invalid_token');
       clock.advance(60 + 600 - 91);
-      const res = await request(guarded)
-        .get('/api/me')
-        .set(...bearer(token));
+      const res = await getMe(guarded, token);
       expectErrorsBody(res, 503, 'service_unavailable');
       expect(res.headers['retry-after']).toBe('5');
       // back up: verifying again on the next fetch after the cooldown
       es.mode = 'ok';
       clock.advance(30);
-      expect(
-        (
-          await request(guarded)
-            .get('/api/me')
-            .set(...bearer(token))
-        ).status,
-      ).toBe(200);
+      expect((await getMe(guarded, token)).status).toBe(200);
     });
 
     it('answers 503 for introspection-dependent checks, while keys are cached', async () => {
@@ -241,21 +155,9 @@ describe('remote keys (JwksCache through requireToken)', () => {
         },
       });
       const token = await es.sign();
-      expect(
-        (
-          await request(guarded)
-            .get('/api/me')
-            .set(...bearer(token))
-        ).status,
-      ).toBe(200);
+      expect((await getMe(guarded, token)).status).toBe(200);
       es.introspectMode = 'down';
-      expectErrorsBody(
-        await request(guarded)
-          .get('/api/me')
-          .set(...bearer(token)),
-        503,
-        'service_unavailable',
-      );
+      expectErrorsBody(await getMe(guarded, token), 503, 'service_unavailable');
     });
   });
 
@@ -271,9 +173,7 @@ describe('remote keys (JwksCache through requireToken)', () => {
       es.mode = mode;
       const guarded = app();
       const started = Date.now();
-      const res = await request(guarded)
-        .get('/api/me')
-        .set(...bearer(await es.sign()));
+      const res = await getMe(guarded, await es.sign());
       expect(Date.now() - started).toBeLessThan(5000);
       expectErrorsBody(res, status, status === 503 ? 'service_unavailable' : 'invalid_token');
     });
@@ -304,21 +204,13 @@ describe('remote keys (JwksCache through requireToken)', () => {
         introspection: { endpoint: `${es.url}/introspect`, clientId: 'rs', clientSecret: 'rs-secret' },
       });
       const started = Date.now();
-      expectErrorsBody(
-        await request(guarded)
-          .get('/api/me')
-          .set(...bearer(await es.sign())),
-        status,
-        'service_unavailable',
-      );
+      expectErrorsBody(await getMe(guarded, await es.sign()), status, 'service_unavailable');
       expect(Date.now() - started).toBeLessThan(5000);
     });
 
     it('refuses a metadata document whose issuer differs from the configured one (RFC 8414 §3.3)', async () => {
       const guarded = app({ issuer: `${es.url}/`, audience: API_AUDIENCE });
-      const res = await request(guarded)
-        .get('/api/me')
-        .set(...bearer(await es.sign({ iss: `${es.url}/` })));
+      const res = await getMe(guarded, await es.sign({ iss: `${es.url}/` }));
       expectErrorsBody(res, 503, 'service_unavailable');
       expect(es.jwksRequests).toBe(0);
     });

@@ -24,6 +24,7 @@ import {
   type KitIssuer,
   type OidcIssuer,
   type Started,
+  getMe,
 } from '../helpers/remote-issuers';
 
 jest.setTimeout(60_000);
@@ -64,9 +65,7 @@ describe('requireToken without a kit (resource-server mode)', () => {
     it('accepts its JWT and hands the identity to the route', async () => {
       const app = resourceApp({ issuer: kitIssuer.url, audience: API_AUDIENCE, now: clock.now });
       const token = await kitIssuer.token();
-      const res = await request(app)
-        .get('/api/me')
-        .set(...bearer(token));
+      const res = await getMe(app, token);
       expect(res.status).toBe(200);
       expect(res.body).toEqual({
         sub: kitIssuer.clients.full.clientId,
@@ -114,17 +113,9 @@ describe('requireToken without a kit (resource-server mode)', () => {
       const start = clock.now();
       try {
         clock.set((exp - 1) * 1000);
-        expect(
-          (
-            await request(guarded)
-              .get('/api/me')
-              .set(...bearer(token))
-          ).status,
-        ).toBe(200);
+        expect((await getMe(guarded, token)).status).toBe(200);
         clock.set(exp * 1000);
-        const res = await request(guarded)
-          .get('/api/me')
-          .set(...bearer(token));
+        const res = await getMe(guarded, token);
         expect(res.status).toBe(401);
         expect(res.body).toEqual(EXPIRED_TOKEN_BODY);
       } finally {
@@ -151,9 +142,7 @@ describe('requireToken without a kit (resource-server mode)', () => {
         jwksUri: `${kitIssuer.url}/.well-known/jwks.json`,
         now: clock.now,
       });
-      const res = await request(guarded)
-        .get('/api/me')
-        .set(...bearer(await kitIssuer.token()));
+      const res = await getMe(guarded, await kitIssuer.token());
       expectErrorsBody(res, 401, 'invalid_token');
     });
   });
@@ -175,27 +164,13 @@ describe('requireToken without a kit (resource-server mode)', () => {
     it('refuses a token revoked at /oauth/revoke once the cached answer is older than cacheMaxAge', async () => {
       const app = introspecting(30);
       const token = await kitIssuer.token();
-      expect(
-        (
-          await request(app)
-            .get('/api/me')
-            .set(...bearer(token))
-        ).status,
-      ).toBe(200);
+      expect((await getMe(app, token)).status).toBe(200);
       await kitIssuer.revoke(token);
       // within the cache age the remembered "active" answer stands
       clock.advance(29);
-      expect(
-        (
-          await request(app)
-            .get('/api/me')
-            .set(...bearer(token))
-        ).status,
-      ).toBe(200);
+      expect((await getMe(app, token)).status).toBe(200);
       clock.advance(1);
-      const res = await request(app)
-        .get('/api/me')
-        .set(...bearer(token));
+      const res = await getMe(app, token);
       expectErrorsBody(res, 401, 'invalid_token', 'Access token revoked');
     });
 
@@ -203,30 +178,11 @@ describe('requireToken without a kit (resource-server mode)', () => {
       const app = introspecting(0);
       const token = await kitIssuer.token();
       const before = kitIssuer.hits.get('/oauth/introspect') ?? 0;
-      expect(
-        (
-          await request(app)
-            .get('/api/me')
-            .set(...bearer(token))
-        ).status,
-      ).toBe(200);
-      expect(
-        (
-          await request(app)
-            .get('/api/me')
-            .set(...bearer(token))
-        ).status,
-      ).toBe(200);
+      expect((await getMe(app, token)).status).toBe(200);
+      expect((await getMe(app, token)).status).toBe(200);
       expect(kitIssuer.hits.get('/oauth/introspect')).toBe(before + 2);
       await kitIssuer.revoke(token);
-      expectErrorsBody(
-        await request(app)
-          .get('/api/me')
-          .set(...bearer(token)),
-        401,
-        'invalid_token',
-        'Access token revoked',
-      );
+      expectErrorsBody(await getMe(app, token), 401, 'invalid_token', 'Access token revoked');
     });
 
     it('asks the endpoint once for concurrent requests with the same token', async () => {
@@ -257,19 +213,11 @@ describe('requireToken without a kit (resource-server mode)', () => {
         format: 'opaque',
       });
       const app = introspecting(0);
-      const res = await request(app)
-        .get('/api/me')
-        .set(...bearer(token));
+      const res = await getMe(app, token);
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({ sub: 'user-opaque', iss: kitIssuer.url, scopes: ['read'] });
       await kitIssuer.kit.tokens.revokeToken(token);
-      expectErrorsBody(
-        await request(app)
-          .get('/api/me')
-          .set(...bearer(token)),
-        401,
-        'invalid_token',
-      );
+      expectErrorsBody(await getMe(app, token), 401, 'invalid_token');
     });
 
     it('responds 401 to an opaque token when no issuer introspects', async () => {
@@ -296,34 +244,22 @@ describe('requireToken without a kit (resource-server mode)', () => {
     });
 
     it('accepts the kit issuer, the jose ES256 issuer and oidc-provider side by side', async () => {
-      const kitRes = await request(app)
-        .get('/api/me')
-        .set(...bearer(await kitIssuer.token()));
+      const kitRes = await getMe(app, await kitIssuer.token());
       expect(kitRes.status).toBe(200);
       expect(kitRes.body.iss).toBe(kitIssuer.url);
-      const esRes = await request(app)
-        .get('/api/me')
-        .set(...bearer(await es.sign()));
+      const esRes = await getMe(app, await es.sign());
       expect(esRes.status).toBe(200);
       expect(esRes.body).toEqual({ sub: 'user-es', client_id: 'client-es', iss: es.url, scopes: ['read'] });
       const oidcToken = await oidc.token();
       expect(decodeJwt(oidcToken).header).toMatchObject({ alg: 'ES256', typ: 'at+jwt' });
-      const oidcRes = await request(app)
-        .get('/api/me')
-        .set(...bearer(oidcToken));
+      const oidcRes = await getMe(app, oidcToken);
       expect(oidcRes.status).toBe(200);
       expect(oidcRes.body).toMatchObject({ iss: oidc.url, client_id: 'oidc-service', scopes: ['read'] });
     });
 
     it("refuses a token that claims the kit issuer but is signed with the ES256 issuer's key", async () => {
       const forged = await es.sign({ iss: kitIssuer.url });
-      expectErrorsBody(
-        await request(app)
-          .get('/api/me')
-          .set(...bearer(forged)),
-        401,
-        'invalid_token',
-      );
+      expectErrorsBody(await getMe(app, forged), 401, 'invalid_token');
     });
 
     it("refuses a token that claims the ES256 issuer but is signed with another key under that issuer's kid", async () => {
@@ -338,50 +274,20 @@ describe('requireToken without a kit (resource-server mode)', () => {
         iat: now,
         exp: now + 60,
       });
-      expectErrorsBody(
-        await request(app)
-          .get('/api/me')
-          .set(...bearer(forged)),
-        401,
-        'invalid_token',
-      );
+      expectErrorsBody(await getMe(app, forged), 401, 'invalid_token');
     });
 
     it('refuses a token of an issuer that is not listed', async () => {
       const forged = await es.sign({ iss: 'https://evil.test' });
-      expectErrorsBody(
-        await request(app)
-          .get('/api/me')
-          .set(...bearer(forged)),
-        401,
-        'invalid_token',
-      );
+      expectErrorsBody(await getMe(app, forged), 401, 'invalid_token');
     });
 
     it('refuses an ID-token-typed JWT and, in strict mode, a token without at+jwt', async () => {
-      expectErrorsBody(
-        await request(app)
-          .get('/api/me')
-          .set(...bearer(await es.sign({}, { typ: 'id_token+jwt' }))),
-        401,
-        'invalid_token',
-      );
+      expectErrorsBody(await getMe(app, await es.sign({}, { typ: 'id_token+jwt' })), 401, 'invalid_token');
       const strict = resourceApp({ issuer: es.url, audience: API_AUDIENCE, strict: true, now: clock.now });
-      expect(
-        (
-          await request(strict)
-            .get('/api/me')
-            .set(...bearer(await es.sign()))
-        ).status,
-      ).toBe(200);
+      expect((await getMe(strict, await es.sign())).status).toBe(200);
       for (const token of [await es.sign({}, { typ: 'JWT' }), await es.sign({ client_id: undefined })]) {
-        expectErrorsBody(
-          await request(strict)
-            .get('/api/me')
-            .set(...bearer(token)),
-          401,
-          'invalid_token',
-        );
+        expectErrorsBody(await getMe(strict, token), 401, 'invalid_token');
       }
     });
   });
@@ -395,22 +301,9 @@ describe('requireToken without a kit (resource-server mode)', () => {
         revocation: { store: kitIssuer.kit.tokens.store },
       });
       const token = await kitIssuer.token();
-      expect(
-        (
-          await request(app)
-            .get('/api/me')
-            .set(...bearer(token))
-        ).status,
-      ).toBe(200);
+      expect((await getMe(app, token)).status).toBe(200);
       await kitIssuer.revoke(token);
-      expectErrorsBody(
-        await request(app)
-          .get('/api/me')
-          .set(...bearer(token)),
-        401,
-        'invalid_token',
-        'Access token revoked',
-      );
+      expectErrorsBody(await getMe(app, token), 401, 'invalid_token', 'Access token revoked');
     });
 
     it('refuses every token of a client cut off at the issuer', async () => {
@@ -421,30 +314,12 @@ describe('requireToken without a kit (resource-server mode)', () => {
         revocation: { store: kitIssuer.kit.tokens.store },
       });
       const token = await kitIssuer.token();
-      expect(
-        (
-          await request(app)
-            .get('/api/me')
-            .set(...bearer(token))
-        ).status,
-      ).toBe(200);
+      expect((await getMe(app, token)).status).toBe(200);
       clock.advance(1);
       await kitIssuer.kit.tokens.revokeClient(kitIssuer.clients.full.clientId);
-      expectErrorsBody(
-        await request(app)
-          .get('/api/me')
-          .set(...bearer(token)),
-        401,
-        'invalid_token',
-      );
+      expectErrorsBody(await getMe(app, token), 401, 'invalid_token');
       clock.advance(1);
-      expect(
-        (
-          await request(app)
-            .get('/api/me')
-            .set(...bearer(await kitIssuer.token()))
-        ).status,
-      ).toBe(200);
+      expect((await getMe(app, await kitIssuer.token())).status).toBe(200);
     });
   });
 
@@ -505,13 +380,7 @@ describe('requireToken without a kit (resource-server mode)', () => {
             .set('X-Token', await es.sign())
         ).status,
       ).toBe(200);
-      expectErrorsBody(
-        await request(app)
-          .get('/api/me')
-          .set(...bearer(await es.sign())),
-        401,
-        'missing_token',
-      );
+      expectErrorsBody(await getMe(app, await es.sign()), 401, 'missing_token');
     });
   });
 
