@@ -11,7 +11,8 @@ import path from 'node:path';
 import request from 'supertest';
 import type { TokenKit } from '../../lib/core/token-kit';
 import { applySeed } from '../../lib/server/seed-kit';
-import { EXIT_OK, EXIT_USAGE, runCli } from '../../lib/server/cli';
+import { EXIT_OK, EXIT_USAGE } from '../../lib/server/cli';
+import { cli } from '../helpers/cli';
 import { parseSeed, SeedError } from '../../lib/server/seed';
 import { MemoryTokenStore } from '../../lib/stores/memory-token-store';
 import { oauthRouterApp } from '../helpers/apps';
@@ -276,16 +277,6 @@ describe('the seed file’s application client authentication', () => {
     ).toBe(200);
   });
 });
-
-async function cli(
-  argv: readonly string[],
-  env: NodeJS.ProcessEnv,
-): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(argv, env, { stdout: (l) => out.push(l), stderr: (l) => err.push(l) });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 describe('express-token-kit application create --token-endpoint-auth-method, --jwks, --jwks-uri', () => {
   let redis: TestRedis;

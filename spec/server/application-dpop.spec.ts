@@ -7,7 +7,8 @@ import express from 'express';
 import request from 'supertest';
 import type { TokenKit } from '../../lib/core/token-kit';
 import { createOAuthRouter } from '../../lib/routers/oauth-router';
-import { EXIT_OK, runCli } from '../../lib/server/cli';
+import { EXIT_OK } from '../../lib/server/cli';
+import { cli as runCapturedCli } from '../helpers/cli';
 import { parseSeed, SeedError } from '../../lib/server/seed';
 import { MemoryTokenStore } from '../../lib/stores/memory-token-store';
 import { RedisTokenStore } from '../../lib/stores/redis-token-store';
@@ -117,12 +118,7 @@ describe('express-token-kit application create --dpop-bound', () => {
   let redis: TestRedis;
   let env: NodeJS.ProcessEnv;
 
-  async function cli(argv: readonly string[]): Promise<{ code: number; out: string; err: string }> {
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await runCli(argv, env, { stdout: (l) => out.push(l), stderr: (l) => err.push(l) });
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  }
+  const cli = (argv: readonly string[]) => runCapturedCli(argv, env);
 
   beforeAll(async () => {
     redis = await connectTestRedis('cli-dpop');

@@ -10,7 +10,8 @@ import { createTokenKit } from '../../lib/core/token-kit';
 import { KeySet, createKeySet } from '../../lib/keys/key-set';
 import { createOAuthRouter } from '../../lib/routers/oauth-router';
 import { applySeed } from '../../lib/server/seed-kit';
-import { EXIT_OK, EXIT_USAGE, runCli } from '../../lib/server/cli';
+import { EXIT_OK, EXIT_USAGE } from '../../lib/server/cli';
+import { cli } from '../helpers/cli';
 import { parseSeed, SeedError } from '../../lib/server/seed';
 import { MemoryTokenStore } from '../../lib/stores/memory-token-store';
 import { RedisTokenStore } from '../../lib/stores/redis-token-store';
@@ -46,16 +47,6 @@ function seedWith(fields: Record<string, unknown>): unknown {
       },
     ],
   };
-}
-
-async function cli(
-  argv: readonly string[],
-  env: NodeJS.ProcessEnv,
-): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(argv, env, { stdout: (l) => out.push(l), stderr: (l) => err.push(l) });
-  return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
 describe('CredentialService.createApplication introspection', () => {

@@ -7,7 +7,8 @@ import request from 'supertest';
 import { createTokenKit } from '../../lib/core/token-kit';
 import { KeySet, createKeySet } from '../../lib/keys/key-set';
 import { createOAuthRouter } from '../../lib/routers/oauth-router';
-import { EXIT_OK, EXIT_USAGE, runCli } from '../../lib/server/cli';
+import { EXIT_OK, EXIT_USAGE } from '../../lib/server/cli';
+import { cli } from '../helpers/cli';
 import { parseSeed, SeedError } from '../../lib/server/seed';
 import { MemoryTokenStore } from '../../lib/stores/memory-token-store';
 import { RedisTokenStore } from '../../lib/stores/redis-token-store';
@@ -33,16 +34,6 @@ function seedWithResources(resources: unknown): unknown {
       },
     ],
   };
-}
-
-async function cli(
-  argv: readonly string[],
-  env: NodeJS.ProcessEnv,
-): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(argv, env, { stdout: (l) => out.push(l), stderr: (l) => err.push(l) });
-  return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
 describe('the seed file’s application resources', () => {
