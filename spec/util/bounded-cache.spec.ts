@@ -37,6 +37,36 @@ describe('BoundedCache', () => {
     });
   });
 
+  describe("with the 'lru' policy's second chance", () => {
+    it('keeps every entry hit since the last eviction pass, and evicts the unmarked one', () => {
+      const cache = new BoundedCache<string, number>(3, { policy: 'lru' });
+      cache.set('a', 1, LATER);
+      cache.set('b', 2, LATER);
+      cache.set('c', 3, LATER);
+      cache.get('a', 0);
+      cache.get('c', 0);
+      cache.set('d', 4, LATER);
+      expect([cache.get('a', 0), cache.get('b', 0), cache.get('c', 0), cache.get('d', 0)]).toEqual([
+        1,
+        undefined,
+        3,
+        4,
+      ]);
+    });
+
+    it('evicts the oldest when every entry was hit (one pass clears the marks)', () => {
+      const cache = new BoundedCache<string, number>(2, { policy: 'lru' });
+      cache.set('a', 1, LATER);
+      cache.set('b', 2, LATER);
+      cache.get('a', 0);
+      cache.get('b', 0);
+      cache.set('c', 3, LATER);
+      expect(cache.size).toBe(2);
+      expect(cache.get('a', 0)).toBeUndefined();
+      expect([cache.get('b', 0), cache.get('c', 0)]).toEqual([2, 3]);
+    });
+  });
+
   describe('when a byte bound is set', () => {
     it('keeps the sum of the declared bytes within maxBytes, evicting as needed', () => {
       const cache = new BoundedCache<string, number>(100, { maxBytes: 1000, policy: 'lru' });
@@ -98,6 +128,36 @@ describe('BoundedCache', () => {
       // a present key is replaced without asking the doorkeeper
       expect(cache.set('a', 2, LATER)).toBe(true);
       expect(cache.get('a', 0)).toBe(2);
+    });
+
+    it('admits(print) asks the doorkeeper as set does, so a refused key need not be computed', () => {
+      const cache = new BoundedCache<string, number>(2, {
+        policy: 'admit-on-second-sighting',
+        admitWhenRoom: false,
+      });
+      expect(cache.admits(42)).toBe(false);
+      expect(cache.size).toBe(0);
+      expect(cache.admits(42)).toBe(true);
+      expect(cache.set('costly-key', 1, LATER, 0, true)).toBe(true);
+      expect(cache.get('costly-key', 0)).toBe(1);
+      // the sighting was consumed: the same print starts over
+      expect(cache.admits(42)).toBe(false);
+      // an entry larger than the byte bound is never admitted
+      const bounded = new BoundedCache<string, number>(2, { maxBytes: 10 });
+      expect(bounded.admits(7, 11)).toBe(false);
+      expect(bounded.admits(7, 10)).toBe(true);
+    });
+
+    it('forgets first sightings after twice its size, in a table that does not grow', () => {
+      const cache = new BoundedCache<string, number>(2, {
+        policy: 'admit-on-second-sighting',
+        admitWhenRoom: false,
+      });
+      expect(cache.admits(1)).toBe(false);
+      for (let print = 100; print < 104; print++) expect(cache.admits(print)).toBe(false);
+      // 1 was forgotten when the fifth first sighting reset the doorkeeper
+      expect(cache.admits(1)).toBe(false);
+      expect(cache.admits(1)).toBe(true);
     });
 
     it('does not thrash: a stream of 100 000 one-off keys leaves the 1 000 resident ones hitting', () => {
