@@ -1,6 +1,7 @@
 /**
- * The caches of verification: verified JWTs (to skip the signature on repeats), keyed by the exact
- * token string; behind them a larger, compact memo of verified JWTs keyed by their SHA-256 digest
+ * The caches of verification: verified JWTs (to skip the signature on repeats), found by a
+ * fingerprint of the token's tail (its signature) and matched against the exact token string;
+ * behind them a larger, compact memo of verified JWTs keyed by their SHA-256 digest
  * (no claims held: a repeat parses its payload again but skips the signature and claim checks);
  * and, while a revocation view lives, opaque tokens' records (which never change), keyed by the
  * token's hash (no raw secret is held).
@@ -12,14 +13,15 @@
  * most `verifiedDigestCacheSize` entries (default 100 000) of {@link DIGEST_ENTRY_BYTES} each,
  * within the same byte bound. All admit on second sighting once full (see `BoundedCache`), the
  * digest memo even while it has room: a stream of one-off tokens neither evicts the ones that
- * repeat nor fills the memo. No entry outlives its token's
+ * repeat nor fills the memo, and costs no digest (the memo's doorkeeper asks the token's tail
+ * fingerprint; the SHA-256 is computed only for a token it admits). No entry outlives its token's
  * `exp` (plus the clock tolerance).
  */
 import { hash as oneShotHash, createHash } from 'node:crypto';
 
 import type { AccessTokenRecord, RevocationQuery } from '../../stores/token-store';
 import type { AuthInfo } from '../../types';
-import { BoundedCache } from '../../util/bounded-cache';
+import { BoundedCache, tailFingerprint } from '../../util/bounded-cache';
 import { issuedAtMsOf } from '../issuance';
 import { claimsOfVerified } from '../jwt';
 import { authFromClaims, freezeJwtAuth } from './auth-info';
@@ -27,6 +29,8 @@ import type { TokenContext } from './context';
 
 /** A verified JWT, remembered until `exp`. */
 export interface VerifiedEntry {
+  /** The exact token string (the cache finds an entry by fingerprint, and compares this). */
+  readonly token: string;
   readonly auth: AuthInfo;
   readonly query: RevocationQuery;
   /** The issuance instant revocation cut-offs are compared with (see `issuedAtMsOf`). */
@@ -46,22 +50,23 @@ export interface OpaqueEntry {
 }
 
 /**
- * What the digest memo remembers of a verified JWT: the options object and key-set version it was
- * verified with. One object is shared by every entry verified alike, so an entry costs its key.
+ * What the digest memo remembers of a verified JWT, found by the token's tail fingerprint: the
+ * token's SHA-256 digest (see {@link tokenDigest}; an entry counts only when it is the digest of
+ * the token asked), and the options object and key-set version it was verified with.
  */
 export interface VerifiedDigest {
+  readonly digest: string;
   readonly options: object;
   readonly keys: number;
 }
 
 /** The caches of one token core (none when `verifiedCacheSize` is 0; no record cache without a view). */
 export interface VerifyCaches {
-  readonly verified: BoundedCache<string, VerifiedEntry> | undefined;
-  /** Verified JWTs by SHA-256 digest (see {@link tokenDigest}). */
-  readonly digests: BoundedCache<string, VerifiedDigest> | undefined;
+  /** Verified JWTs by {@link tailFingerprint} of the token; an entry counts only when its `token` is the one asked. */
+  readonly verified: BoundedCache<number, VerifiedEntry> | undefined;
+  /** Verified JWTs by tail fingerprint, each holding the token's SHA-256 digest. */
+  readonly digests: BoundedCache<number, VerifiedDigest> | undefined;
   readonly records: BoundedCache<string, OpaqueEntry> | undefined;
-  /** The {@link VerifiedDigest} last shared, reused while options and key set stay the same. */
-  lastDigest: VerifiedDigest | undefined;
 }
 
 /** Fixed part of an entry's approximate size: the entry, the identity, its arrays and the Map slot. */
@@ -88,15 +93,22 @@ export function createVerifyCaches(ctx: TokenContext): VerifyCaches {
   const options = { maxBytes, policy: 'admit-on-second-sighting' } as const;
   const digests = size > 0 ? verifiedDigestCacheSize : 0;
   return Object.seal({
-    verified: size > 0 ? new BoundedCache<string, VerifiedEntry>(size, options) : undefined,
+    // a number key: no hashing of the whole (long) token string on every lookup
+    verified:
+      size > 0
+        ? new BoundedCache<number, VerifiedEntry>(size, { ...options, fingerprint: (print) => print })
+        : undefined,
     // a token is remembered by digest on its second full verification: one-off tokens cost a
     // fingerprint in the doorkeeper, not an entry
     digests:
       digests > 0
-        ? new BoundedCache<string, VerifiedDigest>(digests, { ...options, admitWhenRoom: false })
+        ? new BoundedCache<number, VerifiedDigest>(digests, {
+            ...options,
+            admitWhenRoom: false,
+            fingerprint: (print) => print,
+          })
         : undefined,
     records: size > 0 && ctx.view ? new BoundedCache<string, OpaqueEntry>(size, options) : undefined,
-    lastDigest: undefined,
   });
 }
 
@@ -120,12 +132,14 @@ let lastTokenDigest = '';
 
 /** The cache entry of a verified JWT, from its verified claims. */
 export function verifiedEntry(
+  token: string,
   claims: Readonly<Record<string, unknown>>,
   options: object,
   keys: number,
 ): VerifiedEntry {
   const auth = freezeJwtAuth(authFromClaims(claims));
   return {
+    token,
     auth,
     query: revocationQuery(auth.jti, auth.subject, auth.clientId, auth.familyId),
     issuedMs: issuedAtMsOf(auth.jti, auth.issuedAt),
@@ -151,15 +165,13 @@ export function rememberVerified(
   entry: VerifiedEntry,
   expiresAtMs: number,
 ): void {
-  caches.verified?.set(token, entry, expiresAtMs, jwtEntryBytes(token));
+  const print = tailFingerprint(token);
+  caches.verified?.set(print, entry, expiresAtMs, jwtEntryBytes(token));
   const digests = caches.digests;
-  if (digests === undefined) return;
-  let shared = caches.lastDigest;
-  if (shared === undefined || shared.options !== entry.options || shared.keys !== entry.keys) {
-    shared = Object.freeze({ options: entry.options, keys: entry.keys });
-    caches.lastDigest = shared;
-  }
-  digests.set(tokenDigest(token), shared, expiresAtMs, DIGEST_ENTRY_BYTES);
+  // the doorkeeper asks the tail's fingerprint: a refused one-off token costs no digest
+  if (digests === undefined || !digests.admits(print, DIGEST_ENTRY_BYTES)) return;
+  const remembered = { digest: tokenDigest(token), options: entry.options, keys: entry.keys };
+  digests.set(print, remembered, expiresAtMs, DIGEST_ENTRY_BYTES, true);
 }
 
 /** The remembered verification of `token` for these options and this key set, unless it expired. */
@@ -172,22 +184,29 @@ export function rememberedJwt(
 ): VerifiedEntry | undefined {
   if (options.ignoreExpiration) return undefined;
   const version = ctx.keys.version;
-  const hit = caches.verified?.get(token, nowMs);
-  if (hit !== undefined) return hit.options === options && hit.keys === version ? hit : undefined;
+  const print = tailFingerprint(token);
+  const hit = caches.verified?.get(print, nowMs);
+  if (hit !== undefined && hit.token === token)
+    return hit.options === options && hit.keys === version ? hit : undefined;
   // verified before, identity not held: parse the payload again, skip signature and claim checks
   const digests = caches.digests;
-  // an empty memo (a fresh instance, or only one-off tokens so far) needs no digest
-  if (digests === undefined || digests.size === 0) return undefined;
-  const known = digests.get(tokenDigest(token), nowMs);
-  if (known === undefined || known.options !== options || known.keys !== version) return undefined;
+  // a token the memo has no entry for (the usual one-off) costs no digest
+  const known = digests?.get(print, nowMs);
+  if (
+    known === undefined ||
+    known.options !== options ||
+    known.keys !== version ||
+    known.digest !== tokenDigest(token)
+  )
+    return undefined;
   let entry: VerifiedEntry;
   try {
-    entry = verifiedEntry(claimsOfVerified(token), options, version);
+    entry = verifiedEntry(token, claimsOfVerified(token), options, version);
   } catch {
     return undefined;
   }
   caches.verified?.set(
-    token,
+    print,
     entry,
     (entry.auth.expiresAt + ctx.options.clockTolerance) * 1000,
     jwtEntryBytes(token),
