@@ -41,6 +41,7 @@ import {
 import {
   DEFAULT_VERIFY_OPTIONS,
   verifyAccessToken,
+  verifyNow,
   verifyRemembered,
   type VerifyAccessTokenOptions,
 } from './token/verify';
@@ -248,6 +249,20 @@ export class TokenService {
     options: Readonly<VerifyAccessTokenOptions> = DEFAULT_VERIFY_OPTIONS,
   ): AuthInfo | undefined {
     return verifyRemembered(this.#ctx, this.#caches, token, options);
+  }
+
+  /**
+   * {@link verifyAccessToken} without a promise where nothing needs waiting for (a synced
+   * revocation replica answers revocation; the token is a JWT, or an opaque token remembered): the
+   * identity, or the same `TokenError` {@link verifyAccessToken} would reject with, thrown. Undefined
+   * when only {@link verifyAccessToken} can answer; the caller then uses it.
+   * @internal
+   */
+  verifyNow(
+    token: string,
+    options: Readonly<VerifyAccessTokenOptions> = DEFAULT_VERIFY_OPTIONS,
+  ): AuthInfo | undefined {
+    return verifyNow(this.#ctx, this.#caches, token, options);
   }
 
   /**

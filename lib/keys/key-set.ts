@@ -351,20 +351,36 @@ export class KeySet {
    */
   async reloadForUnknownKid(token: string): Promise<boolean> {
     const handler = this.#unknownKid;
-    if (handler === undefined || typeof token !== 'string') return false;
-    const header = headerOf(token);
-    if (header === undefined) return false;
-    const { kid, alg } = header;
-    if (typeof kid !== 'string' || kid.length > MAX_KID_LENGTH || !KID_PATTERN.test(kid)) return false;
-    if (alg !== 'RS256' && alg !== 'ES256') return false;
-    // A known or retired kid (whatever the token's alg) is never a reason to reload.
-    if (this.#retired.has(kid) || this.#entries.has(kid)) return false;
+    const header = this.#unknownKidOf(token);
+    if (handler === undefined || header === undefined) return false;
     try {
       await handler();
     } catch {
       return false;
     }
-    return this.verificationKey(kid, alg) !== undefined;
+    return this.verificationKey(header.kid, header.alg) !== undefined;
+  }
+
+  /**
+   * True when {@link KeySet.reloadForUnknownKid} would run its handler for this token: a handler is
+   * installed and the header names a well-formed (kid, alg) this set has never held. Synchronous,
+   * for a caller that verifies without waiting and leaves such a token to the asynchronous path.
+   * @internal
+   */
+  wouldReloadFor(token: string): boolean {
+    return this.#unknownKid !== undefined && this.#unknownKidOf(token) !== undefined;
+  }
+
+  #unknownKidOf(token: string): { kid: string; alg: 'RS256' | 'ES256' } | undefined {
+    if (typeof token !== 'string') return undefined;
+    const header = headerOf(token);
+    if (header === undefined) return undefined;
+    const { kid, alg } = header;
+    if (typeof kid !== 'string' || kid.length > MAX_KID_LENGTH || !KID_PATTERN.test(kid)) return undefined;
+    if (alg !== 'RS256' && alg !== 'ES256') return undefined;
+    // A known or retired kid (whatever the token's alg) is never a reason to reload.
+    if (this.#retired.has(kid) || this.#entries.has(kid)) return undefined;
+    return { kid, alg };
   }
 
   /**

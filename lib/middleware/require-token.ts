@@ -25,9 +25,19 @@ import { createDpopGuard, type RequireTokenDpopOptions } from './dpop';
 export type { RequireTokenDpopOptions } from './dpop';
 
 /** True when the request's one `Authorization` header uses the DPoP scheme (RFC 9449 §7.1). */
-function isDpopScheme(req: Request): boolean {
-  const values = authorizationValues(req);
+function isDpopScheme(values: readonly string[]): boolean {
   return values.length === 1 && /^dpop(?:[ \t]|$)/i.test(values[0]!);
+}
+
+/**
+ * The token of an `Authorization` value of the usual exact form `Bearer <token>` (one space, the
+ * token not starting with a blank); undefined for anything else, which the full parse
+ * (`extractBearerToken`) then judges. Not a validation: the caller only looks the token up.
+ */
+function plainBearerToken(value: string): string | undefined {
+  if (value.length <= 7 || !value.startsWith('Bearer ')) return undefined;
+  const first = value.charCodeAt(7);
+  return first === 0x20 || first === 0x09 ? undefined : value.slice(7);
 }
 
 declare global {
@@ -108,9 +118,37 @@ export function requireToken(
   // DPoP requests take the pipeline; Bearer requests stay on the fast path below.
   const dpopPipeline = dpop === undefined ? undefined : pipeline();
 
+  const accept = (req: Request, res: Response, next: NextFunction, auth: AuthInfo): void => {
+    try {
+      dpop?.checkBearer(auth);
+    } catch (err) {
+      tokens.reportAuthFailure('invalid_token', req.ip);
+      sendBearerError(res, err, realm, format);
+      return;
+    }
+    if (scopes.length > 0 && scopes.some((s) => !auth.scopes.includes(s))) {
+      sendBearerError(res, new TokenError('insufficient_scope'), realm, format, scopes);
+      return;
+    }
+    req.auth = auth;
+    next();
+  };
+
   return function requireTokenMiddleware(req: Request, res: Response, next: NextFunction): void {
     req.auth = undefined;
-    if (dpopPipeline !== undefined && isDpopScheme(req)) {
+    const values = authorizationValues(req);
+    // The fast path: one `Bearer <token>` header, no query string, and a token seen before and
+    // known to the revocation view — no promise, no store. A token it remembers was verified, so
+    // it is a well-formed b64token (RFC 6750 §2.1) and the full parse below would return it too.
+    if (values.length === 1 && !req.url.includes('?')) {
+      const token = plainBearerToken(values[0]!);
+      const remembered = token === undefined ? undefined : tokens.verifyRemembered(token, verifyOptions);
+      if (remembered !== undefined) {
+        accept(req, res, next, remembered);
+        return;
+      }
+    }
+    if (dpopPipeline !== undefined && isDpopScheme(values)) {
       dpopPipeline(req, res, next);
       return;
     }
@@ -119,39 +157,31 @@ export function requireToken(
       // Express parses the query string on every read of req.query: read it only when there is one
       const query = req.url.includes('?') ? (req.query as Record<string, unknown> | undefined) : undefined;
       token = extractBearerToken({
-        authorization: authorizationValues(req),
+        authorization: values,
         queryToken: query && Object.hasOwn(query, 'access_token') ? query.access_token : undefined,
       });
     } catch (err) {
       sendBearerError(res, err, realm, format);
       return;
     }
-    const accept = (auth: AuthInfo): void => {
-      try {
-        dpop?.checkBearer(auth);
-      } catch (err) {
-        tokens.reportAuthFailure('invalid_token', req.ip);
-        sendBearerError(res, err, realm, format);
-        return;
-      }
-      if (scopes.some((s) => !auth.scopes.includes(s))) {
-        sendBearerError(res, new TokenError('insufficient_scope'), realm, format, scopes);
-        return;
-      }
-      req.auth = auth;
-      next();
-    };
-    // a token seen before, known to the revocation view: no promise, no store
-    const remembered = tokens.verifyRemembered(token, verifyOptions);
-    if (remembered !== undefined) {
-      accept(remembered);
-      return;
-    }
-    tokens.verifyAccessToken(token, verifyOptions).then(accept, (err: unknown) => {
+    const refuse = (err: unknown): void => {
       if (err instanceof TokenError && err.code !== 'service_unavailable') {
         tokens.reportAuthFailure(err.code, req.ip);
       }
       sendBearerError(res, err, realm, format);
-    });
+    };
+    // with a synced revocation replica, a JWT is verified on the spot: no promise
+    let verified: AuthInfo | undefined;
+    try {
+      verified = tokens.verifyNow(token, verifyOptions);
+    } catch (err) {
+      refuse(err);
+      return;
+    }
+    if (verified !== undefined) {
+      accept(req, res, next, verified);
+      return;
+    }
+    tokens.verifyAccessToken(token, verifyOptions).then((auth) => accept(req, res, next, auth), refuse);
   };
 }

@@ -139,6 +139,50 @@ export function verifyRemembered(
 }
 
 /**
+ * {@link verifyAccessToken} without waiting, where nothing needs waiting for: with a synced
+ * revocation replica (which answers for any `jti`), a JWT is verified in full on the spot — the
+ * identity, or a `TokenError` thrown exactly as {@link verifyAccessToken} rejects. Undefined when
+ * only the asynchronous path can answer (no live replica, an opaque token not remembered, a kid
+ * this instance may have to load, a replica that stops answering): the caller then calls
+ * {@link verifyAccessToken}, which starts over.
+ */
+export function verifyNow(
+  ctx: TokenContext,
+  caches: VerifyCaches,
+  token: string,
+  options: Readonly<VerifyAccessTokenOptions>,
+): AuthInfo | undefined {
+  const view = ctx.view;
+  if (
+    view?.check === undefined ||
+    view.replicating !== true ||
+    !view.ready ||
+    options.ignoreExpiration ||
+    typeof token !== 'string' ||
+    token.length === 0 ||
+    token.length > MAX_TOKEN_LENGTH ||
+    ctx.opaquePrefixes.of(token) !== undefined
+  ) {
+    return verifyRemembered(ctx, caches, token, options);
+  }
+  const now = ctx.now();
+  let verified = rememberedJwt(ctx, caches, token, options, now * 1000);
+  if (verified === undefined) {
+    try {
+      verified = verifyJwtCached(ctx, caches, token, options, now);
+    } catch (error) {
+      // a kid another instance may just have created: the asynchronous path reloads the keys
+      if (JWT_SHAPE.test(token) && ctx.keys.wouldReloadFor(token)) return undefined;
+      throw error;
+    }
+  }
+  const state = view.check(verified.query);
+  if (state === undefined) return undefined;
+  if (isRevoked(state, verified.issuedMs)) throw new TokenError('invalid_token', 'Access token revoked');
+  return verified.auth;
+}
+
+/**
  * Signature and claims, remembered per exact token string (and options object, and key-set
  * version) until `exp`, so repeats skip the signature. Expired tokens are always re-verified.
  * The caller looked the cache up first.
@@ -163,7 +207,7 @@ function verifyJwtCached(
     ignoreExpiration: options.ignoreExpiration ?? false,
     binding: ctx.options.binding,
   });
-  const entry = verifiedEntry(claims, options, keys.version);
+  const entry = verifiedEntry(token, claims, options, keys.version);
   if (!options.ignoreExpiration)
     rememberVerified(caches, token, entry, (entry.auth.expiresAt + clockTolerance) * 1000);
   return entry;
