@@ -19,6 +19,13 @@ module.exports = [
     label: 'bare Express 5 route (baseline)',
   },
   {
+    name: 'floor-rs256',
+    group: 'verify',
+    tokens: 'jwt-rs256',
+    mode: 'RS256 signature check alone (ceiling)',
+    label: 'node:crypto RS256 signature check alone (no claims, no revocation: the ceiling)',
+  },
+  {
     name: 'rt-rs256',
     group: 'verify',
     tokens: 'jwt-rs256',

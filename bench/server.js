@@ -369,6 +369,34 @@ async function oidcProviderScenario() {
   return { app, ...issueChecks(load, bad) };
 }
 
+/**
+ * The ceiling of any verifier that checks every token's signature: node:crypto's RSA verify of the
+ * signing input alone, on a KeyObject in hand — no header, claims, expiry or revocation checks.
+ * Not a guard to use; the reference the RS256 scenarios are read against at large N, where no token
+ * repeats and every request pays a signature.
+ */
+async function signatureFloorScenario() {
+  const { verify } = require('node:crypto');
+  const { kit, key } = await makeKit({ alg: 'RS256', store: 'memory', benchKeys: true });
+  const app = newApp();
+  app.get(
+    '/resource',
+    (req, res, next) => {
+      const token = (req.headers.authorization ?? '').slice('Bearer '.length);
+      const dot = token.lastIndexOf('.');
+      const input = Buffer.from(token.slice(0, Math.max(dot, 0)), 'latin1');
+      const signature = Buffer.from(token.slice(dot + 1), 'base64url');
+      if (dot < 0 || !verify('sha256', input, key.publicKey, signature)) {
+        return res.status(401).json({ error: 'invalid_token' });
+      }
+      return next();
+    },
+    resource,
+  );
+  const good = await issue(kit);
+  return { app, ...verifyChecks(good, tamper(good)) };
+}
+
 async function bareScenario() {
   const app = newApp();
   app.get('/resource', resource);
@@ -382,6 +410,7 @@ async function bareScenario() {
 
 const SCENARIOS = {
   bare: bareScenario,
+  'floor-rs256': signatureFloorScenario,
   'rt-rs256': () => requireTokenScenario('RS256'),
   'rt-es256': () => requireTokenScenario('ES256'),
   'rt-hs256': () => requireTokenScenario('HS256'),
