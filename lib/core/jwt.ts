@@ -115,11 +115,17 @@ export function signJwt(keys: KeySet, claims: Record<string, unknown>, options: 
     throw new TypeError('signJwt: claims.nbf must be a non-negative integer number of seconds');
   }
   const { kid, alg, key } = keys.signingKey();
-  if (alg === 'ES256') {
-    // On node:crypto directly, R‖S out of the box (RFC 7518 §3.4): jsonwebtoken signs DER and
-    // converts it in JavaScript, a fifth of an ES256 issuance's signing cost.
+  if (alg === 'ES256' || alg === 'RS256') {
+    // On node:crypto directly (RFC 7515 §5.1: the signature over `header.payload`, both the JSON
+    // as written). ES256 gets R‖S out of the box (RFC 7518 §3.4): jsonwebtoken signs DER and
+    // converts it in JavaScript, a fifth of an ES256 issuance's signing cost; RS256 (RSASSA-PKCS1-v1_5,
+    // RFC 7518 §3.3) skips jsonwebtoken's option and claim handling. The same bytes either way.
     const input = `${base64urlJson({ alg, typ, kid })}.${base64urlJson(claims)}`;
-    const signature = cryptoSign('sha256', Buffer.from(input, 'ascii'), { key, dsaEncoding: 'ieee-p1363' });
+    const data = Buffer.from(input, 'ascii');
+    const signature =
+      alg === 'ES256'
+        ? cryptoSign('sha256', data, { key, dsaEncoding: 'ieee-p1363' })
+        : cryptoSign('sha256', data, key);
     return `${input}.${signature.toString('base64url')}`;
   }
   // Not `noTimestamp`: jsonwebtoken would delete the given iat. Without it, a non-zero iat is kept as is.

@@ -211,6 +211,25 @@ describe('jwt', () => {
       ).toEqual(input);
     });
 
+    it('signs RS256 to exactly the bytes jsonwebtoken writes (RSASSA-PKCS1-v1_5 is deterministic)', () => {
+      const set = createKeySet({ keys: [rsa, ec, hs] });
+      set.setSigningKey('rsa-1');
+      const input = claims({ scope: 'read write', nbf: NOW - 10, aud: ['https://a.example', 'x'] });
+      const reference = jwt.sign(input, rsaPrivate, {
+        algorithm: 'RS256',
+        keyid: 'rsa-1',
+        header: { alg: 'RS256', typ: 'at+jwt', kid: 'rsa-1' },
+      });
+      expect(signJwt(set, input)).toBe(reference);
+      expect(signJwt(set, input, { typ: 'JWT' })).toBe(
+        jwt.sign(input, rsaPrivate, {
+          algorithm: 'RS256',
+          keyid: 'rsa-1',
+          header: { alg: 'RS256', typ: 'JWT', kid: 'rsa-1' },
+        }),
+      );
+    });
+
     it('throws TypeError for a malformed nbf with an ES256 signing key, as with the others', () => {
       const set = createKeySet({ keys: [rsa, ec, hs] });
       for (const kid of ['ec-1', 'rsa-1']) {
