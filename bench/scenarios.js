@@ -19,6 +19,13 @@ module.exports = [
     label: 'bare Express 5 route (baseline)',
   },
   {
+    name: 'noop-middleware',
+    group: 'verify',
+    tokens: 'jwt-rs256',
+    mode: 'one empty Express middleware (ceiling)',
+    label: 'one empty Express middleware before the route (the ceiling of any guard)',
+  },
+  {
     name: 'floor-rs256',
     group: 'verify',
     tokens: 'jwt-rs256',

@@ -397,6 +397,24 @@ async function signatureFloorScenario() {
   return { app, ...verifyChecks(good, tamper(good)) };
 }
 
+/**
+ * The ceiling of any guard that is an Express middleware: one that does nothing but clear
+ * `req.auth` and call `next()`, in front of the same resource.
+ */
+async function emptyMiddlewareScenario() {
+  const spec = await bareScenario();
+  const app = newApp();
+  app.get(
+    '/resource',
+    (req, _res, next) => {
+      req.auth = undefined;
+      next();
+    },
+    resource,
+  );
+  return { ...spec, app };
+}
+
 async function bareScenario() {
   const app = newApp();
   app.get('/resource', resource);
@@ -411,6 +429,7 @@ async function bareScenario() {
 const SCENARIOS = {
   bare: bareScenario,
   'floor-rs256': signatureFloorScenario,
+  'noop-middleware': emptyMiddlewareScenario,
   'rt-rs256': () => requireTokenScenario('RS256'),
   'rt-es256': () => requireTokenScenario('ES256'),
   'rt-hs256': () => requireTokenScenario('HS256'),
