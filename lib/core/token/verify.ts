@@ -86,22 +86,38 @@ export async function verifyAccessToken(
   const prefix = ctx.opaquePrefixes.of(token);
   if (prefix !== undefined) return verifyOpaque(ctx, caches, token, prefix, options);
   const now = ctx.now();
-  let verified = rememberedJwt(ctx, caches, token, options, now * 1000);
-  if (verified === undefined) {
-    try {
-      // verifyJwt checks the compact form itself, before any decoding
-      verified = verifyJwtCached(ctx, caches, token, options, now);
-    } catch (error) {
-      // A kid this instance has not loaded yet (a shared key another instance just created): one
-      // store reload (at most one per cooldown, see createKeyManager), then verify once more.
-      if (!JWT_SHAPE.test(token) || !(await ctx.keys.reloadForUnknownKid(token))) throw error;
-      verified = verifyJwtCached(ctx, caches, token, options, now);
-    }
+  let verified: VerifiedEntry;
+  try {
+    verified = verifiedJwt(ctx, caches, token, options, now);
+  } catch (error) {
+    // A kid this instance has not loaded yet (a shared key another instance just created): one
+    // store reload (at most one per cooldown, see createKeyManager), then verify once more.
+    if (!JWT_SHAPE.test(token) || !(await ctx.keys.reloadForUnknownKid(token))) throw error;
+    verified = verifyJwtCached(ctx, caches, token, options, now);
   }
   const { auth, query } = verified;
-  const state = await revocationState(ctx, query, auth.expiresAt);
-  if (isRevoked(state, verified.issuedMs)) throw new TokenError('invalid_token', 'Access token revoked');
+  refuseRevoked(await revocationState(ctx, query, auth.expiresAt), verified.issuedMs);
   return auth;
+}
+
+/** The remembered verification of a JWT, else its full verification (remembered for next time); throws as verifyJwt does. */
+function verifiedJwt(
+  ctx: TokenContext,
+  caches: VerifyCaches,
+  token: string,
+  options: Readonly<VerifyAccessTokenOptions>,
+  now: number,
+): VerifiedEntry {
+  // verifyJwt checks the compact form itself, before any decoding
+  return (
+    rememberedJwt(ctx, caches, token, options, now * 1000) ??
+    verifyJwtCached(ctx, caches, token, options, now)
+  );
+}
+
+/** Throws `invalid_token` `Access token revoked` when the state revokes a token issued at `issuedMs`. */
+function refuseRevoked(state: RevocationState, issuedMs: number): void {
+  if (isRevoked(state, issuedMs)) throw new TokenError('invalid_token', 'Access token revoked');
 }
 
 /**
@@ -165,20 +181,17 @@ export function verifyNow(
   ) {
     return verifyRemembered(ctx, caches, token, options);
   }
-  const now = ctx.now();
-  let verified = rememberedJwt(ctx, caches, token, options, now * 1000);
-  if (verified === undefined) {
-    try {
-      verified = verifyJwtCached(ctx, caches, token, options, now);
-    } catch (error) {
-      // a kid another instance may just have created: the asynchronous path reloads the keys
-      if (JWT_SHAPE.test(token) && ctx.keys.wouldReloadFor(token)) return undefined;
-      throw error;
-    }
+  let verified: VerifiedEntry;
+  try {
+    verified = verifiedJwt(ctx, caches, token, options, ctx.now());
+  } catch (error) {
+    // a kid another instance may just have created: the asynchronous path reloads the keys
+    if (JWT_SHAPE.test(token) && ctx.keys.wouldReloadFor(token)) return undefined;
+    throw error;
   }
   const state = view.check(verified.query);
   if (state === undefined) return undefined;
-  if (isRevoked(state, verified.issuedMs)) throw new TokenError('invalid_token', 'Access token revoked');
+  refuseRevoked(state, verified.issuedMs);
   return verified.auth;
 }
 
@@ -307,8 +320,7 @@ async function verifyOpaque(
     entry.options = options;
     entry.auth = auth;
   }
-  if (isRevoked(state, issuedAtMsOf(record.jti, record.iat)))
-    throw new TokenError('invalid_token', 'Access token revoked');
+  refuseRevoked(state, issuedAtMsOf(record.jti, record.iat));
   if (!options.ignoreExpiration && opaqueExpired(ctx, record, ctx.now()))
     throw new TokenError('expired_token');
   return auth;
