@@ -5,12 +5,10 @@
  * within its bound. A real Redis revocation view answers revocation (verifyRemembered needs a
  * live view).
  */
-import type { Redis } from 'ioredis';
-import { createTokenKit, type TokenKit } from '../../lib/core/token-kit';
-import { RedisRevocationView } from '../../lib/stores/redis-revocation-view';
-import { RedisTokenStore } from '../../lib/stores/redis-token-store';
+import type { TokenKit } from '../../lib/core/token-kit';
 import { connectTestRedis, type TestRedis } from '../helpers/redis';
-import { createClock, TEST_ISSUER, testKeySet, type TestClock } from '../helpers/kit';
+import { createClock, type TestClock } from '../helpers/kit';
+import { viewedKit } from '../helpers/viewed-kit';
 
 describe('the verified-digest memo', () => {
   let redis: TestRedis;
@@ -26,28 +24,10 @@ describe('the verified-digest memo', () => {
     await redis.cleanup();
   });
 
-  async function kitWith(
+  const kitWith = (
     sizes: { verifiedCacheSize: number; verifiedDigestCacheSize?: number },
     clock: TestClock = createClock(),
-  ): Promise<TokenKit> {
-    const client: Redis = await redis.connect();
-    const view = await RedisRevocationView.start({
-      client,
-      channel: `${redis.prefix}revocations`,
-      heartbeatMs: 50,
-    });
-    closers.push(() => view.close());
-    for (let i = 0; i < 500 && !view.ready; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(view.ready).toBe(true);
-    return createTokenKit({
-      store: new RedisTokenStore({ client, keyPrefix: redis.prefix }),
-      keys: await testKeySet(),
-      issuer: TEST_ISSUER,
-      revocationView: view,
-      now: clock.now,
-      ...sizes,
-    });
-  }
+  ): Promise<TokenKit> => viewedKit(redis, closers, clock, sizes);
 
   /**
    * Two tokens through a one-entry identity cache, verified A, B, B, A: B ends in the identity

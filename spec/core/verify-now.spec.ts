@@ -7,16 +7,14 @@
  * tail, never takes a token that only shares that tail for the one it verified. Real Redis, real
  * revocation views (one per instance).
  */
-import type { Redis } from 'ioredis';
 import express from 'express';
 import request from 'supertest';
 import { TokenError } from '../../lib/errors';
-import { createTokenKit, type TokenKit } from '../../lib/core/token-kit';
-import { RedisRevocationView } from '../../lib/stores/redis-revocation-view';
-import { RedisTokenStore } from '../../lib/stores/redis-token-store';
+import type { TokenKit } from '../../lib/core/token-kit';
 import { requireToken } from '../../lib/middleware/require-token';
 import { connectTestRedis, type TestRedis } from '../helpers/redis';
-import { createClock, TEST_ISSUER, testKeySet, type TestClock } from '../helpers/kit';
+import { createClock, type TestClock } from '../helpers/kit';
+import { viewedKit, type ViewedKitOptions } from '../helpers/viewed-kit';
 
 describe('verifyNow', () => {
   let redis: TestRedis;
@@ -36,29 +34,8 @@ describe('verifyNow', () => {
     await redis.cleanup();
   });
 
-  async function instance(
-    clock: TestClock,
-    { replica = true, ...extra }: { replica?: boolean; verifiedCacheSize?: number } = {},
-  ): Promise<TokenKit> {
-    const client: Redis = await redis.connect();
-    const view = await RedisRevocationView.start({
-      client,
-      channel: `${redis.prefix}revocations`,
-      heartbeatMs: 50,
-      replica,
-    });
-    closers.push(() => view.close());
-    for (let i = 0; i < 500 && !view.ready; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(view.ready).toBe(true);
-    return createTokenKit({
-      store: new RedisTokenStore({ client, keyPrefix: redis.prefix }),
-      keys: await testKeySet(),
-      issuer: TEST_ISSUER,
-      revocationView: view,
-      now: clock.now,
-      ...extra,
-    });
-  }
+  const instance = (clock: TestClock, options: ViewedKitOptions = {}): Promise<TokenKit> =>
+    viewedKit(redis, closers, clock, { replica: true, ...options });
 
   function refusal(call: () => unknown): TokenError | undefined {
     try {
