@@ -40,21 +40,51 @@ export function copyParams(raw: object): Record<string, unknown> {
 /** A request body as a null-prototype copy of a JSON or form object. */
 export type Body = Readonly<Record<string, unknown>>;
 
-const securityHeaders: RequestHandler = helmet();
 const KIT_HEADERS_SET = 'tokenKitHeadersSet';
+
+/**
+ * Helmet's default headers, as helmet itself sets them, recorded once at load: with its default
+ * options every header is a constant (nothing depends on the request or the response), so each
+ * response gets the recorded calls replayed instead of helmet's chain of middlewares run again.
+ */
+const securityHeaders = recordedHeaders(helmet());
+
+function recordedHeaders(middleware: RequestHandler): (res: Response) => void {
+  const calls: [name: string, value: string | number | readonly string[] | undefined][] = [];
+  const recorder = {
+    setHeader(name: string, value: string | number | readonly string[]) {
+      calls.push([name, value]);
+      return recorder;
+    },
+    removeHeader(name: string) {
+      calls.push([name, undefined]);
+    },
+  };
+  let finished = false;
+  middleware({ headers: {} } as Request, recorder as unknown as Response, () => {
+    finished = true;
+  });
+  // helmet's defaults set their headers synchronously: anything else fails at load, not per request
+  if (!finished || calls.length === 0) throw new Error('helmet did not set its headers synchronously');
+  return (res) => {
+    for (const [name, value] of calls) {
+      if (value === undefined) res.removeHeader(name);
+      else res.setHeader(name, value);
+    }
+  };
+}
 
 /**
  * Helmet's headers and no-store on a response of the kit's own endpoints, once per request (a
  * request that reaches a second route of the same path, such as the 405 route, keeps them).
  */
-function kitHeaders(req: Request, res: Response, next: NextFunction): void {
-  if (res.locals[KIT_HEADERS_SET] === true) {
-    next();
-    return;
+function kitHeaders(_req: Request, res: Response, next: NextFunction): void {
+  if (res.locals[KIT_HEADERS_SET] !== true) {
+    res.locals[KIT_HEADERS_SET] = true;
+    setNoStore(res);
+    securityHeaders(res);
   }
-  res.locals[KIT_HEADERS_SET] = true;
-  setNoStore(res);
-  securityHeaders(req, res, next);
+  next();
 }
 
 /**

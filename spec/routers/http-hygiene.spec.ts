@@ -1,4 +1,5 @@
-import type { Express } from 'express';
+import express, { type Express } from 'express';
+import helmet from 'helmet';
 import request from 'supertest';
 import type { TokenKit } from '../../lib/core/token-kit';
 import { MemoryTokenStore } from '../../lib/stores/memory-token-store';
@@ -132,6 +133,26 @@ describe('HTTP hygiene of routers A–D', () => {
     if (typeof body === 'string') return req.send(body);
     return e.form ? req.type('form').send(new URLSearchParams(body).toString()) : req.send(body);
   }
+
+  it("sets exactly helmet's own headers, with helmet's values, on every router's responses", async () => {
+    // what helmet() itself sets on a plain app, run per request
+    const plain = express();
+    plain.use(helmet());
+    plain.get('/', (_req, res) => res.json({}));
+    const reference = (await request(plain).get('/')).headers;
+    const names = Object.keys(reference).filter(
+      (name) =>
+        !['content-type', 'content-length', 'etag', 'date', 'connection', 'keep-alive'].includes(name),
+    );
+    expect(names.length).toBeGreaterThan(8);
+    for (const e of endpoints) {
+      const res = await send(e, e.body(setup));
+      expect(res.status).toBe(e.okStatus);
+      for (const name of names)
+        expect([e.name, name, res.headers[name]]).toEqual([e.name, name, reference[name]]);
+      expect(res.headers['x-powered-by']).toBeUndefined();
+    }
+  });
 
   describe.each(endpoints)('$name', (e) => {
     it('answers success with helmet headers, no X-Powered-By, no-store and UTF-8 JSON', async () => {
