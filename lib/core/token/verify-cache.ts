@@ -11,9 +11,9 @@
  * 32 MiB); an entry is sized, approximately, as {@link jwtEntryBytes} / {@link RECORD_ENTRY_BYTES}:
  * the key string, the parsed claims and the frozen identity around them. The digest memo holds at
  * most `verifiedDigestCacheSize` entries (default 100 000) of {@link DIGEST_ENTRY_BYTES} each,
- * within the same byte bound. All admit on second sighting once full (see `BoundedCache`), the
- * digest memo even while it has room: a stream of one-off tokens neither evicts the ones that
- * repeat nor fills the memo, and costs no digest (the memo's doorkeeper asks the token's tail
+ * within the same byte bound. Both admit a token on its second sighting, even while they have room
+ * (see `BoundedCache`); the record cache once full: a stream of one-off tokens neither evicts the
+ * ones that repeat nor fills a cache, and costs no digest (the memo's doorkeeper asks the token's tail
  * fingerprint; the SHA-256 is computed only for a token it admits). No entry outlives its token's
  * `exp` (plus the clock tolerance).
  */
@@ -93,13 +93,18 @@ export function createVerifyCaches(ctx: TokenContext): VerifyCaches {
   const options = { maxBytes, policy: 'admit-on-second-sighting' } as const;
   const digests = size > 0 ? verifiedDigestCacheSize : 0;
   return Object.seal({
-    // a number key: no hashing of the whole (long) token string on every lookup
+    // A token is remembered, whole and by digest, on its second full verification: a one-off
+    // token costs a fingerprint in each doorkeeper, not an entry (at N ≫ the cache, entries that
+    // never hit cost old-generation GC work and memory). A number key: no hashing of the whole
+    // (long) token string on every lookup.
     verified:
       size > 0
-        ? new BoundedCache<number, VerifiedEntry>(size, { ...options, fingerprint: (print) => print })
+        ? new BoundedCache<number, VerifiedEntry>(size, {
+            ...options,
+            admitWhenRoom: false,
+            fingerprint: (print) => print,
+          })
         : undefined,
-    // a token is remembered by digest on its second full verification: one-off tokens cost a
-    // fingerprint in the doorkeeper, not an entry
     digests:
       digests > 0
         ? new BoundedCache<number, VerifiedDigest>(digests, {
