@@ -625,3 +625,61 @@ const afterAllClose: (() => Promise<void>)[] = [];
 afterAll(async () => {
   await Promise.all(afterAllClose.map((f) => f()));
 });
+
+describe('requireToken handing a verified request on (deferNext)', () => {
+  /**
+   * An app that schedules a setImmediate before requireToken runs, and reports the order in which
+   * that callback and the route handler ran: a hand-off in the check phase comes after it, a
+   * hand-off in the same tick (or its microtasks) before it. A memory store answers without I/O.
+   */
+  async function orderOf(deferNext: boolean | undefined, token?: string): Promise<request.Response> {
+    const keys = new KeySet({ keys: [{ kid: 'k', alg: 'RS256', privateKey: rsaKey }] });
+    const kit = createTokenKit({ store: new MemoryTokenStore(), keys, issuer: ISSUER });
+    const app = express();
+    app.get(
+      '/probe',
+      (req, _res, next) => {
+        const order: string[] = [];
+        (req as { order?: string[] }).order = order;
+        setImmediate(() => order.push('earlier immediate'));
+        next();
+      },
+      requireToken({ kit, ...(deferNext === undefined ? {} : { deferNext }) }),
+      (req, res) => {
+        const order = (req as { order?: string[] }).order!;
+        order.push('handler');
+        res.json({ order: [...order], sub: req.auth?.subject });
+      },
+    );
+    const bearer =
+      token ?? (await kit.tokens.issueAccessToken({ subject: 'user-1', clientId: 'client-1' })).token;
+    return request(app).get('/probe').set('Authorization', `Bearer ${bearer}`);
+  }
+
+  const rsaKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+
+  it('hands on in the check phase by default, with req.auth set', async () => {
+    const res = await orderOf(undefined);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ order: ['earlier immediate', 'handler'], sub: 'user-1' });
+  });
+
+  it('hands on in the same turn with deferNext: false', async () => {
+    const res = await orderOf(false);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ order: ['handler'], sub: 'user-1' });
+  });
+
+  it('answers a refusal at once, deferred or not', async () => {
+    for (const deferNext of [true, false]) {
+      const res = await orderOf(deferNext, 'not-a-token.x.y');
+      expect(res.status).toBe(401);
+    }
+  });
+
+  it.each(['yes', 1, {}])('refuses deferNext %p at construction', (value) => {
+    const keys = new KeySet({ keys: [{ kid: 'k', alg: 'RS256', privateKey: rsaKey }] });
+    const kit = createTokenKit({ store: new MemoryTokenStore(), keys, issuer: ISSUER });
+    expect(() => requireToken({ kit, deferNext: value as unknown as boolean })).toThrow(/deferNext/);
+  });
+});
