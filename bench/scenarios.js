@@ -26,6 +26,13 @@ module.exports = [
     label: 'one empty Express middleware before the route (the ceiling of any guard)',
   },
   {
+    name: 'bare-deferred',
+    group: 'verify',
+    tokens: 'jwt-rs256',
+    mode: 'bare Express, next() via setImmediate (the hand-off alone)',
+    label: 'bare Express with a setImmediate hand-off before the route (what deferNext alone is worth)',
+  },
+  {
     name: 'floor-rs256',
     group: 'verify',
     tokens: 'jwt-rs256',

@@ -415,6 +415,18 @@ async function emptyMiddlewareScenario() {
   return { ...spec, app };
 }
 
+/**
+ * Bare Express with the hand-off requireToken makes by default (`deferNext`): a middleware that
+ * only calls `next()` through `setImmediate`, so the responses of one event-loop turn are written
+ * together. It shows what that hand-off alone is worth, with no verification at all.
+ */
+async function deferredBareScenario() {
+  const spec = await bareScenario();
+  const app = newApp();
+  app.get('/resource', (_req, _res, next) => setImmediate(next), resource);
+  return { ...spec, app };
+}
+
 async function bareScenario() {
   const app = newApp();
   app.get('/resource', resource);
@@ -430,6 +442,7 @@ const SCENARIOS = {
   bare: bareScenario,
   'floor-rs256': signatureFloorScenario,
   'noop-middleware': emptyMiddlewareScenario,
+  'bare-deferred': deferredBareScenario,
   'rt-rs256': () => requireTokenScenario('RS256'),
   'rt-es256': () => requireTokenScenario('ES256'),
   'rt-hs256': () => requireTokenScenario('HS256'),
